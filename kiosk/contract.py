@@ -1,0 +1,213 @@
+"""The bus contract: topic names and payload schemas (the code side of docs/mqtt.md).
+
+Every topic lives under the site prefix (``phucvu/<site>`` by default, no
+leading slash).  Payloads are UTF-8 JSON with Vietnamese as is.  Inbound
+payloads (what the core accepts) are validated by the pydantic models here;
+outbound payloads are built by the core and documented with examples on the
+contract page.  ``TOPICS`` is the list a test compares with docs/mqtt.md.
+
+Only MQTT 3.1.1 features are used: request/reply works by a reply topic and
+a correlation id inside the payload, not by MQTT 5 properties.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+MessageId = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    pattern: str          # relative to the prefix; {n}, {client}, {device} are placeholders
+    direction: str        # who publishes -> who subscribes
+    retain: bool
+    qos: int
+
+
+TOPICS: list[TopicSpec] = [
+    TopicSpec("ticket/request", "kiosk -> core", False, 1),
+    TopicSpec("ticket/reply/{client}", "core -> kiosk", False, 1),
+    TopicSpec("counter/{n}/command", "counter device, console, CLI -> core", False, 1),
+    TopicSpec("counter/{n}/reply", "core -> counter device, console, CLI", False, 1),
+    TopicSpec("counter/{n}/state", "core -> everyone", True, 1),
+    TopicSpec("core/command", "CLI, admin -> core", False, 1),
+    TopicSpec("core/reply", "core -> CLI, admin", False, 1),
+    TopicSpec("display/snapshot", "core -> displays", True, 1),
+    TopicSpec("display/notice", "core, admin -> displays", True, 1),
+    TopicSpec("event/call", "core -> displays, announcers", False, 1),
+    TopicSpec("event/ticket", "core -> aggregator, logs", False, 1),
+    TopicSpec("queue/summary", "core -> kiosks, consoles", True, 1),
+    TopicSpec("presence/{device}", "every client (last will) -> everyone", True, 1),
+    TopicSpec("printer/status", "core -> consoles, dashboards", True, 1),
+    TopicSpec("event/alert", "core -> staff consoles, dashboards", False, 1),
+]
+
+
+class Topics:
+    """Concrete topic names for one site prefix."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix.rstrip("/")
+
+    def _t(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}"
+
+    # requests and replies
+    @property
+    def ticket_request(self) -> str:
+        return self._t("ticket/request")
+
+    def ticket_reply(self, client: str) -> str:
+        return self._t(f"ticket/reply/{client}")
+
+    def counter_command(self, n: int | str) -> str:
+        return self._t(f"counter/{n}/command")
+
+    def counter_reply(self, n: int | str) -> str:
+        return self._t(f"counter/{n}/reply")
+
+    def counter_state(self, n: int | str) -> str:
+        return self._t(f"counter/{n}/state")
+
+    @property
+    def core_command(self) -> str:
+        return self._t("core/command")
+
+    @property
+    def core_reply(self) -> str:
+        return self._t("core/reply")
+
+    # state and events
+    @property
+    def display_snapshot(self) -> str:
+        return self._t("display/snapshot")
+
+    @property
+    def display_notice(self) -> str:
+        return self._t("display/notice")
+
+    @property
+    def call_event(self) -> str:
+        return self._t("event/call")
+
+    @property
+    def ticket_event(self) -> str:
+        return self._t("event/ticket")
+
+    @property
+    def queue_summary(self) -> str:
+        return self._t("queue/summary")
+
+    def presence(self, device: str) -> str:
+        return self._t(f"presence/{device}")
+
+    @property
+    def printer_status(self) -> str:
+        return self._t("printer/status")
+
+    @property
+    def alert_event(self) -> str:
+        return self._t("event/alert")
+
+    def counter_of(self, topic: str) -> int | None:
+        """3 for ``<prefix>/counter/3/command``; None when it is not one."""
+        rest = topic.removeprefix(self.prefix + "/").split("/")
+        if len(rest) == 3 and rest[0] == "counter" and rest[2] == "command" and rest[1].isdigit():
+            return int(rest[1])
+        return None
+
+
+# ------------------------------------------------------------------ inbound
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TicketRequest(_Inbound):
+    request_id: MessageId
+    # The reply goes to ticket/reply/<client>; the broker's ACL lets a kiosk
+    # read only the reply topic named after its own client id.
+    client: ClientId
+    field: str = Field(min_length=1, max_length=32)
+    priority: str | None = None
+    lang: Literal["vi", "en"] = "vi"
+
+
+COUNTER_ACTIONS = ("next", "recall", "no_show", "finish", "transfer", "pause", "resume", "call")
+
+
+class CounterCommand(_Inbound):
+    command_id: MessageId
+    action: Literal["next", "recall", "no_show", "finish", "transfer", "pause", "resume", "call"]
+    number: str | None = Field(default=None, pattern=r"^[A-Za-z]\d{1,3}$")
+    to_field: str | None = None
+    to_counter: int | None = Field(default=None, ge=1, le=99)
+    source: str = Field(default="", max_length=64)
+
+    @model_validator(mode="after")
+    def _arguments(self) -> "CounterCommand":
+        if self.action == "call" and not self.number:
+            raise ValueError("action 'call' needs 'number' (e.g. \"B023\")")
+        if self.action == "transfer" and (self.to_field is None) == (self.to_counter is None):
+            raise ValueError("action 'transfer' needs exactly one of 'to_field' or 'to_counter'")
+        if self.action != "call" and self.number is not None:
+            raise ValueError(f"'number' is only for action 'call', not {self.action!r}")
+        if self.action != "transfer" and (self.to_field or self.to_counter):
+            raise ValueError(f"'to_field'/'to_counter' are only for action 'transfer'")
+        return self
+
+
+class CoreCommand(_Inbound):
+    command_id: MessageId
+    action: Literal["close_day", "issue", "republish"]
+    field: str | None = None
+    priority: str | None = None
+    source: str = Field(default="", max_length=64)
+
+    @model_validator(mode="after")
+    def _arguments(self) -> "CoreCommand":
+        if self.action == "issue" and not self.field:
+            raise ValueError("action 'issue' needs 'field'")
+        return self
+
+
+class PayloadError(ValueError):
+    """A payload that is not what the contract says; the message says why."""
+
+
+def decode(model: type[BaseModel], payload: bytes) -> Any:
+    """Parse and validate an inbound payload, with a one-line reason on failure."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PayloadError(f"payload is not UTF-8 (byte {e.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PayloadError(f"payload is not JSON: {e.msg} at char {e.pos}") from None
+    if not isinstance(data, dict):
+        raise PayloadError(f"payload must be a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        parts = []
+        for err in e.errors()[:3]:
+            loc = ".".join(str(x) for x in err["loc"]) or "payload"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            parts.append(f"{loc}: {msg.removeprefix('Value error, ')}")
+        raise PayloadError("; ".join(parts)) from None
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def presence(device: str, status: Literal["online", "offline"], at: float | None = None) -> bytes:
+    body: dict[str, Any] = {"device": device, "status": status}
+    if at is not None:
+        body["at"] = at
+    return encode(body)

@@ -1,0 +1,513 @@
+"""The queue domain: state, decisions and events, with no I/O at all.
+
+Every operation checks the current state, then emits one or more events and
+applies them to the state.  An event carries every value that was decided
+(the number, the call id, the time), so applying the journal of events to an
+empty state rebuilds exactly the same state; the store relies on that.
+
+Ticket states::
+
+    waiting ──call──▶ called ──finish──▶ finished
+                        │ ├───no-show──▶ no_show ──call specific──▶ called
+                        │ └──transfer──▶ transferred ──call──▶ called
+                        └─recall (stays called, new call event)
+
+``transferred`` means "handed on and waiting at the new field or counter";
+the ticket keeps its number and its original place in line (``seq``).
+
+Time: ``now`` is wall-clock epoch seconds from the caller's clock seam.  The
+service day is the date of ``now`` in the site's time zone, but the day never
+goes backwards: a clock that jumps back after a power cut cannot reopen a
+closed day or restart its numbering.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+from kiosk.config import WEEKDAYS, SiteConfig
+
+WAITING, CALLED, FINISHED, NO_SHOW, TRANSFERRED = (
+    "waiting", "called", "finished", "no_show", "transferred")
+TICKET_STATES = (WAITING, CALLED, FINISHED, NO_SHOW, TRANSFERRED)
+CALLABLE = (WAITING, TRANSFERRED)
+OPEN, PAUSED, CLOSED = "open", "paused", "closed"
+COUNTER_STATES = (OPEN, PAUSED, CLOSED)
+
+# How many recent service times per field feed the estimated wait.
+SERVICE_WINDOW = 20
+
+EVENT_KINDS = (
+    "day_started", "day_closed", "ticket_issued", "ticket_called",
+    "ticket_recalled", "ticket_finished", "ticket_no_show",
+    "ticket_transferred", "counter_paused", "counter_resumed",
+)
+
+
+class DomainError(Exception):
+    """An operation the rules refuse; ``code`` is stable, for machines."""
+
+    def __init__(self, code: str, message: str, **details: Any):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+@dataclass
+class Ticket:
+    id: str
+    day: str
+    field: str
+    origin_field: str
+    number: int
+    label: str
+    priority: str | None
+    seq: int
+    issued_at: float
+    state: str = WAITING
+    counter: int | None = None
+    target_counter: int | None = None
+    called_at: float | None = None
+    finished_at: float | None = None
+    recalls: int = 0
+    transfers: int = 0
+    close_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Counter:
+    number: int
+    status: str = OPEN
+    current: str | None = None
+    priority_streak: int = 0
+    official: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class QueueState:
+    day: str | None = None
+    day_closed: bool = False
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    counters: dict[int, Counter] = field(default_factory=dict)
+    last_number: dict[str, int] = field(default_factory=dict)
+    issue_seq: int = 0
+    call_seq: int = 0
+    service_times: dict[str, deque] = field(default_factory=dict)
+
+    def comparable(self) -> dict[str, Any]:
+        """A plain view of the whole state, for equality checks."""
+        return {
+            "day": self.day,
+            "day_closed": self.day_closed,
+            "tickets": {k: t.to_dict() for k, t in sorted(self.tickets.items())},
+            "counters": {k: c.to_dict() for k, c in sorted(self.counters.items())},
+            "last_number": dict(sorted(self.last_number.items())),
+            "issue_seq": self.issue_seq,
+            "call_seq": self.call_seq,
+            # a multiset: ties in finish time may order the window either way
+            "service_times": {k: sorted(round(x, 6) for x in v)
+                              for k, v in sorted(self.service_times.items()) if v},
+        }
+
+
+def _operation(method):
+    """Public operations return the events they emitted (and applied)."""
+    def run(self: "Queue", *args: Any, **kwargs: Any) -> list[dict]:
+        method(self, *args, **kwargs)
+        return self.take_pending()
+    run.__name__, run.__doc__ = method.__name__, method.__doc__
+    return run
+
+
+def label_for(prefix: str, number: int) -> str:
+    return f"{prefix}{number:03d}"
+
+
+class Queue:
+    """Decisions over a ``QueueState``; emits and applies events."""
+
+    def __init__(self, config: SiteConfig, state: QueueState | None = None):
+        self.config = config
+        self.state = state or QueueState()
+        self._pending: list[dict] = []
+        for c in config.counters:
+            self.state.counters.setdefault(c.number, Counter(c.number))
+
+    # ---------------------------------------------------------------- time
+    def service_day(self, now: float) -> str:
+        today = self.config.local_time(now).date().isoformat()
+        # Never go back to an earlier day (stale clock after a power cut).
+        if self.state.day is not None and today < self.state.day:
+            return self.state.day
+        return today
+
+    def is_open(self, field_code: str, now: float) -> bool:
+        local = self.config.local_time(now)
+        wd = WEEKDAYS[local.weekday()]
+        minute = local.hour * 60 + local.minute
+        return any(wd in s.days and s.open_minute() <= minute < s.close_minute()
+                   for s in self.config.field_hours(field_code))
+
+    def next_opening(self, field_code: str, now: float) -> float | None:
+        """Epoch of the next session start after ``now`` (within 8 days)."""
+        local = self.config.local_time(now)
+        best: dt.datetime | None = None
+        for add in range(0, 8):
+            d = (local + dt.timedelta(days=add)).date()
+            wd = WEEKDAYS[d.weekday()]
+            for s in self.config.field_hours(field_code):
+                if wd not in s.days:
+                    continue
+                start = dt.datetime.combine(d, dt.time(0), tzinfo=self.config.tz) + \
+                    dt.timedelta(minutes=s.open_minute())
+                if start > local and (best is None or start < best):
+                    best = start
+            if best is not None:
+                break
+        return best.timestamp() if best else None
+
+    # ------------------------------------------------------------ emitting
+    def _emit(self, kind: str, now: float, **data: Any) -> None:
+        event = {"kind": kind, "at": now, **data}
+        self.apply(event)
+        self._pending.append(event)
+
+    def take_pending(self) -> list[dict]:
+        """Events applied since the last take, to be committed by the store.
+
+        An operation that is refused may still have rolled the day over
+        before it was refused; those events are here too.
+        """
+        events, self._pending = self._pending, []
+        return events
+
+    def _begin(self, now: float) -> None:
+        """Roll over to a new service day when the date has moved on."""
+        day = self.service_day(now)
+        if self.state.day != day:
+            if self.state.day is not None and not self.state.day_closed:
+                self._emit("day_closed", now, day=self.state.day)
+            self._emit("day_started", now, day=day)
+
+    def _counter(self, number: int) -> Counter:
+        try:
+            self.config.counter(number)
+        except KeyError:
+            known = [c.number for c in self.config.counters]
+            raise DomainError("unknown_counter", f"no counter {number} (counters are {known})") from None
+        return self.state.counters[number]
+
+    def _current(self, counter: Counter) -> Ticket:
+        if counter.current is None:
+            raise DomainError("no_current", f"counter {counter.number} is not serving a ticket")
+        return self.state.tickets[counter.current]
+
+    # ---------------------------------------------------------- operations
+    @_operation
+    def issue(self, field_code: str, priority: str | None, now: float) -> list[dict]:
+        try:
+            f = self.config.field(field_code)
+        except KeyError:
+            known = [x.code for x in self.config.fields]
+            raise DomainError("unknown_field", f"no field {field_code!r} (fields are {known})") from None
+        if priority is not None:
+            try:
+                self.config.priority_class(priority)
+            except KeyError:
+                known = [p.code for p in self.config.priority.classes]
+                raise DomainError("unknown_priority",
+                                  f"no priority class {priority!r} (classes are {known})") from None
+        self._begin(now)
+        if self.state.day_closed:
+            raise DomainError("day_closed", f"service day {self.state.day} is closed",
+                              next_open=self.next_opening(field_code, now))
+        if not self.is_open(field_code, now):
+            raise DomainError("closed", f"field {field_code!r} is closed now",
+                              next_open=self.next_opening(field_code, now))
+        issued = self.state.last_number.get(field_code, 0)
+        if issued >= f.daily_quota:
+            raise DomainError("quota", f"field {field_code!r} reached its daily quota of {f.daily_quota}",
+                              next_open=self._next_day_opening(field_code, now))
+        number = issued + 1
+        label = label_for(f.prefix, number)
+        self._emit("ticket_issued", now,
+                   ticket_id=f"{self.state.day.replace('-', '')}-{label}",
+                   day=self.state.day, field=field_code, number=number, label=label,
+                   priority=priority, seq=self.state.issue_seq + 1)
+
+    def _next_day_opening(self, field_code: str, now: float) -> float | None:
+        local = self.config.local_time(now)
+        midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0),
+                                       tzinfo=self.config.tz)
+        return self.next_opening(field_code, midnight.timestamp() - 1)
+
+    @_operation
+    def call_next(self, counter_no: int, now: float) -> list[dict]:
+        counter = self._counter(counter_no)
+        self._begin(now)
+        self._require_open(counter)
+        chosen = self.select_next(counter_no)
+        if chosen is None:
+            raise DomainError("empty", f"no ticket waits for counter {counter_no}")
+        self._finish_current(counter, now)
+        self._call(counter, chosen, now, specific=False)
+
+    @_operation
+    def call_specific(self, counter_no: int, label: str, now: float) -> list[dict]:
+        counter = self._counter(counter_no)
+        self._begin(now)
+        self._require_open(counter)
+        label = label.strip().upper()
+        ticket = next((t for t in self.state.tickets.values() if t.label == label), None)
+        if ticket is None:
+            raise DomainError("unknown_ticket", f"no ticket {label} today")
+        if ticket.state == CALLED and ticket.counter == counter_no:
+            raise DomainError("already_called", f"{label} is already called at this counter; use recall")
+        if ticket.state not in (*CALLABLE, NO_SHOW):
+            raise DomainError("not_waiting", f"{label} is {ticket.state}, it cannot be called")
+        self._finish_current(counter, now)
+        self._call(counter, ticket, now, specific=True)
+
+    @_operation
+    def recall(self, counter_no: int, now: float) -> list[dict]:
+        counter = self._counter(counter_no)
+        self._begin(now)
+        ticket = self._current(counter)
+        self._emit("ticket_recalled", now, ticket_id=ticket.id, counter=counter_no,
+                   call_seq=self.state.call_seq + 1,
+                   call_id=f"{self.state.day}-{self.state.call_seq + 1}")
+
+    @_operation
+    def finish(self, counter_no: int, now: float) -> list[dict]:
+        counter = self._counter(counter_no)
+        self._begin(now)
+        ticket = self._current(counter)
+        self._emit("ticket_finished", now, ticket_id=ticket.id, counter=counter_no)
+
+    @_operation
+    def no_show(self, counter_no: int, now: float) -> list[dict]:
+        counter = self._counter(counter_no)
+        self._begin(now)
+        ticket = self._current(counter)
+        self._emit("ticket_no_show", now, ticket_id=ticket.id, counter=counter_no)
+
+    @_operation
+    def transfer(self, counter_no: int, now: float, to_field: str | None = None,
+                 to_counter: int | None = None) -> list[dict]:
+        counter = self._counter(counter_no)
+        if (to_field is None) == (to_counter is None):
+            raise DomainError("bad_transfer", "transfer needs exactly one of: a field or a counter")
+        if to_field is not None:
+            try:
+                self.config.field(to_field)
+            except KeyError:
+                raise DomainError("unknown_field", f"no field {to_field!r}") from None
+        if to_counter is not None:
+            self._counter(to_counter)
+            if to_counter == counter_no:
+                raise DomainError("bad_transfer", "a ticket cannot be transferred to its own counter")
+        self._begin(now)
+        ticket = self._current(counter)
+        self._emit("ticket_transferred", now, ticket_id=ticket.id, counter=counter_no,
+                   to_field=to_field, to_counter=to_counter)
+
+    @_operation
+    def pause(self, counter_no: int, now: float) -> list[dict]:
+        counter = self._counter(counter_no)
+        self._begin(now)
+        if counter.status != OPEN:
+            raise DomainError("not_open", f"counter {counter_no} is {counter.status}")
+        self._emit("counter_paused", now, counter=counter_no)
+
+    @_operation
+    def resume(self, counter_no: int, now: float) -> list[dict]:
+        counter = self._counter(counter_no)
+        self._begin(now)
+        if counter.status == OPEN:
+            raise DomainError("already_open", f"counter {counter_no} is already open")
+        if self.state.day_closed:
+            raise DomainError("day_closed", f"service day {self.state.day} is closed")
+        self._emit("counter_resumed", now, counter=counter_no)
+
+    @_operation
+    def close_day(self, now: float) -> list[dict]:
+        self._begin(now)
+        if self.state.day_closed:
+            raise DomainError("day_closed", f"service day {self.state.day} is already closed")
+        self._emit("day_closed", now, day=self.state.day)
+
+    # -------------------------------------------------------------- helpers
+    def _require_open(self, counter: Counter) -> None:
+        if counter.status != OPEN:
+            raise DomainError("not_open", f"counter {counter.number} is {counter.status}")
+
+    def _finish_current(self, counter: Counter, now: float) -> None:
+        # Pressing "next" while serving means the citizen was served.
+        if counter.current is not None:
+            self._emit("ticket_finished", now, ticket_id=counter.current,
+                       counter=counter.number)
+
+    def _call(self, counter: Counter, ticket: Ticket, now: float,
+              specific: bool) -> None:
+        seq = self.state.call_seq + 1
+        self._emit("ticket_called", now, ticket_id=ticket.id, counter=counter.number,
+                   call_seq=seq, call_id=f"{self.state.day}-{seq}", specific=specific)
+
+    def _rank(self, counter_no: int, t: Ticket) -> tuple[int, int]:
+        fields = self.config.counter(counter_no).fields
+        if t.target_counter == counter_no:
+            return (0, t.seq)
+        return (1 + fields.index(t.field), t.seq)
+
+    def candidates(self, counter_no: int) -> list[Ticket]:
+        fields = set(self.config.counter(counter_no).fields)
+        return [t for t in self.state.tickets.values()
+                if t.state in CALLABLE and (
+                    t.target_counter == counter_no
+                    or (t.target_counter is None and t.field in fields))]
+
+    def select_next(self, counter_no: int) -> Ticket | None:
+        """The ticket ``call_next`` would take, without taking it."""
+        cands = self.candidates(counter_no)
+        prio = [t for t in cands if t.priority]
+        normal = [t for t in cands if not t.priority]
+        streak = self.state.counters[counter_no].priority_streak
+        if prio and (not normal or streak < self.config.priority.interleave):
+            pool = prio
+        else:
+            pool = normal
+        if not pool:
+            return None
+        return min(pool, key=lambda t: self._rank(counter_no, t))
+
+    # ---------------------------------------------------------- read model
+    def waiting(self, field_code: str) -> list[Ticket]:
+        return [t for t in self.state.tickets.values()
+                if t.state in CALLABLE and t.field == field_code and t.target_counter is None]
+
+    def average_service_s(self, field_code: str) -> float:
+        window = self.state.service_times.get(field_code)
+        if window:
+            return sum(window) / len(window)
+        return self.config.field(field_code).minutes_per_citizen * 60
+
+    def serving_counters(self, field_code: str) -> list[int]:
+        return [c.number for c in self.config.counters
+                if field_code in c.fields and self.state.counters[c.number].status == OPEN]
+
+    def ahead_of(self, ticket: Ticket) -> int:
+        """People who will be called before ``ticket`` in its field."""
+        n = 0
+        for t in self.waiting(ticket.field):
+            if t.id == ticket.id:
+                continue
+            if ticket.priority:
+                n += bool(t.priority) and t.seq < ticket.seq
+            else:
+                n += bool(t.priority) or t.seq < ticket.seq
+        return n
+
+    def estimate_wait_s(self, field_code: str, ahead: int) -> float:
+        servers = max(1, len(self.serving_counters(field_code)))
+        return ahead * self.average_service_s(field_code) / servers
+
+    def summary(self, now: float) -> dict[str, Any]:
+        fields = []
+        for f in self.config.fields:
+            waiting = self.waiting(f.code)
+            issued = self.state.last_number.get(f.code, 0) if self.state.day == self.service_day(now) else 0
+            fields.append({
+                "field": f.code,
+                "name_vi": f.name_vi,
+                "name_en": f.name_en,
+                "prefix": f.prefix,
+                "waiting": len(waiting),
+                "priority_waiting": sum(1 for t in waiting if t.priority),
+                "issued": issued,
+                "quota_left": max(0, f.daily_quota - issued),
+                "open": self.is_open(f.code, now) and not (
+                    self.state.day_closed and self.state.day == self.service_day(now)),
+                "estimated_wait_min": round(self.estimate_wait_s(f.code, len(waiting)) / 60, 1),
+                "counters": self.serving_counters(f.code),
+            })
+        return {"day": self.state.day, "day_closed": self.state.day_closed, "fields": fields}
+
+    # -------------------------------------------------------------- apply
+    def apply(self, e: dict) -> None:
+        """Apply one event.  Deterministic: the journal replays through here."""
+        s = self.state
+        kind, at = e["kind"], e["at"]
+        if kind == "day_started":
+            s.day, s.day_closed = e["day"], False
+            s.tickets.clear()
+            s.last_number.clear()
+            for c in s.counters.values():
+                c.status, c.current, c.priority_streak = OPEN, None, 0
+        elif kind == "day_closed":
+            s.day_closed = True
+            for t in s.tickets.values():
+                if t.state in (WAITING, CALLED, TRANSFERRED):
+                    t.state, t.close_reason = NO_SHOW, "day_closed"
+            for c in s.counters.values():
+                c.status, c.current = CLOSED, None
+        elif kind == "ticket_issued":
+            t = Ticket(id=e["ticket_id"], day=e["day"], field=e["field"], origin_field=e["field"],
+                       number=e["number"], label=e["label"], priority=e["priority"],
+                       seq=e["seq"], issued_at=at)
+            s.tickets[t.id] = t
+            s.last_number[t.field] = t.number
+            s.issue_seq = t.seq
+        elif kind in ("ticket_called", "ticket_recalled"):
+            t = s.tickets[e["ticket_id"]]
+            c = s.counters[e["counter"]]
+            s.call_seq = e["call_seq"]
+            if kind == "ticket_recalled":
+                t.recalls += 1
+                return
+            t.state, t.counter, t.called_at = CALLED, c.number, at
+            t.finished_at, t.close_reason = None, None
+            t.target_counter = None
+            c.current = t.id
+            if not e["specific"]:
+                c.priority_streak = c.priority_streak + 1 if t.priority else 0
+            elif not t.priority:
+                c.priority_streak = 0
+        elif kind in ("ticket_finished", "ticket_no_show", "ticket_transferred"):
+            t = s.tickets[e["ticket_id"]]
+            c = s.counters[e["counter"]]
+            c.current = None
+            if kind == "ticket_finished":
+                t.state, t.finished_at = FINISHED, at
+                if t.called_at is not None:
+                    window = s.service_times.setdefault(t.field, deque(maxlen=SERVICE_WINDOW))
+                    window.append(max(0.0, at - t.called_at))
+            elif kind == "ticket_no_show":
+                t.state, t.finished_at = NO_SHOW, at
+            else:
+                t.state = TRANSFERRED
+                t.transfers += 1
+                if e["to_field"] is not None:
+                    t.field = e["to_field"]
+                t.target_counter = e["to_counter"]
+        elif kind == "counter_paused":
+            s.counters[e["counter"]].status = PAUSED
+        elif kind == "counter_resumed":
+            s.counters[e["counter"]].status = OPEN
+        else:
+            raise ValueError(f"unknown event kind {kind!r}")
+
+    @classmethod
+    def replay(cls, config: SiteConfig, events: Iterable[dict]) -> "Queue":
+        q = cls(config)
+        for e in events:
+            q.apply(e)
+        return q

@@ -1,0 +1,64 @@
+"""The engine: the pure queue domain, committed through the store.
+
+Every operation is decided in memory, committed in one transaction, and only
+then reported as done.  If the commit fails, memory is reloaded from the
+database, so memory never runs ahead of what is on disk.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from kiosk.config import SiteConfig
+from kiosk.core.domain import DomainError, Queue
+from kiosk.core.store import Store
+
+OPERATIONS = ("issue", "call_next", "call_specific", "recall", "finish", "no_show",
+              "transfer", "pause", "resume", "close_day")
+
+
+class Engine:
+    def __init__(self, config: SiteConfig, store: Store,
+                 clock: Callable[[], float] = time.time):
+        self.config = config
+        self.store = store
+        # The one clock seam: tests drive time through it.
+        self.clock = clock
+        self.queue = Queue(config, store.load_state([c.number for c in config.counters]))
+
+    def reload(self) -> None:
+        self.queue = Queue(self.config, self.store.load_state([c.number for c in self.config.counters]))
+
+    def run(self, op: str, *args: Any, extra: Callable[[list[dict]], list] | None = None,
+            **kwargs: Any) -> list[dict]:
+        """Run one domain operation and commit it; returns the events.
+
+        ``extra(events)`` may return further (sql, params) pairs to commit in
+        the same transaction, computed after the operation (or after its
+        refusal, with the refusal as ``DomainError`` in ``events``' place).
+        """
+        if op not in OPERATIONS:
+            raise ValueError(f"unknown operation {op!r}")
+        now = self.clock()
+        error: DomainError | None = None
+        try:
+            getattr(self.queue, op)(*args, now=now, **kwargs)
+        except DomainError as e:
+            error = e
+        events = self.queue.take_pending()
+        rows = extra(events if error is None else error) if extra else []
+        if events or rows:
+            try:
+                self.store.commit_events(events, self.queue.state, rows)
+            except BaseException:
+                self.reload()
+                raise
+        if error is not None:
+            raise error
+        return events
+
+    def ticket(self, ticket_id: str):
+        return self.queue.state.tickets.get(ticket_id)
+
+    def summary(self) -> dict[str, Any]:
+        return self.queue.summary(self.clock())

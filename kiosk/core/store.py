@@ -1,0 +1,327 @@
+"""The SQLite store: the one place that writes the database.
+
+WAL with ``synchronous=FULL``: a ticket the kiosk printed survives a power
+cut.  Every change is one transaction holding the journal row (append-only,
+the truth state can be rebuilt from) and the projection rows that make
+reads cheap.  Hot-path writes use prepared SQL through ``conn.execute``,
+because ``table.insert()`` inspects the table on each call.
+
+One writer only: the store takes an exclusive ``flock`` on ``<db>.lock``
+and writes its pid and command there, so a second writer is told who holds
+the database instead of fighting it for the write lock.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import sys
+from collections import deque
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from kiosk.core.domain import SERVICE_WINDOW, Counter, QueueState, Ticket
+
+
+class StoreError(Exception):
+    pass
+
+
+class StoreLocked(StoreError):
+    pass
+
+
+# Numbered migrations, applied in order; PRAGMA user_version is the number
+# of the last one applied.  Never edit a released migration: add one.
+MIGRATIONS: list[str] = [
+    # 1: the spine
+    """
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE TABLE days (
+        day TEXT PRIMARY KEY,
+        started_at REAL NOT NULL,
+        closed_at REAL
+    );
+    CREATE TABLE tickets (
+        id TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        field TEXT NOT NULL,
+        origin_field TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        priority TEXT,
+        seq INTEGER NOT NULL,
+        issued_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        counter INTEGER,
+        target_counter INTEGER,
+        called_at REAL,
+        finished_at REAL,
+        recalls INTEGER NOT NULL DEFAULT 0,
+        transfers INTEGER NOT NULL DEFAULT 0,
+        close_reason TEXT,
+        -- a number is never reused in a day, whatever the code does
+        UNIQUE (day, origin_field, number)
+    );
+    CREATE INDEX tickets_day ON tickets (day);
+    CREATE INDEX tickets_finished ON tickets (field, finished_at);
+    CREATE TABLE counters (
+        number INTEGER PRIMARY KEY,
+        status TEXT NOT NULL,
+        current TEXT,
+        priority_streak INTEGER NOT NULL DEFAULT 0,
+        official TEXT
+    );
+    CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        call_seq INTEGER NOT NULL UNIQUE,
+        ticket_id TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        at REAL NOT NULL,
+        recall INTEGER NOT NULL,
+        specific INTEGER NOT NULL,
+        official TEXT
+    );
+    CREATE TABLE officials (
+        code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        pin_hash TEXT,
+        active INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE ratings (
+        id TEXT PRIMARY KEY,
+        ticket_id TEXT,
+        counter INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        at REAL NOT NULL,
+        counted INTEGER NOT NULL,
+        reason TEXT,
+        official TEXT,
+        payload TEXT
+    );
+    CREATE TABLE commands (
+        command_id TEXT PRIMARY KEY,
+        at REAL NOT NULL,
+        reply TEXT NOT NULL
+    );
+    """,
+]
+
+TICKET_COLUMNS = [
+    "id", "day", "field", "origin_field", "number", "label", "priority", "seq",
+    "issued_at", "state", "counter", "target_counter", "called_at", "finished_at",
+    "recalls", "transfers", "close_reason",
+]
+COUNTER_COLUMNS = ["number", "status", "current", "priority_streak", "official"]
+
+_UPSERT_TICKET = (f"INSERT OR REPLACE INTO tickets ({', '.join(TICKET_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(TICKET_COLUMNS))})")
+_UPSERT_COUNTER = (f"INSERT OR REPLACE INTO counters ({', '.join(COUNTER_COLUMNS)}) "
+                   f"VALUES ({', '.join('?' * len(COUNTER_COLUMNS))})")
+
+
+def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+class Store:
+    """Owns the database file: lock, migrations, transactions, projections."""
+
+    def __init__(self, path: str | Path, *, lock: bool = True):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd: int | None = None
+        if lock:
+            self._take_lock()
+        self.conn = connect(self.path)
+        self.db = sqlite_utils.Database(self.conn)
+        self.db.enable_wal()
+        # FULL: the WAL is synced on every commit, so a committed ticket
+        # survives a power cut, not only a process crash.
+        self.conn.execute("PRAGMA synchronous = FULL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.check_integrity()
+        self.migrate()
+
+    # ----------------------------------------------------------- lifecycle
+    def _take_lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise StoreLocked(f"{self.path} is in use by {holder}; "
+                              "stop it, or send commands through it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})\n".encode(), 0)
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        self.conn.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def check_integrity(self) -> None:
+        result = self.conn.execute("PRAGMA integrity_check").fetchall()
+        if result != [("ok",)]:
+            problems = "; ".join(r[0] for r in result[:5])
+            raise StoreError(f"{self.path} failed integrity_check: {problems}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise StoreError(f"{self.path} has schema {version}, newer than this program "
+                             f"({len(MIGRATIONS)}); upgrade phucvu")
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def backup(self, target: str | Path) -> Path:
+        """An online, consistent copy (SQLite's backup API), then checked."""
+        target = Path(target)
+        if target.exists():
+            raise StoreError(f"{target} exists; choose a new file name")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        dest = sqlite3.connect(str(target))
+        try:
+            self.conn.backup(dest)
+            ok = dest.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            dest.close()
+        if ok != "ok":
+            raise StoreError(f"backup {target} failed integrity_check: {ok}")
+        return target
+
+    # --------------------------------------------------------------- writes
+    def commit_events(self, events: list[dict], state: QueueState,
+                      extra: list[tuple[str, tuple]] = ()) -> None:
+        """Journal the events and project the state they produced, atomically.
+
+        ``extra`` holds further (sql, params) to run in the same transaction
+        (the service stores its command replies there, so a redelivered
+        command finds its reply exactly when its effect is committed).
+        """
+        with self.transaction() as c:
+            for e in events:
+                self._journal(c, e)
+                self._project(c, e, state)
+            for sql, params in extra:
+                c.execute(sql, params)
+
+    def _journal(self, c: sqlite3.Connection, e: dict) -> None:
+        c.execute("INSERT INTO journal (at, kind, payload) VALUES (?, ?, ?)",
+                  (e["at"], e["kind"], json.dumps(e, ensure_ascii=False, sort_keys=True)))
+
+    def _put_ticket(self, c: sqlite3.Connection, t: Ticket) -> None:
+        c.execute(_UPSERT_TICKET, [getattr(t, k) for k in TICKET_COLUMNS])
+
+    def _put_counter(self, c: sqlite3.Connection, k: Counter) -> None:
+        c.execute(_UPSERT_COUNTER, [getattr(k, x) for x in COUNTER_COLUMNS])
+
+    def _project(self, c: sqlite3.Connection, e: dict, s: QueueState) -> None:
+        kind = e["kind"]
+        if kind == "day_started":
+            c.execute("INSERT OR IGNORE INTO days (day, started_at) VALUES (?, ?)", (e["day"], e["at"]))
+            for k in s.counters.values():
+                self._put_counter(c, k)
+        elif kind == "day_closed":
+            c.execute("UPDATE days SET closed_at = ? WHERE day = ?", (e["at"], e["day"]))
+            # Tickets of the closed day still open in the database (the
+            # memory may already hold the next day after a rollover).
+            c.execute("UPDATE tickets SET state = 'no_show', close_reason = 'day_closed' "
+                      "WHERE day = ? AND state IN ('waiting', 'called', 'transferred')", (e["day"],))
+            for k in s.counters.values():
+                self._put_counter(c, k)
+        elif kind.startswith("ticket_"):
+            t = s.tickets[e["ticket_id"]]
+            self._put_ticket(c, t)
+            if "counter" in e:
+                self._put_counter(c, s.counters[e["counter"]])
+            if kind in ("ticket_called", "ticket_recalled"):
+                k = s.counters[e["counter"]]
+                c.execute("INSERT INTO calls (call_id, call_seq, ticket_id, counter, at, recall, "
+                          "specific, official) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          (e["call_id"], e["call_seq"], e["ticket_id"], e["counter"], e["at"],
+                           int(kind == "ticket_recalled"), int(bool(e.get("specific"))), k.official))
+        elif kind.startswith("counter_"):
+            self._put_counter(c, s.counters[e["counter"]])
+        else:
+            raise StoreError(f"cannot project event kind {kind!r}")
+
+    # ---------------------------------------------------------------- reads
+    def journal(self) -> Iterator[dict]:
+        for (payload,) in self.conn.execute("SELECT payload FROM journal ORDER BY id"):
+            yield json.loads(payload)
+
+    def load_state(self, counters: list[int]) -> QueueState:
+        """The current state from the projections (fast; no journal replay)."""
+        s = QueueState()
+        row = self.conn.execute(
+            "SELECT day, closed_at FROM days ORDER BY day DESC LIMIT 1").fetchone()
+        if row:
+            s.day, s.day_closed = row[0], row[1] is not None
+            cur = self.conn.execute(
+                f"SELECT {', '.join(TICKET_COLUMNS)} FROM tickets WHERE day = ?", (s.day,))
+            for values in cur:
+                t = Ticket(**dict(zip(TICKET_COLUMNS, values)))
+                s.tickets[t.id] = t
+                s.last_number[t.origin_field] = max(s.last_number.get(t.origin_field, 0), t.number)
+        s.issue_seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM tickets").fetchone()[0]
+        s.call_seq = self.conn.execute("SELECT COALESCE(MAX(call_seq), 0) FROM calls").fetchone()[0]
+        stored = {r[0]: r for r in self.conn.execute(
+            f"SELECT {', '.join(COUNTER_COLUMNS)} FROM counters")}
+        for n in counters:
+            if n in stored:
+                s.counters[n] = Counter(**dict(zip(COUNTER_COLUMNS, stored[n])))
+            else:
+                s.counters[n] = Counter(n)
+        fields = [r[0] for r in self.conn.execute("SELECT DISTINCT field FROM tickets")]
+        for f in fields:
+            rows = self.conn.execute(
+                "SELECT finished_at - called_at FROM tickets WHERE field = ? AND state = 'finished' "
+                "AND called_at IS NOT NULL ORDER BY finished_at DESC, seq DESC LIMIT ?",
+                (f, SERVICE_WINDOW)).fetchall()
+            if rows:
+                s.service_times[f] = deque((max(0.0, r[0]) for r in reversed(rows)),
+                                           maxlen=SERVICE_WINDOW)
+        return s
+
+    def command_reply(self, command_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT reply FROM commands WHERE command_id = ?",
+                                (command_id,)).fetchone()
+        return json.loads(row[0]) if row else None
