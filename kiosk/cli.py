@@ -1,2 +1,371 @@
-def main():
-    pass
+"""The ``phucvu`` command: thin wrappers over the library.
+
+Each command parses its arguments, loads the validated config, wires objects
+and prints one line or a small table.  Bad input gives a one-line error and
+a non-zero exit, never a traceback.
+
+State-changing commands work on the database directly when no core runs; when
+the core holds the database (its lock), they go through the core over MQTT,
+so there is only ever one writer.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from kiosk import config as site_config
+from kiosk.contract import PayloadError
+
+DEFAULT_CONFIG = "/etc/phucvu/site.toml"
+
+
+# ----------------------------------------------------------------- plumbing
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def common(f: Callable) -> Callable:
+    """--config and --db, shared by every command that touches a site."""
+    @click.option("--config", "config_path", envvar="PHUCVU_CONFIG", default=DEFAULT_CONFIG,
+                  show_default=True, help="Site config (TOML); env PHUCVU_CONFIG.")
+    @click.option("--db", "db_path", envvar="PHUCVU_DB", default=None,
+                  help="SQLite file; default: [store] path in the config.")
+    @functools.wraps(f)
+    def wrapper(config_path: str, db_path: str | None, **kwargs: Any) -> Any:
+        from kiosk.core.domain import DomainError
+        from kiosk.core.store import StoreError
+        try:
+            cfg = site_config.load(config_path)
+        except site_config.ConfigError as e:
+            _fail(str(e))
+        try:
+            return f(cfg, db_path or cfg.store.path, **kwargs)
+        except DomainError as e:
+            _fail(e.message)
+        except (StoreError, PayloadError, OSError) as e:
+            _fail(str(e))
+    return wrapper
+
+
+def mqtt_options(f: Callable) -> Callable:
+    @click.option("--mqtt-host", default=None, help="Broker host; default: [mqtt] host.")
+    @click.option("--mqtt-port", type=int, default=None, help="Broker port; default: [mqtt] port.")
+    @click.option("--mqtt-user", default=None, help="Login; default: [mqtt] username.")
+    @click.option("--mqtt-password-file", default=None,
+                  help="File holding the password; default: [mqtt] password_file.")
+    @functools.wraps(f)
+    def wrapper(*args: Any, mqtt_host: str | None, mqtt_port: int | None, mqtt_user: str | None,
+                mqtt_password_file: str | None, **kwargs: Any) -> Any:
+        kwargs["mqtt"] = {"host": mqtt_host, "port": mqtt_port, "user": mqtt_user,
+                          "password_file": mqtt_password_file}
+        return f(*args, **kwargs)
+    return wrapper
+
+
+def _mqtt_settings(cfg, overrides: dict[str, Any] | None) -> tuple[str, int, str, str]:
+    from kiosk.contract import read_password
+    o = overrides or {}
+    host = o.get("host") or cfg.mqtt.host
+    port = o.get("port") or cfg.mqtt.port
+    user = o.get("user") or cfg.mqtt.username
+    pw_file = o.get("password_file") or cfg.mqtt.password_file
+    if not pw_file:
+        _fail("no MQTT password: pass --mqtt-password-file or set [mqtt] password_file")
+    return host, port, user, read_password(pw_file)
+
+
+class _Writer:
+    """Either the database itself, or the running core over MQTT."""
+
+    def __init__(self, cfg, db_path: str, mqtt: dict[str, Any] | None = None):
+        from kiosk.core.engine import Engine
+        from kiosk.core.store import Store, StoreLocked
+        self.cfg = cfg
+        self.engine = None
+        self.remote = None
+        try:
+            self.engine = Engine(cfg, Store(db_path))
+        except StoreLocked as e:
+            try:
+                self.remote = _Remote(cfg, *_mqtt_settings(cfg, mqtt))
+            except click.ClickException as why:
+                _fail(f"{e}; and the core cannot be reached over MQTT: {why.message}")
+
+    def issue(self, field: str, priority: str | None) -> dict:
+        if self.remote:
+            return self.remote.core({"action": "issue", "field": field, "priority": priority})
+        from kiosk.core import views
+        events = self.engine.run("issue", field, priority)
+        t = self.engine.ticket(events[-1]["ticket_id"])
+        return {"ok": True, "ticket": views.ticket_full(self.cfg, self.engine.queue, t)}
+
+    def counter(self, n: int, action: str, **args: Any) -> dict:
+        if self.remote:
+            return self.remote.counter(n, {"action": action, **args})
+        from kiosk.core import views
+        op = {"next": "call_next", "call": "call_specific"}.get(action, action)
+        pos = [n] + ([args.pop("number")] if action == "call" else [])
+        self.engine.run(op, *pos, **args)
+        return {"ok": True, "ticket": views.counter_reply_ticket(self.engine.queue, n)}
+
+    def close_day(self) -> dict:
+        if self.remote:
+            return self.remote.core({"action": "close_day"})
+        self.engine.run("close_day")
+        return {"ok": True}
+
+    def close(self) -> None:
+        if self.engine:
+            self.engine.store.close()
+        if self.remote:
+            self.remote.close()
+
+
+class _Remote:
+    """Request/reply with the core over MQTT, correlated by command id."""
+
+    def __init__(self, cfg, host: str, port: int, user: str, password: str):
+        import threading
+        from kiosk import contract
+        self.topics = contract.Topics(cfg.topic_prefix)
+        self.replies: dict[str, dict] = {}
+        self.cond = threading.Condition()
+        self.subscribed = threading.Event()
+        self.client = contract.mqtt_client(f"cli-{uuid.uuid4().hex[:8]}", username=user,
+                                           password=password, prefix=cfg.topic_prefix)
+        self.client.on_connect = lambda c, u, f, rc, p=None: (
+            None if rc.is_failure else c.subscribe([(self.topics.core_reply, 1),
+                                                    (self.topics.counter_reply("+"), 1)]))
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect_async(host, port, 10)
+        self.client.loop_start()
+        if not self.subscribed.wait(5):
+            self.close()
+            _fail(f"no answer from the MQTT broker at {host}:{port}")
+
+    def _on_message(self, client, userdata, msg) -> None:
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            return
+        with self.cond:
+            self.replies[str(body.get("command_id"))] = body
+            self.cond.notify_all()
+
+    def _ask(self, topic: str, body: dict) -> dict:
+        cid = f"cli-{uuid.uuid4().hex}"
+        from kiosk.contract import encode
+        self.client.publish(topic, encode({"command_id": cid, "source": "cli", **body}), qos=1)
+        with self.cond:
+            if not self.cond.wait_for(lambda: cid in self.replies, timeout=10):
+                _fail("the core did not answer within 10 s")
+            return self.replies[cid]
+
+    def core(self, body: dict) -> dict:
+        return self._ask(self.topics.core_command, body)
+
+    def counter(self, n: int, body: dict) -> dict:
+        return self._ask(self.topics.counter_command(n), body)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _check(reply: dict) -> dict:
+    if not reply.get("ok"):
+        err = reply.get("error", {})
+        _fail(err.get("message") or str(err))
+    return reply
+
+
+# ----------------------------------------------------------------- commands
+@click.group()
+@click.version_option(package_name="phucvu")
+def cli() -> None:
+    """phucvu: tickets, calls and satisfaction for a public-service centre."""
+
+
+@cli.command()
+@common
+def init(cfg, db_path: str) -> None:
+    """Create (or migrate) the database for this site."""
+    from kiosk.core.engine import Engine
+    from kiosk.core.store import Store
+    store = Store(db_path)
+    Engine(cfg, store)
+    click.echo(f"{db_path}: schema {store.schema_version}, site {cfg.site.id}, "
+               f"{len(cfg.fields)} fields, {len(cfg.counters)} counters")
+    store.close()
+
+
+@cli.command()
+@click.argument("field")
+@click.option("--priority", default=None, help="Priority class code, e.g. cao-tuoi.")
+@common
+@mqtt_options
+def issue(cfg, db_path: str, field: str, priority: str | None, mqtt: dict) -> None:
+    """Issue a ticket for FIELD (a field code from the config)."""
+    w = _Writer(cfg, db_path, mqtt)
+    try:
+        t = _check(w.issue(field, priority))["ticket"]
+    finally:
+        w.close()
+    mark = f" [{t['priority_name_vi']}]" if t.get("priority_name_vi") else ""
+    click.echo(f"{t['label']}  {t['field_name_vi']}{mark}  "
+               f"{t['ahead']} ahead, about {t['estimated_wait_min']:g} min")
+
+
+@cli.command()
+@click.argument("counter", type=int)
+@click.argument("action", type=click.Choice(
+    ["next", "recall", "finish", "no-show", "pause", "resume", "call", "transfer"]))
+@click.argument("number", required=False)
+@click.option("--to", "to", default=None, help="transfer: a field code, or a counter number.")
+@common
+@mqtt_options
+def counter(cfg, db_path: str, counter: int, action: str, number: str | None, to: str | None,
+            mqtt: dict) -> None:
+    """Act at COUNTER: next, recall, finish, no-show, pause, resume, call NUMBER, transfer --to X."""
+    action = action.replace("-", "_")
+    args: dict[str, Any] = {}
+    if action == "call":
+        if not number:
+            _fail("call needs a ticket number, e.g. phucvu counter 2 call B023")
+        args["number"] = number
+    elif number:
+        _fail(f"{action} takes no number")
+    if action == "transfer":
+        if not to:
+            _fail("transfer needs --to FIELD or --to COUNTER")
+        args = {"to_counter": int(to)} if to.isdigit() else {"to_field": to}
+    elif to:
+        _fail("--to is only for transfer")
+    w = _Writer(cfg, db_path, mqtt)
+    try:
+        reply = _check(w.counter(counter, action, **args))
+    finally:
+        w.close()
+    t = reply.get("ticket")
+    name = cfg.counter(counter).name
+    click.echo(f"{name}: {action.replace('_', '-')} ok; serving {t['label'] if t else 'nobody'}")
+
+
+@cli.command("close-day")
+@common
+@mqtt_options
+def close_day(cfg, db_path: str, mqtt: dict) -> None:
+    """Close today's service day: waiting tickets expire, counters close."""
+    w = _Writer(cfg, db_path, mqtt)
+    try:
+        _check(w.close_day())
+    finally:
+        w.close()
+    click.echo("service day closed")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the queue summary as JSON.")
+@common
+def status(cfg, db_path: str, as_json: bool) -> None:
+    """The queue summary: waiting per field, what each counter serves."""
+    from kiosk.core.domain import Queue
+    from kiosk.core.store import Store
+    # Read-only: works while the core holds the write lock.
+    store = Store.reader(db_path)
+    q = Queue(cfg, store.load_state([c.number for c in cfg.counters]))
+    summary = q.summary(time.time())
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{cfg.site.centre} — {summary['day'] or 'no service day yet'}"
+               + (" (closed)" if summary["day_closed"] else ""))
+    click.echo(f"{'field':<26}{'waiting':>8}{'prio':>6}{'issued':>8}{'wait min':>10}  open")
+    for f in summary["fields"]:
+        click.echo(f"{f['prefix']} {f['name_vi']:<24}{f['waiting']:>8}{f['priority_waiting']:>6}"
+                   f"{f['issued']:>8}{f['estimated_wait_min']:>10g}  {'yes' if f['open'] else 'no'}")
+    for c in cfg.counters:
+        k = q.state.counters[c.number]
+        cur = q.state.tickets.get(k.current) if k.current else None
+        click.echo(f"{c.name:<10}{k.status:<8}{cur.label if cur else '-':<6}")
+    store.close()
+
+
+@cli.command()
+@click.argument("path")
+@common
+def backup(cfg, db_path: str, path: str) -> None:
+    """Copy the live database to PATH with SQLite's online backup."""
+    from kiosk.core.store import Store
+    store = Store(db_path, lock=False)
+    try:
+        target = store.backup(path)
+    finally:
+        store.close()
+    click.echo(f"backup written to {target} ({target.stat().st_size} bytes, integrity ok)")
+
+
+@cli.command()
+@common
+@mqtt_options
+@click.option("--log-level", default="INFO", show_default=True)
+def core(cfg, db_path: str, mqtt: dict, log_level: str) -> None:
+    """Run the core service: the only writer, on the bus."""
+    from kiosk.core.engine import Engine
+    from kiosk.core.service import CoreService
+    from kiosk.core.store import Store
+    logging.basicConfig(level=log_level.upper(), stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host, port, user, password = _mqtt_settings(cfg, mqtt)
+    store = Store(db_path)
+    engine = Engine(cfg, store)
+    service = CoreService(cfg, engine, host=host, port=port, username=user, password=password)
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    service.start()
+    try:
+        service.run()
+    finally:
+        service.close()
+        store.close()
+
+
+@cli.command()
+@click.option("--config", "config_path", default=None,
+              help="Site config; default: deploy/demo-site.toml.")
+@click.option("--data", default="demo-data", show_default=True,
+              help="Folder for the demo's database, broker and tickets.")
+@click.option("--seconds", type=float, default=None,
+              help="Stop after this many seconds (default: until Ctrl-C).")
+@click.option("--traffic/--no-traffic", default=True, show_default=True,
+              help="Simulate citizens arriving and counters calling.")
+def demo(config_path: str | None, data: str, seconds: float | None, traffic: bool) -> None:
+    """Start the appliance on this machine with simulated hardware."""
+    from kiosk import demo as demo_mod
+    path = config_path or str(Path(__file__).resolve().parent.parent / "deploy" / "demo-site.toml")
+    try:
+        cfg = site_config.load(path)
+    except site_config.ConfigError as e:
+        _fail(str(e))
+    demo_mod.run(cfg, path, Path(data), seconds=seconds, traffic=traffic)
+
+
+def main() -> None:
+    try:
+        cli(prog_name="phucvu")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -35,6 +35,7 @@ TOPICS: list[TopicSpec] = [
     TopicSpec("counter/{n}/command", "counter device, console, CLI -> core", False, 1),
     TopicSpec("counter/{n}/reply", "core -> counter device, console, CLI", False, 1),
     TopicSpec("counter/{n}/state", "core -> everyone", True, 1),
+    TopicSpec("counter/{n}/rating", "counter device, kiosk -> core", False, 1),
     TopicSpec("core/command", "CLI, admin -> core", False, 1),
     TopicSpec("core/reply", "core -> CLI, admin", False, 1),
     TopicSpec("display/snapshot", "core -> displays", True, 1),
@@ -73,6 +74,9 @@ class Topics:
 
     def counter_state(self, n: int | str) -> str:
         return self._t(f"counter/{n}/state")
+
+    def counter_rating(self, n: int | str) -> str:
+        return self._t(f"counter/{n}/rating")
 
     @property
     def core_command(self) -> str:
@@ -114,10 +118,10 @@ class Topics:
     def alert_event(self) -> str:
         return self._t("event/alert")
 
-    def counter_of(self, topic: str) -> int | None:
-        """3 for ``<prefix>/counter/3/command``; None when it is not one."""
+    def counter_of(self, topic: str, leaf: str = "command") -> int | None:
+        """3 for ``<prefix>/counter/3/<leaf>``; None when it is not one."""
         rest = topic.removeprefix(self.prefix + "/").split("/")
-        if len(rest) == 3 and rest[0] == "counter" and rest[2] == "command" and rest[1].isdigit():
+        if len(rest) == 3 and rest[0] == "counter" and rest[2] == leaf and rest[1].isdigit():
             return int(rest[1])
         return None
 
@@ -159,6 +163,22 @@ class CounterCommand(_Inbound):
         if self.action != "transfer" and (self.to_field or self.to_counter):
             raise ValueError(f"'to_field'/'to_counter' are only for action 'transfer'")
         return self
+
+
+class RatingPress(_Inbound):
+    """One press of a satisfaction button, as the device reported it.
+
+    ``rating_id`` must be the same on every redelivery of the same press
+    (the bridge derives it from device, boot id and sequence number), so the
+    core stores a press once however often it arrives.
+    """
+
+    rating_id: MessageId
+    level: int = Field(ge=1, le=5)          # 1 = the first (best) level in config order
+    device: str = Field(default="", max_length=64)
+    device_time_ms: int | None = Field(default=None, ge=0)
+    received_at: float | None = None        # bridge receive time, epoch seconds
+    source: str = Field(default="", max_length=64)
 
 
 class CoreCommand(_Inbound):
@@ -211,3 +231,44 @@ def presence(device: str, status: Literal["online", "offline"], at: float | None
     if at is not None:
         body["at"] = at
     return encode(body)
+
+
+# ------------------------------------------------------------------ clients
+# How every part of phucvu connects, so all clients behave the same way on
+# the bus: MQTT 3.1.1, a login, a retained presence with a last will, and a
+# short reconnect delay (a display must be right within 1 s of a broker
+# restart).  paho is imported here lazily: the domain never needs it.
+
+def read_password(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as e:
+        raise PayloadError(f"cannot read MQTT password file {path}: {e.strerror}") from None
+
+
+def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,
+                device: str | None = None, keepalive: int = 10):
+    """A paho 2.x client, not yet connected.
+
+    Call ``client.connect_async(host, port, keepalive)`` then
+    ``client.loop_start()``; subscribe in ``on_connect`` so subscriptions
+    come back after every reconnect.  With ``device`` set, the broker
+    publishes ``presence/<device>`` offline (retained) when the client dies;
+    ``announce_online`` publishes the online side.
+    """
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv311, clean_session=True)
+    client.username_pw_set(username, password)
+    if device is not None:
+        client.will_set(Topics(prefix).presence(device), presence(device, "offline"),
+                        qos=1, retain=True)
+    client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
+    client.max_queued_messages_set(0)
+    return client
+
+
+def announce_online(client: Any, prefix: str, device: str, at: float) -> None:
+    client.publish(Topics(prefix).presence(device), presence(device, "online", at), qos=1, retain=True)

@@ -54,6 +54,8 @@ class DomainError(Exception):
         self.code = code
         self.message = message
         self.details = details
+        # Events committed before the refusal (a day rollover), set by the engine.
+        self.events: list[dict] = []
 
 
 @dataclass

@@ -42,10 +42,10 @@ class Engine:
         now = self.clock()
         error: DomainError | None = None
         try:
-            getattr(self.queue, op)(*args, now=now, **kwargs)
+            events = getattr(self.queue, op)(*args, now=now, **kwargs)
         except DomainError as e:
             error = e
-        events = self.queue.take_pending()
+            events = self.queue.take_pending()
         rows = extra(events if error is None else error) if extra else []
         if events or rows:
             try:
@@ -54,6 +54,9 @@ class Engine:
                 self.reload()
                 raise
         if error is not None:
+            # A refused operation may still have rolled the day over; the
+            # caller publishes what was committed.
+            error.events = events
             raise error
         return events
 

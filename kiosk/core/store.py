@@ -158,6 +158,18 @@ class Store:
         self.check_integrity()
         self.migrate()
 
+    @classmethod
+    def reader(cls, path: str | Path) -> "Store":
+        """Read-only access (status, reports): no lock, no migrations."""
+        if not Path(path).exists():
+            raise StoreError(f"{path} does not exist; run phucvu init first")
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self._lock_fd = None
+        self.conn = connect(self.path, readonly=True)
+        self.db = sqlite_utils.Database(self.conn)
+        return self
+
     # ----------------------------------------------------------- lifecycle
     def _take_lock(self) -> None:
         lock_path = self.path.with_name(self.path.name + ".lock")

@@ -1,0 +1,428 @@
+"""The core service: the engine on the bus.
+
+Threads, and why:
+- paho's network thread only queues what arrives (``inbox``), so a slow
+  commit or print never stalls keepalives and acks;
+- the service thread (``run``) is the only one that touches the engine and
+  the database: it takes a message, validates it, applies it, commits, and
+  only then publishes state and replies.  Everything goes out through
+  ``_publish``, the one publishing path;
+- the printer thread (when a printer is configured) prints after the ticket
+  is committed and hands the outcome back through the inbox.
+
+A command id seen before gets the stored reply and is not applied again
+(QoS 1 redelivers; a bridge that restarts re-sends).  On every (re)connect
+the service subscribes again and republishes all retained state.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+from kiosk import contract
+from kiosk.config import SiteConfig
+from kiosk.contract import (CoreCommand, CounterCommand, PayloadError, RatingPress,
+                            TicketRequest, Topics)
+from kiosk.core import views
+from kiosk.core.domain import DomainError
+from kiosk.core.engine import Engine
+
+log = logging.getLogger("phucvu.core")
+
+LAST_CALLS = 10
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_STOP = object()
+
+_COUNTER_OPS: dict[str, str] = {
+    "next": "call_next", "recall": "recall", "no_show": "no_show", "finish": "finish",
+    "transfer": "transfer", "pause": "pause", "resume": "resume", "call": "call_specific",
+}
+
+
+class CoreService:
+    def __init__(self, config: SiteConfig, engine: Engine, *, host: str, port: int,
+                 username: str, password: str, device: str = "core",
+                 printer: Any = None, monotonic: Callable[[], float] = time.monotonic):
+        self.config = config
+        self.engine = engine
+        self.topics = Topics(config.topic_prefix)
+        self.host, self.port = host, port
+        self.device = device
+        self.printer = printer
+        self.monotonic = monotonic
+        self.inbox: queue.Queue = queue.Queue()
+        self.ready = threading.Event()
+        self.last_calls: deque[dict] = deque(self._load_last_calls(), maxlen=LAST_CALLS)
+        self.client = contract.mqtt_client(f"phucvu-{device}", username=username,
+                                           password=password, prefix=config.topic_prefix,
+                                           device=device, keepalive=config.mqtt.keepalive)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, self.config.mqtt.keepalive)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.inbox.put(_STOP)
+
+    def close(self) -> None:
+        # A clean stop says "offline" itself; the will covers crashes.
+        self.client.publish(self.topics.presence(self.device),
+                            contract.presence(self.device, "offline"), qos=1, retain=True)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def run(self) -> None:
+        """The service loop; returns after ``stop()``."""
+        period = self.config.mqtt.keepalive
+        next_refresh = self.monotonic() + period
+        while True:
+            timeout = max(0.0, next_refresh - self.monotonic())
+            try:
+                item = self.inbox.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                return
+            if item is not None:
+                try:
+                    self._dispatch(*item)
+                except Exception:
+                    # Never die on one message; the log line says which.
+                    log.exception("failed to handle %s", item[0] if isinstance(item, tuple) else item)
+            if self.monotonic() >= next_refresh:
+                # Liveness for displays (stale mark) and hours that open/close.
+                self._publish_state(counters=None)
+                next_refresh = self.monotonic() + period
+
+    # ---------------------------------------------------------------- paho
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the core: %s", reason_code)
+            return
+        t = self.topics
+        for topic in (t.ticket_request, t.counter_command("+"), t.counter_rating("+"),
+                      t.core_command):
+            client.subscribe(topic, qos=1)
+        self.inbox.put(("__connected__", b""))
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        self.inbox.put((msg.topic, msg.payload))
+
+    def _publish(self, topic: str, body: dict | bytes, retain: bool = False) -> None:
+        payload = body if isinstance(body, bytes) else contract.encode(body)
+        self.client.publish(topic, payload, qos=1, retain=retain)
+
+    # ------------------------------------------------------------ dispatch
+    def _dispatch(self, topic: str, payload: bytes) -> None:
+        t = self.topics
+        if topic == "__connected__":
+            contract.announce_online(self.client, self.config.topic_prefix, self.device,
+                                     self.engine.clock())
+            self._publish_state(counters=None)
+            if not self.ready.is_set():
+                self.ready.set()
+                log.info("core ready on %s:%s as %s", self.host, self.port, self.device)
+            else:
+                log.info("reconnected; retained state republished")
+            return
+        if topic == "__printed__":
+            self._printed(payload)  # type: ignore[arg-type]
+            return
+        if topic == t.ticket_request:
+            self._ticket_request(payload)
+        elif (n := t.counter_of(topic)) is not None:
+            self._counter_command(n, payload)
+        elif (n := t.counter_of(topic, "rating")) is not None:
+            self._rating(n, payload)
+        elif topic == t.core_command:
+            self._core_command(payload)
+        else:
+            log.warning("message on unexpected topic %s ignored", topic)
+
+    @staticmethod
+    def _peek(payload: bytes, key: str) -> Any:
+        """A correlation id from a payload that failed validation, if any."""
+        try:
+            value = json.loads(payload).get(key)
+        except (ValueError, AttributeError):
+            return None
+        return value if isinstance(value, (str, int)) else None
+
+    def _error(self, code: str, message: str, **details: Any) -> dict:
+        return {"ok": False, "error": {"code": code, "message": message, **details}}
+
+    # ------------------------------------------------------- counter commands
+    def _counter_command(self, n: int, payload: bytes) -> None:
+        reply_topic = self.topics.counter_reply(n)
+        try:
+            cmd = contract.decode(CounterCommand, payload)
+        except PayloadError as e:
+            log.warning("bad command on counter %s: %s", n, e)
+            self._publish(reply_topic, {"command_id": self._peek(payload, "command_id"),
+                                        **self._error("bad_payload", str(e))})
+            return
+        key = f"counter/{n}:{cmd.command_id}"
+        stored = self.engine.store.command_reply(key)
+        if stored is not None:
+            log.info("command %s on counter %s seen before; same reply", cmd.command_id, n)
+            self._publish(reply_topic, stored)
+            return
+        op = _COUNTER_OPS[cmd.action]
+        args: list[Any] = [n]
+        kwargs: dict[str, Any] = {}
+        if cmd.action == "call":
+            args.append(cmd.number)
+        elif cmd.action == "transfer":
+            kwargs = {"to_field": cmd.to_field, "to_counter": cmd.to_counter}
+        reply: dict[str, Any] = {}
+
+        def record(outcome: list[dict] | DomainError) -> list:
+            if isinstance(outcome, DomainError):
+                reply.update(self._error(outcome.code, outcome.message))
+            else:
+                reply.update({"ok": True, "ticket": views.counter_reply_ticket(self.engine.queue, n)})
+            reply.update({"command_id": cmd.command_id, "action": cmd.action, "counter": n})
+            return [self._remember(key, reply)]
+
+        try:
+            events = self.engine.run(op, *args, extra=record, **kwargs)
+        except DomainError as e:
+            log.info("counter %s %s refused: %s", n, cmd.action, e.message)
+            self._after(e.events)
+            self._publish(reply_topic, reply)
+            return
+        self._after(events)
+        self._publish(reply_topic, reply)
+
+    def _remember(self, key: str, reply: dict) -> tuple[str, tuple]:
+        return ("INSERT INTO commands (command_id, at, reply) VALUES (?, ?, ?)",
+                (key, self.engine.clock(), json.dumps(reply, ensure_ascii=False)))
+
+    # ----------------------------------------------------------- core commands
+    def _core_command(self, payload: bytes) -> None:
+        reply_topic = self.topics.core_reply
+        try:
+            cmd = contract.decode(CoreCommand, payload)
+        except PayloadError as e:
+            log.warning("bad core command: %s", e)
+            self._publish(reply_topic, {"command_id": self._peek(payload, "command_id"),
+                                        **self._error("bad_payload", str(e))})
+            return
+        key = f"core:{cmd.command_id}"
+        stored = self.engine.store.command_reply(key)
+        if stored is not None:
+            self._publish(reply_topic, stored)
+            return
+        if cmd.action == "republish":
+            self._publish_state(counters=None)
+            self._publish(reply_topic, {"command_id": cmd.command_id, "ok": True, "action": "republish"})
+            return
+        reply: dict[str, Any] = {}
+
+        def record(outcome: list[dict] | DomainError) -> list:
+            if isinstance(outcome, DomainError):
+                reply.update(self._error(outcome.code, outcome.message))
+            else:
+                reply["ok"] = True
+                issued = [e for e in outcome if e["kind"] == "ticket_issued"]
+                if issued:
+                    reply["ticket"] = views.ticket_full(self.config, self.engine.queue, self.engine.ticket(issued[0]["ticket_id"]))
+            reply.update({"command_id": cmd.command_id, "action": cmd.action})
+            return [self._remember(key, reply)]
+
+        try:
+            if cmd.action == "close_day":
+                events = self.engine.run("close_day", extra=record)
+            else:
+                events = self.engine.run("issue", cmd.field, cmd.priority, extra=record)
+        except DomainError as e:
+            self._after(e.events)
+            self._publish(reply_topic, reply)
+            return
+        self._after(events)
+        self._publish(reply_topic, reply)
+        if cmd.action == "issue" and reply.get("ok"):
+            self._print(reply["ticket"], None)
+
+    # ---------------------------------------------------------------- tickets
+    def _ticket_request(self, payload: bytes) -> None:
+        try:
+            req = contract.decode(TicketRequest, payload)
+        except PayloadError as e:
+            client = self._peek(payload, "client")
+            log.warning("bad ticket request from %s: %s", client or "?", e)
+            if isinstance(client, str) and _CLIENT_ID.match(client):
+                self._publish(self.topics.ticket_reply(client),
+                              {"request_id": self._peek(payload, "request_id"),
+                               **self._error("bad_payload", str(e))})
+            return
+        key = f"ticket:{req.client}:{req.request_id}"
+        stored = self.engine.store.command_reply(key)
+        if stored is not None:
+            # A retry after a lost reply (or a double tap): never a second ticket.
+            log.info("ticket request %s from %s seen before", req.request_id, req.client)
+            if stored.get("ok"):
+                stored["print"] = self._print_state(stored["ticket"]["ticket_id"])
+            self._publish(self.topics.ticket_reply(req.client), stored)
+            return
+        reply: dict[str, Any] = {}
+
+        def record(outcome: list[dict] | DomainError) -> list:
+            if isinstance(outcome, DomainError):
+                details = {}
+                if "next_open" in outcome.details:
+                    details["next_open"] = outcome.details["next_open"]
+                reply.update(self._error(outcome.code, outcome.message, **details))
+            else:
+                issued = next(e for e in outcome if e["kind"] == "ticket_issued")
+                reply.update({"ok": True,
+                              "ticket": views.ticket_full(self.config, self.engine.queue, self.engine.ticket(issued["ticket_id"]))})
+            reply["request_id"] = req.request_id
+            return [self._remember(key, reply)]
+
+        try:
+            events = self.engine.run("issue", req.field, req.priority, extra=record)
+        except DomainError as e:
+            log.info("ticket request from %s refused: %s", req.client, e.message)
+            self._after(e.events)
+            self._publish(self.topics.ticket_reply(req.client), reply)
+            return
+        self._after(events)
+        self._print(reply["ticket"], req.client, reply)
+
+    def _print(self, ticket: dict, client: str | None, reply: dict | None = None) -> None:
+        """Hand a committed ticket to the printer; the reply waits for the outcome."""
+        if self.printer is None:
+            if reply is not None and client is not None:
+                reply["print"] = {"status": "not_printed", "reason": "no_printer"}
+                self._publish(self.topics.ticket_reply(client), reply)
+            return
+        self.printer.submit(ticket, lambda result: self.inbox.put(
+            ("__printed__", {"ticket": ticket, "client": client, "reply": reply, "result": result})))
+
+    def _printed(self, job: dict) -> None:
+        # Hooked up by the printing issue: record the outcome, publish status.
+        reply, client = job["reply"], job["client"]
+        if reply is not None and client is not None:
+            reply["print"] = job["result"]
+            self._publish(self.topics.ticket_reply(client), reply)
+
+    def _print_state(self, ticket_id: str) -> dict:
+        return {"status": "not_printed", "reason": "no_printer"} if self.printer is None \
+            else self.printer.state_of(ticket_id)
+
+    # ---------------------------------------------------------------- ratings
+    def _rating(self, n: int, payload: bytes) -> None:
+        try:
+            press = contract.decode(RatingPress, payload)
+        except PayloadError as e:
+            log.warning("bad rating press on counter %s: %s", n, e)
+            return
+        levels = self.config.rating.levels
+        level = levels[press.level - 1].code if press.level <= len(levels) else f"level-{press.level}"
+        # Recorded raw until the rating rules land: kept, not yet counted.
+        with self.engine.store.transaction() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO ratings (id, ticket_id, counter, level, at, counted, reason, "
+                "official, payload) VALUES (?, NULL, ?, ?, ?, 0, 'unjudged', NULL, ?)",
+                (press.rating_id, n, level, self.engine.clock(), payload.decode("utf-8")))
+        if cur.rowcount == 0:
+            log.info("rating %s on counter %s seen before", press.rating_id, n)
+
+    # ------------------------------------------------------------- publishing
+    def _after(self, events: list[dict]) -> None:
+        """Publish what committed events changed: state first, then events."""
+        counters: set[int] | None = set()
+        for e in events:
+            if e["kind"] in ("day_started", "day_closed"):
+                counters = None
+            elif counters is not None and "counter" in e:
+                counters.add(e["counter"])
+            if e["kind"] in ("ticket_called", "ticket_recalled"):
+                self.last_calls.appendleft(self._call_body(e))
+        self._publish_state(counters)
+        for e in events:
+            if e["kind"] in ("ticket_called", "ticket_recalled"):
+                self._publish(self.topics.call_event, self._call_body(e))
+            if e["kind"].startswith("ticket_"):
+                self._publish(self.topics.ticket_event, {
+                    "site": self.config.site.id, **e})
+
+    def _publish_state(self, counters: set[int] | None) -> None:
+        now = self.engine.clock()
+        self._publish(self.topics.display_snapshot, self.snapshot(now), retain=True)
+        for c in self.config.counters:
+            if counters is None or c.number in counters:
+                self._publish(self.topics.counter_state(c.number), self.counter_state(c.number, now),
+                              retain=True)
+        summary = self.engine.queue.summary(now)
+        summary["updated_at"] = now
+        self._publish(self.topics.queue_summary, summary, retain=True)
+
+    def _call_body(self, e: dict) -> dict:
+        t = self.engine.ticket(e["ticket_id"])
+        counter = self.config.counter(e["counter"])
+        field = self.config.field(t.field)
+        return {"call_id": e["call_id"], "call_seq": e["call_seq"], "ticket_id": t.id,
+                "label": t.label, "counter": counter.number, "counter_name": counter.name,
+                "field": t.field, "field_name_vi": field.name_vi,
+                "recall": e["kind"] == "ticket_recalled", "at": e["at"]}
+
+    def _load_last_calls(self) -> list[dict]:
+        day = self.engine.queue.state.day
+        if day is None:
+            return []
+        rows = self.engine.store.conn.execute(
+            "SELECT c.call_id, c.call_seq, c.ticket_id, c.counter, c.at, c.recall FROM calls c "
+            "JOIN tickets t ON t.id = c.ticket_id WHERE t.day = ? ORDER BY c.call_seq DESC LIMIT ?",
+            (day, LAST_CALLS)).fetchall()
+        calls = []
+        for call_id, seq, ticket_id, counter, at, recall in rows:
+            if self.engine.ticket(ticket_id) is None:
+                continue
+            calls.append(self._call_body({
+                "kind": "ticket_recalled" if recall else "ticket_called", "call_id": call_id,
+                "call_seq": seq, "ticket_id": ticket_id, "counter": counter, "at": at}))
+        return calls
+
+    def snapshot(self, now: float) -> dict:
+        s = self.engine.queue.state
+        counters = []
+        for c in self.config.counters:
+            k = s.counters[c.number]
+            t = self.engine.ticket(k.current) if k.current else None
+            counters.append({
+                "number": c.number, "name": c.name, "status": k.status,
+                "current": t.label if t else None, "field": t.field if t else None,
+                "field_name_vi": self.config.field(t.field).name_vi if t else None,
+                "official": k.official})
+        waiting = [{"field": f["field"], "name_vi": f["name_vi"], "name_en": f["name_en"],
+                    "prefix": f["prefix"], "waiting": f["waiting"],
+                    "estimated_wait_min": f["estimated_wait_min"]}
+                   for f in self.engine.queue.summary(now)["fields"]]
+        return {"site": self.config.site.id, "commune": self.config.site.commune,
+                "centre": self.config.site.centre, "day": s.day, "day_closed": s.day_closed,
+                "call_seq": s.call_seq, "updated_at": now, "counters": counters,
+                "last_calls": list(self.last_calls), "waiting": waiting}
+
+    def counter_state(self, n: int, now: float) -> dict:
+        c = self.config.counter(n)
+        k = self.engine.queue.state.counters[n]
+        t = self.engine.ticket(k.current) if k.current else None
+        return {"counter": n, "name": c.name, "status": k.status, "fields": list(c.fields),
+                "current": views.ticket_brief(t), "official": k.official,
+                "waiting": len(self.engine.queue.candidates(n)), "rating_window": None,
+                "updated_at": now}

@@ -1,0 +1,177 @@
+"""Shared fixtures: the demo site, a real Mosquitto, a real core process.
+
+Everything here is real: the broker is Debian's mosquitto on a free loopback
+port with passwords and ACLs, the core is ``phucvu core`` in its own process
+on a real SQLite file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_SITE = ROOT / "deploy" / "demo-site.toml"
+
+# Kivy reads these at import time; tests must not write ~/.kivy or parse argv.
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kivy_home(tmp_path_factory):
+    os.environ.setdefault("KIVY_HOME", str(tmp_path_factory.mktemp("kivy-home")))
+
+
+@pytest.fixture
+def site():
+    from kiosk import config
+    return config.load(DEMO_SITE)
+
+
+@pytest.fixture
+def broker(tmp_path, site):
+    """A running Mosquitto with one login per role; ``broker.password(user)``."""
+    from kiosk.broker import Broker
+    b = Broker(tmp_path / "broker", site).start()
+    yield b
+    b.stop()
+
+
+class Bus:
+    """A test-side MQTT client that records what it receives."""
+
+    def __init__(self, broker, user: str, prefix: str, client_id: str | None = None):
+        from kiosk import contract
+        self.prefix = prefix
+        self.topics = contract.Topics(prefix)
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.cond = threading.Condition()
+        self.subscriptions: list[str] = []
+        self.client = contract.mqtt_client(client_id or f"test-{uuid.uuid4().hex[:8]}",
+                                           username=user, password=broker.password(user),
+                                           prefix=prefix)
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.connect_async(broker.host, broker.port, 10)
+        self.client.loop_start()
+        if not self.connected.wait(5):
+            raise RuntimeError(f"test client {user} could not connect")
+
+    def _on_connect(self, client, userdata, flags, rc, props=None):
+        if not rc.is_failure:
+            for t in self.subscriptions:
+                client.subscribe(t, 1)
+            self.connected.set()
+
+    def _on_message(self, client, userdata, msg):
+        with self.cond:
+            self.messages.append((msg.topic, msg.payload, msg.retain))
+            self.cond.notify_all()
+
+    def subscribe(self, *topics: str) -> None:
+        for t in topics:
+            full = f"{self.prefix}/{t}"
+            self.subscriptions.append(full)
+            self.client.subscribe(full, 1)
+
+    def publish(self, rel: str, payload, retain: bool = False):
+        if isinstance(payload, dict):
+            payload = json.dumps(payload, ensure_ascii=False).encode()
+        info = self.client.publish(f"{self.prefix}/{rel}", payload, qos=1, retain=retain)
+        info.wait_for_publish(5)
+        return info
+
+    def wait_for(self, predicate, timeout: float = 5.0):
+        """The first message (topic, json) for which predicate is true."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self.cond:
+            while True:
+                for topic, payload, _ in self.messages[seen:]:
+                    try:
+                        body = json.loads(payload)
+                    except ValueError:
+                        body = None
+                    if predicate(topic.removeprefix(self.prefix + "/"), body):
+                        return body
+                seen = len(self.messages)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no matching message; got: " + ", ".join(
+                        t for t, _, _ in self.messages[-10:]))
+                self.cond.wait(left)
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def bus(broker, site):
+    """Make test clients: ``bus("display-1")`` logs in as that user."""
+    made = []
+
+    def make(user: str = "core", client_id: str | None = None) -> Bus:
+        b = Bus(broker, user, site.topic_prefix, client_id)
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.close()
+
+
+class CoreProcess:
+    """``phucvu core`` in a subprocess against the test broker."""
+
+    def __init__(self, broker, db: Path, extra: list[str] | None = None):
+        self.broker = broker
+        self.db = db
+        self.extra = extra or []
+        self.proc: subprocess.Popen | None = None
+        self.log = db.with_suffix(".core.log")
+
+    def start(self, ready_timeout: float = 15.0) -> "CoreProcess":
+        cmd = [sys.executable, "-m", "kiosk.cli", "core", "--config", str(DEMO_SITE),
+               "--db", str(self.db), "--mqtt-port", str(self.broker.port),
+               "--mqtt-password-file", str(self.broker.password_file("core")), *self.extra]
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"core exited {self.proc.returncode}: {self.log.read_text()}")
+            if b"core ready" in self.log.read_bytes():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"core not ready: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if hasattr(self, "logf"):
+            self.logf.close()
+
+
+@pytest.fixture
+def core(broker, tmp_path):
+    """A running core on a fresh database; ``core.db`` is its SQLite file."""
+    c = CoreProcess(broker, tmp_path / "phucvu.db").start()
+    yield c
+    c.stop()
