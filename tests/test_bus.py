@@ -1,0 +1,225 @@
+"""The core on a real Mosquitto: commands, state, dedupe, auth, ACLs, restarts."""
+import json
+import re
+import sqlite3
+import time
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from kiosk import contract
+from tests.conftest import ROOT
+
+
+def snapshot_where(pred):
+    return lambda topic, body: topic == "display/snapshot" and body and pred(body)
+
+
+def counter_cmd(b, n, action, **kw):
+    cid = kw.pop("command_id", None) or uuid.uuid4().hex
+    b.publish(f"counter/{n}/command", {"command_id": cid, "action": action, **kw})
+    return b.wait_for(lambda t, body: t == f"counter/{n}/reply" and body
+                      and body.get("command_id") == cid)
+
+
+def ticket(b, field, client="kiosk-1", request_id=None, priority=None):
+    rid = request_id or uuid.uuid4().hex
+    b.publish("ticket/request", {"request_id": rid, "client": client, "field": field,
+                                 "priority": priority})
+    return b.wait_for(lambda t, body: t == f"ticket/reply/{client}" and body
+                      and body.get("request_id") == rid)
+
+
+def test_ticket_then_next_updates_state_and_snapshot(core, bus):
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1")
+    watcher = bus("display-1")
+    watcher.subscribe("display/snapshot", "event/call")
+    staff = bus("counter-1")
+    staff.subscribe("counter/1/reply", "counter/1/state")
+    reply = ticket(kiosk, "tu-phap")
+    assert reply["ok"] and reply["ticket"]["label"] == "A001"
+    assert reply["ticket"]["field_name_vi"] == "Tư pháp – Hộ tịch"
+    r = counter_cmd(staff, 1, "next")
+    assert r["ok"] and r["ticket"]["label"] == "A001"
+    call = watcher.wait_for(lambda t, b: t == "event/call")
+    assert call["label"] == "A001" and call["counter"] == 1 and not call["recall"]
+    snap = watcher.wait_for(snapshot_where(lambda s: s["counters"][0]["current"] == "A001"))
+    assert snap["last_calls"][0]["call_id"] == call["call_id"]
+    state = staff.wait_for(lambda t, b: t == "counter/1/state" and b["current"])
+    assert state["current"]["label"] == "A001" and state["status"] == "open"
+    counter_cmd(staff, 1, "recall")
+    again = watcher.wait_for(lambda t, b: t == "event/call" and b["recall"])
+    assert again["label"] == "A001" and again["call_id"] != call["call_id"]
+
+
+def test_duplicate_command_id_applied_once(core, bus):
+    b = bus("core")
+    b.subscribe("counter/2/reply")
+    for _ in range(3):
+        b.publish("core/command", {"command_id": uuid.uuid4().hex, "action": "issue",
+                                   "field": "chung-thuc"})
+    time.sleep(0.3)
+    first = counter_cmd(b, 2, "next", command_id="same-id")
+    second = counter_cmd(b, 2, "next", command_id="same-id")
+    assert first == second and first["ticket"]["label"] == "B001"
+    conn = sqlite3.connect(core.db)
+    calls = conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    assert calls == 1
+
+
+def test_duplicate_ticket_request_gives_one_ticket(core, bus):
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1")
+    a = ticket(kiosk, "kinh-te", request_id="tap-1")
+    b = ticket(kiosk, "kinh-te", request_id="tap-1")
+    assert a["ticket"]["ticket_id"] == b["ticket"]["ticket_id"]
+    conn = sqlite3.connect(core.db)
+    assert conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 1
+
+
+def test_refusals_are_error_replies(core, bus):
+    b = bus("core")
+    b.subscribe("counter/3/reply", "ticket/reply/kiosk-9")
+    r = counter_cmd(b, 3, "next")
+    assert r["ok"] is False and r["error"]["code"] == "empty"
+    r = counter_cmd(b, 3, "finish")
+    assert r["error"]["code"] == "no_current"
+    bad = ticket(b, "no-such-field", client="kiosk-9")
+    assert bad["ok"] is False and bad["error"]["code"] == "unknown_field"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.one_of(
+    st.binary(max_size=200),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                 lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4),
+                 max_leaves=10).map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"command_id": st.text(min_size=1, max_size=10),
+                           "action": st.sampled_from(contract.COUNTER_ACTIONS + ("explode",)),
+                           "number": st.one_of(st.none(), st.text(max_size=5))}).map(
+        lambda d: json.dumps(d).encode())))
+def test_fuzzed_payloads_get_error_replies_and_no_crash(fuzz_rig, payload):
+    b, proc = fuzz_rig
+    for rel in ("counter/4/command", "ticket/request", "core/command", "counter/4/rating"):
+        b.client.publish(f"{b.prefix}/{rel}", payload, qos=1).wait_for_publish(5)
+    assert proc.proc.poll() is None
+
+
+@pytest.fixture
+def fuzz_rig(core, bus):
+    b = bus("core")
+    yield b, core
+    # After the storm the core still works and nothing was issued by garbage
+    # that the contract would refuse.
+    b.subscribe("counter/4/reply")
+    r = counter_cmd(b, 4, "pause")
+    assert r["ok"]
+    log = core.log.read_text()
+    assert "Traceback" not in log
+
+
+def test_malformed_command_reply_names_the_problem(core, bus):
+    b = bus("core")
+    b.subscribe("counter/1/reply")
+    b.publish("counter/1/command", b'{"command_id": "x1", "action": "call"}')
+    r = b.wait_for(lambda t, body: t == "counter/1/reply" and body.get("command_id") == "x1")
+    assert r["error"]["code"] == "bad_payload" and "number" in r["error"]["message"]
+    b.publish("counter/1/command", b"\xff\xfe")
+    r = b.wait_for(lambda t, body: t == "counter/1/reply" and body.get("command_id") is None)
+    assert "not UTF-8" in r["error"]["message"]
+    assert "bad command on counter 1" in core.log.read_text()
+
+
+def test_broker_restart_subscriber_sees_correct_state_within_1s(core, bus, broker):
+    b = bus("core")
+    b.subscribe("counter/1/reply")
+    b.publish("core/command", {"command_id": "i1", "action": "issue", "field": "tu-phap"})
+    time.sleep(0.2)
+    counter_cmd(b, 1, "next")
+    broker.restart()
+    restarted_at = time.time()
+    t0 = time.monotonic()
+    # A brand-new display logs in after the restart.
+    late = bus("display-1")
+    late.subscribe("display/snapshot")
+    snap = late.wait_for(snapshot_where(lambda s: s["counters"][0]["current"] == "A001"), timeout=5)
+    # After the restart the core republishes; its snapshot must be fresh.
+    fresh = late.wait_for(snapshot_where(lambda s: s["updated_at"] >= restarted_at), timeout=5)
+    elapsed = time.monotonic() - t0
+    assert fresh["counters"][0]["current"] == "A001" and snap
+    assert elapsed < 5  # the 1 s figure is measured by bench/bus.py, not asserted here
+    assert "reconnected; retained state republished" in core.log.read_text()
+
+
+def test_anonymous_client_refused(broker):
+    import paho.mqtt.client as mqtt
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    codes = []
+    c.on_connect = lambda cl, u, f, rc, p=None: codes.append(rc)
+    c.connect(broker.host, broker.port)
+    deadline = time.monotonic() + 3
+    while not codes and time.monotonic() < deadline:
+        c.loop(0.1)
+    assert codes and codes[0].is_failure
+
+
+def test_counter_device_cannot_command_another_counter(core, bus):
+    admin = bus("core")
+    admin.subscribe("counter/4/state")
+    admin.publish("core/command", {"command_id": "i-acl", "action": "issue", "field": "van-hoa-xa-hoi"})
+    time.sleep(0.3)
+    box3 = bus("counter-3")
+    box3.publish("counter/4/command", {"command_id": "evil", "action": "next"})
+    box3.publish("counter/4/command", {"command_id": "evil2", "action": "pause"})
+    time.sleep(0.5)
+    conn = sqlite3.connect(core.db)
+    assert conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 0
+    assert conn.execute("SELECT status FROM counters WHERE number = 4").fetchone()[0] == "open"
+
+
+def test_display_user_cannot_publish(core, bus):
+    display = bus("display-1")
+    display.publish("core/command", {"command_id": "d1", "action": "issue", "field": "tu-phap"})
+    display.publish("display/snapshot", {"forged": True}, retain=True)
+    time.sleep(0.5)
+    conn = sqlite3.connect(core.db)
+    assert conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 0
+    watcher = bus("console")
+    watcher.subscribe("display/snapshot")
+    snap = watcher.wait_for(lambda t, b: t == "display/snapshot")
+    assert "forged" not in snap
+
+
+def test_cli_goes_through_the_running_core(core, broker):
+    import subprocess
+    import sys
+    base = [sys.executable, "-m", "kiosk.cli"]
+    opts = ["--config", str(ROOT / "deploy" / "demo-site.toml"), "--db", str(core.db),
+            "--mqtt-port", str(broker.port), "--mqtt-password-file", str(broker.password_file("core"))]
+    out = subprocess.run(base + ["issue", "dat-dai", *opts], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("C001")
+    out = subprocess.run(base + ["counter", "3", "next", *opts], capture_output=True, text=True, cwd=ROOT)
+    assert "serving C001" in out.stdout
+    out = subprocess.run(base + ["counter", "3", "call", "Q999", *opts], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 1 and out.stderr.strip() == "Error: no ticket Q999 today"
+    # Without MQTT credentials the lock holder is named.
+    out = subprocess.run(base + ["issue", "dat-dai", "--config", opts[1], "--db", opts[3]],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1 and "in use by pid" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_docs_list_exactly_the_code_topics():
+    page = (ROOT / "docs" / "mqtt.md").read_text()
+    documented = set(re.findall(r"^### `<prefix>/([^`]+)`", page, re.M))
+    code = {t.pattern for t in contract.TOPICS}
+    assert documented == code, (f"undocumented: {sorted(code - documented)}; "
+                                f"not in code: {sorted(documented - code)}")
+    for spec in contract.TOPICS:
+        section = page.split(f"### `<prefix>/{spec.pattern}`", 1)[1].split("\n### ", 1)[0]
+        assert f"retain: {'yes' if spec.retain else 'no'}" in section.lower(), spec.pattern
+        assert f"qos: {spec.qos}" in section.lower(), spec.pattern
+        assert "```json" in section, f"{spec.pattern} has no payload example"
