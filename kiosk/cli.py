@@ -167,8 +167,9 @@ class _Remote:
         from kiosk.contract import encode
         self.client.publish(topic, encode({"command_id": cid, "source": "cli", **body}), qos=1)
         with self.cond:
-            if not self.cond.wait_for(lambda: cid in self.replies, timeout=10):
-                _fail("the core did not answer within 10 s")
+            # Printing at 9,600 baud can take several seconds before a reply.
+            if not self.cond.wait_for(lambda: cid in self.replies, timeout=30):
+                _fail("the core did not answer within 30 s")
             return self.replies[cid]
 
     def core(self, body: dict) -> dict:
@@ -315,12 +316,26 @@ def backup(cfg, db_path: str, path: str) -> None:
     click.echo(f"backup written to {target} ({target.stat().st_size} bytes, integrity ok)")
 
 
+def _printer(cfg, connection: str | None):
+    """The configured ticket printer, or None for ``none``."""
+    from kiosk.printing.printer import PrinterConfigError, TicketPrinter
+    conn = connection or cfg.printer.connection
+    if conn == "none":
+        return None
+    try:
+        return TicketPrinter(cfg.printer.model_copy(update={"connection": conn}))
+    except PrinterConfigError as e:
+        _fail(f"[printer] {e}")
+
+
 @cli.command()
 @common
 @mqtt_options
+@click.option("--printer", "printer_conn", default=None,
+              help="Override [printer] connection (e.g. sim:DIR); 'none' runs without a printer.")
 @click.option("--log-level", default="INFO", show_default=True)
-def core(cfg, db_path: str, mqtt: dict, log_level: str) -> None:
-    """Run the core service: the only writer, on the bus."""
+def core(cfg, db_path: str, mqtt: dict, printer_conn: str | None, log_level: str) -> None:
+    """Run the core service: the only writer, on the bus, printing tickets."""
     from kiosk.core.engine import Engine
     from kiosk.core.service import CoreService
     from kiosk.core.store import Store
@@ -329,7 +344,8 @@ def core(cfg, db_path: str, mqtt: dict, log_level: str) -> None:
     host, port, user, password = _mqtt_settings(cfg, mqtt)
     store = Store(db_path)
     engine = Engine(cfg, store)
-    service = CoreService(cfg, engine, host=host, port=port, username=user, password=password)
+    service = CoreService(cfg, engine, host=host, port=port, username=user, password=password,
+                          printer=_printer(cfg, printer_conn))
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())
     service.start()
@@ -338,6 +354,61 @@ def core(cfg, db_path: str, mqtt: dict, log_level: str) -> None:
     finally:
         service.close()
         store.close()
+
+
+@cli.command("print-test")
+@click.option("--reprint", is_flag=True, help="Print the sample as a reprint (IN LẠI).")
+@click.option("--printer", "printer_conn", default=None, help="Override [printer] connection.")
+@common
+def print_test(cfg, db_path: str, reprint: bool, printer_conn: str | None) -> None:
+    """Print a sample ticket and say what the printer answered."""
+    from kiosk.printing.tools import sample_view
+    printer = _printer(cfg, printer_conn)
+    if printer is None:
+        _fail("no printer: [printer] connection is none")
+    try:
+        before = printer.status()
+        click.echo(f"printer: {before.state} ({before.detail})")
+        result = printer.print_ticket(sample_view(cfg, reprint=reprint))
+    finally:
+        printer.close()
+    click.echo(f"print-test: {'printed' if result.printed else 'NOT printed'}: {result.state} "
+               f"({result.detail}); {result.bytes_sent} bytes")
+    if not result.printed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("ticket", required=False)
+@click.option("--list", "as_list", is_flag=True, help="List today's tickets waiting for a reprint.")
+@click.option("--force", is_flag=True, help="Reprint a ticket that did print (lost or torn).")
+@common
+@mqtt_options
+def reprint(cfg, db_path: str, ticket: str | None, as_list: bool, force: bool, mqtt: dict) -> None:
+    """Reprint TICKET (e.g. A013) through the running core, or list the reprint queue."""
+    from kiosk.core.store import Store
+    if as_list or not ticket:
+        store = Store.reader(db_path)
+        try:
+            day = store.conn.execute("SELECT MAX(day) FROM days").fetchone()[0]
+            rows = store.reprint_queue(day) if day else []
+        finally:
+            store.close()
+        if not rows:
+            click.echo("reprint queue is empty")
+        for r in rows:
+            click.echo(f"{r['label']}  {r['ticket_state']:<12}{r['print_state']:<16}{r['detail']}")
+        return
+    remote = _Remote(cfg, *_mqtt_settings(cfg, mqtt))
+    try:
+        reply = _check(remote.core({"action": "reprint", "ticket": ticket, "force": force}))
+    finally:
+        remote.close()
+    p = reply.get("print", {})
+    click.echo(f"{reply['ticket']['label']}: reprint {p.get('status')}"
+               + (f" ({p.get('reason')}: {p.get('detail')})" if p.get("status") != "printed" else ""))
+    if p.get("status") != "printed":
+        sys.exit(1)
 
 
 @cli.command()

@@ -183,15 +183,25 @@ class RatingPress(_Inbound):
 
 class CoreCommand(_Inbound):
     command_id: MessageId
-    action: Literal["close_day", "issue", "republish"]
+    action: Literal["close_day", "issue", "republish", "reprint", "notice"]
     field: str | None = None
     priority: str | None = None
+    # reprint: a ticket label ("A013") or id ("20261127-A013") of today.
+    ticket: str | None = Field(default=None, max_length=40)
+    # reprint a ticket that did print (lost, torn): only on purpose.
+    force: bool = False
+    # notice: the text the wall displays scroll; empty returns to the config's.
+    text: str | None = Field(default=None, max_length=500)
     source: str = Field(default="", max_length=64)
 
     @model_validator(mode="after")
     def _arguments(self) -> "CoreCommand":
         if self.action == "issue" and not self.field:
             raise ValueError("action 'issue' needs 'field'")
+        if self.action == "reprint" and not self.ticket:
+            raise ValueError("action 'reprint' needs 'ticket'")
+        if self.action == "notice" and self.text is None:
+            raise ValueError("action 'notice' needs 'text'")
         return self
 
 
@@ -267,7 +277,17 @@ def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,
                         qos=1, retain=True)
     client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
     client.max_queued_messages_set(0)
+    client.on_socket_open = _no_delay
     return client
+
+
+def _no_delay(client: Any, userdata: Any, sock: Any) -> None:
+    # paho leaves Nagle's algorithm on: a small publish that follows an
+    # unacknowledged one then waits for the peer's delayed ACK (~40 ms on
+    # Linux).  Queue messages are small and latency is the point.
+    import socket
+    if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def announce_online(client: Any, prefix: str, device: str, at: float) -> None:

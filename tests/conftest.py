@@ -137,7 +137,12 @@ class CoreProcess:
     def __init__(self, broker, db: Path, extra: list[str] | None = None):
         self.broker = broker
         self.db = db
+        # Tickets go to a simulated printer inside the core, next to the db,
+        # unless the test passes its own --printer.
+        self.tickets = db.parent / "tickets"
         self.extra = extra or []
+        if "--printer" not in self.extra:
+            self.extra += ["--printer", f"sim:{self.tickets}"]
         self.proc: subprocess.Popen | None = None
         self.log = db.with_suffix(".core.log")
 

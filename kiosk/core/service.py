@@ -58,6 +58,8 @@ class CoreService:
         self.monotonic = monotonic
         self.inbox: queue.Queue = queue.Queue()
         self.ready = threading.Event()
+        self.print_worker = None
+        self.printer_status: dict | None = None
         self.last_calls: deque[dict] = deque(self._load_last_calls(), maxlen=LAST_CALLS)
         self.client = contract.mqtt_client(f"phucvu-{device}", username=username,
                                            password=password, prefix=config.topic_prefix,
@@ -68,6 +70,16 @@ class CoreService:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        if self.printer is not None:
+            from kiosk.core.printq import PrintWorker
+            from kiosk.printing.tools import view_from_ticket
+            self.print_worker = PrintWorker(
+                self.printer,
+                lambda ticket, reprint: view_from_ticket(self.config, ticket, reprint=reprint),
+                on_done=lambda job, result: self.inbox.put(("__printed__", (job, result))),
+                on_status=lambda st: self.inbox.put(("__printer__", st)),
+                poll_s=self.config.mqtt.keepalive)
+            self.print_worker.start()
         self.client.connect_async(self.host, self.port, self.config.mqtt.keepalive)
         self.client.loop_start()
 
@@ -75,6 +87,10 @@ class CoreService:
         self.inbox.put(_STOP)
 
     def close(self) -> None:
+        if self.print_worker is not None:
+            self.print_worker.stop()
+            self.print_worker.join(30)
+            self.printer.close()
         # A clean stop says "offline" itself; the will covers crashes.
         self.client.publish(self.topics.presence(self.device),
                             contract.presence(self.device, "offline"), qos=1, retain=True)
@@ -132,6 +148,8 @@ class CoreService:
             contract.announce_online(self.client, self.config.topic_prefix, self.device,
                                      self.engine.clock())
             self._publish_state(counters=None)
+            if self.printer_status is not None:
+                self._publish(self.topics.printer_status, self.printer_status, retain=True)
             if not self.ready.is_set():
                 self.ready.set()
                 log.info("core ready on %s:%s as %s", self.host, self.port, self.device)
@@ -139,7 +157,10 @@ class CoreService:
                 log.info("reconnected; retained state republished")
             return
         if topic == "__printed__":
-            self._printed(payload)  # type: ignore[arg-type]
+            self._printed(*payload)  # type: ignore[misc]
+            return
+        if topic == "__printer__":
+            self._printer_status(payload)
             return
         if topic == t.ticket_request:
             self._ticket_request(payload)
@@ -230,6 +251,13 @@ class CoreService:
             self._publish_state(counters=None)
             self._publish(reply_topic, {"command_id": cmd.command_id, "ok": True, "action": "republish"})
             return
+        if cmd.action == "notice":
+            self._publish(self.topics.display_notice, {"text": cmd.text}, retain=True)
+            self._publish(reply_topic, {"command_id": cmd.command_id, "ok": True, "action": "notice"})
+            return
+        if cmd.action == "reprint":
+            self._reprint(cmd, reply_topic)
+            return
         reply: dict[str, Any] = {}
 
         def record(outcome: list[dict] | DomainError) -> list:
@@ -255,7 +283,7 @@ class CoreService:
         self._after(events)
         self._publish(reply_topic, reply)
         if cmd.action == "issue" and reply.get("ok"):
-            self._print(reply["ticket"], None)
+            self._print(reply["ticket"], None, None)
 
     # ---------------------------------------------------------------- tickets
     def _ticket_request(self, payload: bytes) -> None:
@@ -303,26 +331,78 @@ class CoreService:
         self._after(events)
         self._print(reply["ticket"], req.client, reply)
 
-    def _print(self, ticket: dict, client: str | None, reply: dict | None = None) -> None:
-        """Hand a committed ticket to the printer; the reply waits for the outcome."""
-        if self.printer is None:
-            if reply is not None and client is not None:
-                reply["print"] = {"status": "not_printed", "reason": "no_printer"}
-                self._publish(self.topics.ticket_reply(client), reply)
+    def _print(self, ticket: dict, client: str | None, reply: dict | None, *,
+               reprint: bool = False, reply_topic: str | None = None) -> None:
+        """Hand a committed ticket to the printer; a waiting reply goes out after."""
+        topic = reply_topic or (self.topics.ticket_reply(client) if client else None)
+        if self.print_worker is None:
+            if reply is not None and topic is not None:
+                reply["print"] = {"status": "not_printed", "reason": "no_printer",
+                                  "detail": "this core runs without a printer"}
+                self._publish(topic, reply)
             return
-        self.printer.submit(ticket, lambda result: self.inbox.put(
-            ("__printed__", {"ticket": ticket, "client": client, "reply": reply, "result": result})))
+        self.print_worker.submit({"ticket": ticket, "reprint": reprint, "reply": reply,
+                                  "topic": topic})
 
-    def _printed(self, job: dict) -> None:
-        # Hooked up by the printing issue: record the outcome, publish status.
-        reply, client = job["reply"], job["client"]
-        if reply is not None and client is not None:
-            reply["print"] = job["result"]
-            self._publish(self.topics.ticket_reply(client), reply)
+    def _printed(self, job: dict, result: Any) -> None:
+        ticket = job["ticket"]
+        self.engine.store.record_print(ticket["ticket_id"], self.engine.clock(), job["reprint"],
+                                       result.printed, result.state, result.detail,
+                                       result.bytes_sent)
+        self._printer_status(result)
+        outcome = {"status": "printed"} if result.printed else \
+            {"status": "not_printed", "reason": result.state, "detail": result.detail}
+        if not result.printed:
+            log.warning("ticket %s not printed (%s); it waits in the reprint queue",
+                        ticket["label"], result.state)
+            from kiosk.printing.status import MESSAGE_VI
+            self._publish(self.topics.alert_event, {
+                "alert_id": f"print-{ticket['ticket_id']}-{int(self.engine.clock() * 1000)}",
+                "kind": "printer", "severity": "error", "state": result.state,
+                "message": f"{MESSAGE_VI.get(result.state, result.state)}: phiếu {ticket['label']} "
+                           f"chưa in được, đang chờ in lại",
+                "ticket_id": ticket["ticket_id"], "label": ticket["label"],
+                "at": self.engine.clock()})
+        if job["reply"] is not None and job["topic"] is not None:
+            job["reply"]["print"] = outcome
+            self._publish(job["topic"], job["reply"])
+
+    def _printer_status(self, st: Any) -> None:
+        body = {"state": st.state, "detail": st.detail}
+        if self.printer_status is None or {k: self.printer_status[k] for k in body} != body:
+            log.info("printer: %s (%s)", st.state, st.detail)
+        self.printer_status = {**body, "at": self.engine.clock()}
+        self._publish(self.topics.printer_status, self.printer_status, retain=True)
 
     def _print_state(self, ticket_id: str) -> dict:
-        return {"status": "not_printed", "reason": "no_printer"} if self.printer is None \
-            else self.printer.state_of(ticket_id)
+        last = self.engine.store.last_print(ticket_id)
+        if last is None:
+            return {"status": "pending"} if self.print_worker else \
+                {"status": "not_printed", "reason": "no_printer"}
+        if last["printed"]:
+            return {"status": "printed"}
+        return {"status": "not_printed", "reason": last["state"], "detail": last["detail"]}
+
+    def _reprint(self, cmd: CoreCommand, reply_topic: str) -> None:
+        state = self.engine.queue.state
+        wanted = (cmd.ticket or "").strip().upper()
+        ticket_id = state.by_label.get(wanted) or (cmd.ticket if cmd.ticket in state.tickets else None)
+        base = {"command_id": cmd.command_id, "action": "reprint"}
+        if ticket_id is None:
+            self._publish(reply_topic, {**base, **self._error(
+                "unknown_ticket", f"no ticket {cmd.ticket} today")})
+            return
+        last = self.engine.store.last_print(ticket_id)
+        if last and last["printed"] and not cmd.force:
+            # Nothing prints twice by accident: a printed ticket needs force.
+            self._publish(reply_topic, {**base, **self._error(
+                "already_printed", f"{state.tickets[ticket_id].label} was printed; "
+                                   "reprint it on purpose with force")})
+            return
+        t = state.tickets[ticket_id]
+        body = views.ticket_full(self.config, self.engine.queue, t)
+        self._print(body, None, {**base, "ok": True, "ticket": body}, reprint=True,
+                    reply_topic=reply_topic)
 
     # ---------------------------------------------------------------- ratings
     def _rating(self, n: int, payload: bytes) -> None:
@@ -363,12 +443,12 @@ class CoreService:
 
     def _publish_state(self, counters: set[int] | None) -> None:
         now = self.engine.clock()
-        self._publish(self.topics.display_snapshot, self.snapshot(now), retain=True)
+        summary = self.engine.queue.summary(now)
+        self._publish(self.topics.display_snapshot, self.snapshot(now, summary), retain=True)
         for c in self.config.counters:
             if counters is None or c.number in counters:
                 self._publish(self.topics.counter_state(c.number), self.counter_state(c.number, now),
                               retain=True)
-        summary = self.engine.queue.summary(now)
         summary["updated_at"] = now
         self._publish(self.topics.queue_summary, summary, retain=True)
 
@@ -398,7 +478,7 @@ class CoreService:
                 "call_seq": seq, "ticket_id": ticket_id, "counter": counter, "at": at}))
         return calls
 
-    def snapshot(self, now: float) -> dict:
+    def snapshot(self, now: float, summary: dict) -> dict:
         s = self.engine.queue.state
         counters = []
         for c in self.config.counters:
@@ -412,7 +492,7 @@ class CoreService:
         waiting = [{"field": f["field"], "name_vi": f["name_vi"], "name_en": f["name_en"],
                     "prefix": f["prefix"], "waiting": f["waiting"],
                     "estimated_wait_min": f["estimated_wait_min"]}
-                   for f in self.engine.queue.summary(now)["fields"]]
+                   for f in summary["fields"]]
         return {"site": self.config.site.id, "commune": self.config.site.commune,
                 "centre": self.config.site.centre, "day": s.day, "day_closed": s.day_closed,
                 "call_seq": s.call_seq, "updated_at": now, "counters": counters,
@@ -424,5 +504,5 @@ class CoreService:
         t = self.engine.ticket(k.current) if k.current else None
         return {"counter": n, "name": c.name, "status": k.status, "fields": list(c.fields),
                 "current": views.ticket_brief(t), "official": k.official,
-                "waiting": len(self.engine.queue.candidates(n)), "rating_window": None,
+                "waiting": self.engine.queue.waiting_for(n), "rating_window": None,
                 "updated_at": now}

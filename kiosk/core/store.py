@@ -114,6 +114,21 @@ MIGRATIONS: list[str] = [
         reply TEXT NOT NULL
     );
     """,
+    # 2: tickets on paper.  Every attempt is kept: the reprint queue is the
+    # tickets whose latest attempt did not print.
+    """
+    CREATE TABLE print_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ticket_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        reprint INTEGER NOT NULL,
+        printed INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        bytes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX print_jobs_ticket ON print_jobs (ticket_id, id);
+    """,
 ]
 
 TICKET_COLUMNS = [
@@ -332,6 +347,31 @@ class Store:
                 s.service_times[f] = deque((max(0.0, r[0]) for r in reversed(rows)),
                                            maxlen=SERVICE_WINDOW)
         return s
+
+    def record_print(self, ticket_id: str, at: float, reprint: bool, printed: bool, state: str,
+                     detail: str, nbytes: int) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO print_jobs (ticket_id, at, reprint, printed, state, detail, bytes) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (ticket_id, at, int(reprint), int(printed), state, detail, nbytes))
+
+    def last_print(self, ticket_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT printed, state, detail, reprint FROM print_jobs WHERE ticket_id = ? "
+            "ORDER BY id DESC LIMIT 1", (ticket_id,)).fetchone()
+        if row is None:
+            return None
+        return {"printed": bool(row[0]), "state": row[1], "detail": row[2], "reprint": bool(row[3])}
+
+    def reprint_queue(self, day: str) -> list[dict[str, Any]]:
+        """Today's tickets still in line whose latest print attempt failed."""
+        rows = self.conn.execute(
+            "SELECT t.id, t.label, t.state, j.state, j.detail, j.at FROM tickets t "
+            "JOIN print_jobs j ON j.id = (SELECT MAX(id) FROM print_jobs WHERE ticket_id = t.id) "
+            "WHERE t.day = ? AND j.printed = 0 AND t.state IN ('waiting', 'called', 'transferred') "
+            "ORDER BY t.seq", (day,)).fetchall()
+        return [{"ticket_id": r[0], "label": r[1], "ticket_state": r[2], "print_state": r[3],
+                 "detail": r[4], "at": r[5]} for r in rows]
 
     def command_reply(self, command_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT reply FROM commands WHERE command_id = ?",

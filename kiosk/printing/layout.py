@@ -1,0 +1,155 @@
+"""What goes on a ticket, as a list of print elements.  Pure: no Pillow, no I/O.
+
+The renderer decides how each element becomes bytes (raster, TCVN-3 text or
+one big image); this module only decides content and order, so the three
+modes print the same ticket.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal, Union
+
+Align = Literal["left", "center", "right"]
+# Named text sizes; the renderer maps them to font pixels or printer modes.
+Size = Literal["title", "heading", "body", "small"]
+
+INSTRUCTION = "Vui lòng giữ phiếu và chờ gọi số"
+REPRINT_MARK = "IN LẠI"
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+@dataclass
+class TicketView:
+    """What goes on paper for one ticket; the core fills it."""
+
+    commune: str
+    centre: str
+    field_name_vi: str
+    label: str
+    priority_name_vi: str | None
+    issued_at: dt.datetime
+    ahead: int
+    estimated_wait_min: float
+    counters: list[str]
+    ticket_id: str
+    reprint: bool = False
+
+    def __post_init__(self) -> None:
+        # Refuse here rather than print a garbled or misleading ticket.
+        if self.issued_at.tzinfo is None:
+            raise ValueError("TicketView.issued_at must be time-zone aware (site-local time)")
+        if not self.label or not self.label.isascii() or not self.label.isprintable():
+            raise ValueError(f"TicketView.label must be printable ASCII such as 'A013', got {self.label!r}")
+        if self.ahead < 0:
+            raise ValueError(f"TicketView.ahead must be >= 0, got {self.ahead}")
+        if not math.isfinite(self.estimated_wait_min) or self.estimated_wait_min < 0:
+            raise ValueError(f"TicketView.estimated_wait_min must be a finite number >= 0, got {self.estimated_wait_min}")
+        if not self.ticket_id.isascii():
+            raise ValueError(f"TicketView.ticket_id must be ASCII, got {self.ticket_id!r}")
+
+
+@dataclass(frozen=True)
+class VText:
+    """Vietnamese text: the part cheap printers garble.  Wrapped by the renderer."""
+
+    text: str
+    size: Size = "body"
+    bold: bool = False
+    align: Align = "center"
+    invert: bool = False
+    # Same on every ticket of the site: the renderer caches its raster.
+    static: bool = False
+
+
+@dataclass(frozen=True)
+class Native:
+    """ASCII text in the printer's own font; width/height are GS ! multipliers."""
+
+    text: str
+    width: int = 1
+    height: int = 1
+    bold: bool = False
+    align: Align = "center"
+
+
+@dataclass(frozen=True)
+class Qr:
+    data: str
+    module: int = 5
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A thin separator across the paper."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    dots: int
+
+
+@dataclass(frozen=True)
+class Cut:
+    pass
+
+
+Element = Union[VText, Native, Qr, Rule, Feed, Cut]
+
+
+def ahead_text(ahead: int) -> str:
+    if ahead == 0:
+        return "Không có ai đang chờ trước bạn"
+    return f"Có {ahead} người đang chờ trước bạn"
+
+
+def wait_text(minutes: float) -> str:
+    m = int(minutes + 0.5)  # half up: 12.5 min reads "khoảng 13 phút"
+    if m < 1:
+        return "Thời gian chờ dự kiến: dưới 1 phút"
+    if m < 60:
+        return f"Thời gian chờ dự kiến: khoảng {m} phút"
+    h, rest = divmod(m, 60)
+    return f"Thời gian chờ dự kiến: khoảng {h} giờ" + (f" {rest} phút" if rest else "")
+
+
+def counters_text(counters: list[str]) -> str:
+    return "Quầy phục vụ: " + ", ".join(counters)
+
+
+def layout(view: TicketView, *, number_size: int, qr: bool = True, feed_before_cut: int = 4) -> list[Element]:
+    """The ticket, top to bottom."""
+    els: list[Element] = []
+    if view.reprint:
+        els.append(VText(REPRINT_MARK, "title", bold=True, invert=True, static=True))
+        els.append(Feed(8))
+    els += [
+        VText(nfc(view.commune).upper(), "body", bold=True, static=True),
+        VText(nfc(view.centre), "small", static=True),
+        Rule(),
+        VText(nfc(view.field_name_vi), "heading", bold=True),
+        Native(view.label, number_size, number_size, bold=True),
+    ]
+    if view.priority_name_vi:
+        els.append(VText("Ưu tiên: " + nfc(view.priority_name_vi), "body", bold=True, invert=True))
+    els += [
+        Native(view.issued_at.strftime("%d/%m/%Y  %H:%M"), 1, 1),
+        Feed(6),
+        VText(ahead_text(view.ahead), "body"),
+        VText(wait_text(view.estimated_wait_min), "body"),
+    ]
+    if view.counters:
+        els.append(VText(counters_text([nfc(c) for c in view.counters]), "body"))
+    els += [Rule(), VText(INSTRUCTION, "body", bold=True, static=True)]
+    if qr:
+        els.append(Qr(view.ticket_id))
+    els.append(Native(view.ticket_id, 1, 1))
+    if view.reprint:
+        els += [Feed(8), VText(REPRINT_MARK, "body", bold=True, static=True)]
+    els += [Feed(feed_before_cut * 24), Cut()]
+    return els

@@ -1,0 +1,290 @@
+"""Print elements -> ESC/POS bytes, in one of three modes.
+
+* ``raster`` (default): Vietnamese lines drawn with Pillow into 1-bit images
+  cropped to their ink (GS v 0); the number, time and ticket id in the
+  printer's own font (GS !); QR as the printer's own command (GS ( k).
+* ``tcvn3``: Vietnamese as native text through the TCVN-3 code pages, for
+  printers whose profile says they have them.
+* ``full_raster``: the whole ticket as one image, for printers that can do
+  nothing else.
+
+Every byte goes through a python-escpos ``Dummy`` printer, so the output is
+what python-escpos would send; rasters are packed here because its image
+path pads to the full paper width and costs time.
+"""
+from __future__ import annotations
+
+import textwrap
+from functools import lru_cache
+
+import qrcode
+from escpos.magicencode import Encoder
+from escpos.printer import Dummy
+from PIL import Image, ImageDraw, ImageFont
+
+from . import fonts
+from .layout import Cut, Element, Feed, Native, Qr, Rule, TicketView, VText, layout, nfc
+from .profiles import PrinterProfile
+
+MODES = ("raster", "tcvn3", "full_raster")
+# Font pixels per named size, at 203 dpi (8 dots/mm): 18 px gives capitals
+# about 2.3 mm tall, like the printer's own small font.  Each step up costs
+# bytes on a 9600-baud line; these keep a typical ticket under 6 KB.
+FONT_PX = {"title": 40, "heading": 24, "body": 18, "small": 16}
+PAD_Y = 1  # blank rows above and below each raster line, so accents never touch
+MARGIN = 8  # dots kept clear at each side of the paper
+_INVERT = bytes.maketrans(bytes(range(256)), bytes(255 - b for b in range(256)))
+GS = b"\x1d"
+ESC = b"\x1b"
+
+
+class TcvnEncoder(Encoder):
+    """python-escpos' encoder with the TCVN-3 upper page fixed.
+
+    Its table puts U+00D0 (Icelandic Eth) where TCVN-3 has Đ (U+0110, byte
+    0xA7), so "ĐẤT ĐAI" would leave the TCVN pages for another code page the
+    printer may not have.
+    """
+
+    @staticmethod
+    def _get_codepage_char_list(encoding):
+        chars = Encoder._get_codepage_char_list(encoding)
+        if encoding == "TCVN-3-2":
+            chars = ["Đ" if c == "Ð" else c for c in chars]
+        return chars
+
+
+def raster_command(img: Image.Image) -> bytes:
+    """GS v 0 for a 1-bit image whose width is a multiple of 8 (PIL: 0 = black)."""
+    if img.mode != "1" or img.width % 8:
+        raise ValueError("raster images must be mode '1' and a multiple of 8 dots wide")
+    w, h = img.width // 8, img.height
+    return GS + b"v0\x00" + bytes((w & 0xFF, w >> 8, h & 0xFF, h >> 8)) + img.tobytes().translate(_INVERT)
+
+
+class TicketRenderer:
+    def __init__(self, profile: PrinterProfile, mode: str = "raster", *, font: str = "", qr: bool = True):
+        if mode not in MODES:
+            raise ValueError(f"[printer] mode: unknown mode {mode!r} (expected one of {MODES})")
+        if mode == "tcvn3" and not profile.tcvn3:
+            raise ValueError(
+                f"[printer] mode = 'tcvn3' but profile {profile.name!r} has no working TCVN-3 code page; "
+                "use mode = 'raster'"
+            )
+        self.profile = profile
+        self.mode = mode
+        self.qr = qr and (profile.native_qr or mode == "full_raster")
+        self.fonts = fonts.find(font)
+        self._synthetic_bold = self.fonts.bold == self.fonts.regular
+        self.encoder = TcvnEncoder(profile.code_pages)
+        self._font = lru_cache(maxsize=16)(self._load_font)
+        self._static: dict[VText, Image.Image] = {}
+
+    # -- fonts and lines --------------------------------------------------
+    def _load_font(self, size: str, bold: bool) -> ImageFont.FreeTypeFont:
+        return ImageFont.truetype(self.fonts.bold if bold else self.fonts.regular, FONT_PX[size])
+
+    def wrap(self, el: VText) -> list[str]:
+        font = self._font(el.size, el.bold)
+        limit = self.profile.width_dots - 2 * MARGIN - (16 if el.invert else 0)
+        lines: list[str] = []
+        for para in nfc(el.text).split("\n"):
+            cur = ""
+            for word in para.split(" "):
+                trial = f"{cur} {word}" if cur else word
+                if font.getlength(trial) <= limit or not cur:
+                    cur = trial
+                else:
+                    lines.append(cur)
+                    cur = word
+            lines.append(cur)
+        return lines
+
+    def text_images(self, el: VText) -> list[Image.Image]:
+        """The exact 1-bit images raster mode sends for ``el``, one per wrapped line.
+
+        One image per line, each cropped to its own ink, so a wrapped centre
+        name costs two short lines instead of one full-width block.
+        """
+        if el.static:
+            imgs = self._static.get(el)
+            if imgs is None:
+                imgs = self._static[el] = [self._draw_line(el, line) for line in self.wrap(el)]
+            return imgs
+        return [self._draw_line(el, line) for line in self.wrap(el)]
+
+    def _draw_line(self, el: VText, line: str) -> Image.Image:
+        font = self._font(el.size, el.bold)
+        stroke = 1 if el.bold and self._synthetic_bold else 0
+        width = self.profile.width_dots
+        ascent, descent = font.getmetrics()
+        # Vietnamese capitals carry marks above the ascent (Ấ, Ộ): leave room.
+        top_room = FONT_PX[el.size] // 3
+        canvas = Image.new("L", (width, ascent + descent + top_room + 2 * PAD_Y), 255)
+        tw = font.getlength(line)
+        x = {"left": MARGIN, "right": width - MARGIN - tw, "center": (width - tw) / 2}[el.align]
+        ImageDraw.Draw(canvas).text((round(x), PAD_Y + top_room), line, font=font, fill=0,
+                                    stroke_width=stroke, stroke_fill=0)
+        img = canvas.point(lambda v: 0 if v < 128 else 255, "1")
+        box = Image.eval(img.convert("L"), lambda v: 255 - v).getbbox()
+        if box is None:
+            return Image.new("1", (8, 1), 1)
+        left, top, right, bottom = box
+        if el.invert:
+            left, right = max(0, left - 8), min(width, right + 8)
+            top, bottom = max(0, top - 4), min(canvas.height, bottom + 4)
+        # Crop to the ink, rounded out to whole bytes; ESC a places it.  A
+        # printer that ignores ESC a for images keeps the blank left part.
+        left = left // 8 * 8 if self.profile.raster_align else 0
+        right = min(width, -(-right // 8) * 8)
+        img = img.crop((left, max(0, top - PAD_Y), right, min(canvas.height, bottom + PAD_Y)))
+        if el.invert:
+            img = Image.eval(img.convert("L"), lambda v: 255 - v).convert("1", dither=Image.Dither.NONE)
+        return img
+
+    # -- public entry points ---------------------------------------------
+    def elements(self, view: TicketView) -> list[Element]:
+        return layout(view, number_size=self.profile.number_size, qr=self.qr,
+                      feed_before_cut=self.profile.feed_before_cut)
+
+    def render(self, view: TicketView) -> bytes:
+        return self.encode(self.elements(view))
+
+    def encode(self, elements: list[Element]) -> bytes:
+        p = Dummy(magic_encode_args={"encoder": self.encoder})
+        # ESC @ resets the printer, including its code page (page 0).
+        p._raw(ESC + b"@")
+        p.magic.encoding = next(iter(self.profile.code_pages))
+        if self.mode == "full_raster":
+            self._full_raster(p, elements)
+        else:
+            for el in elements:
+                self._element(p, el)
+        return p.output
+
+    # -- per-element encoding --------------------------------------------
+    def _align(self, p: Dummy, align: str) -> None:
+        p.set(align=align)
+
+    def _element(self, p: Dummy, el: Element) -> None:
+        if isinstance(el, VText):
+            if self.mode == "tcvn3":
+                self._tcvn3_text(p, el)
+            else:
+                self._align(p, el.align if self.profile.raster_align else "left")
+                for img in self.text_images(el):
+                    p._raw(raster_command(img))
+        elif isinstance(el, Native):
+            self._native(p, el)
+        elif isinstance(el, Qr):
+            self._align(p, "center")
+            p.qr(el.data, size=el.module, native=True)
+            p._raw(b"\n")
+        elif isinstance(el, Rule):
+            self._align(p, "center")
+            p.set(bold=False, custom_size=True, width=1, height=1)
+            p.text("-" * (self.profile.width_dots // 12 - 4) + "\n")
+        elif isinstance(el, Feed):
+            p._raw(ESC + b"J" + bytes((min(255, el.dots),)))
+        elif isinstance(el, Cut):
+            self._cut(p)
+
+    def _native(self, p: Dummy, el: Native) -> None:
+        w = min(el.width, max(1, self.profile.width_dots // (12 * max(1, len(el.text)))))
+        h = el.height
+        self._align(p, el.align)
+        p.set(bold=el.bold, custom_size=True, width=w, height=h)
+        p.text(el.text + "\n")
+        p.set(bold=False, custom_size=True, width=1, height=1)
+
+    def _tcvn3_text(self, p: Dummy, el: VText) -> None:
+        # title: 2x2, heading: 1x2 bold, body/small: 1x1.  12-dot cells.
+        mult = {"title": 2, "heading": 1, "body": 1, "small": 1}[el.size]
+        tall = {"title": 2, "heading": 2, "body": 1, "small": 1}[el.size]
+        cols = self.profile.width_dots // (12 * mult)
+        self._align(p, el.align)
+        p.set(bold=el.bold, custom_size=True, width=mult, height=tall, invert=el.invert)
+        # TCVN-3 has no dashes beyond ASCII; everything else Vietnamese it has.
+        text = nfc(el.text).replace("–", "-").replace("—", "-")
+        for line in textwrap.wrap(text, cols) or [""]:
+            p.text(line + "\n")
+        p.set(bold=False, custom_size=True, width=1, height=1, invert=False)
+
+    def _cut(self, p: Dummy) -> None:
+        if self.profile.cut == "partial":
+            p._raw(GS + b"V\x01")
+        elif self.profile.cut == "full":
+            p._raw(GS + b"V\x00")
+
+    # -- full raster ------------------------------------------------------
+    def full_image(self, elements: list[Element]) -> Image.Image:
+        """The whole ticket as one image (full_raster mode), all but the cut."""
+        width = self.profile.width_dots
+        parts: list[tuple[Image.Image, str]] = []
+        for el in elements:
+            if isinstance(el, VText):
+                parts += [(img, el.align) for img in self.text_images(el)]
+            elif isinstance(el, Native):
+                parts.append((self._native_image(el), el.align))
+            elif isinstance(el, Qr):
+                q = qrcode.QRCode(box_size=el.module, border=1, error_correction=qrcode.constants.ERROR_CORRECT_L)
+                q.add_data(el.data)
+                q.make(fit=True)
+                parts.append((q.make_image().get_image().convert("1"), "center"))
+            elif isinstance(el, Rule):
+                rule = Image.new("1", (width - 4 * MARGIN, 7), 1)
+                ImageDraw.Draw(rule).line((0, 3, rule.width, 3), fill=0, width=2)
+                parts.append((rule, "center"))
+            elif isinstance(el, Feed):
+                parts.append((Image.new("1", (8, el.dots), 1), "left"))
+        height = sum(im.height for im, _ in parts)
+        page = Image.new("1", (width, height), 1)
+        y = 0
+        for im, align in parts:
+            x = {"left": 0, "center": (width - im.width) // 2, "right": width - im.width}[align]
+            page.paste(im, (x, y))
+            y += im.height
+        return page
+
+    def _native_image(self, el: Native) -> Image.Image:
+        # The printer's 12x24 font is about a 22 px sans; scale by the height multiplier.
+        font = ImageFont.truetype(self.fonts.bold if el.bold else self.fonts.regular, 22 * el.height)
+        x0, y0, x1, y1 = font.getbbox(el.text)
+        canvas = Image.new("L", (x1 + 8, y1 + 6), 255)
+        ImageDraw.Draw(canvas).text((0, 3), el.text, font=font, fill=0)
+        img = canvas.point(lambda v: 0 if v < 128 else 255, "1").crop((0, max(0, y0), canvas.width, canvas.height))
+        # Breathing room like the printer's own line spacing gives native text.
+        pad = 4 * el.height
+        framed = Image.new("1", (-(-img.width // 8) * 8, img.height + 2 * pad), 1)
+        framed.paste(img, (0, pad))
+        return framed
+
+    def full_raster_page(self, elements: list[Element]) -> Image.Image:
+        """The image full_raster mode sends: the ticket up to the final feed, cropped to its ink."""
+        els = [e for e in elements if not isinstance(e, Cut)]
+        while els and isinstance(els[-1], Feed):
+            els.pop()
+        page = self.full_image(els)
+        if self.profile.raster_align:
+            box = Image.eval(page.convert("L"), lambda v: 255 - v).getbbox()
+            if box:
+                left, right = box[0] // 8 * 8, min(page.width, -(-box[2] // 8) * 8)
+                page = page.crop((left, 0, right, page.height))
+        return page
+
+    def _full_raster(self, p: Dummy, elements: list[Element]) -> None:
+        page = self.full_raster_page(elements)
+        self._align(p, "center" if self.profile.raster_align else "left")
+        # Cheap printers have small receive buffers: send bands of 128 rows.
+        for top in range(0, page.height, 128):
+            p._raw(raster_command(page.crop((0, top, page.width, min(page.height, top + 128)))))
+        # Blank paper before the cutter is a feed command, not rows of zeros.
+        tail = []
+        for e in reversed([e for e in elements if not isinstance(e, Cut)]):
+            if not isinstance(e, Feed):
+                break
+            tail.append(e)
+        for e in reversed(tail):
+            self._element(p, e)
+        if any(isinstance(e, Cut) for e in elements):
+            self._cut(p)

@@ -1,0 +1,127 @@
+"""The core prints every committed ticket; faults keep it for reprint and alert staff.
+
+The printer is the simulator on a real pty held by the test; the core talks
+to it over the serial path (python-escpos Serial), as with a real printer.
+"""
+import sqlite3
+import time
+import uuid
+
+import pytest
+
+from kiosk.printing import decode
+from kiosk.printing.sim import PrinterSimulator
+from tests.conftest import CoreProcess
+
+
+@pytest.fixture
+def sim(tmp_path):
+    s = PrinterSimulator(tmp_path / "paper").start()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def core_on_sim(broker, tmp_path, sim):
+    c = CoreProcess(broker, tmp_path / "phucvu.db",
+                    extra=["--printer", f"serial:{sim.path}@115200"]).start()
+    yield c
+    c.stop()
+
+
+def request(kiosk, field="tu-phap", request_id=None):
+    rid = request_id or uuid.uuid4().hex
+    kiosk.publish("ticket/request", {"request_id": rid, "client": "kiosk-1", "field": field})
+    return kiosk.wait_for(lambda t, b: t == "ticket/reply/kiosk-1" and b.get("request_id") == rid,
+                          timeout=15)
+
+
+def texts(data: bytes) -> list[str]:
+    return [op.text for op in decode.parse(data) if isinstance(op, decode.TextLine)]
+
+
+def test_ticket_is_committed_then_printed_with_its_number(core_on_sim, bus, sim):
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1", "printer/status")
+    reply = request(kiosk)
+    assert reply["ok"] and reply["print"] == {"status": "printed"}
+    job = sim.wait_jobs(1)[0]
+    assert job.printed
+    assert any("A001" in line for line in texts(job.data)), texts(job.data)
+    assert job.png_path.exists()
+    conn = sqlite3.connect(core_on_sim.db)
+    assert conn.execute("SELECT printed, state FROM print_jobs").fetchall() == [(1, "ok")]
+    status = kiosk.wait_for(lambda t, b: t == "printer/status")
+    assert status["state"] == "ok"
+
+
+def test_paper_out_keeps_the_ticket_alerts_staff_and_reprints(core_on_sim, bus, sim, broker):
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1")
+    staff = bus("console")
+    staff.subscribe("event/alert", "printer/status")
+    sim.set_state("paper_out")
+    reply = request(kiosk, "chung-thuc")
+    assert reply["ok"] and reply["ticket"]["label"] == "B001"
+    assert reply["print"]["status"] == "not_printed" and reply["print"]["reason"] == "paper_out"
+    alert = staff.wait_for(lambda t, b: t == "event/alert")
+    assert alert["ticket_id"] == reply["ticket"]["ticket_id"] and "hết giấy" in alert["message"]
+    staff.wait_for(lambda t, b: t == "printer/status" and b["state"] == "paper_out")
+    # The ticket is valid and in line although it did not print.
+    conn = sqlite3.connect(core_on_sim.db)
+    assert conn.execute("SELECT state FROM tickets").fetchone()[0] == "waiting"
+    # The reprint queue lists it; after new paper, a reprint says IN LẠI.
+    import subprocess, sys
+    from tests.conftest import DEMO_SITE, ROOT
+    base = [sys.executable, "-m", "kiosk.cli"]
+    opts = ["--config", str(DEMO_SITE), "--db", str(core_on_sim.db), "--mqtt-port", str(broker.port),
+            "--mqtt-password-file", str(broker.password_file("core"))]
+    listed = subprocess.run(base + ["reprint", "--list", *opts], capture_output=True, text=True, cwd=ROOT)
+    assert listed.stdout.startswith("B001") and "paper_out" in listed.stdout
+    sim.set_state("ok")
+    out = subprocess.run(base + ["reprint", "B001", *opts], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and "B001: reprint printed" in out.stdout, out.stderr
+    jobs = sim.wait_jobs(1)
+    reprinted = jobs[-1]
+    assert reprinted.printed
+    # "IN LẠI" is drawn (raster); the decoded page has the mark's black box.
+    assert any(isinstance(op, decode.Raster) for op in decode.parse(reprinted.data))
+    # Nothing prints twice by accident.
+    again = subprocess.run(base + ["reprint", "B001", *opts], capture_output=True, text=True, cwd=ROOT)
+    assert again.returncode == 1 and "was printed" in again.stderr
+    listed = subprocess.run(base + ["reprint", "--list", *opts], capture_output=True, text=True, cwd=ROOT)
+    assert listed.stdout.strip() == "reprint queue is empty"
+
+
+def test_unplugged_printer_still_gives_a_ticket(core_on_sim, bus, sim):
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1")
+    sim.unplug()
+    reply = request(kiosk, "kinh-te")
+    assert reply["ok"] and reply["ticket"]["label"] == "E001"
+    assert reply["print"]["status"] == "not_printed"
+    assert reply["print"]["reason"] in ("unplugged", "unknown")
+
+
+def test_paper_near_end_prints_and_warns(core_on_sim, bus, sim):
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1")
+    watcher = bus("console")
+    watcher.subscribe("printer/status")
+    sim.set_state("paper_near_end")
+    reply = request(kiosk, "dat-dai")
+    assert reply["print"] == {"status": "printed"}
+    watcher.wait_for(lambda t, b: t == "printer/status" and b["state"] == "paper_near_end")
+
+
+def test_display_notice_is_retained(core, bus):
+    admin = bus("core")
+    admin.subscribe("core/reply")
+    admin.publish("core/command", {"command_id": "n1", "action": "notice",
+                                   "text": "Trung tâm nghỉ trưa từ 11:30 đến 13:30"})
+    admin.wait_for(lambda t, b: t == "core/reply" and b.get("command_id") == "n1")
+    time.sleep(0.1)
+    display = bus("display-1")
+    display.subscribe("display/notice")
+    notice = display.wait_for(lambda t, b: t == "display/notice")
+    assert notice["text"] == "Trung tâm nghỉ trưa từ 11:30 đến 13:30"

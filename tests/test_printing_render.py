@@ -1,0 +1,161 @@
+"""Ticket bytes decoded back and compared with what Pillow drew."""
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+import zoneinfo
+
+import pytest
+from PIL import ImageChops
+
+from kiosk.printing import decode, profiles
+from kiosk.printing.layout import Native, TicketView, VText, ahead_text, wait_text
+from kiosk.printing.render import TicketRenderer
+
+TZ = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def view(**kw) -> TicketView:
+    base = dict(
+        commune="Xã Thắng Lộc",
+        centre="Trung tâm Phục vụ hành chính công xã Thắng Lộc",
+        field_name_vi="Tư pháp – Hộ tịch",
+        label="A013",
+        priority_name_vi=None,
+        issued_at=dt.datetime(2026, 11, 27, 9, 41, tzinfo=TZ),
+        ahead=4,
+        estimated_wait_min=20.0,
+        counters=["Quầy 1", "Quầy 2"],
+        ticket_id="20261127-A013",
+    )
+    base.update(kw)
+    return TicketView(**base)
+
+
+def same(a, b) -> bool:
+    return a.size == b.size and ImageChops.difference(a.convert("L"), b.convert("L")).getbbox() is None
+
+
+@pytest.mark.parametrize("profile", ["80mm", "58mm"])
+def test_rasters_decode_pixel_exact_to_the_pillow_rendering(profile):
+    r = TicketRenderer(profiles.get(profile), "raster")
+    v = view(priority_name_vi="Người cao tuổi")
+    expected = [(e, img) for e in r.elements(v) if isinstance(e, VText) for img in r.text_images(e)]
+    rasters = [op for op in decode.parse(r.render(v)) if isinstance(op, decode.Raster)]
+    assert len(rasters) == len(expected) >= 8
+    for (el, img), op in zip(expected, rasters):
+        assert same(op.image, img), el.text
+        assert op.image.width <= profiles.get(profile).width_dots
+        assert op.align == "center"
+    # The rasters really contain ink: a blank renderer would also "match".
+    assert all(op.image.convert("L").getextrema()[0] == 0 for op in rasters)
+
+
+def test_number_time_and_id_are_native_text_at_the_profile_size():
+    prof = profiles.get("80mm")
+    r = TicketRenderer(prof, "raster")
+    data = r.render(view(label="B023"))
+    n = prof.number_size
+    assert b"\x1d!" + bytes(((n - 1) << 4 | (n - 1),)) + b"\x1bE\x01B023\n" in data
+    lines = {op.text: op for op in decode.parse(data) if isinstance(op, decode.TextLine)}
+    big = lines["B023"].runs[0]
+    assert (big.width, big.height, big.bold) == (n, n, True)
+    assert lines["27/11/2026  09:41"].runs[0].height == 1
+    assert "20261127-A013" in lines
+
+
+def test_qr_is_the_native_command_with_the_ticket_id():
+    r = TicketRenderer(profiles.get("80mm"), "raster")
+    data = r.render(view())
+    qrs = [op for op in decode.parse(data) if isinstance(op, decode.QrCode)]
+    assert [q.data for q in qrs] == ["20261127-A013"]
+    assert b"\x1d(k" in data and len(data) < 6000
+    no_qr = TicketRenderer(profiles.get("80mm"), "raster", qr=False).render(view())
+    assert not [op for op in decode.parse(no_qr) if isinstance(op, decode.QrCode)]
+
+
+def test_typical_ticket_fits_the_6kb_budget():
+    r = TicketRenderer(profiles.get("80mm"), "raster")
+    assert len(r.render(view())) <= 6000
+    assert len(TicketRenderer(profiles.get("58mm"), "raster").render(view())) <= 6000
+
+
+def test_decomposed_input_prints_the_same_bytes_as_composed():
+    r = TicketRenderer(profiles.get("80mm"), "raster")
+    nfd = {k: unicodedata.normalize("NFD", getattr(view(), k)) for k in ("commune", "centre", "field_name_vi")}
+    assert r.render(view(**nfd, counters=[unicodedata.normalize("NFD", "Quầy 1")])) == r.render(
+        view(counters=["Quầy 1"])
+    )
+
+
+def test_reprint_is_marked_in_lai():
+    r = TicketRenderer(profiles.get("80mm"), "raster")
+    els = r.elements(view(reprint=True))
+    marks = [e for e in els if isinstance(e, VText) and e.text == "IN LẠI"]
+    assert len(marks) == 2 and marks[0].invert and els[0] == marks[0]
+    rasters = [op for op in decode.parse(r.render(view(reprint=True))) if isinstance(op, decode.Raster)]
+    assert same(rasters[0].image, r.text_images(marks[0])[0])
+    assert not any(isinstance(e, VText) and "IN LẠI" in e.text for e in r.elements(view()))
+
+
+def test_full_raster_is_one_picture_plus_cut():
+    r = TicketRenderer(profiles.get("80mm"), "full_raster")
+    v = view()
+    ops = decode.parse(r.render(v))
+    assert not [op for op in ops if isinstance(op, (decode.TextLine, decode.QrCode))]
+    assert isinstance(ops[-1], decode.Cut)
+    bands = [op.image for op in ops if isinstance(op, decode.Raster)]
+    expected = r.full_raster_page(r.elements(v))
+    assert expected.width < 576 and expected.height > 400
+    y = 0
+    for band in bands:
+        assert same(band, expected.crop((0, y, expected.width, y + band.height)))
+        y += band.height
+    assert y == expected.height
+
+
+def test_static_header_is_rendered_once():
+    r = TicketRenderer(profiles.get("80mm"), "raster")
+    header = next(e for e in r.elements(view()) if isinstance(e, VText) and e.static)
+    assert r.text_images(header) is r.text_images(header)
+    dynamic = VText(ahead_text(3))
+    assert r.text_images(dynamic) is not r.text_images(dynamic)
+
+
+def test_wording():
+    assert ahead_text(4) == "Có 4 người đang chờ trước bạn"
+    assert ahead_text(0) == "Không có ai đang chờ trước bạn"
+    assert wait_text(20.0) == "Thời gian chờ dự kiến: khoảng 20 phút"
+    assert wait_text(12.5) == "Thời gian chờ dự kiến: khoảng 13 phút"
+    assert wait_text(0.2) == "Thời gian chờ dự kiến: dưới 1 phút"
+    assert wait_text(75) == "Thời gian chờ dự kiến: khoảng 1 giờ 15 phút"
+
+
+def test_bad_views_are_refused_with_a_reason():
+    with pytest.raises(ValueError, match="time-zone aware"):
+        view(issued_at=dt.datetime(2026, 11, 27, 9, 41))
+    with pytest.raises(ValueError, match="ASCII"):
+        view(label="Ă013")
+    with pytest.raises(ValueError, match="ahead"):
+        view(ahead=-1)
+
+
+def test_tcvn3_needs_a_profile_that_has_it():
+    with pytest.raises(ValueError, match="TCVN-3"):
+        TicketRenderer(profiles.get("58mm"), "tcvn3")
+    with pytest.raises(profiles.ProfileError, match="unknown printer profile"):
+        profiles.get("76mm")
+
+
+def test_decoder_names_the_offset_of_bad_bytes():
+    with pytest.raises(decode.DecodeError, match="byte 2"):
+        decode.parse(b"AB\x1b\x99\x00")
+    with pytest.raises(decode.DecodeError, match="ends inside"):
+        decode.parse(b"\x1dv0\x00\x02\x00\x02\x00\xff")
+
+
+def test_native_element_width_shrinks_to_fit_paper():
+    r = TicketRenderer(profiles.get("58mm"), "raster")
+    data = r.encode([Native("A1234", 8, 8, bold=True)])
+    line = next(op for op in decode.parse(data) if isinstance(op, decode.TextLine))
+    assert line.runs[0].width * 12 * 5 <= 384
