@@ -215,6 +215,18 @@ class PrinterSection(_Section):
     font: str = ""
     timeout_s: float = Field(default=2.0, gt=0, le=30)
 
+    @field_validator("connection")
+    @classmethod
+    def _connection(cls, v: str) -> str:
+        # Only the shape here (the ground floor imports nothing above it);
+        # kiosk.printing.connection checks ids, ports and baud rates at start-up.
+        kind, sep, rest = v.partition(":")
+        if kind not in ("sim", "usb", "serial", "network", "file") or not sep or not rest:
+            raise ValueError(
+                "expected sim:DIR, usb:VID:PID, serial:DEVICE[@BAUD], network:HOST[:PORT] or file:PATH"
+            )
+        return v
+
 
 class DisplaySection(_Section):
     """The wall display (see docs/display.md)."""
@@ -223,6 +235,11 @@ class DisplaySection(_Section):
     last_calls: int = Field(default=8, ge=5, le=10)
     show_official: bool = False
     highlight_s: float = Field(default=6, ge=1, le=60)
+    # Window size when not fullscreen (fullscreen takes the screen's own size).
+    width: int = Field(default=1920, ge=640, le=7680)
+    height: int = Field(default=1080, ge=360, le=4320)
+    # A TTF covering Vietnamese; empty: Kivy's bundled Roboto.
+    font: str = ""
 
     _nfc = field_validator("notice")(nfc)
 
@@ -238,6 +255,12 @@ class AnnouncerSection(_Section):
     chime: bool = True
     # Older calls than this many waiting are dropped so the hall is not behind.
     max_backlog: int = Field(default=3, ge=1, le=20)
+    # espeak-ng words per minute; a hall wants slower than espeak's 175.
+    speed: int = Field(default=140, ge=80, le=300)
+    # Command that plays a wav (file appended); empty: aplay, pw-play or paplay.
+    player: str = ""
+    # When set, announcements are written here as wav files instead of played.
+    output_dir: str = ""
 
     _nfc = field_validator("template")(nfc)
 
@@ -247,13 +270,36 @@ class DeviceSection(_Section):
 
     counter: int = Field(ge=1, le=99)
     # /dev/serial/by-id/... (stable across replugs) or a plain device path.
-    port: str
+    port: str = Field(min_length=1)
     baud: int = Field(default=115200, ge=1200, le=1_000_000)
+    # The id the box reports in HELLO; empty accepts any box on this port.
+    # Set it so a box plugged into the wrong counter is refused, not obeyed.
+    device_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,16}$")
+    # MQTT login for this counter; empty means "counter-<counter>".
+    username: str = ""
+    # File holding that login's password (keeps the secret out of the config).
+    password_file: str = ""
 
 
 class BridgeSection(_Section):
     devices: list[DeviceSection] = Field(default_factory=list)
     state_db: str = "/var/lib/phucvu/bridge.db"
+    # Whole display state is re-sent this often even when nothing changed,
+    # so a box that missed a frame or rebooted is right within this time.
+    state_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    # An event published but not yet PUBACKed is published again (same id)
+    # when the box retransmits it after this long.
+    republish_s: float = Field(default=2.0, gt=0, le=300)
+    # How often a missing or busy port is tried again.
+    reopen_s: float = Field(default=0.5, gt=0, le=60)
+    # A box silent this long (it heartbeats every second) is reopened.
+    link_timeout_s: float = Field(default=3.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "BridgeSection":
+        _unique("bridge.devices", "port", [d.port for d in self.devices])
+        _unique("bridge.devices", "counter", [d.counter for d in self.devices])
+        return self
 
 
 class SiteConfig(_Section):

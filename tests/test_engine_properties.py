@@ -5,6 +5,7 @@ one state; a counter holds at most one called ticket; priority, interleave
 and FIFO order hold; the journal replays to the same state; the projections
 reload to the same state.
 """
+import copy
 import datetime as dt
 import tempfile
 from pathlib import Path
@@ -116,6 +117,11 @@ def test_random_sequences_keep_the_invariants(site, ops):
                     holders[c.current] = c.number
             called = [t for t in s.tickets.values() if t.state == CALLED]
             assert len(called) == len(holders), "a called ticket no counter holds"
+            # The incremental line index equals one rebuilt from scratch.
+            kept = {k: list(v) for k, v in s.lines.items() if v}
+            fresh = copy.deepcopy(s)
+            fresh.reindex()
+            assert kept == {k: v for k, v in fresh.lines.items() if v}
         state = engine.queue.state.comparable()
         replayed = Queue.replay(site, store.journal()).state.comparable()
         assert replayed == state

@@ -22,6 +22,7 @@ closed day or restart its numbering.
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -104,6 +105,36 @@ class QueueState:
     issue_seq: int = 0
     call_seq: int = 0
     service_times: dict[str, deque] = field(default_factory=dict)
+    # Derived indexes, kept in step by ``Queue.apply`` so that a call costs
+    # the same with 20 or 2,000 tickets waiting.  ``lines`` maps a line
+    # (a field code, or a counter number for tickets transferred to it) and
+    # a priority flag to the (seq, ticket id) pairs waiting there, in order.
+    lines: dict[tuple[str | int, bool], list[tuple[int, str]]] = field(default_factory=dict)
+    by_label: dict[str, str] = field(default_factory=dict)
+
+    def reindex(self) -> None:
+        self.lines.clear()
+        self.by_label.clear()
+        for t in sorted(self.tickets.values(), key=lambda t: t.seq):
+            self.by_label[t.label] = t.id
+            if t.state in CALLABLE:
+                self.enqueue(t)
+
+    @staticmethod
+    def line_of(t: "Ticket") -> tuple[str | int, bool]:
+        return (t.target_counter if t.target_counter is not None else t.field, bool(t.priority))
+
+    def enqueue(self, t: "Ticket") -> None:
+        bisect.insort(self.lines.setdefault(self.line_of(t), []), (t.seq, t.id))
+
+    def dequeue(self, t: "Ticket") -> None:
+        line = self.lines.get(self.line_of(t), [])
+        i = bisect.bisect_left(line, (t.seq, t.id))
+        if i < len(line) and line[i] == (t.seq, t.id):
+            del line[i]
+
+    def line(self, key: str | int, priority: bool) -> list[tuple[int, str]]:
+        return self.lines.get((key, priority), [])
 
     def comparable(self) -> dict[str, Any]:
         """A plain view of the whole state, for equality checks."""
@@ -141,6 +172,7 @@ class Queue:
         self.config = config
         self.state = state or QueueState()
         self._pending: list[dict] = []
+        self.state.reindex()
         for c in config.counters:
             self.state.counters.setdefault(c.number, Counter(c.number))
 
@@ -269,7 +301,8 @@ class Queue:
         self._begin(now)
         self._require_open(counter)
         label = label.strip().upper()
-        ticket = next((t for t in self.state.tickets.values() if t.label == label), None)
+        ticket_id = self.state.by_label.get(label)
+        ticket = self.state.tickets[ticket_id] if ticket_id else None
         if ticket is None:
             raise DomainError("unknown_ticket", f"no ticket {label} today")
         if ticket.state == CALLED and ticket.counter == counter_no:
@@ -364,37 +397,41 @@ class Queue:
         self._emit("ticket_called", now, ticket_id=ticket.id, counter=counter.number,
                    call_seq=seq, call_id=f"{self.state.day}-{seq}", specific=specific)
 
-    def _rank(self, counter_no: int, t: Ticket) -> tuple[int, int]:
-        fields = self.config.counter(counter_no).fields
-        if t.target_counter == counter_no:
-            return (0, t.seq)
-        return (1 + fields.index(t.field), t.seq)
+    def _lines_for(self, counter_no: int, priority: bool) -> list[list[tuple[int, str]]]:
+        """The lines counter ``counter_no`` takes from, best first."""
+        s = self.state
+        return [s.line(counter_no, priority)] + \
+            [s.line(f, priority) for f in self.config.counter(counter_no).fields]
 
     def candidates(self, counter_no: int) -> list[Ticket]:
-        fields = set(self.config.counter(counter_no).fields)
-        return [t for t in self.state.tickets.values()
-                if t.state in CALLABLE and (
-                    t.target_counter == counter_no
-                    or (t.target_counter is None and t.field in fields))]
+        s = self.state
+        return [s.tickets[tid] for prio in (True, False)
+                for line in self._lines_for(counter_no, prio) for _, tid in line]
+
+    def waiting_for(self, counter_no: int) -> int:
+        return sum(len(line) for prio in (True, False) for line in self._lines_for(counter_no, prio))
+
+    def _head(self, counter_no: int, priority: bool) -> Ticket | None:
+        # Lines are ranked (own transfers first, then fields in the counter's
+        # order); FIFO by seq inside a line.
+        for line in self._lines_for(counter_no, priority):
+            if line:
+                return self.state.tickets[line[0][1]]
+        return None
 
     def select_next(self, counter_no: int) -> Ticket | None:
         """The ticket ``call_next`` would take, without taking it."""
-        cands = self.candidates(counter_no)
-        prio = [t for t in cands if t.priority]
-        normal = [t for t in cands if not t.priority]
+        prio = self._head(counter_no, True)
+        normal = self._head(counter_no, False)
         streak = self.state.counters[counter_no].priority_streak
-        if prio and (not normal or streak < self.config.priority.interleave):
-            pool = prio
-        else:
-            pool = normal
-        if not pool:
-            return None
-        return min(pool, key=lambda t: self._rank(counter_no, t))
+        if prio is not None and (normal is None or streak < self.config.priority.interleave):
+            return prio
+        return normal
 
     # ---------------------------------------------------------- read model
     def waiting(self, field_code: str) -> list[Ticket]:
-        return [t for t in self.state.tickets.values()
-                if t.state in CALLABLE and t.field == field_code and t.target_counter is None]
+        s = self.state
+        return [s.tickets[tid] for prio in (True, False) for _, tid in s.line(field_code, prio)]
 
     def average_service_s(self, field_code: str) -> float:
         window = self.state.service_times.get(field_code)
@@ -407,16 +444,13 @@ class Queue:
                 if field_code in c.fields and self.state.counters[c.number].status == OPEN]
 
     def ahead_of(self, ticket: Ticket) -> int:
-        """People who will be called before ``ticket`` in its field."""
-        n = 0
-        for t in self.waiting(ticket.field):
-            if t.id == ticket.id:
-                continue
-            if ticket.priority:
-                n += bool(t.priority) and t.seq < ticket.seq
-            else:
-                n += bool(t.priority) or t.seq < ticket.seq
-        return n
+        """People who will be called before ``ticket`` in its line."""
+        s = self.state
+        key, is_prio = s.line_of(ticket)
+        prio_ahead = bisect.bisect_left(s.line(key, True), (ticket.seq, ticket.id))
+        if is_prio:
+            return prio_ahead
+        return len(s.line(key, True)) + bisect.bisect_left(s.line(key, False), (ticket.seq, ticket.id))
 
     def estimate_wait_s(self, field_code: str, ahead: int) -> float:
         servers = max(1, len(self.serving_counters(field_code)))
@@ -425,20 +459,21 @@ class Queue:
     def summary(self, now: float) -> dict[str, Any]:
         fields = []
         for f in self.config.fields:
-            waiting = self.waiting(f.code)
+            prio_waiting = len(self.state.line(f.code, True))
+            waiting_n = prio_waiting + len(self.state.line(f.code, False))
             issued = self.state.last_number.get(f.code, 0) if self.state.day == self.service_day(now) else 0
             fields.append({
                 "field": f.code,
                 "name_vi": f.name_vi,
                 "name_en": f.name_en,
                 "prefix": f.prefix,
-                "waiting": len(waiting),
-                "priority_waiting": sum(1 for t in waiting if t.priority),
+                "waiting": waiting_n,
+                "priority_waiting": prio_waiting,
                 "issued": issued,
                 "quota_left": max(0, f.daily_quota - issued),
                 "open": self.is_open(f.code, now) and not (
                     self.state.day_closed and self.state.day == self.service_day(now)),
-                "estimated_wait_min": round(self.estimate_wait_s(f.code, len(waiting)) / 60, 1),
+                "estimated_wait_min": round(self.estimate_wait_s(f.code, waiting_n) / 60, 1),
                 "counters": self.serving_counters(f.code),
             })
         return {"day": self.state.day, "day_closed": self.state.day_closed, "fields": fields}
@@ -452,6 +487,8 @@ class Queue:
             s.day, s.day_closed = e["day"], False
             s.tickets.clear()
             s.last_number.clear()
+            s.lines.clear()
+            s.by_label.clear()
             for c in s.counters.values():
                 c.status, c.current, c.priority_streak = OPEN, None, 0
         elif kind == "day_closed":
@@ -459,6 +496,7 @@ class Queue:
             for t in s.tickets.values():
                 if t.state in (WAITING, CALLED, TRANSFERRED):
                     t.state, t.close_reason = NO_SHOW, "day_closed"
+            s.lines.clear()
             for c in s.counters.values():
                 c.status, c.current = CLOSED, None
         elif kind == "ticket_issued":
@@ -466,6 +504,8 @@ class Queue:
                        number=e["number"], label=e["label"], priority=e["priority"],
                        seq=e["seq"], issued_at=at)
             s.tickets[t.id] = t
+            s.by_label[t.label] = t.id
+            s.enqueue(t)
             s.last_number[t.field] = t.number
             s.issue_seq = t.seq
         elif kind in ("ticket_called", "ticket_recalled"):
@@ -475,6 +515,8 @@ class Queue:
             if kind == "ticket_recalled":
                 t.recalls += 1
                 return
+            if t.state in CALLABLE:
+                s.dequeue(t)
             t.state, t.counter, t.called_at = CALLED, c.number, at
             t.finished_at, t.close_reason = None, None
             t.target_counter = None
@@ -500,6 +542,7 @@ class Queue:
                 if e["to_field"] is not None:
                     t.field = e["to_field"]
                 t.target_counter = e["to_counter"]
+                s.enqueue(t)
         elif kind == "counter_paused":
             s.counters[e["counter"]].status = PAUSED
         elif kind == "counter_resumed":
