@@ -356,6 +356,41 @@ def core(cfg, db_path: str, mqtt: dict, printer_conn: str | None, log_level: str
         store.close()
 
 
+@cli.command()
+@click.option("--dir", "directory", default="demo-data/broker", show_default=True,
+              help="Where the generated mosquitto.conf, passwd, acl and secrets go.")
+@click.option("--port", type=int, default=None, help="Listener port; default: [mqtt] port.")
+@click.option("--kiosks", type=int, default=1, show_default=True, help="Kiosk logins to create.")
+@click.option("--displays", type=int, default=1, show_default=True, help="Display logins to create.")
+@click.option("--run/--no-run", default=True, show_default=True,
+              help="Run mosquitto in the foreground, or only write its files.")
+@click.option("--config", "config_path", envvar="PHUCVU_CONFIG", default=DEFAULT_CONFIG,
+              show_default=True, help="Site config (TOML); env PHUCVU_CONFIG.")
+def broker(directory: str, port: int | None, kiosks: int, displays: int, run: bool,
+           config_path: str) -> None:
+    """Write a broker config with one login per role and device, and run it."""
+    from kiosk.broker import Broker, BrokerError, users_for
+    try:
+        cfg = site_config.load(config_path)
+        b = Broker(directory, cfg, port=port or cfg.mqtt.port,
+                   users=users_for(cfg, kiosks=kiosks, displays=displays))
+    except (site_config.ConfigError, BrokerError) as e:
+        _fail(str(e))
+    click.echo(f"{b.dir}: mosquitto.conf, passwd, acl; passwords in {b.secrets_dir}/<user>.password")
+    click.echo("logins: " + ", ".join(b.users))
+    if not run:
+        return
+    b.start()
+    click.echo(f"mosquitto listening on {b.host}:{b.port}; Ctrl-C stops it")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        b.proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        b.stop()
+
+
 @cli.command("print-test")
 @click.option("--reprint", is_flag=True, help="Print the sample as a reprint (IN LẠI).")
 @click.option("--printer", "printer_conn", default=None, help="Override [printer] connection.")
