@@ -258,7 +258,7 @@ def read_password(path: str) -> str:
 
 
 def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,
-                device: str | None = None, keepalive: int = 10):
+                device: str | None = None, keepalive: int = 10, persistent: bool = False):
     """A paho 2.x client, not yet connected.
 
     Call ``client.connect_async(host, port, keepalive)`` then
@@ -266,11 +266,17 @@ def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,
     come back after every reconnect.  With ``device`` set, the broker
     publishes ``presence/<device>`` offline (retained) when the client dies;
     ``announce_online`` publishes the online side.
+
+    ``persistent`` keeps the session on the broker across disconnects
+    (clean session off, so ``client_id`` must be stable): QoS 1 messages that
+    arrive while the client is away, or before it has resubscribed after a
+    broker restart, are queued for it instead of dropped.  The core uses it,
+    because a press it never saw is a press lost.
     """
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv311, clean_session=True)
+                         protocol=mqtt.MQTTv311, clean_session=not persistent)
     client.username_pw_set(username, password)
     if device is not None:
         client.will_set(Topics(prefix).presence(device), presence(device, "offline"),

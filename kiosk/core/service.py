@@ -61,9 +61,10 @@ class CoreService:
         self.print_worker = None
         self.printer_status: dict | None = None
         self.last_calls: deque[dict] = deque(self._load_last_calls(), maxlen=LAST_CALLS)
-        self.client = contract.mqtt_client(f"phucvu-{device}", username=username,
+        self.client = contract.mqtt_client(f"phucvu-{config.site.id}-{device}", username=username,
                                            password=password, prefix=config.topic_prefix,
-                                           device=device, keepalive=config.mqtt.keepalive)
+                                           device=device, keepalive=config.mqtt.keepalive,
+                                           persistent=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

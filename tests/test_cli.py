@@ -1,0 +1,90 @@
+"""The phucvu CLI on the demo site, as a person types it: real processes, a real file."""
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import DEMO_SITE, ROOT
+
+
+@pytest.fixture
+def phucvu(tmp_path):
+    db = tmp_path / "site.db"
+
+    def run(*args, ok=True):
+        p = subprocess.run([sys.executable, "-m", "kiosk.cli", *args, "--config", str(DEMO_SITE),
+                            "--db", str(db)], capture_output=True, text=True, cwd=ROOT)
+        assert "Traceback" not in p.stderr, p.stderr
+        if ok:
+            assert p.returncode == 0, p.stderr
+        elif p.returncode == 2:
+            # click's usage errors show the usage line, then the error.
+            assert p.stderr.strip().splitlines()[-1].startswith("Error: "), p.stderr
+        else:
+            assert p.returncode == 1
+            assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+        return p
+    run.db = db
+    return run
+
+
+def test_a_day_at_the_counter(phucvu, tmp_path):
+    assert "schema 2" in phucvu("init").stdout
+    assert phucvu("issue", "tu-phap").stdout.startswith("A001  Tư pháp – Hộ tịch")
+    out = phucvu("issue", "tu-phap", "--priority", "cao-tuoi").stdout
+    assert out.startswith("A002") and "[Người cao tuổi]" in out and "0 ahead" in out
+    assert "serving A002" in phucvu("counter", "1", "next").stdout     # priority first
+    assert "serving A002" in phucvu("counter", "1", "recall").stdout
+    assert "serving nobody" in phucvu("counter", "1", "transfer", "--to", "dat-dai").stdout
+    assert "serving A002" in phucvu("counter", "3", "next").stdout      # same number, new field
+    assert "serving nobody" in phucvu("counter", "3", "finish").stdout
+    assert "serving A001" in phucvu("counter", "2", "next").stdout
+    assert "serving nobody" in phucvu("counter", "2", "no-show").stdout
+    assert "serving A001" in phucvu("counter", "4", "call", "A001").stdout  # came back late
+    phucvu("counter", "4", "pause")
+    assert "counter 4 is paused" in phucvu("counter", "4", "next", ok=False).stderr
+    phucvu("counter", "4", "resume")
+    status = json.loads(phucvu("status", "--json").stdout)
+    tu_phap = next(f for f in status["fields"] if f["field"] == "tu-phap")
+    assert tu_phap["issued"] == 2 and tu_phap["waiting"] == 0
+    text = phucvu("status").stdout
+    assert "Tư pháp – Hộ tịch" in text and "Quầy 4" in text
+    backup = tmp_path / "copy.db"
+    assert "integrity ok" in phucvu("backup", str(backup)).stdout
+    conn = sqlite3.connect(backup)
+    assert conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 2
+    assert conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0] > 10
+    phucvu("close-day")
+    assert "is closed" in phucvu("issue", "tu-phap", ok=False).stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("issue", "xyz"), "no field 'xyz'"),
+    (("issue", "tu-phap", "--priority", "vip"), "no priority class 'vip'"),
+    (("counter", "9", "next"), "no counter 9"),
+    (("counter", "1", "call"), "call needs a ticket number"),
+    (("counter", "1", "transfer"), "transfer needs --to"),
+    (("counter", "1", "finish"), "not serving a ticket"),
+    (("counter", "1", "fly"), "Invalid value"),
+])
+def test_bad_input_is_one_line_and_non_zero(phucvu, args, message):
+    assert message in phucvu(*args, ok=False).stderr
+
+
+def test_bad_config_is_named(tmp_path):
+    bad = tmp_path / "site.toml"
+    bad.write_text(DEMO_SITE.read_text().replace("minutes_per_citizen = 10", "minute_per_citizen = 10"))
+    p = subprocess.run([sys.executable, "-m", "kiosk.cli", "status", "--config", str(bad)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert f"{bad}: fields[0].minute_per_citizen: unknown key" in p.stderr
+    assert "fields[0].minutes_per_citizen: required key is missing" in p.stderr
+
+
+def test_backup_refuses_to_overwrite(phucvu, tmp_path):
+    phucvu("init")
+    target = tmp_path / "b.db"
+    phucvu("backup", str(target))
+    assert "exists" in phucvu("backup", str(target), ok=False).stderr
