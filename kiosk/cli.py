@@ -391,6 +391,26 @@ def broker(directory: str, port: int | None, kiosks: int, displays: int, run: bo
         b.stop()
 
 
+@cli.command()
+@click.option("--config", "config_path", envvar="PHUCVU_CONFIG", default=DEFAULT_CONFIG,
+              show_default=True, help="Site config (TOML); env PHUCVU_CONFIG.")
+def bridge(config_path: str) -> None:
+    """Run the bridge between this host's counter boxes and the bus."""
+    from firmware_bridge.bridge import main as bridge_main
+    sys.exit(bridge_main(config_path))
+
+
+@cli.command("box-sim")
+@click.argument("device_id")
+@click.argument("link")
+@click.option("--levels", type=int, default=3, show_default=True, help="Rating buttons on the box.")
+@click.option("--flash", default=None, help="File keeping unacknowledged presses across restarts.")
+def box_sim(device_id: str, link: str, levels: int, flash: str | None) -> None:
+    """A simulated counter box on a pty at LINK, driven from this terminal."""
+    from firmware_bridge.sim import main as sim_main
+    sys.exit(sim_main(device_id, link, levels, flash))
+
+
 @cli.command("print-test")
 @click.option("--reprint", is_flag=True, help="Print the sample as a reprint (IN LẠI).")
 @click.option("--printer", "printer_conn", default=None, help="Override [printer] connection.")
