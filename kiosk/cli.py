@@ -411,6 +411,65 @@ def box_sim(device_id: str, link: str, levels: int, flash: str | None) -> None:
     sys.exit(sim_main(device_id, link, levels, flash))
 
 
+def _ui_options(f: Callable) -> Callable:
+    """Options shared by the screens (wall display, kiosk)."""
+    @click.option("--config", "config_path", envvar="PHUCVU_CONFIG", default=DEFAULT_CONFIG,
+                  show_default=True, help="Site config (TOML); env PHUCVU_CONFIG.")
+    @click.option("--mqtt-host", default=None, help="Broker host; default: [mqtt] host.")
+    @click.option("--mqtt-port", type=int, default=None, help="Broker port; default: [mqtt] port.")
+    @click.option("--mqtt-password-file", default=None, help="File holding this login's password.")
+    @click.option("--windowed", is_flag=True, help="A window instead of fullscreen (demo, desk).")
+    @click.option("--screenshots", "screenshot_dir", default=None,
+                  help="Render offscreen and save screenshots here (no screen needed).")
+    @functools.wraps(f)
+    def wrapper(**kwargs: Any) -> Any:
+        return f(**kwargs)
+    return wrapper
+
+
+@cli.command()
+@_ui_options
+@click.option("--mqtt-user", default="display-1", show_default=True, help="This display's login.")
+@click.option("--voice/--no-voice", default=True, show_default=True,
+              help="Announce calls here, or leave the voice to 'phucvu speaker'.")
+@click.option("--voice-dir", default=None, help="Write announcements here as wav files instead of playing.")
+def display(config_path: str, mqtt_host: str | None, mqtt_port: int | None,
+            mqtt_password_file: str | None, windowed: bool, screenshot_dir: str | None,
+            mqtt_user: str, voice: bool, voice_dir: str | None) -> None:
+    """The wall display: counters, last calls, waiting, and the voice."""
+    from display.app import main as display_main
+    display_main(config_path, mqtt_user=mqtt_user, password_file=mqtt_password_file,
+                 fullscreen=not windowed, screenshot_dir=screenshot_dir, speak=voice,
+                 voice_dir=voice_dir, host=mqtt_host, port=mqtt_port)
+
+
+@cli.command()
+@click.option("--config", "config_path", envvar="PHUCVU_CONFIG", default=DEFAULT_CONFIG,
+              show_default=True, help="Site config (TOML); env PHUCVU_CONFIG.")
+@click.option("--mqtt-host", default=None)
+@click.option("--mqtt-port", type=int, default=None)
+@click.option("--mqtt-user", default="display-1", show_default=True)
+@click.option("--mqtt-password-file", default=None)
+@click.option("--voice-dir", default=None, help="Write announcements here as wav files instead of playing.")
+def speaker(config_path: str, mqtt_host: str | None, mqtt_port: int | None, mqtt_user: str,
+            mqtt_password_file: str | None, voice_dir: str | None) -> None:
+    """Announce calls without a screen (a loudspeaker in another room)."""
+    from display.speaker import main as speaker_main
+    speaker_main(config_path, mqtt_user=mqtt_user, password_file=mqtt_password_file,
+                 out_dir=voice_dir, host=mqtt_host, port=mqtt_port)
+
+
+@cli.command("voice-test")
+@click.argument("text")
+@click.option("--config", "config_path", envvar="PHUCVU_CONFIG", default=DEFAULT_CONFIG,
+              show_default=True, help="Site config (TOML); env PHUCVU_CONFIG.")
+@click.option("--out", "out_dir", default=None, help="Write the wav here instead of playing it.")
+def voice_test(text: str, config_path: str, out_dir: str | None) -> None:
+    """Speak TEXT with the configured voice, e.g. "Mời công dân có số thứ tự B023"."""
+    from display.voice import main as voice_main
+    click.echo(str(voice_main(text, config_path, out_dir)))
+
+
 @cli.command("print-test")
 @click.option("--reprint", is_flag=True, help="Print the sample as a reprint (IN LẠI).")
 @click.option("--printer", "printer_conn", default=None, help="Override [printer] connection.")

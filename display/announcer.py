@@ -1,0 +1,392 @@
+"""The voice of the wall display: one call at a time, never cut off.
+
+``Announcer.submit(call_event)`` queues a call; one worker thread turns each
+into a single wav (chime, a short pause, the sentence) and plays it to the
+end before taking the next, so two calls never overlap and none is cut
+short (NovoSGA #78 cut the running call when a new one came).  A call_id
+already heard is ignored (QoS 1 may deliver twice); a recall has a new
+call_id and is announced again.  When more than ``max_backlog`` calls wait,
+the oldest waiting ones are dropped (and logged) so the hall is never
+minutes behind; a ticket called again while still waiting keeps only its
+newest call.
+
+Engines: espeak-ng's Vietnamese voice (offline, default) or a recorded clip
+pack (a folder of wav files plus ``manifest.json``, joined sample by sample
+with no gaps).  Output: a player command (aplay, pw-play, paplay) or, with
+``output_dir``, the wav files are written there instead (tests, servers).
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import math
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from display import speech
+
+log = logging.getLogger("phucvu.announcer")
+
+PLAYERS = (["aplay", "-q"], ["pw-play"], ["paplay"])
+PAUSE_AFTER_CHIME_S = 0.25
+
+
+class AnnouncerError(Exception):
+    """The announcer cannot start; the message says what to install or set."""
+
+
+@dataclass(frozen=True)
+class Audio:
+    """16-bit PCM frames with their format."""
+
+    rate: int
+    channels: int
+    frames: bytes
+
+    @property
+    def seconds(self) -> float:
+        return len(self.frames) / (2 * self.channels * self.rate)
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(".part")
+        with wave.open(str(tmp), "wb") as w:
+            w.setnchannels(self.channels)
+            w.setsampwidth(2)
+            w.setframerate(self.rate)
+            w.writeframes(self.frames)
+        # Whoever watches the folder sees only whole files.
+        os.replace(tmp, path)
+
+    def silence(self, seconds: float) -> "Audio":
+        return Audio(self.rate, self.channels, b"\0\0" * self.channels * int(self.rate * seconds))
+
+    def __add__(self, other: "Audio") -> "Audio":
+        if (self.rate, self.channels) != (other.rate, other.channels):
+            raise AnnouncerError(
+                f"cannot join {self.rate} Hz x{self.channels} with {other.rate} Hz x{other.channels}")
+        return Audio(self.rate, self.channels, self.frames + other.frames)
+
+
+def read_wav(path: Path) -> Audio:
+    try:
+        with wave.open(str(path), "rb") as w:
+            if w.getsampwidth() != 2 or w.getcomptype() != "NONE":
+                raise AnnouncerError(f"{path}: expected 16-bit PCM wav, got {8 * w.getsampwidth()}-bit "
+                                     f"{w.getcomptype()}")
+            return Audio(w.getframerate(), w.getnchannels(), w.readframes(w.getnframes()))
+    except (wave.Error, EOFError) as e:
+        raise AnnouncerError(f"{path}: not a wav file ({e})") from None
+
+
+def chime(rate: int = 22050, channels: int = 1) -> Audio:
+    """A soft two-tone "ding-dong" (E5 then C5), made here so nothing is shipped."""
+    out = bytearray()
+    for freq, dur in ((659.25, 0.45), (523.25, 0.7)):
+        n = int(rate * dur)
+        for i in range(n):
+            t = i / rate
+            # Fast attack, exponential decay: a bell, not a beep.
+            env = min(1.0, t / 0.01) * math.exp(-3.5 * t / dur)
+            v = 0.45 * env * (math.sin(2 * math.pi * freq * t) + 0.3 * math.sin(4 * math.pi * freq * t))
+            s = struct.pack("<h", int(max(-1.0, min(1.0, v)) * 32767))
+            out += s * channels
+    return Audio(rate, channels, bytes(out))
+
+
+# ------------------------------------------------------------------ engines
+class EspeakEngine:
+    """espeak-ng with a Vietnamese voice; writes a wav and reads it back."""
+
+    def __init__(self, voice: str = "vi", speed: int = 140):
+        self.exe = shutil.which("espeak-ng")
+        if self.exe is None:
+            raise AnnouncerError("espeak-ng is not installed (apt-get install espeak-ng), "
+                                 "or set announcer.engine = \"clips\"")
+        self.voice = voice
+        self.speed = speed
+        # espeak-ng falls back to its default voice without an error, so ask
+        # for the list instead of trusting the exit code.
+        listing = subprocess.run([self.exe, "--voices"], capture_output=True, text=True).stdout
+        known = set()
+        for line in listing.splitlines()[1:]:
+            cols = line.split()
+            if len(cols) >= 5:
+                known.update({cols[1].lower(), cols[3].lower(), cols[4].lower(), cols[4].split("/")[-1].lower()})
+        if voice.lower() not in known:
+            raise AnnouncerError(f"espeak-ng has no voice {voice!r} "
+                                 "(Vietnamese voices: vi, vi-vn-x-central, vi-vn-x-south)")
+
+    def synth(self, text: str, workdir: Path) -> Audio:
+        fd, name = tempfile.mkstemp(suffix=".wav", dir=workdir)
+        os.close(fd)
+        try:
+            r = subprocess.run([self.exe, "-v", self.voice, "-s", str(self.speed), "-w", name, text],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise AnnouncerError(f"espeak-ng failed ({r.returncode}): {r.stderr.strip()}")
+            return read_wav(Path(name))
+        finally:
+            os.unlink(name)
+
+
+class ClipEngine:
+    """A recorded voice: ``manifest.json`` maps phrases and words to wav files.
+
+    ``{"clips": {"mời công dân có số thứ tự": "moi.wav", "bê": "b.wav",
+    "không": "0.wav", ...}}``.  Every clip must share one format; the pack is
+    checked at start-up against every letter and digit a ticket can have.
+    """
+
+    def __init__(self, folder: str | Path, template: str, number_style: speech.NumberStyle):
+        self.folder = Path(folder)
+        manifest = self.folder / "manifest.json"
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise AnnouncerError(f"{manifest}: cannot read the clip pack manifest: {e.strerror}") from None
+        except json.JSONDecodeError as e:
+            raise AnnouncerError(f"{manifest}: not JSON: {e.msg} at line {e.lineno}") from None
+        clips = data.get("clips") if isinstance(data, dict) else None
+        if not isinstance(clips, dict) or not clips:
+            raise AnnouncerError(f"{manifest}: expected {{\"clips\": {{\"phrase\": \"file.wav\", ...}}}}")
+        self.phrases = {speech.nfc(k): str(v) for k, v in clips.items()}
+        self.audio: dict[str, Audio] = {}
+        fmt = None
+        for name in sorted(set(self.phrases.values())):
+            a = read_wav(self.folder / name)
+            if fmt is None:
+                fmt = (a.rate, a.channels)
+            elif (a.rate, a.channels) != fmt:
+                raise AnnouncerError(f"{self.folder / name}: {a.rate} Hz x{a.channels}, but the pack is "
+                                     f"{fmt[0]} Hz x{fmt[1]}; record every clip in one format")
+            self.audio[name] = a
+        self.rate, self.channels = fmt  # type: ignore[misc]
+        # A pack that cannot say every digit fails now, not at ticket 9.
+        for n in range(10):
+            speech.match_clips(speech.call_sentence(template, f"A{n}{n}{n}", max(n, 1), number_style),
+                               self.phrases)
+
+    def synth(self, text: str, workdir: Path) -> Audio:
+        parts = speech.match_clips(text, self.phrases)
+        out = Audio(self.rate, self.channels, b"")
+        for name in parts:
+            out = out + self.audio[name]
+        return out
+
+
+# ------------------------------------------------------------------ the queue
+@dataclass
+class Job:
+    call_id: str
+    label: str
+    counter: int
+    ticket_id: str
+    text: str
+    received: float
+
+
+@dataclass
+class Played:
+    call_id: str
+    label: str
+    counter: int
+    path: Path
+    received: float
+    ready: float       # monotonic: the wav exists
+    start: float
+    end: float
+
+
+class Announcer:
+    def __init__(self, engine: Any, *, template: str, number_style: speech.NumberStyle = "digits",
+                 use_chime: bool = True, max_backlog: int = 3, output_dir: str | Path | None = None,
+                 player: list[str] | None = None, on_ready: Callable[[Job, Path], None] | None = None):
+        speech.check_template(template)
+        self.engine = engine
+        self.template = template
+        self.number_style = number_style
+        self.use_chime = use_chime
+        self.max_backlog = max_backlog
+        self.output_dir = Path(output_dir) if output_dir else None
+        if self.output_dir is not None:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self.player = None
+        else:
+            self.player = player or find_player()
+        self.on_ready = on_ready
+        self._work = Path(tempfile.mkdtemp(prefix="phucvu-voice-"))
+        self._pending: collections.deque[Job] = collections.deque()
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stop = False
+        self._count = 0
+        # Recent history for tests and diagnostics; bounded, the box runs for months.
+        self.played: collections.deque[Played] = collections.deque(maxlen=1000)
+        self.dropped: collections.deque[Job] = collections.deque(maxlen=1000)
+        self._chime: Audio | None = None
+        self._thread = threading.Thread(target=self._run, name="announcer", daemon=True)
+        self._thread.start()
+
+    # Called from the MQTT thread: cheap, never blocks on sound.
+    def submit(self, call: dict[str, Any]) -> bool:
+        try:
+            call_id = str(call["call_id"])
+            label = str(call["label"])
+            counter = int(call["counter"])
+            text = speech.call_sentence(self.template, label, counter, self.number_style)
+        except (KeyError, TypeError, ValueError) as e:
+            log.warning("event/call not announced: %s (payload %r)", e, call)
+            return False
+        with self._cond:
+            if call_id in self._seen:
+                log.info("call %s already announced; duplicate delivery ignored", call_id)
+                return False
+            self._seen[call_id] = None
+            while len(self._seen) > 2000:
+                self._seen.popitem(last=False)
+            job = Job(call_id, label, counter, str(call.get("ticket_id") or label), text, time.monotonic())
+            for old in [j for j in self._pending if j.ticket_id == job.ticket_id]:
+                # The ticket is called again before its first call was spoken.
+                self._pending.remove(old)
+                self.dropped.append(old)
+                log.info("call %s replaced by %s for the same ticket", old.call_id, job.call_id)
+            self._pending.append(job)
+            while len(self._pending) > self.max_backlog:
+                old = self._pending.popleft()
+                self.dropped.append(old)
+                log.warning("backlog over %d: call %s (%s at counter %d) not announced",
+                            self.max_backlog, old.call_id, old.label, old.counter)
+            self._cond.notify_all()
+        return True
+
+    def say(self, text: str, name: str = "voice-test") -> Path:
+        """Speak one sentence now (voice-test); returns the wav it made."""
+        audio = self._render(speech.nfc(text))
+        path = (self.output_dir or self._work) / f"{name}.wav"
+        audio.write(path)
+        if self.player:
+            self._play(path)
+        return path
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout=30)
+        shutil.rmtree(self._work, ignore_errors=True)
+
+    # -- worker -----------------------------------------------------------
+    def _render(self, text: str) -> Audio:
+        voice = self.engine.synth(text, self._work)
+        if not self.use_chime:
+            return voice
+        if self._chime is None or (self._chime.rate, self._chime.channels) != (voice.rate, voice.channels):
+            self._chime = chime(voice.rate, voice.channels)
+        return self._chime + voice.silence(PAUSE_AFTER_CHIME_S) + voice
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                job = self._pending.popleft()
+                self._busy = True
+            try:
+                self._announce(job)
+            except Exception:
+                # One bad call must not silence the hall for the rest of the day.
+                log.exception("announcing %s failed", job.call_id)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _announce(self, job: Job) -> None:
+        audio = self._render(job.text)
+        self._count += 1
+        folder = self.output_dir or self._work
+        safe = "".join(ch for ch in job.label if ch.isalnum())
+        path = folder / f"{self._count:05d}-{safe}-q{job.counter}.wav"
+        audio.write(path)
+        ready = time.monotonic()
+        if self.on_ready:
+            self.on_ready(job, path)
+        start = time.monotonic()
+        if self.player:
+            self._play(path)
+            path.unlink(missing_ok=True)
+        end = time.monotonic()
+        self.played.append(Played(job.call_id, job.label, job.counter, path, job.received, ready, start, end))
+        log.info("announced %s at counter %d (%.1f s of sound)", job.label, job.counter, audio.seconds)
+
+    def _play(self, path: Path) -> None:
+        r = subprocess.run([*self.player, str(path)], capture_output=True, text=True)
+        if r.returncode != 0:
+            log.error("%s failed (%d): %s", self.player[0], r.returncode, r.stderr.strip())
+
+
+def find_player() -> list[str]:
+    for cmd in PLAYERS:
+        if not shutil.which(cmd[0]):
+            continue
+        if cmd[0] == "aplay":
+            # aplay is installed on every Pi image, sound card or not.
+            cards = subprocess.run(["aplay", "-l"], capture_output=True, text=True)
+            if cards.returncode != 0 or "no soundcards" in (cards.stderr + cards.stdout).lower():
+                continue
+        return list(cmd)
+    raise AnnouncerError("no audio player or sound card found (aplay, pw-play or paplay); install "
+                         "alsa-utils, or set announcer.output_dir to write the announcements as wav files")
+
+
+def from_config(cfg: Any, *, output_dir: str | Path | None = None, fallback_dir: str | Path | None = None,
+                on_ready: Callable[[Job, Path], None] | None = None) -> Announcer:
+    """Build the announcer from a validated ``SiteConfig``; errors say what to fix.
+
+    ``output_dir`` always writes wavs instead of playing; ``fallback_dir``
+    does so only when the machine has nothing to play them on (the demo on a
+    server).
+    """
+    a = cfg.announcer
+    try:
+        if a.engine == "clips":
+            if not a.clips_dir:
+                raise AnnouncerError("announcer.engine = \"clips\" needs announcer.clips_dir")
+            engine: Any = ClipEngine(a.clips_dir, a.template, a.number_style)
+        else:
+            engine = EspeakEngine(a.voice, a.speed)
+        player = a.player.split() if a.player else None
+        out = output_dir or a.output_dir or None
+        if out is None and player is None and fallback_dir is not None:
+            try:
+                player = find_player()
+            except AnnouncerError:
+                log.warning("no sound device: announcements are written to %s instead", fallback_dir)
+                out = fallback_dir
+        return Announcer(engine, template=a.template, number_style=a.number_style, use_chime=a.chime,
+                         max_backlog=a.max_backlog, output_dir=out, player=player, on_ready=on_ready)
+    except speech.SpeechError as e:
+        raise AnnouncerError(str(e)) from None

@@ -1,0 +1,372 @@
+"""The wall display: a Kivy app that shows what ``display.state`` says.
+
+Threads: paho's network thread only appends to an inbox and pulls a Clock
+trigger; every widget change happens on Kivy's thread in ``_drain``.  The
+announcer is fed straight from the network thread (its ``submit`` only
+queues), so a busy screen never delays a voice and the reverse.
+
+Layout is in ``kv/display.kv``; this file holds behaviour only.
+"""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+# The phucvu CLI owns argv; Kivy must not parse it.  MIXED keeps Kivy from
+# swallowing stderr and taking over Python logging, so start-up errors and
+# our log lines reach the terminal or the journal as written.
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
+
+from kivy.config import Config  # noqa: E402
+
+from display import state as st  # noqa: E402
+
+log = logging.getLogger("phucvu.display")
+
+KV = Path(__file__).with_name("kv") / "display.kv"
+BLINK_S = 0.5
+BG = (0.04, 0.09, 0.18, 1)      # the same as BG in display.kv
+TICKER_SPEED = 0.12     # window heights per second: readable, not jumpy
+# Every ticker step redraws the whole screen; 20 steps a second reads as
+# smooth from across a hall and leaves a software renderer time to breathe.
+TICKER_FPS = 20
+
+
+def configure_window(width: int, height: int, fullscreen: bool) -> None:
+    """Must run before the first import of kivy.clock and kivy.core.window."""
+    # The default clock sleeps out the rest of each 1/60 s frame even when
+    # the MQTT thread has just pulled a trigger; the interruptible clock
+    # wakes for it, so a call starts drawing at once.
+    Config.set("kivy", "kivy_clock", "interrupt")
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "resizable", "1")
+    # Kivy's default 2x MSAA doubles what a software renderer fills each
+    # frame and only smooths the rounded corners; all text is axis-aligned.
+    Config.set("graphics", "multisamples", "0")
+    Config.set("kivy", "exit_on_escape", "0" if fullscreen else "1")
+    # The TV has no mouse; a red dot where a finger never was helps nobody.
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+    Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
+
+
+def _widgets():
+    """Kivy classes, defined on first use so configure_window runs first."""
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.lang import Builder
+    from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+    from kivy.uix.boxlayout import BoxLayout
+    from kivy.uix.widget import Widget
+
+    class CounterRow(BoxLayout):
+        name = StringProperty("")
+        current = StringProperty("")
+        field_name = StringProperty("")
+        official = StringProperty("")
+        status_text = StringProperty("")
+        highlight = BooleanProperty(False)
+        blink_on = BooleanProperty(False)
+        index = NumericProperty(0)
+        row_h = NumericProperty(100)
+
+    class CallRow(BoxLayout):
+        label = StringProperty("")
+        counter_name = StringProperty("")
+        recall = BooleanProperty(False)
+        index = NumericProperty(0)
+        row_h = NumericProperty(50)
+
+    class WaitingRow(BoxLayout):
+        name = StringProperty("")
+        count_text = StringProperty("")
+        row_h = NumericProperty(50)
+
+    class DisplayRoot(Widget):
+        u = NumericProperty(10.8)
+        commune = StringProperty("")
+        commune_upper = StringProperty("")
+        centre = StringProperty("")
+        clock_text = StringProperty("")
+        date_text = StringProperty("")
+        stale = BooleanProperty(False)
+        notice = StringProperty("")
+        ticker_offset = NumericProperty(0)
+        highlight_label = StringProperty("")
+        highlight_counter = StringProperty("")
+        last_label = StringProperty("")
+        last_counter = StringProperty("")
+        has_calls = BooleanProperty(False)
+        blink_on = BooleanProperty(True)
+        day_closed = BooleanProperty(False)
+        counter_row_h = NumericProperty(100)
+        counters_h = NumericProperty(0)
+        calls_h = NumericProperty(0)
+        waiting_h = NumericProperty(0)
+
+    class DisplayApp(App):
+        font_name = StringProperty("Roboto")
+
+        def __init__(self, cfg: Any, *, connect: Callable[["DisplayApp"], Any] | None = None,
+                     announcer: Any = None, screenshot_dir: str | Path | None = None, **kw: Any):
+            super().__init__(**kw)
+            self.title = f"phucvu – {cfg.site.commune}"
+            self.cfg = cfg
+            if cfg.display.font:
+                self.font_name = cfg.display.font
+            self.state = st.DisplayState(
+                commune=cfg.site.commune, centre=cfg.site.centre, keepalive_s=cfg.mqtt.keepalive,
+                highlight_s=cfg.display.highlight_s, last_calls_shown=cfg.display.last_calls,
+                show_official=cfg.display.show_official, config_notice=cfg.display.notice,
+                counter_names={c.number: c.name for c in cfg.counters}, started=time.monotonic())
+            self._connect = connect
+            self.link: Any = None
+            self.announcer = announcer
+            self.screenshot_dir = Path(screenshot_dir) if screenshot_dir else None
+            self._inbox: collections.deque = collections.deque()
+            self._trigger = Clock.create_trigger(self._drain, 0)
+            self._blink = 0
+            # Called with the call_ids shown, on the frame after the update.
+            self.shown_listeners: list[Callable[[list[str], float], None]] = []
+            # At most one live screenshot a second, always after the last change.
+            self._shot_trigger = Clock.create_trigger(self._save_live, 1.0)
+
+        # -- building -----------------------------------------------------
+        def build(self):
+            Builder.load_file(str(KV))
+            root = DisplayRoot()
+            # Row heights follow the boxes they sit in, which settle only
+            # after layout: refresh once more whenever a box is resized.
+            relayout = Clock.create_trigger(lambda _dt: self.refresh(), 0)
+            root.bind(size=lambda *_: relayout())
+            root.ids.counters_area.bind(height=lambda *_: relayout())
+            root.ids.waiting_area.bind(height=lambda *_: relayout())
+            return root
+
+        def on_start(self):
+            from kivy.core.window import Window
+            from kivy.graphics.opengl import glFinish
+
+            # Without this a software renderer (llvmpipe) queues frames
+            # behind the loop and a new number waits behind hundreds of ms
+            # of old frames; finishing each frame keeps "drawn" == "shown".
+            Window.bind(on_flip=lambda *_: glFinish())
+            # The background is the window's clear colour, not one more
+            # full-screen rectangle for a software renderer to fill.
+            Window.clearcolor = BG
+            Clock.schedule_interval(self._tick, BLINK_S)
+            Clock.schedule_interval(self._scroll, 1 / TICKER_FPS)
+            self.refresh()
+            if self._connect is not None:
+                self.link = self._connect(self)
+
+        def on_stop(self):
+            if self.link is not None:
+                self.link.stop()
+            if self.announcer is not None:
+                self.announcer.close()
+
+        # -- input, from any thread ----------------------------------------
+        def feed(self, kind: str, payload: dict[str, Any]) -> None:
+            if kind == "call" and self.announcer is not None:
+                self.announcer.submit(payload)
+            self._inbox.append((kind, payload, time.monotonic()))
+            self._trigger()
+
+        # -- Kivy thread ---------------------------------------------------
+        def _drain(self, *_: Any) -> None:
+            shown: list[str] = []
+            while self._inbox:
+                kind, payload, at = self._inbox.popleft()
+                try:
+                    if kind == "snapshot":
+                        shown += self.state.apply_snapshot(payload, at)
+                    elif kind == "call":
+                        if self.state.apply_call(payload, at):
+                            shown.append(str(payload.get("call_id")))
+                    elif kind == "notice":
+                        self.state.apply_notice(payload)
+                    elif kind == "presence":
+                        self.state.apply_presence(payload, at)
+                except st.BadMessage as e:
+                    log.warning("%s message ignored: %s", kind, e)
+            self.refresh()
+            if shown and self.shown_listeners:
+                self._after_next_frame(shown)
+            self._maybe_screenshot()
+
+        def _after_next_frame(self, call_ids: list[str]) -> None:
+            from kivy.core.window import Window
+            from kivy.graphics.opengl import glFinish
+
+            def flipped(*_: Any) -> None:
+                Window.unbind(on_flip=flipped)
+                # This frame holds the new number; once the renderer has
+                # finished it, the swap that follows only presents it.
+                glFinish()
+                self._notify(call_ids)
+
+            Window.bind(on_flip=flipped)
+
+        def _notify(self, call_ids: list[str]) -> None:
+            now = time.monotonic()
+            for fn in self.shown_listeners:
+                fn(call_ids, now)
+
+        def _tick(self, *_: Any) -> None:
+            self._blink += 1
+            self.refresh()
+
+        def _scroll(self, dt_: float) -> None:
+            root = self.root
+            if root is None:
+                return
+            label = root.ids.ticker
+            box = root.ids.ticker_box
+            if label.texture_size[0] <= box.width:
+                # Short notices stand still, centred: nothing to scroll.
+                root.ticker_offset = round((box.width - label.texture_size[0]) / 2)
+                return
+            offset = root.ticker_offset - round(TICKER_SPEED * root.height * dt_)
+            root.ticker_offset = box.width if offset < -label.texture_size[0] else offset
+
+        def refresh(self) -> None:
+            root = self.root
+            if root is None:
+                return
+            wall = dt.datetime.now(self.cfg.tz)
+            v = self.state.view(time.monotonic(), wall)
+            blink_on = self._blink % 2 == 0
+            root.commune = v.commune
+            root.commune_upper = v.commune.upper()
+            root.centre = v.centre
+            root.clock_text = v.clock_text
+            root.date_text = v.date_text
+            root.stale = v.stale
+            root.notice = v.notice
+            root.highlight_label = v.highlight_label
+            root.highlight_counter = v.highlight_counter
+            root.has_calls = bool(v.last_calls)
+            root.last_label = v.last_calls[0].label if v.last_calls else ""
+            root.last_counter = v.last_calls[0].counter_name if v.last_calls else ""
+            root.blink_on = blink_on
+            root.day_closed = v.day_closed
+
+            rows = _ensure(root.ids.counters, CounterRow, len(v.counters))
+            spacing = root.u * 0.4
+            gaps = spacing * max(0, len(rows) - 1)
+            # Few counters: big rows from the top; many: they share the height.
+            row_h = max(root.u * 4, min(root.u * 14, (root.ids.counters_area.height - gaps) / max(1, len(rows))))
+            root.counter_row_h = row_h
+            root.counters_h = row_h * len(rows) + gaps
+            for i, (w, c) in enumerate(zip(rows, v.counters)):
+                w.index, w.row_h = i, row_h
+                w.name, w.current, w.field_name = c.name, c.current, c.field_name
+                w.official, w.status_text = c.official, c.status_text
+                w.highlight, w.blink_on = c.highlight, blink_on
+
+            # Two columns, newest first down the left column.
+            crows = _ensure(root.ids.calls, CallRow, len(v.last_calls))
+            call_h = root.u * 5.2
+            per_col = (self.state.last_calls_shown + 1) // 2
+            root.calls_h = call_h * per_col
+            n = len(v.last_calls)
+            half = (n + 1) // 2
+            order = [i for r in range(half) for i in (r, r + half) if i < n]
+            for w, i in zip(crows, order):
+                c = v.last_calls[i]
+                w.index, w.row_h = i, call_h
+                w.label, w.counter_name, w.recall = c.label, c.counter_name, c.recall
+
+            wrows = _ensure(root.ids.waiting, WaitingRow, len(v.waiting))
+            wait_h = min(root.u * 5, root.ids.waiting_area.height / max(1, len(wrows)))
+            root.waiting_h = wait_h * len(wrows)
+            for w, r in zip(wrows, v.waiting):
+                w.row_h = wait_h
+                w.name = f"{r.prefix} · {r.name}" if r.prefix else r.name
+                w.count_text = f"{r.waiting} người"
+
+        def _maybe_screenshot(self) -> None:
+            if self.screenshot_dir is not None:
+                self._shot_trigger()
+
+        def _save_live(self, *_: Any) -> None:
+            try:
+                save_screenshot(self.screenshot_dir / "display-live.png")
+            except (OSError, RuntimeError) as e:
+                log.warning("live screenshot not saved: %s", e)
+
+        def texts(self) -> list[str]:
+            """Every label's text on screen (tests read the widget tree)."""
+            from kivy.uix.label import Label
+            return [w.text for w in self.root.walk() if isinstance(w, Label) and w.text]
+
+    def _ensure(box: Any, cls: type, n: int) -> list[Any]:
+        # Rows are kept and updated in place; only a change in count adds or
+        # removes widgets, so a call costs a few property sets, not a rebuild.
+        rows = list(reversed(box.children))
+        while len(rows) < n:
+            w = cls()
+            box.add_widget(w, index=0)
+            rows.append(w)
+        while len(rows) > n:
+            box.remove_widget(rows.pop())
+        return rows
+
+    return DisplayApp
+
+
+def save_screenshot(path: str | Path) -> Path:
+    """Save the current frame as exactly ``path`` (Kivy appends a number)."""
+    from kivy.core.window import Window
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = Window.screenshot(name=str(path))
+    if not made:
+        raise RuntimeError(f"Kivy could not save a screenshot to {path.parent}")
+    os.replace(made, path)
+    return path
+
+
+def build_app(cfg: Any, *, width: int | None = None, height: int | None = None,
+              fullscreen: bool = False, **kw: Any):
+    configure_window(width or cfg.display.width, height or cfg.display.height, fullscreen)
+    return _widgets()(cfg, **kw)
+
+
+def main(config_path: str, *, mqtt_user: str = "display-1", password_file: str | None = None,
+         fullscreen: bool = True, screenshot_dir: str | None = None, speak: bool = True,
+         voice_dir: str | None = None, voice_fallback_dir: str | None = None,
+         host: str | None = None, port: int | None = None) -> None:
+    """``phucvu display``: the wall display with its voice.
+
+    ``speak=False`` leaves the voice to a separate speaker-only process;
+    ``voice_dir`` writes announcements there as wav files instead of playing;
+    ``voice_fallback_dir`` does so only when there is no sound device (demo).
+    """
+    from kiosk import config
+    from display import announcer as ann
+    from display.bus import DisplayLink, read_password
+
+    try:
+        cfg = config.load(config_path)
+        voice = ann.from_config(cfg, output_dir=voice_dir, fallback_dir=voice_fallback_dir) if speak else None
+    except (config.ConfigError, ann.AnnouncerError) as e:
+        raise SystemExit(f"display: {e}") from None
+    password = read_password(password_file or cfg.mqtt.password_file)
+
+    def connect(app):
+        return DisplayLink(cfg, user=mqtt_user, password=password, handler=app.feed,
+                           host=host, port=port).start()
+
+    app = build_app(cfg, fullscreen=fullscreen, connect=connect, announcer=voice,
+                    screenshot_dir=screenshot_dir)
+    app.run()

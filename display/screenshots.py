@@ -1,0 +1,123 @@
+"""Regenerate docs/images/display-*.png: ``python -m display.screenshots``.
+
+Each size renders in its own process (Kivy's window size is fixed once the
+window exists), offscreen when there is no screen, from a snapshot made
+from the demo site config, so the pictures show the demo centre's real names.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "deploy" / "demo-site.toml"
+# (name, width, height): the normal view at both sizes, and the
+# "Mất kết nối" mark with a notice long enough to scroll.
+SHOTS = (("display", 1920, 1080), ("display", 1280, 720), ("display-stale", 1280, 720))
+LONG_NOTICE = ("Trung tâm nghỉ trưa từ 11:30 đến 13:30, buổi chiều làm việc từ 13:30 đến 17:00. "
+               "Công dân vui lòng giữ phiếu và chú ý nghe gọi số. Xin cảm ơn!")
+
+
+def demo_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
+    """A plausible mid-morning: snapshot, the newest call event, a notice."""
+    now = now or time.time()
+    day = cfg.local_time(now).date().isoformat()
+    fields = {f.code: f for f in cfg.fields}
+    currents = {1: ("A012", "tu-phap"), 2: ("B023", "chung-thuc"), 3: ("C004", "dat-dai"), 4: (None, None)}
+    counters = []
+    for c in cfg.counters:
+        label, code = currents.get(c.number, (None, None))
+        counters.append({"number": c.number, "name": c.name,
+                         "status": "paused" if label is None else "open", "current": label,
+                         "field": code, "field_name_vi": fields[code].name_vi if code else None,
+                         "official": None})
+    history = [("B023", 2, "chung-thuc"), ("A012", 1, "tu-phap"), ("C004", 3, "dat-dai"),
+               ("B022", 2, "chung-thuc"), ("A011", 1, "tu-phap"), ("E002", 4, "kinh-te"),
+               ("B021", 1, "chung-thuc"), ("D007", 4, "van-hoa-xa-hoi")]
+    calls = []
+    for i, (label, n, code) in enumerate(history):
+        seq = 40 - i
+        calls.append({"call_id": f"{day}-{seq}", "call_seq": seq, "ticket_id": f"{day.replace('-', '')}-{label}",
+                      "label": label, "counter": n, "counter_name": cfg.counter(n).name, "field": code,
+                      "field_name_vi": fields[code].name_vi, "recall": i == 3, "at": now - 60 * i})
+    waiting = [{"field": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "prefix": f.prefix,
+                "waiting": w, "estimated_wait_min": w * f.minutes_per_citizen / 2}
+               for f, w in zip(cfg.fields, (5, 3, 2, 0, 1))]
+    snapshot = {"site": cfg.site.id, "commune": cfg.site.commune, "centre": cfg.site.centre, "day": day,
+                "day_closed": False, "call_seq": 40, "updated_at": now, "counters": counters,
+                "last_calls": calls[1:], "waiting": waiting}
+    return {"snapshot": snapshot, "call": calls[0],
+            "notice": {"text": "Trung tâm nghỉ trưa từ 11:30 đến 13:30. Công dân vui lòng giữ phiếu "
+                               "và chú ý nghe gọi số. Xin cảm ơn!"}}
+
+
+def render(config_path: str, out: Path, width: int, height: int, stale: bool = False) -> Path:
+    """In this process: draw the demo state at width x height and save ``out``."""
+    from kiosk import config
+    from display import app as display_app
+
+    cfg = config.load(config_path)
+    app = display_app.build_app(cfg, width=width, height=height, fullscreen=False)
+    msgs = demo_messages(cfg)
+
+    from kivy.clock import Clock
+
+    def feed(_dt):
+        app.feed("presence", {"device": "core", "status": "offline" if stale else "online"})
+        app.feed("snapshot", msgs["snapshot"])
+        app.feed("notice", {"text": LONG_NOTICE} if stale else msgs["notice"])
+        if not stale:
+            app.feed("call", msgs["call"])
+        # Let layout settle and the ticker start before the picture.
+        Clock.schedule_once(shoot, 1.2)
+
+    def shoot(_dt):
+        # Catch the highlight in its "on" phase, as a citizen sees it most.
+        app._blink = 0
+        app.refresh()
+        Clock.schedule_once(save, 0.05)
+
+    def save(_dt):
+        display_app.save_screenshot(out)
+        app.stop()
+
+    Clock.schedule_once(feed, 0.3)
+    app.run()
+    return out
+
+
+def main(config_path: str = str(DEMO), out_dir: str = str(ROOT / "docs" / "images")) -> list[Path]:
+    """Render every size, each in a fresh process; returns the PNG paths."""
+    made = []
+    for name, w, h in SHOTS:
+        out = Path(out_dir) / f"{name}-{w}x{h}.png"
+        env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1")
+        env.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="phucvu-kivy-"))
+        r = subprocess.run([sys.executable, "-m", "display.screenshots", "--render", config_path,
+                            str(out), str(w), str(h), *(["--stale"] if "stale" in name else [])],
+                           env=env, cwd=ROOT, capture_output=True, text=True)
+        if r.returncode != 0 or not out.exists():
+            raise SystemExit(f"rendering {out.name} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+        made.append(out)
+        print(out)
+    return made
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--render", nargs=4, metavar=("CONFIG", "OUT", "W", "H"), help=argparse.SUPPRESS)
+    p.add_argument("--stale", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--config", default=str(DEMO))
+    p.add_argument("--out-dir", default=str(ROOT / "docs" / "images"))
+    a = p.parse_args()
+    if a.render:
+        cfg_path, out, w, h = a.render
+        render(cfg_path, Path(out), int(w), int(h), stale=a.stale)
+    else:
+        main(a.config, a.out_dir)

@@ -1,0 +1,53 @@
+"""Speaker-only mode: the announcer on the bus, without a screen.
+
+For a hall whose loudspeaker hangs far from the TV, or a centre with no TV
+yet: ``main(config_path, ...)`` subscribes like the display and announces
+every call; it needs no GPU, no Kivy and no window.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from display import announcer as ann
+from display.bus import DisplayLink, read_password
+
+log = logging.getLogger("phucvu.speaker")
+
+
+def run(cfg: Any, *, mqtt_user: str, password: str, out_dir: str | None = None, host: str | None = None,
+        port: int | None = None, stop: threading.Event | None = None) -> ann.Announcer:
+    """Announce until ``stop`` is set; returns the announcer (tests read ``played``)."""
+    stop = stop or threading.Event()
+    voice = ann.from_config(cfg, output_dir=out_dir)
+
+    def handle(kind: str, payload: dict[str, Any]) -> None:
+        if kind == "call":
+            voice.submit(payload)
+
+    link = DisplayLink(cfg, user=mqtt_user, password=password, handler=handle, host=host, port=port).start()
+    try:
+        stop.wait()
+    finally:
+        link.stop()
+        voice.wait_idle(60)       # the call being spoken is finished, never cut
+        voice.close()
+    return voice
+
+
+def main(config_path: str, *, mqtt_user: str = "display-1", password_file: str | None = None,
+         out_dir: str | None = None, host: str | None = None, port: int | None = None) -> None:
+    """``phucvu speaker``: blocks until SIGTERM or Ctrl-C."""
+    from kiosk import config
+
+    cfg = config.load(config_path)
+    password = read_password(password_file or cfg.mqtt.password_file)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        run(cfg, mqtt_user=mqtt_user, password=password, out_dir=out_dir, host=host, port=port, stop=stop)
+    except ann.AnnouncerError as e:
+        raise SystemExit(f"speaker: {e}") from None

@@ -1,0 +1,295 @@
+"""The wall display's view-model: bus messages in, what the screen shows out.
+
+Pure: no Kivy, no paho, no clock of its own.  The app feeds it the decoded
+payloads of ``display/snapshot``, ``event/call``, ``display/notice`` and
+``presence/core`` together with a monotonic time, and asks ``view(now,
+wall)`` for plain data to put into widgets.  That keeps every rule (which
+call is highlighted, when the "Mất kết nối" mark shows) testable without a
+window.
+
+Staleness: the core republishes its snapshot at least every keepalive
+seconds, so silence for longer than 1.5 x keepalive means the broker or the
+core is gone.  A retained ``presence/core`` of "offline" (the core's last
+will) means the same at once.  Both clear by themselves when the core speaks
+again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("phucvu.display")
+
+WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+STATUS_VI = {"open": "", "paused": "Tạm dừng", "closed": "Đóng"}
+STALE_TEXT = "Mất kết nối"
+WAITING_TEXT = "Đang kết nối…"
+
+
+def _nfc(v: Any) -> str:
+    return unicodedata.normalize("NFC", str(v)) if v is not None else ""
+
+
+class BadMessage(ValueError):
+    """A payload the display cannot use; logged with the topic, never shown."""
+
+
+@dataclass(frozen=True)
+class CounterRow:
+    number: int
+    name: str
+    current: str          # "" when the counter serves nobody
+    field_name: str
+    official: str
+    status: str           # open | paused | closed
+    status_text: str      # Vietnamese, "" when open
+    highlight: bool       # the newest call is at this counter and still fresh
+
+
+@dataclass(frozen=True)
+class CallRow:
+    label: str
+    counter: int
+    counter_name: str
+    recall: bool
+
+
+@dataclass(frozen=True)
+class WaitingRow:
+    name: str
+    prefix: str
+    waiting: int
+    estimated_wait_min: float | None
+
+
+@dataclass(frozen=True)
+class View:
+    commune: str
+    centre: str
+    date_text: str
+    clock_text: str
+    counters: list[CounterRow]
+    last_calls: list[CallRow]
+    waiting: list[WaitingRow]
+    notice: str
+    highlight_label: str       # "" when nothing is highlighted
+    highlight_counter: str
+    stale: bool
+    has_data: bool
+    day_closed: bool
+
+
+@dataclass
+class _Call:
+    call_id: str
+    call_seq: int
+    label: str
+    counter: int
+    counter_name: str
+    field: str
+    field_name: str
+    recall: bool
+    received: float       # monotonic time the display learnt of it
+
+
+def _call_from(payload: dict[str, Any], received: float) -> _Call:
+    try:
+        return _Call(
+            call_id=str(payload["call_id"]),
+            call_seq=int(payload.get("call_seq") or 0),
+            label=_nfc(payload["label"]),
+            counter=int(payload["counter"]),
+            counter_name=_nfc(payload.get("counter_name") or f"Quầy {int(payload['counter'])}"),
+            field=str(payload.get("field") or ""),
+            field_name=_nfc(payload.get("field_name_vi") or ""),
+            recall=bool(payload.get("recall", False)),
+            received=received,
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadMessage(f"call without a usable {e}") from None
+
+
+@dataclass
+class DisplayState:
+    """Everything the display knows; mutate through ``apply_*`` only."""
+
+    commune: str
+    centre: str
+    keepalive_s: float
+    highlight_s: float = 6.0
+    last_calls_shown: int = 8
+    show_official: bool = False
+    config_notice: str = ""
+    counter_names: dict[int, str] = field(default_factory=dict)
+    started: float = 0.0
+
+    snapshot: dict[str, Any] | None = None
+    calls: list[_Call] = field(default_factory=list)      # newest first
+    notice: str = ""
+    core_online: bool | None = None
+    last_heard: float | None = None
+    # The newest call: the one to highlight and the one announced.
+    newest: _Call | None = None
+
+    @property
+    def stale_after(self) -> float:
+        return 1.5 * self.keepalive_s
+
+    # -- inputs -----------------------------------------------------------
+    def apply_snapshot(self, payload: dict[str, Any], now: float) -> list[str]:
+        """Take a snapshot; returns the call_ids it brought that are new calls.
+
+        The core publishes state before the call event, so a new call often
+        arrives here first.  It is highlighted from now on, unless this is
+        the display's first snapshot (or the first of a new day): calls in
+        that one happened while the display was away and are shown, not
+        blinked.
+        """
+        if not isinstance(payload, dict) or not isinstance(payload.get("counters"), list):
+            raise BadMessage("snapshot without a 'counters' list")
+        first = self.snapshot is None or payload.get("day") != self.snapshot.get("day")
+        if first:
+            # call_seq starts again each day: yesterday's calls must not
+            # outrank today's, so only the snapshot's list survives.
+            self.calls = []
+            self.newest = None
+        # Our own copy: call events patch the counter rows in place.
+        self.snapshot = {**payload, "counters": [dict(r) for r in payload["counters"] if isinstance(r, dict)]}
+        self.last_heard = now
+        merged: list[_Call] = []
+        for raw in payload.get("last_calls") or []:
+            try:
+                merged.append(_call_from(raw, now))
+            except BadMessage as e:
+                log.warning("display/snapshot: skipping a last_calls entry: %s", e)
+        known = {c.call_id: c for c in self.calls}
+        top = max((c.call_seq for c in self.calls), default=0)
+        fresh: list[str] = []
+        for c in merged:
+            if c.call_id in known:
+                # A republished snapshot must not restart an old blink.
+                c.received = known[c.call_id].received
+            elif first or c.call_seq <= top:
+                c.received = now - self.highlight_s
+            else:
+                fresh.append(c.call_id)
+        seen = {c.call_id for c in merged}
+        # Calls that arrived as events but are newer than this snapshot stay.
+        newer = [c for c in self.calls if c.call_id not in seen
+                 and c.call_seq > max((m.call_seq for m in merged), default=0)]
+        self.calls = sorted(newer + merged, key=lambda c: c.call_seq, reverse=True)[:10]
+        if self.calls and (self.newest is None or self.calls[0].call_seq >= self.newest.call_seq):
+            self.newest = self.calls[0]
+        return fresh
+
+    def apply_call(self, payload: dict[str, Any], now: float) -> bool:
+        """Record a call event; False for a duplicate (QoS 1 may redeliver)."""
+        call = _call_from(payload, now)
+        self.last_heard = now
+        if any(c.call_id == call.call_id for c in self.calls):
+            return False
+        self.calls = sorted([call] + self.calls, key=lambda c: c.call_seq, reverse=True)[:10]
+        if self.newest is None or call.call_seq >= self.newest.call_seq:
+            self.newest = call
+        if self.snapshot is not None:
+            # Show the number at once; the snapshot that follows confirms it.
+            for row in self.snapshot.get("counters", []):
+                if isinstance(row, dict) and row.get("number") == call.counter:
+                    row["current"] = call.label
+                    row["field_name_vi"] = call.field_name or row.get("field_name_vi")
+        return True
+
+    def apply_notice(self, payload: dict[str, Any]) -> None:
+        text = payload.get("text", "") if isinstance(payload, dict) else None
+        if not isinstance(text, str):
+            raise BadMessage("notice without a 'text' string")
+        self.notice = _nfc(text.strip())
+
+    def apply_presence(self, payload: dict[str, Any], now: float) -> None:
+        status = payload.get("status") if isinstance(payload, dict) else None
+        if status not in ("online", "offline"):
+            raise BadMessage(f"presence with status {status!r} (expected online or offline)")
+        self.core_online = status == "online"
+        if self.core_online:
+            self.last_heard = now
+
+    # -- output -----------------------------------------------------------
+    def is_stale(self, now: float) -> bool:
+        if self.core_online is False:
+            return True
+        since = self.last_heard if self.last_heard is not None else self.started
+        return now - since > self.stale_after
+
+    def highlighted(self, now: float) -> _Call | None:
+        c = self.newest
+        if c is not None and now - c.received < self.highlight_s:
+            return c
+        return None
+
+    def view(self, now: float, wall: dt.datetime) -> View:
+        snap = self.snapshot or {}
+        hl = self.highlighted(now)
+        rows: list[CounterRow] = []
+        for raw in snap.get("counters", []) or []:
+            if not isinstance(raw, dict) or "number" not in raw:
+                continue
+            number = int(raw["number"])
+            status = str(raw.get("status") or "open")
+            rows.append(CounterRow(
+                number=number,
+                name=_nfc(raw.get("name") or self.counter_names.get(number) or f"Quầy {number}"),
+                current=_nfc(raw.get("current") or ""),
+                field_name=_nfc(raw.get("field_name_vi") or ""),
+                official=_nfc(raw.get("official") or "") if self.show_official else "",
+                status=status,
+                status_text=STATUS_VI.get(status, status),
+                highlight=hl is not None and hl.counter == number,
+            ))
+        if not rows:
+            rows = [CounterRow(n, name, "", "", "", "open", "", False)
+                    for n, name in sorted(self.counter_names.items())]
+        waiting = []
+        for raw in snap.get("waiting", []) or []:
+            if isinstance(raw, dict):
+                est = raw.get("estimated_wait_min")
+                waiting.append(WaitingRow(
+                    name=_nfc(raw.get("name_vi") or raw.get("field") or ""),
+                    prefix=str(raw.get("prefix") or ""),
+                    waiting=int(raw.get("waiting") or 0),
+                    estimated_wait_min=float(est) if est is not None else None,
+                ))
+        calls = [CallRow(c.label, c.counter, c.counter_name, c.recall)
+                 for c in self.calls[: self.last_calls_shown]]
+        return View(
+            commune=_nfc(snap.get("commune") or self.commune),
+            centre=_nfc(snap.get("centre") or self.centre),
+            date_text=date_vi(wall),
+            # Minutes only: a seconds display would redraw the whole screen
+            # every second, which a Pi without a GPU driver pays for.
+            clock_text=wall.strftime("%H:%M"),
+            counters=rows,
+            last_calls=calls,
+            waiting=waiting,
+            notice=self.notice or self.config_notice,
+            highlight_label=hl.label if hl else "",
+            highlight_counter=hl.counter_name if hl else "",
+            stale=self.is_stale(now),
+            has_data=self.snapshot is not None,
+            day_closed=bool(snap.get("day_closed", False)),
+        )
+
+
+def date_vi(d: dt.datetime) -> str:
+    """'Thứ Sáu, 27/11/2026'."""
+    return f"{WEEKDAYS_VI[d.weekday()]}, {d.day:02d}/{d.month:02d}/{d.year}"
+
+
+def wait_text(minutes: float | None) -> str:
+    if minutes is None:
+        return ""
+    if minutes < 1:
+        return "dưới 1 phút"
+    return f"khoảng {round(minutes)} phút"

@@ -1,0 +1,74 @@
+"""``display.app.main`` as the CLI runs it: real broker, live screenshots, wavs."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from display.screenshots import demo_messages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_main_shows_speaks_and_saves_live_screenshots(broker, bus, site, tmp_path):
+    core = bus("core")
+    core.subscribe("presence/display-1")
+    msgs = demo_messages(site)
+    core.publish("presence/core", {"device": "core", "status": "online"}, retain=True)
+    core.publish("display/snapshot", msgs["snapshot"], retain=True)
+    shots, wavs = tmp_path / "shots", tmp_path / "wavs"
+    code = (f"from display.app import main; main({str(ROOT / 'deploy' / 'demo-site.toml')!r}, "
+            f"password_file={str(broker.password_file('display-1'))!r}, fullscreen=False, "
+            f"screenshot_dir={str(shots)!r}, voice_dir={str(wavs)!r}, port={broker.port})")
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
+               KIVY_HOME=str(tmp_path / "kivy"), PYTHONPATH=str(ROOT))
+    err = open(tmp_path / "display.err", "wb")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=err, stderr=err)
+    try:
+        core.wait_for(lambda t, b: t == "presence/display-1" and b["status"] == "online", timeout=30)
+        core.publish("event/call", msgs["call"])
+        assert wait_for(lambda: (wavs / "00001-B023-q2.wav").exists()), (tmp_path / "display.err").read_text()
+        assert wait_for(lambda: (shots / "display-live.png").exists())
+        from PIL import Image
+        assert Image.open(shots / "display-live.png").size == (1920, 1080)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    # Killed without a goodbye: the broker publishes the display's last will.
+    core.wait_for(lambda t, b: t == "presence/display-1" and b["status"] == "offline", timeout=30)
+
+
+def test_main_refuses_a_bad_config_with_a_clear_message(tmp_path):
+    bad = tmp_path / "site.toml"
+    bad.write_text((ROOT / "deploy" / "demo-site.toml").read_text() + "\n[display]\nlast_call = 5\n")
+    code = f"from display.app import main; main({str(bad)!r}, password_file='/nonexistent')"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
+                                KIVY_HOME=str(tmp_path / "kivy"), PYTHONPATH=str(ROOT)))
+    assert r.returncode != 0
+    assert "display.last_call: unknown key" in r.stderr
+
+
+def test_screenshots_command_renders_every_size(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "display.screenshots", "--out-dir", str(tmp_path)], cwd=ROOT,
+                       capture_output=True, text=True,
+                       env=dict(os.environ, KIVY_HOME=str(tmp_path / "kivy"), PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr[-2000:]
+    from PIL import Image
+    sizes = {p.name: Image.open(p).size for p in tmp_path.glob("display-*.png")}
+    assert sizes == {"display-1920x1080.png": (1920, 1080), "display-1280x720.png": (1280, 720),
+                     "display-stale-1280x720.png": (1280, 720)}
+    # The stale picture really carries the red mark in its header.
+    stale = Image.open(tmp_path / "display-stale-1280x720.png").convert("RGB")
+    reds = [px for px in stale.crop((640, 0, 1000, 90)).getcolors(maxcolors=65536)
+            if px[1][0] > 200 and px[1][1] < 60 and px[1][2] < 60]
+    assert sum(n for n, _ in reds) > 2000

@@ -1,0 +1,165 @@
+"""The display's view-model, driven by payloads and an explicit clock."""
+import datetime as dt
+import unicodedata
+
+import pytest
+
+from display import state as st
+from display.screenshots import demo_messages
+
+WALL = dt.datetime(2026, 11, 27, 9, 5, 7)
+
+
+@pytest.fixture
+def msgs(site):
+    return demo_messages(site, now=1764230000.0)
+
+
+def make(site, keepalive=10):
+    return st.DisplayState(commune=site.site.commune, centre=site.site.centre, keepalive_s=keepalive,
+                           highlight_s=6, last_calls_shown=8, config_notice="Giờ làm việc 7:00–17:00",
+                           counter_names={c.number: c.name for c in site.counters}, started=100.0)
+
+
+def test_snapshot_fills_every_part_of_the_screen(site, msgs):
+    s = make(site)
+    s.apply_snapshot(msgs["snapshot"], now=101.0)
+    v = s.view(101.0, WALL)
+    assert v.commune == "Xã Thắng Lộc" and v.has_data and not v.stale
+    assert [(c.name, c.current, c.field_name) for c in v.counters[:3]] == [
+        ("Quầy 1", "A012", "Tư pháp – Hộ tịch"), ("Quầy 2", "B023", "Chứng thực"),
+        ("Quầy 3", "C004", "Đất đai – Xây dựng")]
+    assert v.counters[3].current == "" and v.counters[3].status_text == "Tạm dừng"
+    assert [c.label for c in v.last_calls][:3] == ["A012", "C004", "B022"]
+    assert len(v.last_calls) == 7
+    assert v.waiting[0].name == "Tư pháp – Hộ tịch" and v.waiting[0].waiting == 5
+    assert v.notice == "Giờ làm việc 7:00–17:00"        # no retained notice yet: config
+    assert v.date_text == "Thứ Sáu, 27/11/2026" and v.clock_text == "09:05"
+    # A call learnt from a snapshot (display restarted) is not blinked as new.
+    assert v.highlight_label == ""
+
+
+def test_call_event_shows_at_once_and_blinks_for_highlight_s(site, msgs):
+    s = make(site)
+    s.apply_snapshot(msgs["snapshot"], now=101.0)
+    assert s.apply_call(msgs["call"], now=102.0)
+    v = s.view(102.5, WALL)
+    assert v.highlight_label == "B023" and v.highlight_counter == "Quầy 2"
+    assert [c.highlight for c in v.counters] == [False, True, False, False]
+    assert v.last_calls[0].label == "B023"
+    assert s.view(107.9, WALL).highlight_label == "B023"
+    assert s.view(108.1, WALL).highlight_label == ""
+    # The redelivered event changes nothing; the republished snapshot that
+    # includes it does not restart the blinking either.
+    assert not s.apply_call(msgs["call"], now=103.0)
+    snap = dict(msgs["snapshot"], last_calls=[msgs["call"]] + msgs["snapshot"]["last_calls"])
+    s.apply_snapshot(snap, now=109.0)
+    assert s.view(109.0, WALL).highlight_label == ""
+    assert [c.label for c in s.view(109.0, WALL).last_calls].count("B023") == 1
+
+
+def test_a_newer_call_takes_over_the_highlight_and_the_counter(site, msgs):
+    s = make(site)
+    s.apply_snapshot(msgs["snapshot"], now=101.0)
+    s.apply_call(msgs["call"], now=102.0)
+    s.apply_call(dict(msgs["call"], call_id="x-41", call_seq=41, label="A013", counter=1,
+                      counter_name="Quầy 1", field_name_vi="Tư pháp – Hộ tịch"), now=103.0)
+    v = s.view(103.1, WALL)
+    assert v.highlight_label == "A013"
+    assert v.counters[0].current == "A013" and v.counters[0].highlight
+    assert [c.label for c in v.last_calls[:2]] == ["A013", "B023"]
+
+
+def test_stale_after_one_and_a_half_keepalives_and_clears_by_itself(site, msgs):
+    s = make(site, keepalive=10)
+    assert not s.view(114.9, WALL).stale          # just started: give the core time
+    assert s.view(115.1, WALL).stale
+    s.apply_snapshot(msgs["snapshot"], now=120.0)
+    assert not s.view(134.9, WALL).stale
+    v = s.view(135.1, WALL)
+    assert v.stale and v.has_data                  # old numbers stay, marked
+    s.apply_snapshot(msgs["snapshot"], now=136.0)
+    assert not s.view(136.0, WALL).stale
+
+
+def test_core_last_will_marks_stale_at_once(site, msgs):
+    s = make(site)
+    s.apply_snapshot(msgs["snapshot"], now=101.0)
+    s.apply_presence({"device": "core", "status": "offline"}, now=102.0)
+    assert s.view(102.0, WALL).stale
+    s.apply_presence({"device": "core", "status": "online", "at": 1.0}, now=103.0)
+    assert not s.view(103.0, WALL).stale
+
+
+def test_notice_from_the_bus_wins_and_empty_falls_back_to_config(site):
+    s = make(site)
+    s.apply_notice({"text": unicodedata.normalize("NFD", "Nghỉ trưa từ 11:30 đến 13:30")})
+    assert s.view(101.0, WALL).notice == "Nghỉ trưa từ 11:30 đến 13:30"
+    assert unicodedata.is_normalized("NFC", s.view(101.0, WALL).notice)
+    s.apply_notice({"text": ""})
+    assert s.view(101.0, WALL).notice == "Giờ làm việc 7:00–17:00"
+
+
+def test_official_shown_only_when_configured(site, msgs):
+    snap = dict(msgs["snapshot"])
+    snap["counters"] = [dict(snap["counters"][0], official="Nguyễn Thị Hà")] + snap["counters"][1:]
+    s = make(site)
+    s.apply_snapshot(snap, now=101.0)
+    assert s.view(101.0, WALL).counters[0].official == ""
+    s.show_official = True
+    assert s.view(101.0, WALL).counters[0].official == "Nguyễn Thị Hà"
+
+
+def test_bad_payloads_are_refused_with_a_reason_and_keep_the_old_view(site, msgs):
+    s = make(site)
+    s.apply_snapshot(msgs["snapshot"], now=101.0)
+    with pytest.raises(st.BadMessage, match="counters"):
+        s.apply_snapshot({"site": "thang-loc"}, now=102.0)
+    with pytest.raises(st.BadMessage, match="label"):
+        s.apply_call({"call_id": "z", "counter": 2}, now=102.0)
+    with pytest.raises(st.BadMessage, match="status"):
+        s.apply_presence({"status": "maybe"}, now=102.0)
+    with pytest.raises(st.BadMessage, match="text"):
+        s.apply_notice({"text": 5})
+    assert s.view(102.0, WALL).counters[0].current == "A012"
+
+
+def test_before_any_snapshot_the_configured_counters_show_empty(site):
+    v = make(site).view(100.5, WALL)
+    assert [c.name for c in v.counters] == ["Quầy 1", "Quầy 2", "Quầy 3", "Quầy 4"]
+    assert not v.has_data and all(c.current == "" for c in v.counters)
+
+
+def test_a_new_day_drops_yesterdays_calls(site, msgs):
+    s = make(site)
+    s.apply_snapshot(msgs["snapshot"], now=101.0)
+    s.apply_call(msgs["call"], now=102.0)
+    today = dict(msgs["snapshot"], day="2099-01-01", last_calls=[], call_seq=0)
+    s.apply_snapshot(today, now=103.0)
+    assert s.view(103.0, WALL).last_calls == [] and s.view(103.0, WALL).highlight_label == ""
+    s.apply_call(dict(msgs["call"], call_id="2099-01-01-1", call_seq=1, label="A001", counter=1), now=104.0)
+    v = s.view(104.0, WALL)
+    assert [c.label for c in v.last_calls] == ["A001"] and v.highlight_label == "A001"
+
+
+def test_the_callers_snapshot_is_not_modified(site, msgs):
+    s = make(site)
+    s.apply_snapshot(msgs["snapshot"], now=101.0)
+    s.apply_call(msgs["call"] | {"label": "B030"}, now=102.0)
+    assert msgs["snapshot"]["counters"][1]["current"] == "B023"
+    assert s.view(102.0, WALL).counters[1].current == "B030"
+
+
+def test_a_new_call_first_seen_in_a_snapshot_is_highlighted(site, msgs):
+    # The core publishes state before the call event.
+    s = make(site)
+    s.apply_snapshot(msgs["snapshot"], now=101.0)
+    snap = dict(msgs["snapshot"], last_calls=[msgs["call"]] + msgs["snapshot"]["last_calls"])
+    assert s.apply_snapshot(snap, now=102.0) == [msgs["call"]["call_id"]]
+    assert s.view(102.1, WALL).highlight_label == "B023"
+    # The event that follows is the same call: no second highlight start.
+    assert not s.apply_call(msgs["call"], now=104.0)
+    assert s.view(108.1, WALL).highlight_label == ""
+    # Republished later: still not new.
+    assert s.apply_snapshot(snap, now=110.0) == []
+    assert s.view(110.0, WALL).highlight_label == ""
