@@ -117,6 +117,24 @@ class _Writer:
         self.engine.run(op, *pos, **args)
         return {"ok": True, "ticket": views.counter_reply_ticket(self.engine.queue, n)}
 
+    def login(self, counter: int, official: str, pin: str | None) -> dict:
+        if self.remote:
+            return self.remote.core({"action": "login", "counter": counter, "official": official,
+                                     "pin": pin})
+        if pin is not None:
+            from kiosk.core.auth import check_pin
+            row = self.engine.store.official(official)
+            if row is None or not check_pin(pin, row["pin_hash"]):
+                _fail("wrong official code or PIN")
+        self.engine.run("login", counter, official)
+        return {"ok": True}
+
+    def logout(self, counter: int) -> dict:
+        if self.remote:
+            return self.remote.core({"action": "logout", "counter": counter})
+        self.engine.run("logout", counter)
+        return {"ok": True}
+
     def close_day(self) -> dict:
         if self.remote:
             return self.remote.core({"action": "close_day"})
@@ -260,6 +278,100 @@ def counter(cfg, db_path: str, counter: int, action: str, number: str | None, to
     t = reply.get("ticket")
     name = cfg.counter(counter).name
     click.echo(f"{name}: {action.replace('_', '-')} ok; serving {t['label'] if t else 'nobody'}")
+
+
+@cli.group()
+def official() -> None:
+    """The roster of officials (CBCC) who serve at the counters."""
+
+
+@official.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--pin", default=None, help="4-12 digits; asked for when omitted on a terminal.")
+@common
+def official_add(cfg, db_path: str, code: str, name: str, pin: str | None) -> None:
+    """Add an official: CODE (e.g. nv01) and full NAME."""
+    import unicodedata
+    from kiosk.core.auth import hash_pin
+    from kiosk.core.store import Store
+    if pin is None and sys.stdin.isatty():
+        pin = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
+    try:
+        pin_hash = hash_pin(pin) if pin else None
+    except ValueError as e:
+        _fail(str(e))
+    store = Store(db_path, lock=False)
+    try:
+        store.add_official(code, unicodedata.normalize("NFC", name), pin_hash)
+    finally:
+        store.close()
+    click.echo(f"official {code} ({name}) added" + ("" if pin_hash else " without a PIN"))
+
+
+@official.command("pin")
+@click.argument("code")
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
+@common
+def official_pin(cfg, db_path: str, code: str, pin: str) -> None:
+    """Set CODE's PIN (stored as a scrypt hash)."""
+    from kiosk.core.auth import hash_pin
+    from kiosk.core.store import Store
+    try:
+        pin_hash = hash_pin(pin)
+    except ValueError as e:
+        _fail(str(e))
+    store = Store(db_path, lock=False)
+    try:
+        store.set_pin(code, pin_hash)
+    finally:
+        store.close()
+    click.echo(f"PIN of {code} set")
+
+
+@official.command("list")
+@common
+def official_list(cfg, db_path: str) -> None:
+    """List the roster."""
+    from kiosk.core.store import Store
+    store = Store.reader(db_path)
+    try:
+        rows = store.officials()
+    finally:
+        store.close()
+    for r in rows:
+        click.echo(f"{r['code']:<10}{r['name']:<30}{'PIN' if r['has_pin'] else 'no PIN':<8}"
+                   f"{'active' if r['active'] else 'inactive'}")
+
+
+@cli.command()
+@click.argument("counter", type=int)
+@click.argument("code")
+@click.option("--pin", default=None, help="Check the official's PIN too.")
+@common
+@mqtt_options
+def login(cfg, db_path: str, counter: int, code: str, pin: str | None, mqtt: dict) -> None:
+    """Official CODE starts serving at COUNTER: calls, finishes and ratings are theirs."""
+    w = _Writer(cfg, db_path, mqtt)
+    try:
+        _check(w.login(counter, code, pin))
+    finally:
+        w.close()
+    click.echo(f"{code} logged in at {cfg.counter(counter).name}")
+
+
+@cli.command()
+@click.argument("counter", type=int)
+@common
+@mqtt_options
+def logout(cfg, db_path: str, counter: int, mqtt: dict) -> None:
+    """Nobody serves at COUNTER any more."""
+    w = _Writer(cfg, db_path, mqtt)
+    try:
+        _check(w.logout(counter))
+    finally:
+        w.close()
+    click.echo(f"logged out at {cfg.counter(counter).name}")
 
 
 @cli.command("close-day")

@@ -170,6 +170,9 @@ def _default_levels() -> list[RatingLevel]:
 
 class RatingSection(_Section):
     window_s: float = Field(default=60, ge=5, le=600)
+    # Presses at one counter closer together than this are not a person
+    # answering a question: kept as 'too_fast', never counted.
+    min_press_interval_s: float = Field(default=1.0, ge=0, le=30)
     levels: list[RatingLevel] = Field(default_factory=_default_levels, min_length=3, max_length=5)
 
     @model_validator(mode="after")

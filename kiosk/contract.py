@@ -42,6 +42,7 @@ TOPICS: list[TopicSpec] = [
     TopicSpec("display/notice", "core, admin -> displays", True, 1),
     TopicSpec("event/call", "core -> displays, announcers", False, 1),
     TopicSpec("event/ticket", "core -> aggregator, logs", False, 1),
+    TopicSpec("event/rating", "core -> aggregator, dashboards", False, 1),
     TopicSpec("queue/summary", "core -> kiosks, consoles", True, 1),
     TopicSpec("presence/{device}", "every client (last will) -> everyone", True, 1),
     TopicSpec("printer/status", "core -> consoles, dashboards", True, 1),
@@ -102,6 +103,10 @@ class Topics:
     @property
     def ticket_event(self) -> str:
         return self._t("event/ticket")
+
+    @property
+    def rating_event(self) -> str:
+        return self._t("event/rating")
 
     @property
     def queue_summary(self) -> str:
@@ -183,7 +188,7 @@ class RatingPress(_Inbound):
 
 class CoreCommand(_Inbound):
     command_id: MessageId
-    action: Literal["close_day", "issue", "republish", "reprint", "notice"]
+    action: Literal["close_day", "issue", "republish", "reprint", "notice", "login", "logout"]
     field: str | None = None
     priority: str | None = None
     # reprint: a ticket label ("A013") or id ("20261127-A013") of today.
@@ -192,6 +197,10 @@ class CoreCommand(_Inbound):
     force: bool = False
     # notice: the text the wall displays scroll; empty returns to the config's.
     text: str | None = Field(default=None, max_length=500)
+    # login / logout: who, where; with a PIN the core checks it.
+    official: str | None = Field(default=None, max_length=32)
+    counter: int | None = Field(default=None, ge=1, le=99)
+    pin: str | None = Field(default=None, max_length=12)
     source: str = Field(default="", max_length=64)
 
     @model_validator(mode="after")
@@ -202,6 +211,10 @@ class CoreCommand(_Inbound):
             raise ValueError("action 'reprint' needs 'ticket'")
         if self.action == "notice" and self.text is None:
             raise ValueError("action 'notice' needs 'text'")
+        if self.action == "login" and (not self.official or self.counter is None):
+            raise ValueError("action 'login' needs 'official' and 'counter'")
+        if self.action == "logout" and self.counter is None:
+            raise ValueError("action 'logout' needs 'counter'")
         return self
 
 

@@ -35,6 +35,9 @@ op = st.one_of(
     st.tuples(st.just("call_specific"), st.integers(1, 4), st.integers(0, 30)),
     st.tuples(st.just("advance"), st.sampled_from([30, 600, 3600, 86400])),
     st.tuples(st.just("close_day")),
+    st.tuples(st.just("login"), st.integers(1, 4), st.sampled_from(["nv01", "nv02", "nv03"])),
+    st.tuples(st.just("logout"), st.integers(1, 4)),
+    st.tuples(st.just("rate"), st.integers(1, 4), st.integers(1, 3)),
 )
 
 
@@ -67,7 +70,11 @@ def test_random_sequences_keep_the_invariants(site, ops):
     with tempfile.TemporaryDirectory() as d:
         clock = Clock()
         store = Store(Path(d) / "p.db")
-        engine = Engine(site, store, clock=clock)
+        for code in ("nv01", "nv02", "nv03"):
+            store.add_official(code, code.upper(), None)
+        # The monotonic clock moves with the wall clock here.
+        engine = Engine(site, store, clock=clock, monotonic=lambda: clock.now - START)
+        presses = 0
         issued: set[tuple[str, str, int]] = set()
         labels = []
         for o in ops:
@@ -102,6 +109,14 @@ def test_random_sequences_keep_the_invariants(site, ops):
                         engine.run("call_specific", o[1], labels[o[2] % len(labels)])
                 elif kind == "close_day":
                     engine.run("close_day")
+                elif kind == "login":
+                    engine.run("login", o[1], o[2])
+                    on = [c.number for c in engine.queue.state.counters.values() if c.official == o[2]]
+                    assert on == [o[1]], "an official at two counters"
+                elif kind == "rate":
+                    presses += 1
+                    e = engine.run("rate", o[1], o[2], rating_id=f"p{presses}")[-1]
+                    assert e["counted"] == (e["reason"] is None)
                 else:
                     engine.run(kind, o[1])
             except DomainError:
@@ -122,6 +137,11 @@ def test_random_sequences_keep_the_invariants(site, ops):
             fresh = copy.deepcopy(s)
             fresh.reindex()
             assert kept == {k: v for k, v in fresh.lines.items() if v}
+        # Every press is kept, and a ticket has at most one counted rating.
+        assert store.conn.execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == presses
+        assert store.conn.execute(
+            "SELECT COUNT(*) FROM (SELECT ticket_id FROM ratings WHERE counted = 1 "
+            "GROUP BY ticket_id HAVING COUNT(*) > 1)").fetchone()[0] == 0
         state = engine.queue.state.comparable()
         replayed = Queue.replay(site, store.journal()).state.comparable()
         assert replayed == state

@@ -44,7 +44,10 @@ EVENT_KINDS = (
     "day_started", "day_closed", "ticket_issued", "ticket_called",
     "ticket_recalled", "ticket_finished", "ticket_no_show",
     "ticket_transferred", "counter_paused", "counter_resumed",
+    "official_login", "official_logout", "rating_pressed",
 )
+# Why a press was kept but not counted (see docs/reports.md).
+ANOMALIES = ("too_fast", "no_window", "after_window", "extra_press")
 
 
 class DomainError(Exception):
@@ -78,9 +81,17 @@ class Ticket:
     recalls: int = 0
     transfers: int = 0
     close_reason: str | None = None
+    # The official logged in at the counter when the ticket was last called.
+    official: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Counter fields that live only in memory: a rating window is a promise to
+# the citizen standing at the counter now, so a core restart closes it (a
+# press after that is kept as a 'no_window' anomaly, not lost).
+VOLATILE = ("rating_ticket", "rating_until", "rating_done", "last_press")
 
 
 @dataclass
@@ -90,6 +101,10 @@ class Counter:
     current: str | None = None
     priority_streak: int = 0
     official: str | None = None
+    rating_ticket: str | None = None
+    rating_until: float | None = None     # monotonic deadline of the window
+    rating_done: bool = False
+    last_press: float | None = None       # monotonic time of the last press here
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,7 +157,8 @@ class QueueState:
             "day": self.day,
             "day_closed": self.day_closed,
             "tickets": {k: t.to_dict() for k, t in sorted(self.tickets.items())},
-            "counters": {k: c.to_dict() for k, c in sorted(self.counters.items())},
+            "counters": {k: {f: v for f, v in c.to_dict().items() if f not in VOLATILE}
+                         for k, c in sorted(self.counters.items())},
             "last_number": dict(sorted(self.last_number.items())),
             "issue_seq": self.issue_seq,
             "call_seq": self.call_seq,
@@ -285,18 +301,18 @@ class Queue:
         return self.next_opening(field_code, midnight.timestamp() - 1)
 
     @_operation
-    def call_next(self, counter_no: int, now: float) -> list[dict]:
+    def call_next(self, counter_no: int, now: float, mono: float = 0.0) -> list[dict]:
         counter = self._counter(counter_no)
         self._begin(now)
         self._require_open(counter)
         chosen = self.select_next(counter_no)
         if chosen is None:
             raise DomainError("empty", f"no ticket waits for counter {counter_no}")
-        self._finish_current(counter, now)
+        self._finish_current(counter, now, mono)
         self._call(counter, chosen, now, specific=False)
 
     @_operation
-    def call_specific(self, counter_no: int, label: str, now: float) -> list[dict]:
+    def call_specific(self, counter_no: int, label: str, now: float, mono: float = 0.0) -> list[dict]:
         counter = self._counter(counter_no)
         self._begin(now)
         self._require_open(counter)
@@ -309,7 +325,7 @@ class Queue:
             raise DomainError("already_called", f"{label} is already called at this counter; use recall")
         if ticket.state not in (*CALLABLE, NO_SHOW):
             raise DomainError("not_waiting", f"{label} is {ticket.state}, it cannot be called")
-        self._finish_current(counter, now)
+        self._finish_current(counter, now, mono)
         self._call(counter, ticket, now, specific=True)
 
     @_operation
@@ -322,11 +338,12 @@ class Queue:
                    call_id=f"{self.state.day}-{self.state.call_seq + 1}")
 
     @_operation
-    def finish(self, counter_no: int, now: float) -> list[dict]:
+    def finish(self, counter_no: int, now: float, mono: float = 0.0) -> list[dict]:
         counter = self._counter(counter_no)
         self._begin(now)
         ticket = self._current(counter)
-        self._emit("ticket_finished", now, ticket_id=ticket.id, counter=counter_no)
+        self._emit("ticket_finished", now, ticket_id=ticket.id, counter=counter_no,
+                   window_until=mono + self.config.rating.window_s)
 
     @_operation
     def no_show(self, counter_no: int, now: float) -> list[dict]:
@@ -380,16 +397,87 @@ class Queue:
             raise DomainError("day_closed", f"service day {self.state.day} is already closed")
         self._emit("day_closed", now, day=self.state.day)
 
+    @_operation
+    def login(self, counter_no: int, official: str, now: float) -> list[dict]:
+        """``official`` (a roster code the caller has checked) serves at the counter."""
+        counter = self._counter(counter_no)
+        self._begin(now)
+        for other in self.state.counters.values():
+            if other.official == official and other.number != counter_no:
+                # One person, one counter: logging in elsewhere logs out here.
+                self._emit("official_logout", now, counter=other.number, official=official)
+        if counter.official is not None and counter.official != official:
+            self._emit("official_logout", now, counter=counter_no, official=counter.official)
+        self._emit("official_login", now, counter=counter_no, official=official)
+
+    @_operation
+    def logout(self, counter_no: int, now: float) -> list[dict]:
+        counter = self._counter(counter_no)
+        self._begin(now)
+        if counter.official is None:
+            raise DomainError("no_official", f"nobody is logged in at counter {counter_no}")
+        self._emit("official_logout", now, counter=counter_no, official=counter.official)
+
+    @_operation
+    def rate(self, counter_no: int, level: int, now: float, mono: float = 0.0, *,
+             rating_id: str, source: str = "box", device_time_ms: int | None = None,
+             received_at: float | None = None) -> list[dict]:
+        """One press of a satisfaction button at a counter: counted or kept as an anomaly.
+
+        The first press inside the window that finishing a ticket opened is
+        that ticket's rating.  Everything else is kept with its reason and
+        never counted: a press faster than a person after the previous one
+        at this counter, a press with no window, after the window, or a
+        second press for a ticket already rated.  Windows use the monotonic
+        clock (``mono``), so a wall clock set by NTP cannot stretch them.
+        """
+        counter = self._counter(counter_no)
+        levels = self.config.rating.levels
+        if not 1 <= level <= len(levels):
+            raise DomainError("bad_level", f"rating level {level} is not 1..{len(levels)}")
+        self._begin(now)
+        gap = self.config.rating.min_press_interval_s
+        if counter.last_press is not None and 0 <= mono - counter.last_press < gap:
+            reason: str | None = "too_fast"
+        elif counter.rating_ticket is None:
+            reason = "no_window"
+        elif mono > (counter.rating_until or 0):
+            reason = "after_window"
+        elif counter.rating_done:
+            reason = "extra_press"
+        else:
+            reason = None
+        ticket = self.state.tickets.get(counter.rating_ticket) if counter.rating_ticket else None
+        wait_s = service_s = None
+        if ticket is not None and ticket.called_at is not None:
+            wait_s = max(0.0, ticket.called_at - ticket.issued_at)
+            if ticket.finished_at is not None:
+                service_s = max(0.0, ticket.finished_at - ticket.called_at)
+        self._emit("rating_pressed", now, rating_id=rating_id, counter=counter_no,
+                   level_index=level, level=levels[level - 1].code,
+                   ticket_id=ticket.id if ticket else None, counted=reason is None, reason=reason,
+                   official=(ticket.official if ticket else None) or counter.official,
+                   field=ticket.field if ticket else None, wait_s=wait_s, service_s=service_s,
+                   source=source, device_time_ms=device_time_ms, received_at=received_at,
+                   mono=mono)
+
+    def rating_window(self, counter_no: int, mono: float) -> dict[str, Any] | None:
+        """The open window at a counter: ticket and seconds left, or None."""
+        c = self.state.counters[counter_no]
+        if c.rating_ticket is None or c.rating_done or c.rating_until is None or mono > c.rating_until:
+            return None
+        return {"ticket_id": c.rating_ticket, "left_s": c.rating_until - mono}
+
     # -------------------------------------------------------------- helpers
     def _require_open(self, counter: Counter) -> None:
         if counter.status != OPEN:
             raise DomainError("not_open", f"counter {counter.number} is {counter.status}")
 
-    def _finish_current(self, counter: Counter, now: float) -> None:
+    def _finish_current(self, counter: Counter, now: float, mono: float) -> None:
         # Pressing "next" while serving means the citizen was served.
         if counter.current is not None:
             self._emit("ticket_finished", now, ticket_id=counter.current,
-                       counter=counter.number)
+                       counter=counter.number, window_until=mono + self.config.rating.window_s)
 
     def _call(self, counter: Counter, ticket: Ticket, now: float,
               specific: bool) -> None:
@@ -499,6 +587,7 @@ class Queue:
             s.lines.clear()
             for c in s.counters.values():
                 c.status, c.current = CLOSED, None
+                c.rating_ticket, c.rating_until, c.rating_done = None, None, False
         elif kind == "ticket_issued":
             t = Ticket(id=e["ticket_id"], day=e["day"], field=e["field"], origin_field=e["field"],
                        number=e["number"], label=e["label"], priority=e["priority"],
@@ -518,6 +607,7 @@ class Queue:
             if t.state in CALLABLE:
                 s.dequeue(t)
             t.state, t.counter, t.called_at = CALLED, c.number, at
+            t.official = c.official
             t.finished_at, t.close_reason = None, None
             t.target_counter = None
             c.current = t.id
@@ -531,6 +621,7 @@ class Queue:
             c.current = None
             if kind == "ticket_finished":
                 t.state, t.finished_at = FINISHED, at
+                c.rating_ticket, c.rating_until, c.rating_done = t.id, e.get("window_until"), False
                 if t.called_at is not None:
                     window = s.service_times.setdefault(t.field, deque(maxlen=SERVICE_WINDOW))
                     window.append(max(0.0, at - t.called_at))
@@ -543,6 +634,15 @@ class Queue:
                     t.field = e["to_field"]
                 t.target_counter = e["to_counter"]
                 s.enqueue(t)
+        elif kind == "official_login":
+            s.counters[e["counter"]].official = e["official"]
+        elif kind == "official_logout":
+            s.counters[e["counter"]].official = None
+        elif kind == "rating_pressed":
+            c = s.counters[e["counter"]]
+            c.last_press = e["mono"]
+            if e["counted"]:
+                c.rating_done = True
         elif kind == "counter_paused":
             s.counters[e["counter"]].status = PAUSED
         elif kind == "counter_resumed":

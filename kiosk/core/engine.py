@@ -14,16 +14,21 @@ from kiosk.core.domain import DomainError, Queue
 from kiosk.core.store import Store
 
 OPERATIONS = ("issue", "call_next", "call_specific", "recall", "finish", "no_show",
-              "transfer", "pause", "resume", "close_day")
+              "transfer", "pause", "resume", "close_day", "login", "logout", "rate")
+# Operations that open or judge rating windows, which run on the monotonic clock.
+_MONOTONIC = {"call_next", "call_specific", "finish", "rate"}
 
 
 class Engine:
     def __init__(self, config: SiteConfig, store: Store,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.config = config
         self.store = store
-        # The one clock seam: tests drive time through it.
+        # The clock seam: wall time for days, hours and records; monotonic
+        # time for windows and time-outs.  Tests drive both.
         self.clock = clock
+        self.monotonic = monotonic
         self.queue = Queue(config, store.load_state([c.number for c in config.counters]))
 
     def reload(self) -> None:
@@ -40,6 +45,10 @@ class Engine:
         if op not in OPERATIONS:
             raise ValueError(f"unknown operation {op!r}")
         now = self.clock()
+        if op in _MONOTONIC:
+            kwargs["mono"] = self.monotonic()
+        if op == "login":
+            self._check_official(args[1])
         error: DomainError | None = None
         try:
             events = getattr(self.queue, op)(*args, now=now, **kwargs)
@@ -59,6 +68,11 @@ class Engine:
             error.events = events
             raise error
         return events
+
+    def _check_official(self, code: str) -> None:
+        row = self.store.official(code)
+        if row is None or not row["active"]:
+            raise DomainError("unknown_official", f"no active official {code!r} in the roster")
 
     def ticket(self, ticket_id: str):
         return self.queue.state.tickets.get(ticket_id)

@@ -272,9 +272,21 @@ class CoreService:
             reply.update({"command_id": cmd.command_id, "action": cmd.action})
             return [self._remember(key, reply)]
 
+        if cmd.action == "login" and cmd.pin is not None:
+            from kiosk.core.auth import check_pin
+            official = self.engine.store.official(cmd.official or "")
+            if official is None or not check_pin(cmd.pin, official["pin_hash"]):
+                log.warning("login refused for %s at counter %s: wrong code or PIN", cmd.official, cmd.counter)
+                self._publish(reply_topic, {"command_id": cmd.command_id, "action": "login",
+                                            **self._error("bad_login", "wrong official code or PIN")})
+                return
         try:
             if cmd.action == "close_day":
                 events = self.engine.run("close_day", extra=record)
+            elif cmd.action == "login":
+                events = self.engine.run("login", cmd.counter, cmd.official, extra=record)
+            elif cmd.action == "logout":
+                events = self.engine.run("logout", cmd.counter, extra=record)
             else:
                 events = self.engine.run("issue", cmd.field, cmd.priority, extra=record)
         except DomainError as e:
@@ -412,16 +424,24 @@ class CoreService:
         except PayloadError as e:
             log.warning("bad rating press on counter %s: %s", n, e)
             return
-        levels = self.config.rating.levels
-        level = levels[press.level - 1].code if press.level <= len(levels) else f"level-{press.level}"
-        # Recorded raw until the rating rules land: kept, not yet counted.
-        with self.engine.store.transaction() as c:
-            cur = c.execute(
-                "INSERT OR IGNORE INTO ratings (id, ticket_id, counter, level, at, counted, reason, "
-                "official, payload) VALUES (?, NULL, ?, ?, ?, 0, 'unjudged', NULL, ?)",
-                (press.rating_id, n, level, self.engine.clock(), payload.decode("utf-8")))
-        if cur.rowcount == 0:
+        if self.engine.store.has_rating(press.rating_id):
+            # QoS 1 redelivery, or a bridge re-sending after a crash.
             log.info("rating %s on counter %s seen before", press.rating_id, n)
+            return
+        try:
+            events = self.engine.run("rate", n, press.level, rating_id=press.rating_id,
+                                     source=press.source or "box", device_time_ms=press.device_time_ms,
+                                     received_at=press.received_at)
+        except DomainError as e:
+            log.warning("rating press on counter %s refused: %s", n, e.message)
+            self._after(e.events)
+            return
+        e = next(x for x in events if x["kind"] == "rating_pressed")
+        if e["counted"]:
+            log.info("counter %s: rating %s for %s", n, e["level"], e["ticket_id"])
+        else:
+            log.warning("counter %s: press kept as anomaly %s (not counted)", n, e["reason"])
+        self._after(events)
 
     # ------------------------------------------------------------- publishing
     def _after(self, events: list[dict]) -> None:
@@ -441,6 +461,9 @@ class CoreService:
             if e["kind"].startswith("ticket_"):
                 self._publish(self.topics.ticket_event, {
                     "site": self.config.site.id, **e})
+            elif e["kind"] == "rating_pressed":
+                self._publish(self.topics.rating_event, {
+                    "site": self.config.site.id, **{k: v for k, v in e.items() if k != "mono"}})
 
     def _publish_state(self, counters: set[int] | None) -> None:
         now = self.engine.clock()
@@ -499,11 +522,17 @@ class CoreService:
                 "call_seq": s.call_seq, "updated_at": now, "counters": counters,
                 "last_calls": list(self.last_calls), "waiting": waiting}
 
+    def _window(self, n: int, now: float) -> dict | None:
+        w = self.engine.queue.rating_window(n, self.engine.monotonic())
+        # Boxes time their LEDs on wall time; the window itself is monotonic.
+        return None if w is None else {"ticket_id": w["ticket_id"], "until": now + w["left_s"]}
+
     def counter_state(self, n: int, now: float) -> dict:
         c = self.config.counter(n)
         k = self.engine.queue.state.counters[n]
         t = self.engine.ticket(k.current) if k.current else None
         return {"counter": n, "name": c.name, "status": k.status, "fields": list(c.fields),
                 "current": views.ticket_brief(t), "official": k.official,
-                "waiting": self.engine.queue.waiting_for(n), "rating_window": None,
+                "waiting": self.engine.queue.waiting_for(n),
+                "rating_window": self._window(n, now),
                 "updated_at": now}

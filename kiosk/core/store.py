@@ -129,12 +129,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX print_jobs_ticket ON print_jobs (ticket_id, id);
     """,
+    # 3: officials and ratings the centre can trust.  Every press is a row;
+    # only counted = 1 rows are ratings, the rest are anomalies with a reason.
+    """
+    ALTER TABLE tickets ADD COLUMN official TEXT;
+    ALTER TABLE ratings ADD COLUMN level_index INTEGER;
+    ALTER TABLE ratings ADD COLUMN field TEXT;
+    ALTER TABLE ratings ADD COLUMN wait_s REAL;
+    ALTER TABLE ratings ADD COLUMN service_s REAL;
+    ALTER TABLE ratings ADD COLUMN source TEXT NOT NULL DEFAULT 'box';
+    CREATE INDEX ratings_at ON ratings (at);
+    CREATE INDEX tickets_official ON tickets (official);
+    CREATE TABLE official_sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        official TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        login_at REAL NOT NULL,
+        logout_at REAL
+    );
+    """,
 ]
 
 TICKET_COLUMNS = [
     "id", "day", "field", "origin_field", "number", "label", "priority", "seq",
     "issued_at", "state", "counter", "target_counter", "called_at", "finished_at",
-    "recalls", "transfers", "close_reason",
+    "recalls", "transfers", "close_reason", "official",
 ]
 COUNTER_COLUMNS = ["number", "status", "current", "priority_streak", "official"]
 
@@ -307,6 +326,22 @@ class Store:
                            int(kind == "ticket_recalled"), int(bool(e.get("specific"))), k.official))
         elif kind.startswith("counter_"):
             self._put_counter(c, s.counters[e["counter"]])
+        elif kind == "official_login":
+            self._put_counter(c, s.counters[e["counter"]])
+            c.execute("INSERT INTO official_sessions (official, counter, login_at) VALUES (?, ?, ?)",
+                      (e["official"], e["counter"], e["at"]))
+        elif kind == "official_logout":
+            self._put_counter(c, s.counters[e["counter"]])
+            c.execute("UPDATE official_sessions SET logout_at = ? WHERE official = ? AND counter = ? "
+                      "AND logout_at IS NULL", (e["at"], e["official"], e["counter"]))
+        elif kind == "rating_pressed":
+            payload = {k: e.get(k) for k in ("device_time_ms", "received_at", "source")}
+            c.execute("INSERT INTO ratings (id, ticket_id, counter, level, level_index, at, counted, "
+                      "reason, official, field, wait_s, service_s, source, payload) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      (e["rating_id"], e["ticket_id"], e["counter"], e["level"], e["level_index"],
+                       e["at"], int(e["counted"]), e["reason"], e["official"], e["field"],
+                       e["wait_s"], e["service_s"], e["source"], json.dumps(payload)))
         else:
             raise StoreError(f"cannot project event kind {kind!r}")
 
@@ -372,6 +407,37 @@ class Store:
             "ORDER BY t.seq", (day,)).fetchall()
         return [{"ticket_id": r[0], "label": r[1], "ticket_state": r[2], "print_state": r[3],
                  "detail": r[4], "at": r[5]} for r in rows]
+
+    # ------------------------------------------------------------- roster
+    def add_official(self, code: str, name: str, pin_hash: str | None) -> None:
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM officials WHERE code = ?", (code,)).fetchone():
+                raise StoreError(f"official {code!r} already exists")
+            c.execute("INSERT INTO officials (code, name, pin_hash, active) VALUES (?, ?, ?, 1)",
+                      (code, name, pin_hash))
+
+    def set_pin(self, code: str, pin_hash: str) -> None:
+        with self.transaction() as c:
+            if c.execute("UPDATE officials SET pin_hash = ? WHERE code = ?", (pin_hash, code)).rowcount == 0:
+                raise StoreError(f"no official {code!r}")
+
+    def set_active(self, code: str, active: bool) -> None:
+        with self.transaction() as c:
+            if c.execute("UPDATE officials SET active = ? WHERE code = ?", (int(active), code)).rowcount == 0:
+                raise StoreError(f"no official {code!r}")
+
+    def official(self, code: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT code, name, pin_hash, active FROM officials WHERE code = ?",
+                                (code,)).fetchone()
+        return None if row is None else {"code": row[0], "name": row[1], "pin_hash": row[2],
+                                         "active": bool(row[3])}
+
+    def officials(self) -> list[dict[str, Any]]:
+        return [{"code": r[0], "name": r[1], "has_pin": r[2] is not None, "active": bool(r[3])}
+                for r in self.conn.execute("SELECT code, name, pin_hash, active FROM officials ORDER BY code")]
+
+    def has_rating(self, rating_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM ratings WHERE id = ?", (rating_id,)).fetchone() is not None
 
     def command_reply(self, command_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT reply FROM commands WHERE command_id = ?",
