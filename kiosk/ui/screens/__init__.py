@@ -1,0 +1,1 @@
+"""Kivy layout files, one per screen (a package so installs carry the .kv files)."""

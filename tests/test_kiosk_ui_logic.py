@@ -1,0 +1,239 @@
+"""The kiosk's pure parts: wording catalogue, palette contrast, the ticket flow, PIN."""
+from __future__ import annotations
+
+import itertools
+import re
+import string
+import unicodedata
+
+import pytest
+
+from kiosk.ui import flow, i18n, theme
+
+
+# ------------------------------------------------------------------ wording
+def test_every_string_has_vietnamese_and_english_in_nfc():
+    for key, entry in i18n.STRINGS.items():
+        assert set(entry) == set(i18n.LANGS), key
+        for lang, text in entry.items():
+            assert text.strip(), (key, lang)
+            assert unicodedata.is_normalized("NFC", text), (key, lang)
+
+
+def test_placeholders_match_between_languages():
+    fmt = string.Formatter()
+    for key, entry in i18n.STRINGS.items():
+        names = {lang: {f for _, f, _, _ in fmt.parse(text) if f} for lang, text in entry.items()}
+        assert names["vi"] == names["en"], key
+
+
+def test_t_fills_and_normalises_decomposed_input():
+    decomposed = unicodedata.normalize("NFD", "Quầy")
+    assert not unicodedata.is_normalized("NFC", decomposed)
+    out = i18n.t("counters", "vi", list=decomposed)
+    assert unicodedata.is_normalized("NFC", out)
+    assert out == "Quầy phục vụ: Quầy"
+
+
+def test_unknown_key_names_the_catalogue():
+    with pytest.raises(KeyError, match="i18n.py"):
+        i18n.t("no_such_key")
+
+
+def test_brief_wording_is_verbatim():
+    assert i18n.t("take_ticket") == "Vui lòng nhận phiếu và chờ gọi số"
+    assert i18n.t("problem_do") == "Vui lòng ghi nhớ số này và báo cho cán bộ tại quầy"
+    assert i18n.t("busy_title") == "Hệ thống đang bận, vui lòng chờ trong giây lát"
+
+
+def test_dates_and_counters():
+    import datetime as dt
+    assert i18n.date_text(dt.date(2026, 11, 27), "vi") == "Thứ Sáu, 27/11/2026"
+    assert i18n.date_text(dt.date(2026, 11, 29), "en") == "Sunday 29 November 2026"
+    assert i18n.join_counters([1, 2, 4], "vi") == "1, 2 hoặc 4"
+    assert i18n.join_counters([3], "en") == "3"
+    assert i18n.minutes_text(0.2) == "1"
+    assert i18n.minutes_text(12.5) == "12"
+
+
+def test_no_hard_coded_vietnamese_outside_the_catalogue():
+    # Wording lives in i18n.py only: kv files and Python code refer to keys.
+    from pathlib import Path
+    ui = Path(i18n.__file__).parent
+    vi_letters = re.compile(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.I)
+    offenders = []
+    for path in [*ui.glob("*.py"), *ui.glob("screens/*.kv")]:
+        if path.name in ("i18n.py", "screenshots.py"):
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if '"""' in line or code.strip().startswith(("'", '"')) and "text" not in code:
+                continue
+            if vi_letters.search(code) and ("'" in code or '"' in code):
+                offenders.append(f"{path.name}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+# ------------------------------------------------------------------ palette
+@pytest.mark.parametrize("fg,bg", theme.TEXT_PAIRS)
+def test_text_pairs_meet_wcag_aa(fg, bg):
+    assert theme.contrast(fg, bg) >= 4.5, (fg, bg, round(theme.contrast(fg, bg), 2))
+
+
+def test_contrast_formula_against_known_values():
+    theme.PALETTE["_w"], theme.PALETTE["_k"], theme.PALETTE["_g"] = "#FFFFFF", "#000000", "#777777"
+    try:
+        assert theme.contrast("_w", "_k") == pytest.approx(21.0)
+        assert theme.contrast("_g", "_w") == pytest.approx(4.48, abs=0.01)   # the classic near-miss grey
+    finally:
+        for k in ("_w", "_k", "_g"):
+            del theme.PALETTE[k]
+
+
+def test_sizes_meet_the_brief():
+    assert theme.TOUCH_MIN_PX >= 142
+    assert theme.BODY_PX >= theme.BODY_MIN_PX >= 28
+
+
+# ------------------------------------------------------------------ flow
+def _flow(**kw):
+    ids = (f"kiosk-1-{i:04d}" for i in itertools.count(1))
+    return flow.TicketFlow("kiosk-1", new_id=lambda c: next(ids), **kw)
+
+
+def test_double_tap_gives_one_request():
+    f = _flow()
+    first = f.tap("tu-phap", None, "vi", now=10.0)
+    assert first == {"request_id": "kiosk-1-0001", "client": "kiosk-1", "field": "tu-phap",
+                     "priority": None, "lang": "vi"}
+    assert f.tap("tu-phap", None, "vi", now=10.05) is None
+    assert f.tap("chung-thuc", None, "vi", now=10.1) is None
+
+
+def test_debounce_after_a_quick_reply():
+    f = _flow(debounce_s=1.0)
+    req = f.tap("tu-phap", None, "vi", now=10.0)
+    assert f.reply({"request_id": req["request_id"], "ok": True, "ticket": {"label": "A001"},
+                    "print": {"status": "printed"}}).kind == "printed"
+    assert f.tap("tu-phap", None, "vi", now=10.5) is None          # the same finger bouncing
+    assert f.tap("tu-phap", None, "vi", now=11.2)["request_id"] == "kiosk-1-0002"
+
+
+def test_silence_gives_busy_then_resends_the_same_id_then_gives_up():
+    f = _flow(busy_after_s=2.5, retry_every_s=3.0, give_up_s=20.0)
+    req = f.tap("dat-dai", "cao-tuoi", "en", now=0.0)
+    assert f.tick(1.0) == []
+    assert f.tick(2.5) == [("busy", None), ("resend", req)]
+    assert f.tick(3.0) == []
+    assert f.tick(5.6) == [("resend", req)]
+    assert f.tick(8.0) == []
+    assert f.tick(8.7) == [("resend", req)]
+    assert f.pending.attempts == 4
+    [(action, gave_up)] = f.tick(20.0)
+    assert action == "give_up" and gave_up.request == req and gave_up.ticket is None
+    late = {"request_id": req["request_id"], "ok": True, "ticket": {"label": "C001"}}
+    assert f.reply(late) is None            # nobody is waiting for it any more
+
+
+def test_replies_for_other_requests_are_ignored():
+    f = _flow()
+    req = f.tap("tu-phap", None, "vi", now=0.0)
+    assert f.reply({"request_id": "kiosk-1-9999", "ok": True, "ticket": {"label": "A009"}}) is None
+    assert f.pending is not None
+    assert f.reply({"request_id": req["request_id"], "ok": False,
+                    "error": {"code": "quota", "message": "quota reached", "next_open": 1.5e9}}) == \
+        flow.Outcome("closed", reason="quota", message="quota reached", next_open=1.5e9)
+
+
+def test_pending_print_is_not_busy_and_not_final():
+    f = _flow(busy_after_s=2.5, retry_every_s=3.0, give_up_s=60.0)
+    req = f.tap("tu-phap", None, "vi", now=0.0)
+    assert f.tick(2.5) == [("busy", None), ("resend", req)]
+    ticket = {"label": "A007"}
+    pending = {"request_id": req["request_id"], "ok": True, "ticket": ticket, "print": {"status": "pending"}}
+    assert f.reply(pending) == flow.Outcome("pending", ticket=ticket)
+    assert f.pending is not None and not f.pending.busy
+    assert f.tick(4.0) == []                       # no busy screen while it prints
+    assert f.tick(5.5) == [("resend", req)]        # still asking, in case the final reply is lost
+    final = {**pending, "print": {"status": "printed"}}
+    assert f.reply(final).kind == "printed" and f.pending is None
+
+
+def test_give_up_after_issue_keeps_the_ticket():
+    f = _flow(give_up_s=10.0)
+    req = f.tap("tu-phap", None, "vi", now=0.0)
+    f.reply({"request_id": req["request_id"], "ok": True, "ticket": {"label": "A007"},
+             "print": {"status": "pending"}})
+    [(action, pending)] = f.tick(10.0)
+    assert action == "give_up" and pending.ticket == {"label": "A007"}
+
+
+@pytest.mark.parametrize("payload,kind,reason", [
+    ({"ok": True, "ticket": {"label": "B023"}, "print": {"status": "printed"}}, "printed", ""),
+    ({"ok": True, "ticket": {"label": "B023"}, "print": {"status": "not_printed", "reason": "paper_out"}},
+     "problem", "paper_out"),
+    ({"ok": True, "ticket": {"label": "B023"}, "print": {"status": "not_printed", "reason": "no_printer"}},
+     "problem", "unknown"),
+    ({"ok": True, "ticket": {"label": "B023"}}, "problem", "unknown"),
+    ({"ok": True}, "refused", "bad_reply"),
+    ({"ok": False, "error": {"code": "closed", "next_open": None}}, "closed", "closed"),
+    ({"ok": False, "error": {"code": "day_closed"}}, "closed", "day_closed"),
+    ({"ok": False, "error": {"code": "unknown_field", "message": "no field x"}}, "refused", "unknown_field"),
+    ({"ok": False}, "refused", "unknown"),
+])
+def test_classify(payload, kind, reason):
+    out = flow.classify(payload)
+    assert (out.kind, out.reason) == (kind, reason)
+
+
+def test_field_tiles_follow_the_summary():
+    fields = [{"code": "a", "name_vi": "A", "name_en": "A"}, {"code": "b", "name_vi": "B", "name_en": "B"},
+              {"code": "c", "name_vi": "C", "name_en": "C"}]
+    assert [t["state"] for t in flow.field_tiles(fields, None)] == ["open", "open", "open"]
+    summary = {"day_closed": False, "fields": [
+        {"field": "a", "waiting": 3, "estimated_wait_min": 7.5, "quota_left": 10, "open": True},
+        {"field": "b", "waiting": 0, "quota_left": 0, "open": True},
+        {"field": "c", "waiting": 1, "quota_left": 5, "open": False}]}
+    tiles = flow.field_tiles(fields, summary)
+    assert [(t["state"], t["waiting"]) for t in tiles] == [("open", 3), ("quota", 0), ("closed", 1)]
+    summary["day_closed"] = True
+    assert {t["state"] for t in flow.field_tiles(fields, summary)} == {"day_closed"}
+
+
+# ------------------------------------------------------------------ admin
+def test_pin_hash_round_trip_and_rejects():
+    h = flow.hash_pin("246810", iterations=1000)
+    assert h.startswith("pbkdf2_sha256$1000$")
+    assert flow.check_pin("246810", h)
+    assert not flow.check_pin("246811", h)
+    assert not flow.check_pin("", h)
+    with pytest.raises(ValueError, match="4 to 12 digits"):
+        flow.hash_pin("12")
+    with pytest.raises(ValueError, match="pbkdf2_sha256"):
+        flow.parse_pin_hash("1234")
+
+
+def test_corner_gesture_needs_five_taps_within_three_seconds():
+    c = flow.CornerTaps()
+    assert [c.touch(True, t) for t in (0, 0.5, 1.0, 1.5)] == [False] * 4
+    assert c.touch(True, 2.0) is True
+    # too slow: the first taps fall out of the window
+    assert [c.touch(True, t) for t in (10, 11, 12, 13, 14)] == [False] * 5
+    # a touch elsewhere starts over
+    c = flow.CornerTaps()
+    for t in (0, 0.2, 0.4, 0.6):
+        c.touch(True, t)
+    assert c.touch(False, 0.7) is False
+    assert c.touch(True, 0.8) is False
+
+
+def test_pin_hash_from_environment(tmp_path):
+    from kiosk.ui.app import load_pin_hash
+    h = flow.hash_pin("1357", iterations=1000)
+    assert load_pin_hash({}) is None
+    assert load_pin_hash({"PHUCVU_KIOSK_PIN_HASH": h}) == h
+    f = tmp_path / "pin"
+    f.write_text(h + "\n")
+    assert load_pin_hash({"PHUCVU_KIOSK_PIN_HASH_FILE": str(f)}) == h
+    with pytest.raises(SystemExit, match="PHUCVU_KIOSK_PIN_HASH"):
+        load_pin_hash({"PHUCVU_KIOSK_PIN_HASH": "1357"})
