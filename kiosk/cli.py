@@ -556,6 +556,21 @@ def display(config_path: str, mqtt_host: str | None, mqtt_port: int | None,
 
 
 @cli.command()
+@_ui_options
+@click.option("--mqtt-user", default="kiosk-1", show_default=True,
+              help="This kiosk's login; also its MQTT client id.")
+def kiosk(config_path: str, mqtt_host: str | None, mqtt_port: int | None,
+          mqtt_password_file: str | None, windowed: bool, screenshot_dir: str | None,
+          mqtt_user: str) -> None:
+    """The touch kiosk where citizens take tickets."""
+    if mqtt_host or mqtt_port:
+        _fail("the kiosk takes the broker from [mqtt] host/port in its config")
+    from kiosk.ui.app import main as kiosk_main
+    kiosk_main(config_path, mqtt_user=mqtt_user, password_file=mqtt_password_file,
+               fullscreen=not windowed, client_id=mqtt_user, screenshot_dir=screenshot_dir)
+
+
+@cli.command()
 @click.option("--config", "config_path", envvar="PHUCVU_CONFIG", default=DEFAULT_CONFIG,
               show_default=True, help="Site config (TOML); env PHUCVU_CONFIG.")
 @click.option("--mqtt-host", default=None)
@@ -580,6 +595,30 @@ def voice_test(text: str, config_path: str, out_dir: str | None) -> None:
     """Speak TEXT with the configured voice, e.g. "Mời công dân có số thứ tự B023"."""
     from display.voice import main as voice_main
     click.echo(str(voice_main(text, config_path, out_dir)))
+
+
+@cli.command()
+@click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="First service day, YYYY-MM-DD.")
+@click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last service day, YYYY-MM-DD.")
+@click.option("--by", default="official", show_default=True,
+              type=click.Choice(["official", "counter", "field", "day", "hour"]))
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "csv", "xlsx", "png"]))
+@click.option("--out", default=None, help="File to write; xlsx/png default to a name in this folder.")
+@click.option("--lang", default="vi", show_default=True, type=click.Choice(["vi", "en"]))
+@common
+def report(cfg, db_path: str, date_from, date_to, by: str, fmt: str, out: str | None,
+           lang: str) -> None:
+    """Tickets, waits, service times, satisfaction and anomalies for a period (docs/reports.md)."""
+    from kiosk.reports import ReportError, report_main
+    try:
+        result = report_main(cfg, db_path, date_from=date_from.date(), date_to=date_to.date(),
+                             by=by, fmt=fmt, out=out, lang=lang)
+    except ReportError as e:
+        _fail(str(e))
+    click.echo(result)
 
 
 @cli.command("print-test")

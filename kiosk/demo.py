@@ -1,25 +1,42 @@
 """The demo: the whole appliance on one machine, with simulated hardware.
 
-Starts a real Mosquitto (generated logins and ACLs) and the core as its own
-process, then shows a live view of the queue in the terminal while simulated
-citizens take tickets and simulated counters call them.  Everything it makes
-(database, broker files, logs, tickets) lands in one visible folder.
+It writes the effective site config it runs with (``<data>/site.toml``),
+starts a real Mosquitto (generated logins and ACLs), the core with a
+simulated thermal printer, the bridge with simulated counter boxes on ptys,
+the wall display and the kiosk (in windows when there is a screen; offscreen
+with screenshots, and the voice as wav files, when there is none).  The
+terminal shows the queue live; simulated citizens take tickets at a second
+kiosk and simulated staff press keys on the boxes.  Type commands to act
+yourself (``help``).  Everything lands in one visible folder.
 """
 from __future__ import annotations
 
 import json
+import os
 import random
+import select
 import socket
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 import uuid
 from pathlib import Path
+from typing import Any
 
+import tomli_w
+
+from kiosk import config as site_config
 from kiosk import contract
-from kiosk.broker import Broker, free_port
-from kiosk.config import SiteConfig
+from kiosk.broker import Broker, free_port, users_for
+
+HELP = """commands (then Enter):
+  t FIELD        take a ticket, e.g. "t tu-phap" (fields: {fields})
+  N KEY          press a key on counter N's box: n=next r=recall x=no-show f=finish p=pause/resume
+  N 1..{levels}         press a rating button on counter N's box (1 = {best})
+  traffic on|off simulated citizens and staff
+  help, quit"""
 
 
 def _port_free(port: int) -> bool:
@@ -35,25 +52,27 @@ class Children:
     """Processes the demo started; all stopped together."""
 
     def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.procs: list[tuple[str, subprocess.Popen, Path]] = []
 
-    def start(self, name: str, cmd: list[str], log: Path) -> subprocess.Popen:
+    def start(self, name: str, cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
         f = open(log, "ab")
-        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
-        self.procs.append((name, p))
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env={**os.environ, **(env or {})})
+        self.procs.append((name, p, log))
         return p
 
     def check(self) -> str | None:
-        for name, p in self.procs:
+        for name, p, log in self.procs:
             if p.poll() is not None:
-                return f"{name} exited with {p.returncode}"
+                return f"{name} exited with {p.returncode}; last lines of {log}:\n" + \
+                    "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         return None
 
     def stop(self) -> None:
-        for _, p in reversed(self.procs):
+        for _, p, _ in reversed(self.procs):
             if p.poll() is None:
                 p.terminate()
-        for _, p in reversed(self.procs):
+        for _, p, _ in reversed(self.procs):
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
@@ -71,12 +90,40 @@ def _wait_for_line(log: Path, text: str, proc: subprocess.Popen, timeout: float)
     raise SystemExit(f"demo: timed out waiting for {text!r} in {log}")
 
 
-def render(snapshot: dict, cfg: SiteConfig) -> str:
+def effective_config(config_path: str, data: Path, port: int, *, speakers: bool) -> Path:
+    """The site config with this demo's ports, folders and simulated devices."""
+    raw = tomllib.loads(Path(config_path).read_text(encoding="utf-8"))
+    cfg = site_config.parse(raw, config_path)
+    secrets = data / "broker" / "secrets"
+    raw.setdefault("mqtt", {})["port"] = port
+    raw["store"] = {"path": str(data / "phucvu.db")}
+    raw.setdefault("printer", {})["connection"] = f"sim:{data / 'tickets'}"
+    raw["bridge"] = {
+        "state_db": str(data / "bridge.db"),
+        "devices": [{"counter": c.number, "port": str(data / "serial" / f"counter-{c.number}"),
+                     "device_id": f"box-{c.number}",
+                     "password_file": str(secrets / f"counter-{c.number}.password")}
+                    for c in cfg.counters],
+    }
+    if not speakers:
+        # No sound device: the voice is written as wav files to listen to later.
+        raw.setdefault("announcer", {})["output_dir"] = str(data / "voice")
+    path = data / "site.toml"
+    path.write_text("# Written by `phucvu demo` from " + config_path + "; edit that file instead.\n"
+                    + tomli_w.dumps(raw), encoding="utf-8")
+    site_config.load(path)  # what we wrote must still be valid
+    return path
+
+
+def render(snapshot: dict, boxes: dict[int, Any]) -> str:
     lines = [f"{snapshot['commune']} — {snapshot['centre']}",
-             f"Ngày {snapshot['day']}   lượt gọi #{snapshot['call_seq']}", ""]
-    lines.append(f"{'Quầy':<10}{'Trạng thái':<12}{'Đang phục vụ':<14}Lĩnh vực")
+             f"Ngày {snapshot['day'] or '—'}   lượt gọi #{snapshot['call_seq']}", ""]
+    lines.append(f"{'Quầy':<10}{'Trạng thái':<12}{'Đang phục vụ':<14}{'Hộp quầy':<12}Lĩnh vực")
     for c in snapshot["counters"]:
-        lines.append(f"{c['name']:<10}{c['status']:<12}{c['current'] or '-':<14}{c['field_name_vi'] or ''}")
+        box = boxes.get(c["number"])
+        shown = box.display()[0].strip() if box and box.plugged else "-"
+        lines.append(f"{c['name']:<10}{c['status']:<12}{c['current'] or '-':<14}{shown or '-':<12}"
+                     f"{c['field_name_vi'] or ''}")
     lines += ["", f"{'Lĩnh vực':<28}{'Đang chờ':>9}{'Chờ (phút)':>12}"]
     for w in snapshot["waiting"]:
         lines.append(f"{w['prefix']} {w['name_vi']:<26}{w['waiting']:>9}{w['estimated_wait_min']:>12g}")
@@ -86,67 +133,120 @@ def render(snapshot: dict, cfg: SiteConfig) -> str:
     return "\n".join(lines)
 
 
-class Traffic(threading.Thread):
-    """Simulated citizens and counters, speaking the contract like real parts."""
+class Hall:
+    """Simulated citizens (at kiosk-2) and staff (on the counter boxes)."""
 
-    def __init__(self, client, topics: contract.Topics, cfg: SiteConfig, stop: threading.Event):
-        super().__init__(daemon=True)
-        self.client, self.topics, self.cfg, self.stop_event = client, topics, cfg, stop
+    def __init__(self, client, topics: contract.Topics, cfg, boxes: dict[int, Any]):
+        self.client, self.topics, self.cfg, self.boxes = client, topics, cfg, boxes
         self.rng = random.Random()
+        self.traffic = threading.Event()
+        self.stop = threading.Event()
+
+    def take_ticket(self, field: str, priority: str | None = None) -> None:
+        body = {"request_id": uuid.uuid4().hex[:12], "client": "kiosk-2", "field": field,
+                "priority": priority}
+        self.client.publish(self.topics.ticket_request, contract.encode(body), qos=1)
+
+    def press(self, counter: int, key: str) -> str:
+        box = self.boxes.get(counter)
+        if box is None:
+            return f"no box at counter {counter}"
+        if key.isdigit():
+            box.rate(int(key))
+            return f"counter {counter}: rating {key}"
+        names = {"n": "next", "r": "recall", "x": "no_show", "f": "finish", "p": "pause"}
+        if key not in names:
+            return f"unknown key {key!r}"
+        box.press(names[key])
+        return f"counter {counter}: {names[key]}"
 
     def run(self) -> None:
         fields = [f.code for f in self.cfg.fields]
         classes = [p.code for p in self.cfg.priority.classes]
-        while not self.stop_event.wait(self.rng.uniform(1.5, 3.5)):
-            if self.rng.random() < 0.65:
-                body = {"command_id": f"demo-{uuid.uuid4().hex[:10]}", "action": "issue",
-                        "field": self.rng.choice(fields), "source": "demo",
-                        "priority": self.rng.choice(classes) if self.rng.random() < 0.15 else None}
-                self.client.publish(self.topics.core_command, contract.encode(body), qos=1)
-            else:
-                n = self.rng.choice(self.cfg.counters).number
-                action = self.rng.choices(["next", "recall", "no_show", "finish"], [8, 1, 1, 2])[0]
-                body = {"command_id": f"demo-{uuid.uuid4().hex[:10]}", "action": action,
-                        "source": "demo"}
-                self.client.publish(self.topics.counter_command(n), contract.encode(body), qos=1)
+        levels = len(self.cfg.rating.levels)
+        while not self.stop.wait(self.rng.uniform(1.0, 2.5)):
+            if not self.traffic.is_set():
+                continue
+            if self.rng.random() < 0.5:
+                self.take_ticket(self.rng.choice(fields),
+                                 self.rng.choice(classes) if self.rng.random() < 0.15 else None)
+                continue
+            n = self.rng.choice(list(self.boxes))
+            key = self.rng.choices(["n", "f", "r", "x"], [8, 3, 1, 1])[0]
+            self.press(n, key)
+            if key in "nf" and self.rng.random() < 0.7:
+                # The citizen rates (the rating rules decide what counts).
+                time.sleep(0.3)
+                self.press(n, str(self.rng.choices(range(1, levels + 1),
+                                                   [6, 3] + [1] * (levels - 2))[0]))
 
 
-def run(cfg: SiteConfig, config_path: str, data: Path, *, seconds: float | None,
-        traffic: bool) -> None:
+def _speakers() -> bool:
+    return Path("/dev/snd").is_dir() and any(Path("/dev/snd").glob("pcm*p"))
+
+
+def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bool) -> None:
+    from firmware_bridge.sim import SimBox
+
     data = data.resolve()
     data.mkdir(parents=True, exist_ok=True)
+    (data / "serial").mkdir(exist_ok=True)
     port = cfg.mqtt.port if _port_free(cfg.mqtt.port) else free_port()
-    broker = Broker(data / "broker", cfg, port=port)
+    speakers = _speakers()
+    site_path = effective_config(config_path, data, port, speakers=speakers)
+    cfg = site_config.load(site_path)
+    broker = Broker(data / "broker", cfg, port=port, users=users_for(cfg, kiosks=2))
     broker.start()
     children = Children()
-    stop = threading.Event()
-    py = sys.executable
-    core_log = data / "core.log"
-    core_log.write_text("")
+    boxes: dict[int, SimBox] = {}
+    py = [sys.executable, "-m", "kiosk.cli"]
     pw = broker.password_file
+    screen = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    shots = data / "screenshots"
+    watcher = None
+    hall = None
     try:
-        core = children.start("core", [py, "-m", "kiosk.cli", "core", "--config", config_path,
-                                       "--db", str(data / "phucvu.db"), "--mqtt-port", str(port),
-                                       "--mqtt-password-file", str(pw("core")),
-                                       "--printer", f"sim:{data / 'tickets'}"], core_log)
-        _wait_for_line(core_log, "core ready", core, 20)
+        logs = {name: data / f"{name}.log" for name in ("core", "bridge", "display", "kiosk")}
+        for log in logs.values():
+            log.write_text("")
+        core = children.start("core", py + ["core", "--config", str(site_path), "--mqtt-password-file",
+                                            str(pw("core"))], logs["core"])
+        _wait_for_line(logs["core"], "core ready", core, 20)
+        for c in cfg.counters:
+            boxes[c.number] = SimBox(f"box-{c.number}", str(data / "serial" / f"counter-{c.number}"),
+                                     n_levels=len(cfg.rating.levels),
+                                     flash_path=str(data / "serial" / f"box-{c.number}.flash")).start()
+        children.start("bridge", py + ["bridge", "--config", str(site_path)], logs["bridge"])
+        ui_env = {"KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1",
+                  "KIVY_HOME": str(data / "kivy-home")}
+        display_cmd = py + ["display", "--config", str(site_path), "--mqtt-password-file",
+                            str(pw("display-1"))]
+        kiosk_cmd = py + ["kiosk", "--config", str(site_path), "--mqtt-password-file",
+                          str(pw("kiosk-1"))]
+        for cmd in (display_cmd, kiosk_cmd):
+            cmd += ["--windowed"] if screen else ["--screenshots", str(shots)]
+        children.start("display", display_cmd, logs["display"], ui_env)
+        children.start("kiosk", kiosk_cmd, logs["kiosk"], ui_env)
+
         prefix = cfg.topic_prefix
+        topics = contract.Topics(prefix)
         print(f"phucvu demo: {cfg.site.centre}")
-        print(f"  folder     {data}")
-        print(f"  broker     127.0.0.1:{port} (logins in {data / 'broker' / 'secrets'})")
-        print(f"  core log   {core_log}")
-        print(f"  tickets    {data / 'tickets'} (each ticket as .bin and .png)")
+        print(f"  folder       {data}")
+        print(f"  site config  {site_path}")
+        print(f"  broker       127.0.0.1:{port} (logins in {data / 'broker' / 'secrets'})")
+        print(f"  tickets      {data / 'tickets'} (each printed ticket as .bin and .png)")
+        print(f"  logs         {data}/core.log, bridge.log, display.log, kiosk.log")
+        if not screen:
+            print(f"  no screen: kiosk and display render offscreen to {shots}")
+        if not speakers:
+            print(f"  no sound device: the voice is written to {data / 'voice'}")
         print("  watch the bus:")
         print(f"    mosquitto_sub -h 127.0.0.1 -p {port} -u console -P \"$(cat {pw('console')})\" "
               f"-t '{prefix}/#' -v")
         print("  drive it from another terminal:")
-        print(f"    .venv/bin/phucvu issue tu-phap --config {config_path} --db {data / 'phucvu.db'} "
-              f"--mqtt-port {port} --mqtt-password-file {pw('core')}")
-        print(f"    .venv/bin/phucvu counter 1 next --config {config_path} --db {data / 'phucvu.db'} "
-              f"--mqtt-port {port} --mqtt-password-file {pw('core')}")
-        print("  Ctrl-C stops everything.\n", flush=True)
+        print(f"    .venv/bin/phucvu counter 1 next --config {site_path} --mqtt-password-file {pw('core')}")
+        print("  or type here (help for the list); Ctrl-C stops everything.\n", flush=True)
 
-        topics = contract.Topics(prefix)
         latest: dict = {}
         changed = threading.Event()
 
@@ -159,37 +259,75 @@ def run(cfg: SiteConfig, config_path: str, data: Path, *, seconds: float | None,
                 body = json.loads(msg.payload)
             except ValueError:
                 return
-            if body.get("call_seq") != latest.get("call_seq") or \
-                    body.get("waiting") != latest.get("waiting") or \
-                    body.get("counters") != latest.get("counters"):
+            if any(body.get(k) != latest.get(k) for k in ("call_seq", "waiting", "counters")):
                 latest.clear()
                 latest.update(body)
                 changed.set()
 
-        watcher = contract.mqtt_client(f"demo-view-{uuid.uuid4().hex[:6]}", username="core",
-                                       password=broker.password("core"), prefix=prefix)
-        watcher.on_connect, watcher.on_message = on_connect, on_message
-        watcher.connect_async("127.0.0.1", port, cfg.mqtt.keepalive)
-        watcher.loop_start()
+        # The simulated citizens' kiosk: kiosk-2 may request tickets and read the summary.
+        watcher = contract.mqtt_client("kiosk-2", username="kiosk-2", password=broker.password("kiosk-2"),
+                                       prefix=prefix, device="kiosk-2")
+        view = contract.mqtt_client(f"demo-view-{uuid.uuid4().hex[:6]}", username="display-1",
+                                    password=broker.password("display-1"), prefix=prefix)
+        view.on_connect, view.on_message = on_connect, on_message
+        for c in (watcher, view):
+            c.connect_async("127.0.0.1", port, cfg.mqtt.keepalive)
+            c.loop_start()
+        hall = Hall(watcher, topics, cfg, boxes)
         if traffic:
-            Traffic(watcher, topics, cfg, stop).start()
-        tty = sys.stdout.isatty()
+            hall.traffic.set()
+        threading.Thread(target=hall.run, daemon=True).start()
+        tty = sys.stdin.isatty()
+        help_text = HELP.format(fields=", ".join(f.code for f in cfg.fields),
+                                levels=len(cfg.rating.levels), best=cfg.rating.levels[0].name_vi)
         deadline = time.monotonic() + seconds if seconds else None
+        note = ""
         while deadline is None or time.monotonic() < deadline:
             problem = children.check()
             if problem:
-                raise SystemExit(f"demo: {problem}; see the logs in {data}")
-            if changed.wait(0.5):
+                raise SystemExit(f"demo: {problem}")
+            if tty and select.select([sys.stdin], [], [], 0)[0]:
+                note = _command(sys.stdin.readline().strip(), hall, help_text)
+                if note == "quit":
+                    break
+                changed.set()
+            if changed.wait(0.3):
                 changed.clear()
-                view = render(dict(latest), cfg)
-                print(("\033[H\033[J" if tty else "\n") + view, flush=True)
-        stop.set()
-        watcher.loop_stop()
-        watcher.disconnect()
+                if latest:
+                    print(("\033[H\033[J" if tty else "\n") + render(dict(latest), boxes)
+                          + (f"\n\n> {note}" if note else "")
+                          + ("\n(type help)" if tty else ""), flush=True)
     except KeyboardInterrupt:
         pass
     finally:
-        stop.set()
+        if hall:
+            hall.stop.set()
+        for c in (watcher,):
+            if c is not None:
+                c.loop_stop()
+        for box in boxes.values():
+            box.stop()
         children.stop()
         broker.stop()
         print(f"\ndemo stopped; everything it made is in {data}")
+
+
+def _command(line: str, hall: Hall, help_text: str) -> str:
+    parts = line.split()
+    if not parts:
+        return ""
+    if parts[0] in ("q", "quit", "exit"):
+        return "quit"
+    if parts[0] in ("h", "help", "?"):
+        return help_text
+    if parts[0] == "traffic" and len(parts) == 2:
+        (hall.traffic.set if parts[1] == "on" else hall.traffic.clear)()
+        return f"traffic {parts[1]}"
+    if parts[0] == "t" and len(parts) >= 2:
+        if parts[1] not in {f.code for f in hall.cfg.fields}:
+            return f"no field {parts[1]!r}"
+        hall.take_ticket(parts[1], parts[2] if len(parts) > 2 else None)
+        return f"ticket requested for {parts[1]}"
+    if parts[0].isdigit() and len(parts) == 2:
+        return hall.press(int(parts[0]), parts[1])
+    return f"? {line!r} (type help)"

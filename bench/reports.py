@@ -1,0 +1,151 @@
+"""A month of a large centre, reported by official in every format.
+
+150,000 tickets over 30 days, 60 officials at 30 counters, ratings for most
+served tickets and some anomalies.  The database is generated with bulk
+SQL straight into the core's schema (data generation, not the system under
+test; the schema comes from the store's own migrations), then
+``report_main(by="official")`` is timed once per format, each a full run:
+open read-only, read the month, compute, write.
+
+Prints report_month_<format>_s per format and report_month_s, the slowest
+of the four (the figure held against the 2 s target).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import ROOT, emit  # noqa: E402
+
+from kiosk import config as site_config  # noqa: E402
+from kiosk.core.store import Store  # noqa: E402
+from kiosk.reports import FORMATS, report_main  # noqa: E402
+
+REASONS = ("no_window", "after_window", "extra_press", "too_fast")
+
+
+def generate(cfg, db: Path, tickets: int, officials: int, days: int, first: dt.date,
+             seed: int = 8) -> None:
+    rnd = random.Random(seed)
+    Store(db).close()   # the real schema, through the store's migrations
+    import sqlite3
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA synchronous = OFF")
+    fields = [f.code for f in cfg.fields]
+    prefixes = {f.code: f.prefix for f in cfg.fields}
+    levels = [(i + 1, lv.code) for i, lv in enumerate(cfg.rating.levels)]
+    classes = [p.code for p in cfg.priority.classes]
+    counters = max(1, officials // 2)
+    conn.executemany("INSERT INTO officials (code, name, pin_hash, active) VALUES (?, ?, NULL, 1)",
+                     [(f"nv{i:02d}", f"Cán bộ Số {i:02d}") for i in range(1, officials + 1)])
+    per_day = tickets // days
+    t_rows, c_rows, r_rows = [], [], []
+    seq = call_seq = 0
+    for d in range(days):
+        day = first + dt.timedelta(days=d)
+        opening = dt.datetime.combine(day, dt.time(7, 0), tzinfo=cfg.tz).timestamp()
+        numbers = dict.fromkeys(fields, 0)
+        n_today = per_day + (tickets - per_day * days if d == days - 1 else 0)
+        for _ in range(n_today):
+            seq += 1
+            field = rnd.choice(fields)
+            numbers[field] += 1
+            number = numbers[field]
+            label = f"{prefixes[field]}{number:04d}"
+            tid = f"{day:%Y%m%d}-{label}"
+            issued = opening + rnd.uniform(0, 10 * 3600)
+            priority = rnd.choice(classes) if rnd.random() < 0.1 else None
+            counter = rnd.randint(1, counters)
+            official = f"nv{(counter - 1) * 2 + (1 if issued - opening < 5 * 3600 else 2):02d}"
+            roll = rnd.random()
+            state, close_reason, transfers, final_field = "finished", None, 0, field
+            called = issued + rnd.expovariate(1 / 900)
+            finished = called + rnd.expovariate(1 / 480)
+            if roll < 0.02:
+                state, close_reason, called, finished, counter, official = (
+                    "no_show", "day_closed", None, None, None, None)
+            elif roll < 0.08:
+                state, finished = "no_show", called + 120
+            elif roll < 0.11:
+                transfers, final_field = 1, rnd.choice(fields)
+            if called is not None:
+                call_seq += 1
+                c_rows.append((f"{day}-{call_seq}", call_seq, tid, counter, called, 0, 0, official))
+                if rnd.random() < 0.05:
+                    call_seq += 1
+                    c_rows.append((f"{day}-{call_seq}", call_seq, tid, counter, called + 60, 1, 0,
+                                   official))
+            t_rows.append((tid, day.isoformat(), final_field, field, number, label, priority, seq,
+                           issued, state, counter, None, called,
+                           finished if state == "finished" else None, 0, transfers, close_reason,
+                           official))
+            if state == "finished" and rnd.random() < 0.7:
+                idx, code = rnd.choices(levels, weights=(6, 3, 1)[:len(levels)] +
+                                        (1,) * (len(levels) - 3))[0]
+                r_rows.append((f"r{seq}", tid, counter, code, idx, finished + 10, 1, None, official,
+                               final_field, called - issued, finished - called, "box", "{}"))
+            if rnd.random() < 0.03:
+                reason = rnd.choice(REASONS)
+                ticket = None if reason == "no_window" else tid
+                r_rows.append((f"a{seq}", ticket, counter or 1, levels[0][1], 1, issued + 3600, 0,
+                               reason, official, final_field if ticket else None, None, None, "box",
+                               "{}"))
+    conn.executemany(
+        "INSERT INTO tickets (id, day, field, origin_field, number, label, priority, seq, issued_at, "
+        "state, counter, target_counter, called_at, finished_at, recalls, transfers, close_reason, "
+        "official) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", t_rows)
+    conn.executemany("INSERT INTO calls (call_id, call_seq, ticket_id, counter, at, recall, specific, "
+                     "official) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", c_rows)
+    conn.executemany(
+        "INSERT INTO ratings (id, ticket_id, counter, level, level_index, at, counted, reason, "
+        "official, field, wait_s, service_s, source, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", r_rows)
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tickets", type=int, default=150_000)
+    ap.add_argument("--officials", type=int, default=60)
+    ap.add_argument("--days", type=int, default=30)
+    args = ap.parse_args()
+    cfg = site_config.load(ROOT / "deploy" / "demo-site.toml")
+    first = dt.date(2026, 11, 1)
+    last = first + dt.timedelta(days=args.days - 1)
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
+        db = Path(tmp) / "month.db"
+        t0 = time.perf_counter()
+        generate(cfg, db, args.tickets, args.officials, args.days, first)
+        figures["generate_s"] = time.perf_counter() - t0
+        for fmt in FORMATS:
+            out = None if fmt in ("table", "csv") else str(Path(tmp) / f"month.{fmt}")
+            t0 = time.perf_counter()
+            result = report_main(cfg, db, date_from=first, date_to=last, by="official", fmt=fmt,
+                                 out=out)
+            figures[f"report_month_{fmt}_s"] = time.perf_counter() - t0
+            if fmt in ("table", "csv"):
+                # 60 officials, the unattributed row and the total, at least.
+                if result.count("\n") < args.officials + 2:
+                    print(f"bench: {fmt} report has too few lines", file=sys.stderr)
+                    return 1
+            elif not Path(result).stat().st_size:
+                print(f"bench: {fmt} report {result} is empty", file=sys.stderr)
+                return 1
+    figures["report_month_s"] = max(figures[f"report_month_{f}_s"] for f in FORMATS)
+    figures["tickets"] = args.tickets
+    figures["officials"] = args.officials
+    emit(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
