@@ -150,7 +150,7 @@ def test_broker_restart_subscriber_sees_correct_state_within_1s(core, bus, broke
     elapsed = time.monotonic() - t0
     assert fresh["counters"][0]["current"] == "A001" and snap
     assert elapsed < 5  # the 1 s figure is measured by bench/bus.py, not asserted here
-    assert "reconnected; retained state republished" in core.log.read_text()
+    assert "reconnected; republishing retained state" in core.log.read_text()
 
 
 def test_anonymous_client_refused(broker):

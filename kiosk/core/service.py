@@ -146,6 +146,8 @@ class CoreService:
     def _dispatch(self, topic: str, payload: bytes) -> None:
         t = self.topics
         if topic == "__connected__":
+            if self.ready.is_set():
+                log.info("reconnected; republishing retained state")
             contract.announce_online(self.client, self.config.topic_prefix, self.device,
                                      self.engine.clock())
             self._publish_state(counters=None)
@@ -154,8 +156,6 @@ class CoreService:
             if not self.ready.is_set():
                 self.ready.set()
                 log.info("core ready on %s:%s as %s", self.host, self.port, self.device)
-            else:
-                log.info("reconnected; retained state republished")
             return
         if topic == "__printed__":
             self._printed(*payload)  # type: ignore[misc]
