@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 def users_for(config: SiteConfig, kiosks: int = 1, displays: int = 1) -> list[str]:
-    users = ["core", "console"]
+    users = ["core", "console", "web"]
     users += [f"kiosk-{i}" for i in range(1, kiosks + 1)]
     users += [f"display-{i}" for i in range(1, displays + 1)]
     users += [f"counter-{c.number}" for c in config.counters]
@@ -54,6 +54,13 @@ def acl_text(prefix: str, users: list[str]) -> str:
                     f"topic read {p}/printer/status",
                     f"topic read {p}/presence/#",
                     f"topic read {p}/event/#",
+                    f"topic readwrite {p}/presence/{u}"]
+        elif u == "web":
+            # The browser console's server: counter commands for logged-in
+            # staff, roster and reprints for the head and admins.
+            out += [f"topic write {p}/counter/+/command",
+                    f"topic write {p}/core/command",
+                    f"topic read {p}/#",
                     f"topic readwrite {p}/presence/{u}"]
         elif u.startswith("kiosk-"):
             out += [f"topic write {p}/ticket/request",

@@ -135,6 +135,20 @@ class _Writer:
         self.engine.run("logout", counter)
         return {"ok": True}
 
+    def roster(self, action: str, code: str, **fields: Any) -> dict:
+        if self.remote:
+            return self.remote.core({"action": action, "official": code, **fields})
+        import unicodedata
+        store = self.engine.store
+        if action == "official_add":
+            store.add_official(code, unicodedata.normalize("NFC", fields["name"]),
+                               fields.get("pin_hash"), fields.get("role", "staff"))
+        elif action == "official_pin":
+            store.set_pin(code, fields["pin_hash"])
+        else:
+            store.set_active(code, fields["active"])
+        return {"ok": True}
+
     def close_day(self) -> dict:
         if self.remote:
             return self.remote.core({"action": "close_day"})
@@ -288,45 +302,63 @@ def official() -> None:
 @official.command("add")
 @click.argument("code")
 @click.argument("name")
+@click.option("--role", type=click.Choice(["staff", "head", "admin"]), default="staff",
+              show_default=True, help="staff serve; head reads reports; admin keeps the roster.")
 @click.option("--pin", default=None, help="4-12 digits; asked for when omitted on a terminal.")
 @common
-def official_add(cfg, db_path: str, code: str, name: str, pin: str | None) -> None:
-    """Add an official: CODE (e.g. nv01) and full NAME."""
-    import unicodedata
+@mqtt_options
+def official_add(cfg, db_path: str, code: str, name: str, role: str, pin: str | None,
+                 mqtt: dict) -> None:
+    """Add an official: CODE (e.g. nv01) and full NAME.  The first admin is made here."""
     from kiosk.core.auth import hash_pin
-    from kiosk.core.store import Store
     if pin is None and sys.stdin.isatty():
         pin = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
+    if pin is None and role != "staff":
+        _fail(f"a {role} needs a PIN (--pin)")
     try:
         pin_hash = hash_pin(pin) if pin else None
     except ValueError as e:
         _fail(str(e))
-    store = Store(db_path, lock=False)
+    w = _Writer(cfg, db_path, mqtt)
     try:
-        store.add_official(code, unicodedata.normalize("NFC", name), pin_hash)
+        _check(w.roster("official_add", code, name=name, role=role, pin_hash=pin_hash))
     finally:
-        store.close()
-    click.echo(f"official {code} ({name}) added" + ("" if pin_hash else " without a PIN"))
+        w.close()
+    click.echo(f"official {code} ({name}, {role}) added" + ("" if pin_hash else " without a PIN"))
 
 
 @official.command("pin")
 @click.argument("code")
 @click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
 @common
-def official_pin(cfg, db_path: str, code: str, pin: str) -> None:
+@mqtt_options
+def official_pin(cfg, db_path: str, code: str, pin: str, mqtt: dict) -> None:
     """Set CODE's PIN (stored as a scrypt hash)."""
     from kiosk.core.auth import hash_pin
-    from kiosk.core.store import Store
     try:
         pin_hash = hash_pin(pin)
     except ValueError as e:
         _fail(str(e))
-    store = Store(db_path, lock=False)
+    w = _Writer(cfg, db_path, mqtt)
     try:
-        store.set_pin(code, pin_hash)
+        _check(w.roster("official_pin", code, pin_hash=pin_hash))
     finally:
-        store.close()
+        w.close()
     click.echo(f"PIN of {code} set")
+
+
+@official.command("disable")
+@click.argument("code")
+@common
+@mqtt_options
+def official_disable(cfg, db_path: str, code: str, mqtt: dict) -> None:
+    """CODE may no longer log in (history stays attributed)."""
+    w = _Writer(cfg, db_path, mqtt)
+    try:
+        _check(w.roster("official_active", code, active=False))
+    finally:
+        w.close()
+    click.echo(f"{code} disabled")
 
 
 @official.command("list")
@@ -340,7 +372,7 @@ def official_list(cfg, db_path: str) -> None:
     finally:
         store.close()
     for r in rows:
-        click.echo(f"{r['code']:<10}{r['name']:<30}{'PIN' if r['has_pin'] else 'no PIN':<8}"
+        click.echo(f"{r['code']:<10}{r['name']:<30}{r['role']:<7}{'PIN' if r['has_pin'] else 'no PIN':<8}"
                    f"{'active' if r['active'] else 'inactive'}")
 
 

@@ -188,7 +188,8 @@ class RatingPress(_Inbound):
 
 class CoreCommand(_Inbound):
     command_id: MessageId
-    action: Literal["close_day", "issue", "republish", "reprint", "notice", "login", "logout"]
+    action: Literal["close_day", "issue", "republish", "reprint", "notice", "login", "logout",
+                    "official_add", "official_pin", "official_active"]
     field: str | None = None
     priority: str | None = None
     # reprint: a ticket label ("A013") or id ("20261127-A013") of today.
@@ -201,6 +202,11 @@ class CoreCommand(_Inbound):
     official: str | None = Field(default=None, max_length=32)
     counter: int | None = Field(default=None, ge=1, le=99)
     pin: str | None = Field(default=None, max_length=12)
+    # The roster (admins): a PIN travels only as its hash.
+    name: str | None = Field(default=None, max_length=120)
+    role: Literal["staff", "head", "admin"] = "staff"
+    pin_hash: str | None = Field(default=None, max_length=200)
+    active: bool | None = None
     source: str = Field(default="", max_length=64)
 
     @model_validator(mode="after")
@@ -215,6 +221,14 @@ class CoreCommand(_Inbound):
             raise ValueError("action 'login' needs 'official' and 'counter'")
         if self.action == "logout" and self.counter is None:
             raise ValueError("action 'logout' needs 'counter'")
+        if self.action.startswith("official_") and not self.official:
+            raise ValueError(f"action {self.action!r} needs 'official'")
+        if self.action == "official_add" and not self.name:
+            raise ValueError("action 'official_add' needs 'name'")
+        if self.action == "official_pin" and not self.pin_hash:
+            raise ValueError("action 'official_pin' needs 'pin_hash'")
+        if self.action == "official_active" and self.active is None:
+            raise ValueError("action 'official_active' needs 'active'")
         return self
 
 

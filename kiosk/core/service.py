@@ -259,6 +259,9 @@ class CoreService:
         if cmd.action == "reprint":
             self._reprint(cmd, reply_topic)
             return
+        if cmd.action.startswith("official_"):
+            self._roster(cmd, key, reply_topic)
+            return
         reply: dict[str, Any] = {}
 
         def record(outcome: list[dict] | DomainError) -> list:
@@ -395,6 +398,28 @@ class CoreService:
         if last["printed"]:
             return {"status": "printed"}
         return {"status": "not_printed", "reason": last["state"], "detail": last["detail"]}
+
+    def _roster(self, cmd: CoreCommand, key: str, reply_topic: str) -> None:
+        """Roster changes go through the core too: it is the only writer."""
+        from kiosk.core.store import StoreError
+        store = self.engine.store
+        reply: dict[str, Any] = {"command_id": cmd.command_id, "action": cmd.action}
+        try:
+            if cmd.action == "official_add":
+                import unicodedata
+                store.add_official(cmd.official, unicodedata.normalize("NFC", cmd.name or ""),
+                                   cmd.pin_hash, cmd.role)
+            elif cmd.action == "official_pin":
+                store.set_pin(cmd.official, cmd.pin_hash or "")
+            else:
+                store.set_active(cmd.official, bool(cmd.active))
+            reply["ok"] = True
+            log.info("roster: %s %s", cmd.action, cmd.official)
+        except StoreError as e:
+            reply.update(self._error("roster", str(e)))
+        with store.transaction() as c:
+            c.execute(*self._remember(key, reply))
+        self._publish(reply_topic, reply)
 
     def _reprint(self, cmd: CoreCommand, reply_topic: str) -> None:
         state = self.engine.queue.state

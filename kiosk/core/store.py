@@ -148,7 +148,16 @@ MIGRATIONS: list[str] = [
         logout_at REAL
     );
     """,
+    # 4: roles for the browser console: staff serve, the head reads reports,
+    # admins keep the roster.  There is no default admin: the first one is
+    # added from the CLI.
+    """
+    ALTER TABLE officials ADD COLUMN role TEXT NOT NULL DEFAULT 'staff';
+    CREATE INDEX calls_ticket ON calls (ticket_id);
+    """,
 ]
+
+ROLES = ("staff", "head", "admin")
 
 TICKET_COLUMNS = [
     "id", "day", "field", "origin_field", "number", "label", "priority", "seq",
@@ -409,12 +418,14 @@ class Store:
                  "detail": r[4], "at": r[5]} for r in rows]
 
     # ------------------------------------------------------------- roster
-    def add_official(self, code: str, name: str, pin_hash: str | None) -> None:
+    def add_official(self, code: str, name: str, pin_hash: str | None, role: str = "staff") -> None:
+        if role not in ROLES:
+            raise StoreError(f"role {role!r} is not one of {', '.join(ROLES)}")
         with self.transaction() as c:
             if c.execute("SELECT 1 FROM officials WHERE code = ?", (code,)).fetchone():
                 raise StoreError(f"official {code!r} already exists")
-            c.execute("INSERT INTO officials (code, name, pin_hash, active) VALUES (?, ?, ?, 1)",
-                      (code, name, pin_hash))
+            c.execute("INSERT INTO officials (code, name, pin_hash, active, role) VALUES (?, ?, ?, 1, ?)",
+                      (code, name, pin_hash, role))
 
     def set_pin(self, code: str, pin_hash: str) -> None:
         with self.transaction() as c:
@@ -427,14 +438,16 @@ class Store:
                 raise StoreError(f"no official {code!r}")
 
     def official(self, code: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT code, name, pin_hash, active FROM officials WHERE code = ?",
+        row = self.conn.execute("SELECT code, name, pin_hash, active, role FROM officials WHERE code = ?",
                                 (code,)).fetchone()
         return None if row is None else {"code": row[0], "name": row[1], "pin_hash": row[2],
-                                         "active": bool(row[3])}
+                                         "active": bool(row[3]), "role": row[4]}
 
     def officials(self) -> list[dict[str, Any]]:
-        return [{"code": r[0], "name": r[1], "has_pin": r[2] is not None, "active": bool(r[3])}
-                for r in self.conn.execute("SELECT code, name, pin_hash, active FROM officials ORDER BY code")]
+        return [{"code": r[0], "name": r[1], "has_pin": r[2] is not None, "active": bool(r[3]),
+                 "role": r[4]}
+                for r in self.conn.execute(
+                    "SELECT code, name, pin_hash, active, role FROM officials ORDER BY code")]
 
     def has_rating(self, rating_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM ratings WHERE id = ?", (rating_id,)).fetchone() is not None
