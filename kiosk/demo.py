@@ -181,6 +181,57 @@ class Hall:
                                                    [6, 3] + [1] * (levels - 2))[0]))
 
 
+# The demo's roster: one official per counter, a head and an admin, with
+# PINs printed for the newcomer.  A real centre adds its own with
+# 'phucvu official add' and has no default password.
+DEMO_OFFICIALS = [
+    ("ad01", "Trần Văn Quản", "admin", "246810"),
+    ("td01", "Lê Thị Hoa", "head", "135790"),
+    ("nv01", "Nguyễn Văn An", "staff", "1111"),
+    ("nv02", "Phạm Thị Bình", "staff", "2222"),
+    ("nv03", "Hoàng Văn Cường", "staff", "3333"),
+    ("nv04", "Đỗ Thị Dung", "staff", "4444"),
+]
+
+
+def _staff_the_counters(cfg, broker: Broker, port: int) -> None:
+    """Add the demo roster through the core and log one official in per counter."""
+    from kiosk.core.auth import hash_pin
+    topics = contract.Topics(cfg.topic_prefix)
+    replies: dict[str, dict] = {}
+    done = threading.Condition()
+
+    def on_message(client, userdata, msg):
+        body = json.loads(msg.payload)
+        with done:
+            replies[str(body.get("command_id"))] = body
+            done.notify_all()
+
+    client = contract.mqtt_client(f"demo-admin-{uuid.uuid4().hex[:6]}", username="core",
+                                  password=broker.password("core"), prefix=cfg.topic_prefix)
+    client.on_message = on_message
+    subscribed = threading.Event()
+    client.on_connect = lambda c, u, f, rc, p=None: c.subscribe(topics.core_reply, 1)
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.connect_async("127.0.0.1", port, cfg.mqtt.keepalive)
+    client.loop_start()
+    subscribed.wait(5)
+    ids = []
+    staff = [o for o in DEMO_OFFICIALS if o[2] == "staff"]
+    bodies = [{"action": "official_add", "official": code, "name": name, "role": role,
+               "pin_hash": hash_pin(pin)} for code, name, role, pin in DEMO_OFFICIALS]
+    bodies += [{"action": "login", "official": code, "counter": c.number}
+               for c, (code, *_rest) in zip(cfg.counters, staff)]
+    for body in bodies:
+        cid = f"demo-{uuid.uuid4().hex[:10]}"
+        ids.append(cid)
+        client.publish(topics.core_command, contract.encode({"command_id": cid, **body}), qos=1)
+    with done:
+        done.wait_for(lambda: all(i in replies for i in ids), timeout=10)
+    client.loop_stop()
+    client.disconnect()
+
+
 def _speakers() -> bool:
     return Path("/dev/snd").is_dir() and any(Path("/dev/snd").glob("pcm*p"))
 
@@ -212,6 +263,7 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
         core = children.start("core", py + ["core", "--config", str(site_path), "--mqtt-password-file",
                                             str(pw("core"))], logs["core"])
         _wait_for_line(logs["core"], "core ready", core, 20)
+        _staff_the_counters(cfg, broker, port)
         for c in cfg.counters:
             boxes[c.number] = SimBox(f"box-{c.number}", str(data / "serial" / f"counter-{c.number}"),
                                      n_levels=len(cfg.rating.levels),
