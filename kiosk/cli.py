@@ -215,6 +215,15 @@ class _Remote:
         self.client.disconnect()
 
 
+def _write(cfg, db_path: str, mqtt: dict, act: Callable[[_Writer], dict]) -> dict:
+    """Run one state change locally or through the core; fail on a refusal."""
+    w = _Writer(cfg, db_path, mqtt)
+    try:
+        return _check(act(w))
+    finally:
+        w.close()
+
+
 def _check(reply: dict) -> dict:
     if not reply.get("ok"):
         err = reply.get("error", {})
@@ -249,11 +258,7 @@ def init(cfg, db_path: str) -> None:
 @mqtt_options
 def issue(cfg, db_path: str, field: str, priority: str | None, mqtt: dict) -> None:
     """Issue a ticket for FIELD (a field code from the config)."""
-    w = _Writer(cfg, db_path, mqtt)
-    try:
-        t = _check(w.issue(field, priority))["ticket"]
-    finally:
-        w.close()
+    t = _write(cfg, db_path, mqtt, lambda w: w.issue(field, priority))["ticket"]
     mark = f" [{t['priority_name_vi']}]" if t.get("priority_name_vi") else ""
     click.echo(f"{t['label']}  {t['field_name_vi']}{mark}  "
                f"{t['ahead']} ahead, about {t['estimated_wait_min']:g} min")
@@ -284,11 +289,7 @@ def counter(cfg, db_path: str, counter: int, action: str, number: str | None, to
         args = {"to_counter": int(to)} if to.isdigit() else {"to_field": to}
     elif to:
         _fail("--to is only for transfer")
-    w = _Writer(cfg, db_path, mqtt)
-    try:
-        reply = _check(w.counter(counter, action, **args))
-    finally:
-        w.close()
+    reply = _write(cfg, db_path, mqtt, lambda w: w.counter(counter, action, **args))
     t = reply.get("ticket")
     name = cfg.counter(counter).name
     click.echo(f"{name}: {action.replace('_', '-')} ok; serving {t['label'] if t else 'nobody'}")
@@ -319,11 +320,8 @@ def official_add(cfg, db_path: str, code: str, name: str, role: str, pin: str | 
         pin_hash = hash_pin(pin) if pin else None
     except ValueError as e:
         _fail(str(e))
-    w = _Writer(cfg, db_path, mqtt)
-    try:
-        _check(w.roster("official_add", code, name=name, role=role, pin_hash=pin_hash))
-    finally:
-        w.close()
+    _write(cfg, db_path, mqtt,
+           lambda w: w.roster("official_add", code, name=name, role=role, pin_hash=pin_hash))
     click.echo(f"official {code} ({name}, {role}) added" + ("" if pin_hash else " without a PIN"))
 
 
@@ -339,11 +337,7 @@ def official_pin(cfg, db_path: str, code: str, pin: str, mqtt: dict) -> None:
         pin_hash = hash_pin(pin)
     except ValueError as e:
         _fail(str(e))
-    w = _Writer(cfg, db_path, mqtt)
-    try:
-        _check(w.roster("official_pin", code, pin_hash=pin_hash))
-    finally:
-        w.close()
+    _write(cfg, db_path, mqtt, lambda w: w.roster("official_pin", code, pin_hash=pin_hash))
     click.echo(f"PIN of {code} set")
 
 
@@ -353,11 +347,7 @@ def official_pin(cfg, db_path: str, code: str, pin: str, mqtt: dict) -> None:
 @mqtt_options
 def official_disable(cfg, db_path: str, code: str, mqtt: dict) -> None:
     """CODE may no longer log in (history stays attributed)."""
-    w = _Writer(cfg, db_path, mqtt)
-    try:
-        _check(w.roster("official_active", code, active=False))
-    finally:
-        w.close()
+    _write(cfg, db_path, mqtt, lambda w: w.roster("official_active", code, active=False))
     click.echo(f"{code} disabled")
 
 
@@ -384,11 +374,7 @@ def official_list(cfg, db_path: str) -> None:
 @mqtt_options
 def login(cfg, db_path: str, counter: int, code: str, pin: str | None, mqtt: dict) -> None:
     """Official CODE starts serving at COUNTER: calls, finishes and ratings are theirs."""
-    w = _Writer(cfg, db_path, mqtt)
-    try:
-        _check(w.login(counter, code, pin))
-    finally:
-        w.close()
+    _write(cfg, db_path, mqtt, lambda w: w.login(counter, code, pin))
     click.echo(f"{code} logged in at {cfg.counter(counter).name}")
 
 
@@ -398,11 +384,7 @@ def login(cfg, db_path: str, counter: int, code: str, pin: str | None, mqtt: dic
 @mqtt_options
 def logout(cfg, db_path: str, counter: int, mqtt: dict) -> None:
     """Nobody serves at COUNTER any more."""
-    w = _Writer(cfg, db_path, mqtt)
-    try:
-        _check(w.logout(counter))
-    finally:
-        w.close()
+    _write(cfg, db_path, mqtt, lambda w: w.logout(counter))
     click.echo(f"logged out at {cfg.counter(counter).name}")
 
 
@@ -411,11 +393,7 @@ def logout(cfg, db_path: str, counter: int, mqtt: dict) -> None:
 @mqtt_options
 def close_day(cfg, db_path: str, mqtt: dict) -> None:
     """Close today's service day: waiting tickets expire, counters close."""
-    w = _Writer(cfg, db_path, mqtt)
-    try:
-        _check(w.close_day())
-    finally:
-        w.close()
+    _write(cfg, db_path, mqtt, lambda w: w.close_day())
     click.echo("service day closed")
 
 
