@@ -1,6 +1,11 @@
 """Next pressed -> display snapshot received, through a real Mosquitto and
 the real core process, beside the bare broker QoS 1 round trip measured in the
 same run; the core's RSS and start-up time; broker restart -> fresh snapshot.
+
+The core prints every ticket, as in a centre, to a printer simulator held
+by this script on a pty (the serial path a real printer uses); the calls
+start once every ticket has printed, as a printer never prints 2,400
+tickets at once.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from _util import ROOT, bench_site, emit, percentile, rss_mb
 
 from kiosk import config, contract
 from kiosk.broker import Broker
+from kiosk.printing.sim import PrinterSimulator
 
 CALLS = 1200
 
@@ -68,12 +74,14 @@ def main() -> int:
         cfg = config.load(site_path)
         topics = contract.Topics(cfg.topic_prefix)
         broker = Broker(tmp / "broker", cfg).start()
+        printer = PrinterSimulator(tmp / "paper", save_png=False).start()
         log = open(tmp / "core.log", "wb")
         t_start = time.perf_counter()
         core = subprocess.Popen(
             [sys.executable, "-m", "kiosk.cli", "core", "--config", str(site_path), "--db",
              str(tmp / "p.db"), "--mqtt-port", str(broker.port), "--mqtt-password-file",
-             str(broker.password_file("core")), "--log-level", "WARNING"],
+             str(broker.password_file("core")), "--log-level", "WARNING",
+             "--printer", f"serial:{printer.path}@115200"],
             stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
             # Ready = the first retained snapshot is on the broker.
@@ -97,6 +105,7 @@ def main() -> int:
                     {"command_id": f"i{i}", "action": "issue",
                      "field": cfg.fields[i % len(cfg.fields)].code}), qos=1)
             ctl.wait(lambda t, p: json.loads(p).get("command_id") == f"i{2 * CALLS - 1}", timeout=60)
+            printer.wait_jobs(2 * CALLS, timeout=300)
 
             # Next -> snapshot at a separate subscriber.
             lat = []
@@ -130,6 +139,7 @@ def main() -> int:
             core.terminate()
             core.wait(10)
             broker.stop()
+            printer.close()
     if len(lat) < 1000:
         print("could not measure", file=sys.stderr)
         return 1

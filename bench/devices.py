@@ -56,7 +56,7 @@ def main() -> int:
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "kiosk.cli", "core", "--config", str(DEMO), "--db", str(tmp / "core.db"),
              "--mqtt-port", str(broker.port), "--mqtt-password-file", str(broker.password_file("core")),
-             "--log-level", "INFO"],
+             "--log-level", "INFO", "--printer", "none"],  # presses print nothing
             stdout=open(core_log, "ab"), stderr=subprocess.STDOUT, cwd=ROOT))
         link = str(tmp / "by-id-box-1")
         box = SimBox("box-1", link, seed=1, hold_ms=1, baud=BAUD, step_s=0.0002).start()

@@ -443,6 +443,8 @@ def _printer(cfg, connection: str | None):
     from kiosk.printing.printer import PrinterConfigError, TicketPrinter
     conn = connection or cfg.printer.connection
     if conn == "none":
+        logging.getLogger("phucvu.core").warning(
+            "no ticket printer ([printer] connection = none): numbers are shown on screen only")
         return None
     try:
         return TicketPrinter(cfg.printer.model_copy(update={"connection": conn}))

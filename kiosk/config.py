@@ -210,7 +210,8 @@ class PrinterSection(_Section):
     """The kiosk's ticket printer (see docs/printing.md)."""
 
     # sim:DIR | usb:VID:PID | serial:DEVICE[@BAUD] | network:HOST[:PORT] | file:PATH
-    connection: str = "sim:demo-data/tickets"
+    # "none": no printer (the kiosk shows the number; a warning says so).
+    connection: str = "none"
     profile: str = "80mm"
     mode: Literal["raster", "tcvn3", "full_raster"] = "raster"
     qr: bool = True
@@ -223,10 +224,12 @@ class PrinterSection(_Section):
     def _connection(cls, v: str) -> str:
         # Only the shape here (the ground floor imports nothing above it);
         # kiosk.printing.connection checks ids, ports and baud rates at start-up.
+        if v == "none":
+            return v
         kind, sep, rest = v.partition(":")
         if kind not in ("sim", "usb", "serial", "network", "file") or not sep or not rest:
             raise ValueError(
-                "expected sim:DIR, usb:VID:PID, serial:DEVICE[@BAUD], network:HOST[:PORT] or file:PATH"
+                "expected sim:DIR, usb:VID:PID, serial:DEVICE[@BAUD], network:HOST[:PORT], file:PATH or none"
             )
         return v
 
@@ -305,6 +308,21 @@ class BridgeSection(_Section):
         return self
 
 
+class WebSection(_Section):
+    """The browser console and dashboard (see docs/console.md)."""
+
+    # Loopback by default: a centre opens it to the LAN on purpose.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    # A signed session cookie lives this long; a shift is about 9 hours.
+    session_lifetime_s: int = Field(default=36000, ge=60, le=7 * 86400)
+    # This many wrong PINs for one code, or from one client, lock both out.
+    login_attempts: int = Field(default=5, ge=1, le=100)
+    lockout_s: float = Field(default=60, gt=0, le=86400)
+    # How long a button waits for the core's reply before saying so.
+    command_timeout_s: float = Field(default=5, gt=0, le=60)
+
+
 class SiteConfig(_Section):
     site: SiteSection
     hours: list[Session] = Field(default_factory=_default_hours)
@@ -318,6 +336,7 @@ class SiteConfig(_Section):
     display: DisplaySection = Field(default_factory=DisplaySection)
     announcer: AnnouncerSection = Field(default_factory=AnnouncerSection)
     bridge: BridgeSection = Field(default_factory=BridgeSection)
+    web: WebSection = Field(default_factory=WebSection)
 
     @model_validator(mode="after")
     def _cross_refs(self) -> "SiteConfig":
