@@ -633,6 +633,51 @@ def report(cfg, db_path: str, date_from, date_to, by: str, fmt: str, out: str | 
     click.echo(result)
 
 
+@cli.command()
+@click.option("--config", "config_path", default=None,
+              help="Site config; default: deploy/demo-site.toml.")
+@click.option("--out", default="docs/images", show_default=True, help="Where the PNGs go.")
+def screenshots(config_path: str | None, out: str) -> None:
+    """Render every kiosk screen, the wall display and sample tickets to PNG (docs/images)."""
+    import datetime as dt
+    from display.screenshots import main as display_shots
+    from kiosk.printing.tools import write_samples
+    from kiosk.ui.screenshots import main as kiosk_shots
+    path = config_path or str(Path(__file__).resolve().parent.parent / "deploy" / "demo-site.toml")
+    try:
+        cfg = site_config.load(path)
+    except site_config.ConfigError as e:
+        _fail(str(e))
+    made = display_shots(path, out)
+    if kiosk_shots(["--config", path, "--out", out]) != 0:
+        _fail("kiosk screenshots failed")
+    # A fixed moment, so the sample tickets do not change on every run.
+    sizes = write_samples(cfg, out, now=dt.datetime(2026, 11, 27, 9, 41, tzinfo=cfg.tz))
+    click.echo(f"{len(made)} display, the kiosk's screens and {len(sizes)} tickets written to {out}")
+
+
+@cli.command()
+@click.option("--config", "config_path", envvar="PHUCVU_CONFIG", default=DEFAULT_CONFIG,
+              show_default=True, help="Site config (TOML); env PHUCVU_CONFIG.")
+@click.option("--db", "db_path", envvar="PHUCVU_DB", default=None,
+              help="The core's SQLite file (read only here); default: [store] path.")
+@click.option("--mqtt-port", type=int, default=None, help="Broker port; default: [mqtt] port.")
+@click.option("--mqtt-password-file", required=True, help="Password file of the 'web' login.")
+@click.option("--host", default=None, help="Address to serve on; default: [web] host.")
+@click.option("--port", type=int, default=None, help="Port; default: [web] port.")
+def web(config_path: str, db_path: str | None, mqtt_port: int | None, mqtt_password_file: str,
+        host: str | None, port: int | None) -> None:
+    """The staff console, the head's dashboard and admin pages, in the browser."""
+    from kiosk.web.app import main as web_main
+    try:
+        cfg = site_config.load(config_path)
+    except site_config.ConfigError as e:
+        _fail(str(e))
+    sys.exit(web_main(config_path, db_path=db_path or cfg.store.path,
+                      mqtt_password_file=mqtt_password_file, host=host, port=port,
+                      mqtt_port=mqtt_port))
+
+
 @cli.command("print-test")
 @click.option("--reprint", is_flag=True, help="Print the sample as a reprint (IN LẠI).")
 @click.option("--printer", "printer_conn", default=None, help="Override [printer] connection.")

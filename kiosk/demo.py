@@ -96,6 +96,9 @@ def effective_config(config_path: str, data: Path, port: int, *, speakers: bool)
     cfg = site_config.parse(raw, config_path)
     secrets = data / "broker" / "secrets"
     raw.setdefault("mqtt", {})["port"] = port
+    web = raw.setdefault("web", {})
+    web_port = web.get("port", 8080)
+    web["port"] = web_port if _port_free(web_port) else free_port()
     raw["store"] = {"path": str(data / "phucvu.db")}
     raw.setdefault("printer", {})["connection"] = f"sim:{data / 'tickets'}"
     raw["bridge"] = {
@@ -257,7 +260,7 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
     watcher = None
     hall = None
     try:
-        logs = {name: data / f"{name}.log" for name in ("core", "bridge", "display", "kiosk")}
+        logs = {name: data / f"{name}.log" for name in ("core", "bridge", "display", "kiosk", "web")}
         for log in logs.values():
             log.write_text("")
         core = children.start("core", py + ["core", "--config", str(site_path), "--mqtt-password-file",
@@ -269,6 +272,8 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
                                      n_levels=len(cfg.rating.levels),
                                      flash_path=str(data / "serial" / f"box-{c.number}.flash")).start()
         children.start("bridge", py + ["bridge", "--config", str(site_path)], logs["bridge"])
+        children.start("web", py + ["web", "--config", str(site_path), "--mqtt-password-file",
+                                    str(pw("web"))], logs["web"])
         ui_env = {"KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1",
                   "KIVY_HOME": str(data / "kivy-home")}
         display_cmd = py + ["display", "--config", str(site_path), "--mqtt-password-file",
@@ -287,7 +292,10 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
         print(f"  site config  {site_path}")
         print(f"  broker       127.0.0.1:{port} (logins in {data / 'broker' / 'secrets'})")
         print(f"  tickets      {data / 'tickets'} (each printed ticket as .bin and .png)")
-        print(f"  logs         {data}/core.log, bridge.log, display.log, kiosk.log")
+        print(f"  logs         {data}/core.log, bridge.log, display.log, kiosk.log, web.log")
+        web_url = f"http://{cfg.web.host}:{cfg.web.port}/"
+        print(f"  console      {web_url} (staff console, head's dashboard, admin)")
+        print("  demo logins  " + ", ".join(f"{code}/{pin} ({role})" for code, _, role, pin in DEMO_OFFICIALS))
         if not screen:
             print(f"  no screen: kiosk and display render offscreen to {shots}")
         if not speakers:

@@ -1,0 +1,71 @@
+// Shared by every page: CSRF-protected POSTs, the live stream, small helpers.
+"use strict";
+const SITE = JSON.parse(document.body.dataset.site || "{}");
+const CSRF = document.querySelector('meta[name="csrf"]').content;
+
+function esc(s) {
+  return String(s == null ? "" : s).replace(/[&<>"']/g, c => (
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}
+
+async function post(url, body) {
+  const r = await fetch(url, {
+    method: "POST", credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-CSRF-Token": CSRF},
+    body: JSON.stringify(body || {}),
+  });
+  let data = {};
+  try { data = await r.json(); } catch (e) { data = {message: "Máy chủ trả lời lỗi " + r.status}; }
+  data.status = r.status;
+  return data;
+}
+
+function fieldName(code) {
+  const f = (SITE.fields || []).find(f => f.code === code);
+  return f ? f.name : code;
+}
+
+function counterName(n) {
+  const c = (SITE.counters || []).find(c => c.number === n);
+  return c ? c.name : "Quầy " + n;
+}
+
+// The live stream: the first message holds every retained topic, then one
+// message per change.  EventSource reconnects by itself after a drop.
+function live(onMessage, onStatus) {
+  const retained = {};
+  const es = new EventSource("/api/events");
+  es.onopen = () => onStatus && onStatus(true);
+  es.onerror = () => onStatus && onStatus(false);
+  es.onmessage = ev => {
+    const m = JSON.parse(ev.data);
+    if (m.topic === "*") {
+      for (const k of Object.keys(retained)) delete retained[k];
+      Object.assign(retained, m.body);
+    } else if (!m.topic.startsWith("event/")) {
+      retained[m.topic] = m.body;
+    }
+    onMessage(m.topic, m.body, retained);
+  };
+  return es;
+}
+
+function bindLogout() {
+  const b = document.getElementById("logout");
+  if (b) b.onclick = async () => {
+    const r = await post("/api/logout");
+    location.href = r.next || "/login";
+  };
+}
+
+function hhmm(t) {
+  if (!t) return "";
+  return new Date(t * 1000).toLocaleTimeString("vi-VN", {hour: "2-digit", minute: "2-digit"});
+}
+
+const STATUS_VI = {open: "Đang mở", paused: "Tạm nghỉ", closed: "Đóng"};
+const PRINTER_VI = {
+  ok: "Máy in sẵn sàng", paper_near_end: "Giấy sắp hết", paper_out: "Máy in hết giấy",
+  cover_open: "Nắp máy in đang mở", offline: "Máy in không hoạt động",
+  unplugged: "Máy in chưa cắm", unknown: "Không rõ trạng thái máy in",
+};
