@@ -166,7 +166,7 @@ class CounterCommand(_Inbound):
         if self.action != "call" and self.number is not None:
             raise ValueError(f"'number' is only for action 'call', not {self.action!r}")
         if self.action != "transfer" and (self.to_field or self.to_counter):
-            raise ValueError(f"'to_field'/'to_counter' are only for action 'transfer'")
+            raise ValueError("'to_field'/'to_counter' are only for action 'transfer'")
         return self
 
 

@@ -3,6 +3,7 @@
 The printer is the simulator on a real pty held by the test; the core talks
 to it over the serial path (python-escpos Serial), as with a real printer.
 """
+import json
 import sqlite3
 import time
 import uuid
@@ -125,3 +126,25 @@ def test_display_notice_is_retained(core, bus):
     display.subscribe("display/notice")
     notice = display.wait_for(lambda t, b: t == "display/notice")
     assert notice["text"] == "Trung tâm nghỉ trưa từ 11:30 đến 13:30"
+
+
+def test_a_redelivered_reprint_command_prints_once(core_on_sim, bus, sim):
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1")
+    sim.set_state("cover_open")
+    assert request(kiosk, "tu-phap")["print"]["reason"] == "cover_open"
+    sim.set_state("ok")
+    admin = bus("core")
+    admin.subscribe("core/reply")
+    body = {"command_id": "reprint-once", "action": "reprint", "ticket": "A001"}
+    admin.publish("core/command", body)
+    admin.publish("core/command", body)   # QoS 1 may deliver it twice
+    replies = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not any(
+            r.get("print", {}).get("status") == "printed" for r in replies):
+        replies = [json.loads(p) for t, p, _ in admin.messages if t.endswith("core/reply")]
+        time.sleep(0.1)
+    time.sleep(1.0)
+    jobs = sim.jobs
+    assert sum(1 for j in jobs if j.printed) == 1, [j.printed for j in jobs]

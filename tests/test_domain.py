@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from kiosk.core.domain import (CALLED, FINISHED, NO_SHOW, TRANSFERRED, WAITING, DomainError,
+from kiosk.core.domain import (CALLED, FINISHED, NO_SHOW, TRANSFERRED, DomainError,
                                Queue)
 
 TZ = dt.timezone(dt.timedelta(hours=7))

@@ -257,7 +257,7 @@ class CoreService:
             self._publish(reply_topic, {"command_id": cmd.command_id, "ok": True, "action": "notice"})
             return
         if cmd.action == "reprint":
-            self._reprint(cmd, reply_topic)
+            self._reprint(cmd, key, reply_topic)
             return
         if cmd.action.startswith("official_"):
             self._roster(cmd, key, reply_topic)
@@ -348,7 +348,8 @@ class CoreService:
         self._print(reply["ticket"], req.client, reply)
 
     def _print(self, ticket: dict, client: str | None, reply: dict | None, *,
-               reprint: bool = False, reply_topic: str | None = None) -> None:
+               reprint: bool = False, reply_topic: str | None = None,
+               key: str | None = None) -> None:
         """Hand a committed ticket to the printer; a waiting reply goes out after."""
         topic = reply_topic or (self.topics.ticket_reply(client) if client else None)
         if self.print_worker is None:
@@ -358,7 +359,7 @@ class CoreService:
                 self._publish(topic, reply)
             return
         self.print_worker.submit({"ticket": ticket, "reprint": reprint, "reply": reply,
-                                  "topic": topic})
+                                  "topic": topic, "key": key})
 
     def _printed(self, job: dict, result: Any) -> None:
         ticket = job["ticket"]
@@ -381,6 +382,10 @@ class CoreService:
                 "at": self.engine.clock()})
         if job["reply"] is not None and job["topic"] is not None:
             job["reply"]["print"] = outcome
+            if job.get("key"):
+                with self.engine.store.transaction() as c:
+                    c.execute("UPDATE commands SET reply = ? WHERE command_id = ?",
+                              (json.dumps(job["reply"], ensure_ascii=False), job["key"]))
             self._publish(job["topic"], job["reply"])
 
     def _printer_status(self, st: Any) -> None:
@@ -421,7 +426,7 @@ class CoreService:
             c.execute(*self._remember(key, reply))
         self._publish(reply_topic, reply)
 
-    def _reprint(self, cmd: CoreCommand, reply_topic: str) -> None:
+    def _reprint(self, cmd: CoreCommand, key: str, reply_topic: str) -> None:
         state = self.engine.queue.state
         wanted = (cmd.ticket or "").strip().upper()
         ticket_id = state.by_label.get(wanted) or (cmd.ticket if cmd.ticket in state.tickets else None)
@@ -439,8 +444,12 @@ class CoreService:
             return
         t = state.tickets[ticket_id]
         body = views.ticket_full(self.config, self.engine.queue, t)
-        self._print(body, None, {**base, "ok": True, "ticket": body}, reprint=True,
-                    reply_topic=reply_topic)
+        reply = {**base, "ok": True, "ticket": body, "print": {"status": "pending"}}
+        # Remembered before printing: a redelivered command (QoS 1) gets this
+        # reply, updated when the printer answers, and never a second copy.
+        with self.engine.store.transaction() as c:
+            c.execute(*self._remember(key, reply))
+        self._print(body, None, reply, reprint=True, reply_topic=reply_topic, key=key)
 
     # ---------------------------------------------------------------- ratings
     def _rating(self, n: int, payload: bytes) -> None:
