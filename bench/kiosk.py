@@ -23,7 +23,10 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from pathlib import Path
+
+import tomli_w
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import ROOT, bench_site, emit, percentile, rss_mb  # noqa: E402
@@ -58,7 +61,10 @@ def main() -> int:
 
     sim = PrinterSimulator(tmp / "tickets", save_png=False).start()
     site_path = bench_site(tmp, quota=999)
-    site_path.write_text(site_path.read_text() + f'\n[printer]\nconnection = "serial:{sim.path}@115200"\n')
+    # The core prints to the simulator on its pty, the serial path of a real printer.
+    raw = tomllib.loads(site_path.read_text())
+    raw["printer"]["connection"] = f"serial:{sim.path}@115200"
+    site_path.write_text(tomli_w.dumps(raw))
     cfg = site_config.load(site_path)
     broker = Broker(tmp / "broker", cfg).start()
     core_log = open(tmp / "core.log", "wb")
