@@ -129,7 +129,8 @@ def main() -> int:
         core = subprocess.Popen(
             [sys.executable, "-m", "kiosk.cli", "core", "--config", str(site_path), "--db", str(db),
              "--mqtt-port", str(broker.port), "--mqtt-password-file",
-             str(broker.password_file("core")), "--log-level", "WARNING"],
+             str(broker.password_file("core")), "--log-level", "WARNING",
+             "--printer", f"sim:{tmp / 'tickets'}"],
             stdout=open(tmp / "core.log", "wb"), stderr=subprocess.STDOUT, cwd=ROOT)
         web = None
         try:
