@@ -8,6 +8,7 @@ wall display's snapshot.
 from __future__ import annotations
 
 import io
+import os
 import socket
 import tempfile
 import threading
@@ -21,7 +22,11 @@ from kiosk.core.auth import hash_pin
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
-IMAGES = ROOT / "docs" / "images"
+# The suite writes its screenshots to a temporary folder, so a test run never
+# changes tracked files; PHUCVU_UPDATE_IMAGES=1 ./run test -k screenshots
+# refreshes docs/images.
+IMAGES = ROOT / "docs" / "images" if os.environ.get("PHUCVU_UPDATE_IMAGES") else \
+    Path(tempfile.mkdtemp(prefix="phucvu-console-shots-"))
 
 # No skip when chromium is missing: ./run installs it, and a browser test
 # that silently skips proves nothing.
