@@ -122,9 +122,8 @@ class _Writer:
             return self.remote.core({"action": "login", "counter": counter, "official": official,
                                      "pin": pin})
         if pin is not None:
-            from kiosk.core.auth import check_pin
-            row = self.engine.store.official(official)
-            if row is None or not check_pin(pin, row["pin_hash"]):
+            from kiosk.core.auth import pin_matches
+            if not pin_matches(self.engine.store.official(official), pin):
                 _fail("wrong official code or PIN")
         self.engine.run("login", counter, official)
         return {"ok": True}
@@ -138,15 +137,7 @@ class _Writer:
     def roster(self, action: str, code: str, **fields: Any) -> dict:
         if self.remote:
             return self.remote.core({"action": action, "official": code, **fields})
-        import unicodedata
-        store = self.engine.store
-        if action == "official_add":
-            store.add_official(code, unicodedata.normalize("NFC", fields["name"]),
-                               fields.get("pin_hash"), fields.get("role", "staff"))
-        elif action == "official_pin":
-            store.set_pin(code, fields["pin_hash"])
-        else:
-            store.set_active(code, fields["active"])
+        self.engine.store.apply_roster(action, code, **fields)
         return {"ok": True}
 
     def close_day(self) -> dict:

@@ -20,6 +20,11 @@ def hash_pin(pin: str) -> str:
     return f"scrypt${N}${R}${P}${salt.hex()}${digest.hex()}"
 
 
+def pin_matches(official: dict | None, pin: str) -> bool:
+    """An active official from the roster whose PIN this is."""
+    return official is not None and official["active"] and check_pin(pin, official["pin_hash"])
+
+
 def check_pin(pin: str, stored: str | None) -> bool:
     if not stored:
         return False

@@ -491,11 +491,6 @@ class Queue:
         return [s.line(counter_no, priority)] + \
             [s.line(f, priority) for f in self.config.counter(counter_no).fields]
 
-    def candidates(self, counter_no: int) -> list[Ticket]:
-        s = self.state
-        return [s.tickets[tid] for prio in (True, False)
-                for line in self._lines_for(counter_no, prio) for _, tid in line]
-
     def waiting_for(self, counter_no: int) -> int:
         return sum(len(line) for prio in (True, False) for line in self._lines_for(counter_no, prio))
 
@@ -517,10 +512,6 @@ class Queue:
         return normal
 
     # ---------------------------------------------------------- read model
-    def waiting(self, field_code: str) -> list[Ticket]:
-        s = self.state
-        return [s.tickets[tid] for prio in (True, False) for _, tid in s.line(field_code, prio)]
-
     def average_service_s(self, field_code: str) -> float:
         window = self.state.service_times.get(field_code)
         if window:

@@ -276,9 +276,8 @@ class CoreService:
             return [self._remember(key, reply)]
 
         if cmd.action == "login" and cmd.pin is not None:
-            from kiosk.core.auth import check_pin
-            official = self.engine.store.official(cmd.official or "")
-            if official is None or not check_pin(cmd.pin, official["pin_hash"]):
+            from kiosk.core.auth import pin_matches
+            if not pin_matches(self.engine.store.official(cmd.official or ""), cmd.pin):
                 log.warning("login refused for %s at counter %s: wrong code or PIN", cmd.official, cmd.counter)
                 self._publish(reply_topic, {"command_id": cmd.command_id, "action": "login",
                                             **self._error("bad_login", "wrong official code or PIN")})
@@ -410,14 +409,8 @@ class CoreService:
         store = self.engine.store
         reply: dict[str, Any] = {"command_id": cmd.command_id, "action": cmd.action}
         try:
-            if cmd.action == "official_add":
-                import unicodedata
-                store.add_official(cmd.official, unicodedata.normalize("NFC", cmd.name or ""),
-                                   cmd.pin_hash, cmd.role)
-            elif cmd.action == "official_pin":
-                store.set_pin(cmd.official, cmd.pin_hash or "")
-            else:
-                store.set_active(cmd.official, bool(cmd.active))
+            store.apply_roster(cmd.action, cmd.official, name=cmd.name, role=cmd.role,
+                               pin_hash=cmd.pin_hash, active=cmd.active)
             reply["ok"] = True
             log.info("roster: %s %s", cmd.action, cmd.official)
         except StoreError as e:

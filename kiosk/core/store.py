@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import sys
+import unicodedata
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
@@ -426,6 +427,19 @@ class Store:
                 raise StoreError(f"official {code!r} already exists")
             c.execute("INSERT INTO officials (code, name, pin_hash, active, role) VALUES (?, ?, ?, 1, ?)",
                       (code, name, pin_hash, role))
+
+    def apply_roster(self, action: str, code: str, *, name: str | None = None,
+                     role: str = "staff", pin_hash: str | None = None,
+                     active: bool | None = None) -> None:
+        """One roster change (the core's core/command and the CLI without a core)."""
+        if action == "official_add":
+            self.add_official(code, unicodedata.normalize("NFC", name or ""), pin_hash, role)
+        elif action == "official_pin":
+            self.set_pin(code, pin_hash or "")
+        elif action == "official_active":
+            self.set_active(code, bool(active))
+        else:
+            raise StoreError(f"unknown roster action {action!r}")
 
     def set_pin(self, code: str, pin_hash: str) -> None:
         with self.transaction() as c:

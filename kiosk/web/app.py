@@ -326,9 +326,8 @@ class Web:
         if left > 0:
             raise WebError(429, f"Sai mã PIN quá nhiều lần; thử lại sau {int(left) + 1} giây")
         official = await asyncio.to_thread(self.reader.official, code) if code else None
-        from kiosk.core.auth import check_pin
-        good = official is not None and official["active"] and \
-            await asyncio.to_thread(check_pin, pin, official["pin_hash"])
+        from kiosk.core.auth import pin_matches
+        good = await asyncio.to_thread(pin_matches, official, pin)
         if not good:
             self.limiter.fail(*keys)
             log.warning("web login refused for code %r from %s", code, client)
