@@ -131,6 +131,17 @@ def bus(broker, site):
         b.close()
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM (a clean stop says offline), then SIGKILL if it hangs."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class CoreProcess:
     """``phucvu core`` in a subprocess against the test broker."""
 
@@ -162,13 +173,8 @@ class CoreProcess:
         raise RuntimeError(f"core not ready: {self.log.read_text()}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
         self.proc = None
         if hasattr(self, "logf"):
             self.logf.close()

@@ -25,6 +25,7 @@ import pytest
 from firmware_bridge.bridge import event_id
 from firmware_bridge import protocol as P
 from firmware_bridge.sim import SimBox
+from tests.conftest import stop_process
 from tests.test_bridge_helpers import ROOT, wait_until, write_config
 
 KEYS = ["next", "recall", "no_show", "finish", "pause"]
@@ -82,13 +83,8 @@ class BridgeProcess:
         self.kills += 1
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
         self.logf.close()
 
 
