@@ -49,7 +49,7 @@ def test_xlsx_has_a_sheet_per_breakdown_with_formats(site, day_db, tmp_path):
     header = [c.value for c in ws[1]]
     assert header[:3] == ["Mã cán bộ", "Họ tên", "Số phiếu cấp"]
     rows = {r[0]: dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)}
-    assert list(rows) == ["nv01", "nv02", "nv03", "—", "Tổng cộng"]
+    assert list(rows) == ["nv01", "nv02", "nv03", "nv04", "—", "Tổng cộng"]
     nv02 = rows["nv02"]
     assert nv02["Họ tên"] == "Trần Thị Bích"
     assert nv02["Số phiếu cấp"] == 3 and nv02["Vắng mặt"] == 1

@@ -86,9 +86,15 @@ def approx(x):
 
 def test_ordinary_day_by_official(site, ordinary_day):
     report, names = build(site, ordinary_day, DAY, DAY, ["official"])
-    assert names == {"nv01": "Nguyễn Văn An", "nv02": "Trần Thị Bích", "nv03": "Lê Hoàng Dũng"}
+    assert names == {"nv01": "Nguyễn Văn An", "nv02": "Trần Thị Bích", "nv03": "Lê Hoàng Dũng",
+                     "nv04": "Phạm Minh Đức", "nv05": "Vũ Thị Hoa"}
     g = groups(report, "official")
-    assert list(g) == ["nv01", "nv02", "nv03", None]
+    # nv04 sat at counter 4 from 10:00 to 10:30 and served nobody: a row of
+    # zeros.  nv05 never logged in that day: no row.
+    assert list(g) == ["nv01", "nv02", "nv03", "nv04", None]
+    d = g["nv04"]
+    assert (d.issued, d.served, d.rated, d.anomalies) == (0, 0, 0, 0)
+    assert d.wait_p50 is None and d.satisfaction is None
 
     a = g["nv01"]                    # A001, B002
     assert (a.issued, a.served, a.no_show, a.expired, a.transferred) == (2, 2, 0, 0, 0)

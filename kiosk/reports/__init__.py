@@ -42,7 +42,7 @@ def build(config: SiteConfig, db_path: str | Path, date_from: dt.date, date_to: 
     from kiosk.reports.reader import read_period
     period = read_period(db_path, date_from, date_to, config.tz)
     report = compute(period.tickets, period.ratings, rules_of(config), date_from, date_to,
-                     breakdowns)
+                     breakdowns, present={"official": period.on_duty})
     return report, period.officials
 
 

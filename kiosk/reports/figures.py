@@ -180,11 +180,14 @@ def _sort_key(key: Any, order: dict[str, int]) -> tuple:
 
 def compute(tickets: Iterable[TicketRow], ratings: Iterable[RatingRow], rules: Rules,
             date_from: dt.date, date_to: dt.date,
-            breakdowns: Iterable[str] = BREAKDOWNS) -> Report:
+            breakdowns: Iterable[str] = BREAKDOWNS,
+            present: dict[str, Iterable[Any]] | None = None) -> Report:
     """Group the rows of the period and compute every figure for each group.
 
     Tickets and ratings must already be those of the period (the reader
-    selects them); grouping rules are in docs/reports.md.
+    selects them); grouping rules are in docs/reports.md.  ``present`` names
+    groups that get a row even with no ticket or press (by breakdown, e.g.
+    the officials on duty in the period).
     """
     wanted = list(breakdowns)
     for by in wanted:
@@ -204,6 +207,11 @@ def compute(tickets: Iterable[TicketRow], ratings: Iterable[RatingRow], rules: R
         if group is None:
             group = accs[by][key] = _Acc(key, level_order)
         return group
+
+    for by, keys in (present or {}).items():
+        if by in accs:
+            for key in keys:
+                acc(by, key)
 
     # ------------------------------------------------------------ tickets
     hours: dict[int, int] = {}

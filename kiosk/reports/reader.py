@@ -21,6 +21,7 @@ REQUIRED = {
     "ratings": ("id", "ticket_id", "counter", "level", "at", "counted", "reason", "official",
                 "field"),
     "officials": ("code", "name"),
+    "official_sessions": ("official", "login_at", "logout_at"),
 }
 DAY_S = 86400
 
@@ -58,6 +59,7 @@ class Period:
     tickets: list[TicketRow]
     ratings: list[RatingRow]
     officials: dict[str, str]   # code -> name
+    on_duty: list[str]          # officials logged in at a counter at some time in the period
 
 
 def open_readonly(path: str | Path) -> sqlite3.Connection:
@@ -107,9 +109,18 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
         ratings = list(map(RatingRow._make, conn.execute(
             _RATINGS, (start - DAY_S, end + DAY_S, *days, start, end))))
         officials = dict(conn.execute("SELECT code, name FROM officials"))
+        # An official who sat at a counter and served nobody is still a row
+        # of the report (a zero is a figure the head wants to see).  A
+        # session nobody closed counts for the day it began only, or one
+        # forgotten logout would put the official in every later report.
+        on_duty = sorted({
+            code for code, login_at, logout_at in conn.execute(
+                "SELECT official, login_at, logout_at FROM official_sessions "
+                "WHERE login_at < ? AND (logout_at IS NULL OR logout_at >= ?)", (end, start))
+            if logout_at is not None or dt.datetime.fromtimestamp(login_at, tz).date() >= date_from})
         conn.execute("COMMIT")
     except sqlite3.DatabaseError as e:
         raise ReportError(f"{path}: reading the period failed: {e}") from None
     finally:
         conn.close()
-    return Period(tickets, ratings, officials)
+    return Period(tickets, ratings, officials, on_duty)
