@@ -84,7 +84,7 @@ def generate(cfg, db: Path, tickets: int, officials: int, days: int, first: dt.d
             t_rows.append((tid, day.isoformat(), final_field, field, number, label, priority, seq,
                            issued, state, counter, None, called,
                            finished if state == "finished" else None, 0, transfers, close_reason,
-                           official))
+                           official, called))
             if state == "finished" and rnd.random() < 0.7:
                 idx, code = rnd.choices(levels, weights=(6, 3, 1)[:len(levels)] +
                                         (1,) * (len(levels) - 3))[0]
@@ -99,7 +99,8 @@ def generate(cfg, db: Path, tickets: int, officials: int, days: int, first: dt.d
     conn.executemany(
         "INSERT INTO tickets (id, day, field, origin_field, number, label, priority, seq, issued_at, "
         "state, counter, target_counter, called_at, finished_at, recalls, transfers, close_reason, "
-        "official) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", t_rows)
+        "official, first_called_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        t_rows)
     conn.executemany("INSERT INTO calls (call_id, call_seq, ticket_id, counter, at, recall, specific, "
                      "official) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", c_rows)
     conn.executemany(

@@ -254,3 +254,31 @@ def test_report_reads_while_the_core_holds_the_database(site, tmp_path):
         assert report.breakdowns["field"].total.issued == 2
     finally:
         store.close()
+
+
+def test_schema_5_fills_first_calls_of_older_tickets(site, tmp_path):
+    """A database from before schema 5 gets each ticket's first call from its calls."""
+    import sqlite3
+
+    from kiosk.core.store import MIGRATIONS, Store
+
+    db = run_scenario(site, "reports-ngay-thuong.toml", tmp_path / "day.db")
+    conn = sqlite3.connect(db)
+    expected = dict(conn.execute("SELECT id, first_called_at FROM tickets"))
+    # Back to schema 4 as an older core left it: no column, the calls only.
+    conn.execute("ALTER TABLE tickets DROP COLUMN first_called_at")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    Store(db).close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
+    assert dict(conn.execute("SELECT id, first_called_at FROM tickets")) == expected
+    # A003 was recalled: its first call is still the first, not the recall.
+    a003 = conn.execute("SELECT first_called_at - issued_at FROM tickets WHERE label = 'A003'")
+    assert a003.fetchone()[0] == 11 * 60
+    # E001 was never called.
+    assert conn.execute("SELECT first_called_at FROM tickets WHERE label = 'E001'").fetchone() == (None,)
+    conn.close()
+    report, _ = build(site, db, DAY, DAY, ["official"])
+    assert report.breakdowns["official"].total.wait_p90 == approx(11.5)

@@ -83,6 +83,9 @@ class Ticket:
     close_reason: str | None = None
     # The official logged in at the counter when the ticket was last called.
     official: str | None = None
+    # The first call (not a recall): the end of the citizen's wait, kept so
+    # a month's report reads it from the ticket instead of grouping calls.
+    first_called_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -598,6 +601,8 @@ class Queue:
             if t.state in CALLABLE:
                 s.dequeue(t)
             t.state, t.counter, t.called_at = CALLED, c.number, at
+            if t.first_called_at is None:
+                t.first_called_at = at
             t.official = c.official
             t.finished_at, t.close_reason = None, None
             t.target_counter = None

@@ -40,7 +40,7 @@ def build(config: SiteConfig, db_path: str | Path, date_from: dt.date, date_to: 
           breakdowns: list[str] | tuple[str, ...] = BREAKDOWNS) -> tuple[Report, dict[str, str]]:
     """Read the period and compute the breakdowns; also the roster's names."""
     from kiosk.reports.reader import read_period
-    period = read_period(db_path, date_from, date_to, config.tz)
+    period = read_period(db_path, date_from, date_to, config.tz, breakdowns)
     report = compute(period.tickets, period.ratings, rules_of(config), date_from, date_to,
                      breakdowns, present={"official": period.on_duty})
     return report, period.officials

@@ -7,17 +7,19 @@ work side by side).  Only the columns the figures need are read.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
-from kiosk.reports.figures import RatingRow, ReportError, TicketRow
+from kiosk.reports.figures import BREAKDOWNS, RatingColumns, ReportError, TicketColumns
 
-# What the figures read, table by table (the schema after the core's migration 3).
+# What the figures read, table by table (the schema after the core's migration 5).
 REQUIRED = {
     "tickets": ("id", "day", "field", "origin_field", "priority", "issued_at", "state", "counter",
-                "called_at", "finished_at", "transfers", "close_reason", "official"),
-    "calls": ("ticket_id", "at", "recall"),
+                "called_at", "finished_at", "transfers", "close_reason", "official",
+                "first_called_at"),
     "ratings": ("id", "ticket_id", "counter", "level", "at", "counted", "reason", "official",
                 "field"),
     "officials": ("code", "name"),
@@ -25,39 +27,48 @@ REQUIRED = {
 }
 DAY_S = 86400
 
-# Wait and service are derived here, in C, rather than per row in Python:
-# a month is 150,000 tickets.  Wait ends at the ticket's first non-recall
-# call; service runs from its last call to its finish.  Tickets of the
-# period are called after it starts, so older calls are not even grouped.
-_TICKETS = """
-SELECT t.day, t.field, t.origin_field, t.priority, t.issued_at, t.state, t.counter,
-       t.transfers, t.close_reason, t.official,
-       fc.first_at - t.issued_at,
-       CASE WHEN t.state = 'finished' THEN t.finished_at - t.called_at END
-FROM tickets t
-LEFT JOIN (SELECT ticket_id, MIN(at) AS first_at FROM calls WHERE recall = 0 AND at >= ?
-           GROUP BY ticket_id) fc ON fc.ticket_id = t.id
-WHERE t.day >= ? AND t.day <= ?
-"""
+# Outcomes, wait and service are derived here, in C, rather than per row in
+# Python (figures.ticket_columns defines the same flags for hand-made rows).
+# Wait ends at the ticket's first non-recall call (kept on the ticket since
+# schema 5); service runs from its last call to its finish.
+_TICKET_SQL = {
+    "day": "day", "field": "field", "origin_field": "origin_field", "issued_at": "issued_at",
+    "counter": "counter", "official": "official",
+    "finished": "state = 'finished'",
+    "expired": "close_reason IS 'day_closed'",
+    "no_show": "state = 'no_show' AND close_reason IS NOT 'day_closed'",
+    "priority": "priority IS NOT NULL",
+    "transferred": "transfers > 0",
+    "wait_s": "first_called_at - issued_at",
+    "service_s": "CASE WHEN state = 'finished' THEN finished_at - called_at END",
+}
+_TICKETS_FROM = "FROM tickets WHERE day >= ? AND day <= ?"
 # A press tied to a ticket belongs to that ticket's service day (the ticket
 # and its rating are never split between periods); a press tied to no known
 # ticket belongs to the moment it was pressed.  The first range only narrows
 # the scan through the index on ratings.at (a rating follows its ticket's
 # finish within minutes).
-_RATINGS = """
-SELECT r.counter, r.level, r.at, r.counted, r.reason, r.official, r.field,
-       t.day, t.issued_at, t.field
+_RATING_SQL = {
+    "counter": "r.counter", "level": "r.level", "at": "r.at", "counted": "r.counted",
+    "reason": "r.reason", "official": "r.official", "field": "r.field", "ticket_day": "t.day",
+    "ticket_issued_at": "t.issued_at", "ticket_field": "t.field",
+}
+_RATINGS_FROM = """
 FROM ratings r LEFT JOIN tickets t ON t.id = r.ticket_id
 WHERE r.at >= ? AND r.at < ?
   AND ((t.id IS NOT NULL AND t.day >= ? AND t.day <= ?)
        OR (t.id IS NULL AND r.at >= ? AND r.at < ?))
 """
+# Columns only some breakdowns group by; the others are not read.
+_KEYS = {"official": {"official"}, "counter": {"counter"}, "field": {"origin_field"},
+         "day": {"day"}, "hour": {"issued_at", "ticket_issued_at"}}
+_OPTIONAL = set().union(*_KEYS.values())
 
 
 @dataclass
 class Period:
-    tickets: list[TicketRow]
-    ratings: list[RatingRow]
+    tickets: TicketColumns
+    ratings: RatingColumns
     officials: dict[str, str]   # code -> name
     on_duty: list[str]          # officials logged in at a counter at some time in the period
 
@@ -95,7 +106,7 @@ def bounds(date_from: dt.date, date_to: dt.date, tz: dt.tzinfo) -> tuple[float, 
 
 
 def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
-                tz: dt.tzinfo) -> Period:
+                tz: dt.tzinfo, breakdowns: Iterable[str] = BREAKDOWNS) -> Period:
     if date_to < date_from:
         raise ReportError(f"the period ends ({date_to}) before it starts ({date_from})")
     start, end = bounds(date_from, date_to, tz)
@@ -105,9 +116,10 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
         # One snapshot for all queries, so a ticket finished mid-report is
         # either wholly in or wholly out.
         conn.execute("BEGIN")
-        tickets = list(map(TicketRow._make, conn.execute(_TICKETS, (start, *days))))
-        ratings = list(map(RatingRow._make, conn.execute(
-            _RATINGS, (start - DAY_S, end + DAY_S, *days, start, end))))
+        skip = _OPTIONAL.difference(*(_KEYS[by] for by in breakdowns))
+        tickets = _columns(conn, TicketColumns, _TICKET_SQL, _TICKETS_FROM, days, skip)
+        ratings = _columns(conn, RatingColumns, _RATING_SQL, _RATINGS_FROM,
+                           (start - DAY_S, end + DAY_S, *days, start, end), skip)
         officials = dict(conn.execute("SELECT code, name FROM officials"))
         # An official who sat at a counter and served nobody is still a row
         # of the report (a zero is a figure the head wants to see).  A
@@ -124,3 +136,19 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
     finally:
         conn.close()
     return Period(tickets, ratings, officials, on_duty)
+
+
+def _columns(conn: sqlite3.Connection, kind, sql: dict[str, str], source: str, args: tuple,
+             skip: set[str]):
+    """Read one column list per field of ``kind``.
+
+    Each column comes back as one JSON array built by SQLite, and json's C
+    parser turns it into a list: a month is 150,000 rows, and the sqlite3
+    module's per-row tuples and per-cell conversions cost more than the
+    query itself (docs/performance.md).
+    """
+    read = [f for f in kind._fields if f not in skip]
+    row = conn.execute(f"SELECT COUNT(*), {', '.join(f'json_group_array({sql[f]})' for f in read)} "
+                       f"{source}", args).fetchone()
+    n, values = row[0], dict(zip(read, map(json.loads, row[1:])))
+    return kind(*(values[f] if f in values else [None] * n for f in kind._fields))
