@@ -170,6 +170,8 @@ class CoreProcess:
             if b"core ready" in self.log.read_bytes():
                 return self
             time.sleep(0.05)
+        # Never leave a half-started core running behind a failed test.
+        self.stop()
         raise RuntimeError(f"core not ready: {self.log.read_text()}")
 
     def stop(self) -> None:

@@ -8,6 +8,8 @@ it, ``catalogue`` holds every header in Vietnamese and English.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import threading
 from pathlib import Path
 
 from kiosk.config import SiteConfig
@@ -23,6 +25,7 @@ from kiosk.reports.figures import (
 from kiosk.reports.output import Names
 
 FORMATS = ("table", "csv", "xlsx", "png")
+_WRITERS = {"xlsx": ("openpyxl",), "png": ("matplotlib.figure", "matplotlib.backends.backend_agg")}
 _SUFFIX = {"table": ".txt", "csv": ".csv", "xlsx": ".xlsx", "png": ".png"}
 
 __all__ = ["BREAKDOWNS", "FORMATS", "ReportError", "build", "report_main", "rules_of"]
@@ -85,6 +88,12 @@ def report_main(config: SiteConfig, db_path: str | Path, *, date_from: dt.date,
         raise ReportError(f"--lang {lang!r}: expected one of {', '.join(cat.LANGS)}")
     # The workbook holds every breakdown, one sheet each; the other formats one.
     wanted = BREAKDOWNS if fmt == "xlsx" else (by,)
+    if fmt in _WRITERS:
+        # Importing matplotlib or openpyxl takes about half a second; SQLite
+        # reads the month with the GIL released meanwhile, so the import runs
+        # on the other core instead of after the read.
+        threading.Thread(target=lambda: [importlib.import_module(m) for m in _WRITERS[fmt]],
+                         name=f"import-{fmt}", daemon=True).start()
     report, officials = build(config, db_path, date_from, date_to, wanted)
     names = _names(config, officials, lang)
     level_names = _level_names(config, lang)

@@ -66,7 +66,8 @@ def render(report: Report, by: str, lang: str, path: Path, *, group_labels: dict
         fig.text(0.5, 1 - 14 / h, _period(report, lang), ha="center", va="top", fontsize=11,
                  color="0.35")
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=DPI, format="png")
+        # zlib level 1: a third of the default's time for a few % more bytes.
+        fig.savefig(path, dpi=DPI, format="png", pil_kwargs={"compress_level": 1})
     return path
 
 

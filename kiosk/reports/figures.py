@@ -185,6 +185,10 @@ def ticket_columns(rows: Iterable[TicketRow]) -> TicketColumns:
 
 
 class RatingColumns(NamedTuple):
+    """The presses as columns.  The reader hands them over grouped: ``n``
+    identical presses per entry, with the times cut to the quarter hour
+    (all the figures need of them: the local day and hour)."""
+
     counter: Sequence
     level: Sequence
     at: Sequence
@@ -195,6 +199,7 @@ class RatingColumns(NamedTuple):
     ticket_day: Sequence
     ticket_issued_at: Sequence
     ticket_field: Sequence
+    n: Sequence                   # how many such presses
 
 
 def _transpose(rows: list, kind):
@@ -265,6 +270,7 @@ class _Local:
 
 
 def _sums(codes: np.ndarray, groups: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per group: how many entries, or the sum of their (integer) weights."""
     if weights is not None:
         return np.bincount(codes, weights=weights.astype(np.int64), minlength=groups).astype(np.int64)
     return np.bincount(codes, minlength=groups)
@@ -326,7 +332,8 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
         if by not in BREAKDOWNS:
             raise ReportError(f"unknown breakdown {by!r} (expected one of {', '.join(BREAKDOWNS)})")
     T = tickets if isinstance(tickets, TicketColumns) else ticket_columns(tickets)
-    R = ratings if isinstance(ratings, RatingColumns) else _transpose(list(ratings), RatingColumns)
+    R = (ratings if isinstance(ratings, RatingColumns)
+         else _transpose([(*r, 1) for r in ratings], RatingColumns))
     local = _Local(rules.tz)
     warnings: list[str] = []
 
@@ -379,12 +386,13 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
         r_day = [d if d is not None else p for d, p in zip(r_day, pressed_day)]
     r_field = [f if f is not None else tf for f, tf in zip(R.field, R.ticket_field)]
     counted = np.array(R.counted, dtype=bool) if n_r else np.zeros(0, bool)
+    presses = np.array(R.n, dtype=np.int64) if n_r else np.zeros(0, np.int64)
     levels = list(rules.levels)
     level_index = {lv.code: i for i, lv in enumerate(levels)}
     unknown_levels: dict[str, int] = {}
-    for code, c in zip(R.level, counted.tolist()):
+    for code, c, k in zip(R.level, counted.tolist(), R.n):
         if c and code not in level_index:
-            unknown_levels[code] = unknown_levels.get(code, 0) + 1
+            unknown_levels[code] = unknown_levels.get(code, 0) + k
     for code, n in sorted(unknown_levels.items()):
         warnings.append(f"{n} counted rating(s) at level {code!r}, which the site config no "
                         "longer has: shown in their own column, counted as not satisfied")
@@ -399,12 +407,12 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     reason_index = {r: i for i, r in enumerate(reasons)}
     unknown_reasons: dict[str, int] = {}
     r_reason = np.zeros(n_r, np.int64)
-    for i, (reason, c) in enumerate(zip(R.reason, counted.tolist())):
+    for i, (reason, c, k) in enumerate(zip(R.reason, counted.tolist(), R.n)):
         if c:
             continue
         reason = reason or "unknown"
         if reason not in reason_index:
-            unknown_reasons[reason] = unknown_reasons.get(reason, 0) + 1
+            unknown_reasons[reason] = unknown_reasons.get(reason, 0) + k
             reason_index[reason] = len(reasons)
             reasons.append(reason)
         r_reason[i] = reason_index[reason]
@@ -429,14 +437,14 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
         ontime = _sums(t_outcome, g, on_time)
         w50, w90 = waits.percentiles(t_issue, g)
         s50, s90 = services.percentiles(t_outcome, g)
-        by_level = np.bincount(r_keys[counted] * n_levels + r_level[counted],
-                               minlength=g * n_levels).reshape(g, n_levels)
+        by_level = _sums(r_keys[counted] * n_levels + r_level[counted], g * n_levels,
+                         presses[counted]).reshape(g, n_levels)
         rated = by_level.sum(axis=1)
-        happy = _sums(r_keys, g, good)
-        odd = _sums(r_keys, g, anomaly)
+        happy = _sums(r_keys, g, presses * good)
+        odd = _sums(r_keys, g, presses * anomaly)
         n_reasons = len(reasons)
-        by_reason = np.bincount(r_keys[anomaly] * n_reasons + r_reason[anomaly],
-                                minlength=g * n_reasons).reshape(g, n_reasons)
+        by_reason = _sums(r_keys[anomaly] * n_reasons + r_reason[anomaly], g * n_reasons,
+                          presses[anomaly]).reshape(g, n_reasons)
         out = []
         for i, key in enumerate(keys):
             why = {r: int(by_reason[i, j]) for j, r in enumerate(reasons)

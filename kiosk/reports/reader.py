@@ -48,10 +48,14 @@ _TICKETS_FROM = "FROM tickets WHERE day >= ? AND day <= ?"
 # ticket belongs to the moment it was pressed.  The first range only narrows
 # the scan through the index on ratings.at (a rating follows its ticket's
 # finish within minutes).
+# Presses need no samples, only counts, so SQLite groups them: times cut to
+# the quarter hour (every UTC offset in use is whole quarters, so the local
+# day and hour survive), ``n`` presses per group.
 _RATING_SQL = {
-    "counter": "r.counter", "level": "r.level", "at": "r.at", "counted": "r.counted",
-    "reason": "r.reason", "official": "r.official", "field": "r.field", "ticket_day": "t.day",
-    "ticket_issued_at": "t.issued_at", "ticket_field": "t.field",
+    "counter": "r.counter", "level": "r.level", "at": "CAST(r.at / 900 AS INTEGER) * 900.0",
+    "counted": "r.counted", "reason": "r.reason", "official": "r.official", "field": "r.field",
+    "ticket_day": "t.day", "ticket_issued_at": "CAST(t.issued_at / 900 AS INTEGER) * 900.0",
+    "ticket_field": "t.field",
 }
 _RATINGS_FROM = """
 FROM ratings r LEFT JOIN tickets t ON t.id = r.ticket_id
@@ -60,8 +64,9 @@ WHERE r.at >= ? AND r.at < ?
        OR (t.id IS NULL AND r.at >= ? AND r.at < ?))
 """
 # Columns only some breakdowns group by; the others are not read.
-_KEYS = {"official": {"official"}, "counter": {"counter"}, "field": {"origin_field"},
-         "day": {"day"}, "hour": {"issued_at", "ticket_issued_at"}}
+_KEYS = {"official": {"official"}, "counter": {"counter"},
+         "field": {"origin_field", "ticket_field"}, "day": {"day", "ticket_day", "at"},
+         "hour": {"issued_at", "ticket_issued_at", "ticket_day", "at"}}
 _OPTIONAL = set().union(*_KEYS.values())
 
 
@@ -119,7 +124,7 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
         skip = _OPTIONAL.difference(*(_KEYS[by] for by in breakdowns))
         tickets = _columns(conn, TicketColumns, _TICKET_SQL, _TICKETS_FROM, days, skip)
         ratings = _columns(conn, RatingColumns, _RATING_SQL, _RATINGS_FROM,
-                           (start - DAY_S, end + DAY_S, *days, start, end), skip)
+                           (start - DAY_S, end + DAY_S, *days, start, end), skip, group="n")
         officials = dict(conn.execute("SELECT code, name FROM officials"))
         # An official who sat at a counter and served nobody is still a row
         # of the report (a zero is a figure the head wants to see).  A
@@ -139,15 +144,23 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
 
 
 def _columns(conn: sqlite3.Connection, kind, sql: dict[str, str], source: str, args: tuple,
-             skip: set[str]):
-    """Read one column list per field of ``kind``.
+             skip: set[str], group: str | None = None):
+    """Read one column list per field of ``kind``, rows grouped into a count
+    column ``group`` if given.
 
     Each column comes back as one JSON array built by SQLite, and json's C
     parser turns it into a list: a month is 150,000 rows, and the sqlite3
     module's per-row tuples and per-cell conversions cost more than the
     query itself (docs/performance.md).
     """
-    read = [f for f in kind._fields if f not in skip]
+    read = [f for f in kind._fields if f not in skip and f != group]
+    if group is not None:
+        keys = ", ".join(f"{sql[f]} AS {f}" for f in read)
+        by = ", ".join(str(i) for i in range(1, len(read) + 1))
+        source = f"FROM (SELECT {keys}, COUNT(*) AS {group} {source} GROUP BY {by})"
+        sql = {f: f for f in read}
+        read.append(group)
+        sql[group] = group
     row = conn.execute(f"SELECT COUNT(*), {', '.join(f'json_group_array({sql[f]})' for f in read)} "
                        f"{source}", args).fetchone()
     n, values = row[0], dict(zip(read, map(json.loads, row[1:])))
