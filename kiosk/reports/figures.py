@@ -153,10 +153,15 @@ def _rank(n, p):
     return np.maximum(1, np.ceil(p / 100 * n).astype(np.int64))
 
 
+# A ticket's outcome as bits of one integer (the reader's SQL packs the
+# same bits): one value per ticket to hand over instead of five.
+FINISHED, EXPIRED_BIT, NO_SHOW, PRIORITY, TRANSFERRED = 1, 2, 4, 8, 16
+
+
 class TicketColumns(NamedTuple):
-    """The tickets as columns, outcomes already as 0/1 flags: what the reader
-    hands over for a month.  A key column no wanted breakdown uses may be
-    all None (the reader does not fetch it)."""
+    """The tickets as columns: what the reader hands over for a month.  A key
+    column no wanted breakdown uses may be all None (the reader does not
+    fetch it).  Times are whole milliseconds, or None."""
 
     day: Sequence
     field: Sequence
@@ -164,23 +169,25 @@ class TicketColumns(NamedTuple):
     issued_at: Sequence
     counter: Sequence
     official: Sequence
-    finished: Sequence            # state 'finished'
-    expired: Sequence             # closed by the end of the day, never served
-    no_show: Sequence             # marked no-show at a counter (not expired)
-    priority: Sequence            # has a priority class
-    transferred: Sequence         # transferred at least once
-    wait_s: Sequence
-    service_s: Sequence
+    outcome: Sequence             # FINISHED | EXPIRED_BIT | NO_SHOW | PRIORITY | TRANSFERRED
+    wait_ms: Sequence
+    service_ms: Sequence
 
 
 def ticket_columns(rows: Iterable[TicketRow]) -> TicketColumns:
-    """Rows to columns, with the outcome flags as reader.py's SQL derives them."""
+    """Rows to columns, with the outcome bits as reader.py's SQL derives them:
+    expired means closed at the end of the day, never served; no-show means
+    marked so at a counter and not expired."""
     out = []
     for t in rows:
         expired = t.close_reason == EXPIRED
-        out.append((t.day, t.field, t.origin_field, t.issued_at, t.counter, t.official,
-                    t.state == "finished", expired, not expired and t.state == "no_show",
-                    t.priority is not None, t.transfers > 0, t.wait_s, t.service_s))
+        bits = ((FINISHED if t.state == "finished" else 0) | (EXPIRED_BIT if expired else 0)
+                | (NO_SHOW if not expired and t.state == "no_show" else 0)
+                | (PRIORITY if t.priority is not None else 0)
+                | (TRANSFERRED if t.transfers > 0 else 0))
+        out.append((t.day, t.field, t.origin_field, t.issued_at, t.counter, t.official, bits,
+                    None if t.wait_s is None else t.wait_s * 1000,
+                    None if t.service_s is None else t.service_s * 1000))
     return _transpose(out, TicketColumns)
 
 
@@ -209,10 +216,6 @@ def _transpose(rows: list, kind):
 def _floats(values: Sequence) -> np.ndarray:
     # None (SQL NULL) becomes NaN: "no value" for waits and services.
     return np.array(values, dtype=float) if len(values) else np.zeros(0)
-
-
-def _flags(values: Sequence) -> np.ndarray:
-    return np.array(values, dtype=bool) if len(values) else np.zeros(0, bool)
 
 
 def _not_none(values: Sequence) -> np.ndarray:
@@ -338,14 +341,15 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     warnings: list[str] = []
 
     # ------------------------------------------------------------ tickets
-    n_t = len(T.wait_s)
-    wait = _floats(T.wait_s)
-    service = _floats(T.service_s)
-    finished = _flags(T.finished)
-    expired = _flags(T.expired)
-    no_show = _flags(T.no_show)
-    priority = _flags(T.priority)
-    transferred = _flags(T.transferred)
+    n_t = len(T.wait_ms)
+    wait = _floats(T.wait_ms) / 1000
+    service = _floats(T.service_ms) / 1000
+    bits = np.array(T.outcome, dtype=np.int64) if n_t else np.zeros(0, np.int64)
+    finished = (bits & FINISHED) != 0
+    expired = (bits & EXPIRED_BIT) != 0
+    no_show = (bits & NO_SHOW) != 0
+    priority = (bits & PRIORITY) != 0
+    transferred = (bits & TRANSFERRED) != 0
     with np.errstate(invalid="ignore"):
         neg_wait = wait < 0
         neg_service = service < 0
