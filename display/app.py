@@ -369,4 +369,25 @@ def main(config_path: str, *, mqtt_user: str = "display-1", password_file: str |
 
     app = build_app(cfg, fullscreen=fullscreen, connect=connect, announcer=voice,
                     screenshot_dir=screenshot_dir)
+    _feed_systemd(app, "showing the wall display")
     app.run()
+
+
+def _feed_systemd(app: Any, status: str) -> None:
+    """Type=notify and WatchdogSec= under systemd (kiosk/sdnotify.py); a no-op elsewhere.
+
+    The pings run on Kivy's clock, on the UI thread: a frozen screen stops
+    them and systemd restarts the display.
+    """
+    from kivy.clock import Clock
+
+    from kiosk.sdnotify import Notifier
+    notify = Notifier()
+    if not notify.enabled:
+        return
+
+    def ping(_dt: float) -> None:
+        notify.watchdog()
+
+    app.bind(on_start=lambda *_: notify.ready(status), on_stop=lambda *_: notify.stopping())
+    Clock.schedule_interval(ping, notify.wake_every(5.0))

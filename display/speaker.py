@@ -28,8 +28,15 @@ def run(cfg: Any, *, mqtt_user: str, password: str, out_dir: str | None = None, 
             voice.submit(payload)
 
     link = DisplayLink(cfg, user=mqtt_user, password=password, handler=handle, host=host, port=port).start()
+    # Under systemd (Type=notify, WatchdogSec=): ready once subscribed, then
+    # pings from this loop; a no-op elsewhere (kiosk/sdnotify.py).
+    from kiosk.sdnotify import Notifier
+    notify = Notifier()
+    notify.ready("announcing calls")
     try:
-        stop.wait()
+        while not stop.wait(notify.wake_every(5.0)):
+            notify.watchdog()
+        notify.stopping()
     finally:
         link.stop()
         voice.wait_idle(60)       # the call being spoken is finished, never cut

@@ -392,8 +392,20 @@ def main(config_path: str) -> int:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    log.info("bridge ready: %s", ", ".join(f"counter {b.counter} on {b.dev.port}" for b in boxes))
-    done.wait()
+    ready = ", ".join(f"counter {b.counter} on {b.dev.port}" for b in boxes)
+    log.info("bridge ready: %s", ready)
+    # systemd (Type=notify, WatchdogSec=): pings only while every box's
+    # thread is alive, so a box that died silently gets the bridge restarted.
+    from kiosk.sdnotify import Notifier
+    notify = Notifier()
+    notify.ready(ready)
+    while not done.wait(notify.wake_every(5.0)):
+        dead = [b.counter for b in boxes if b._thread is not None and not b._thread.is_alive()]
+        if dead:
+            notify.status(f"box thread stopped for counter {dead}; waiting for the watchdog")
+        else:
+            notify.watchdog()
+    notify.stopping()
     for b in boxes:
         b.stop()
     ledger.close()

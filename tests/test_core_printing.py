@@ -148,3 +148,18 @@ def test_a_redelivered_reprint_command_prints_once(core_on_sim, bus, sim):
     time.sleep(1.0)
     jobs = sim.jobs
     assert sum(1 for j in jobs if j.printed) == 1, [j.printed for j in jobs]
+
+
+def test_sigterm_with_a_printer_stops_cleanly_and_says_offline(core_on_sim, bus):
+    """Stopping joins the printer thread and publishes presence offline itself."""
+    watcher = bus("console")
+    watcher.subscribe("presence/core")
+    watcher.wait_for(lambda t, b: t == "presence/core" and b.get("status") == "online", timeout=10)
+    proc = core_on_sim.proc
+    proc.terminate()
+    assert proc.wait(15) == 0
+    offline = watcher.wait_for(lambda t, b: t == "presence/core" and b.get("status") == "offline",
+                               timeout=10)
+    # The clean stop's own message carries a time; the broker's last will does not.
+    assert "at" in offline
+    assert "Traceback" not in core_on_sim.log.read_text()

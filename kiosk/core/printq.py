@@ -27,19 +27,19 @@ class PrintWorker(threading.Thread):
         self.on_status = on_status
         self.poll_s = poll_s
         self.jobs: queue.Queue = queue.Queue()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def submit(self, job: dict) -> None:
         """``job`` holds at least ``ticket`` (the ticket body) and ``reprint``."""
         self.jobs.put(job)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.jobs.put(None)
 
     def run(self) -> None:
         self.on_status(self._safe_status())
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 job = self.jobs.get(timeout=self.poll_s)
             except queue.Empty:

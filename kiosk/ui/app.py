@@ -824,4 +824,24 @@ def main(config_path: str | Path, *, mqtt_user: str | None, password_file: str |
         def on_stop(self):
             self.bus.stop()
 
-    KioskApp().run()
+    app = KioskApp()
+    _feed_systemd(app)
+    app.run()
+
+
+def _feed_systemd(app: Any) -> None:
+    """Type=notify and WatchdogSec= under systemd (kiosk/sdnotify.py); a no-op elsewhere.
+
+    The pings run on Kivy's clock, on the UI thread: a frozen kiosk stops
+    them and systemd restarts it.
+    """
+    from kiosk.sdnotify import Notifier
+    notify = Notifier()
+    if not notify.enabled:
+        return
+
+    def ping(_dt: float) -> None:
+        notify.watchdog()
+
+    app.bind(on_start=lambda *_: notify.ready("kiosk showing"), on_stop=lambda *_: notify.stopping())
+    Clock.schedule_interval(ping, notify.wake_every(5.0))
