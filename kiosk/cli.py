@@ -26,6 +26,7 @@ from kiosk import config as site_config
 from kiosk.contract import PayloadError
 
 DEFAULT_CONFIG = "/etc/phucvu/site.toml"
+DEFAULT_PROVINCE_CONFIG = "/etc/phucvu/province.toml"
 
 
 # ----------------------------------------------------------------- plumbing
@@ -416,17 +417,33 @@ def status(cfg, db_path: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("path")
+@click.argument("path", required=False)
+@click.option("--dir", "directory", default=None,
+              help="Write phucvu-YYYYMMDD-HHMMSS.db here instead of PATH (the nightly timer).")
+@click.option("--keep", type=click.IntRange(min=1), default=14, show_default=True,
+              help="With --dir: how many copies to keep; older ones are deleted.")
 @common
-def backup(cfg, db_path: str, path: str) -> None:
-    """Copy the live database to PATH with SQLite's online backup."""
+def backup(cfg, db_path: str, path: str | None, directory: str | None, keep: int) -> None:
+    """Copy the live database to PATH (or into --dir) with SQLite's online backup."""
+    import datetime as dt
+
+    from kiosk.backup import rotate
     from kiosk.core.store import Store
+    if (path is None) == (directory is None):
+        _fail("give either PATH or --dir DIR")
+    if not Path(db_path).exists():
+        _fail(f"no database at {db_path}")
     store = Store(db_path, lock=False)
     try:
-        target = store.backup(path)
+        if directory is None:
+            target, gone = store.backup(path), []
+        else:
+            target, gone = rotate(Path(directory), store, keep, dt.datetime.now(cfg.tz))
     finally:
         store.close()
     click.echo(f"backup written to {target} ({target.stat().st_size} bytes, integrity ok)")
+    for p in gone:
+        click.echo(f"old backup deleted: {p}")
 
 
 def _printer(cfg, connection: str | None):
@@ -611,10 +628,80 @@ def voice_test(text: str, config_path: str, out_dir: str | None) -> None:
               type=click.Choice(["table", "csv", "xlsx", "png"]))
 @click.option("--out", default=None, help="File to write; xlsx/png default to a name in this folder.")
 @click.option("--lang", default="vi", show_default=True, type=click.Choice(["vi", "en"]))
+@click.option("--province", is_flag=True,
+              help="Rank every centre of the province from the aggregate database (docs/multi-site.md).")
+@click.option("--province-config", envvar="PHUCVU_PROVINCE_CONFIG", default=DEFAULT_PROVINCE_CONFIG,
+              show_default=True, help="With --province: the province config (TOML).")
+@click.option("--config", "config_path", envvar="PHUCVU_CONFIG", default=DEFAULT_CONFIG,
+              show_default=True, help="Site config (TOML); env PHUCVU_CONFIG.")
+@click.option("--db", "db_path", envvar="PHUCVU_DB", default=None,
+              help="SQLite file; default: [store] path in the config.")
+def report(province: bool, province_config: str, config_path: str, db_path: str | None,
+           **kwargs: Any) -> None:
+    """Tickets, waits, service times, satisfaction and anomalies for a period (docs/reports.md).
+
+    With --province: the province's centres ranked (docs/multi-site.md)."""
+    if province:
+        _province_report(province_config, **kwargs)
+    else:
+        # A provincial server has no site config: it is loaded only here.
+        common(_site_report)(config_path=config_path, db_path=db_path, **kwargs)
+
+
+def _province_report(province_config: str, date_from, date_to, by: str, fmt: str,
+                     out: str | None, lang: str) -> None:
+    from kiosk.province import config as province_cfg
+    from kiosk.province.report import ProvinceReportError, report_main
+    if fmt not in ("table", "csv"):
+        _fail(f"--province writes table or csv, not {fmt}")
+    try:
+        cfg = province_cfg.load(province_config)
+        result = report_main(cfg.database.conninfo, date_from.date(), date_to.date(), fmt=fmt,
+                             lang=lang, out=out)
+    except (site_config.ConfigError, ProvinceReportError) as e:
+        _fail(str(e))
+    click.echo(result, nl=not result.endswith("\n"))
+
+
+@cli.command()
+@click.option("--province-config", envvar="PHUCVU_PROVINCE_CONFIG", default=DEFAULT_PROVINCE_CONFIG,
+              show_default=True, help="Province config (TOML); env PHUCVU_PROVINCE_CONFIG.")
+@click.option("--log-level", default="INFO", show_default=True)
+def aggregate(province_config: str, log_level: str) -> None:
+    """Store every centre's events from the provincial broker in PostgreSQL (docs/multi-site.md)."""
+    from kiosk.contract import read_password
+    from kiosk.province import config as province_cfg
+    from kiosk.province.aggregator import main
+    try:
+        cfg = province_cfg.load(province_config)
+        password = read_password(cfg.broker.password_file) if cfg.broker.password_file else ""
+    except (site_config.ConfigError, PayloadError) as e:
+        _fail(str(e))
+    logging.basicConfig(level=log_level.upper(), stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    main(cfg, password)
+
+
+@cli.command("replay-events")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First local day to republish, YYYY-MM-DD.")
+@click.option("--from-id", type=int, default=1, show_default=True, help="First journal id to republish.")
 @common
-def report(cfg, db_path: str, date_from, date_to, by: str, fmt: str, out: str | None,
-           lang: str) -> None:
-    """Tickets, waits, service times, satisfaction and anomalies for a period (docs/reports.md)."""
+@mqtt_options
+def replay_events(cfg, db_path: str, since, from_id: int, mqtt: dict) -> None:
+    """Republish journaled ticket and rating events for the provincial uplink (docs/multi-site.md)."""
+    from kiosk.province.uplink import ReplayError, replay
+    host, port, user, password = _mqtt_settings(cfg, mqtt)
+    try:
+        n = replay(cfg, db_path, host=host, port=port, username=user, password=password,
+                   since=since.date() if since else None, from_id=from_id)
+    except ReplayError as e:
+        _fail(str(e))
+    click.echo(f"{n} events republished")
+
+
+def _site_report(cfg, db_path: str, date_from, date_to, by: str, fmt: str, out: str | None,
+                 lang: str) -> None:
     from kiosk.reports import ReportError, report_main
     try:
         result = report_main(cfg, db_path, date_from=date_from.date(), date_to=date_to.date(),

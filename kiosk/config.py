@@ -323,6 +323,35 @@ class WebSection(_Section):
     command_timeout_s: float = Field(default=5, gt=0, le=60)
 
 
+class UplinkSection(_Section):
+    """The bridge from this site's Mosquitto to the provincial broker (docs/multi-site.md)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=8883, ge=1, le=65535)
+    # TLS is on when cafile is set; certfile/keyfile add a client certificate.
+    cafile: str = ""
+    certfile: str = ""
+    keyfile: str = ""
+    # The site's login on the provincial broker; empty means the site id.
+    username: str = ""
+    password_file: str = ""
+    # Mosquitto's connection name, also the bridge's client id there; empty
+    # means "phucvu-<site id>".  It must stay the same for the provincial
+    # broker to keep this site's session (cleansession false).
+    bridge_name: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
+    # Events kept on the site while the uplink is down (about 4 per citizen):
+    # the default holds weeks of a busy centre.
+    max_queued_messages: int = Field(default=100000, ge=1000, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> "UplinkSection":
+        if bool(self.certfile) != bool(self.keyfile):
+            raise ValueError("certfile and keyfile go together (a client certificate needs both)")
+        if self.certfile and not self.cafile:
+            raise ValueError("a client certificate needs cafile too (TLS is off without it)")
+        return self
+
+
 class SiteConfig(_Section):
     site: SiteSection
     hours: list[Session] = Field(default_factory=_default_hours)
@@ -337,6 +366,7 @@ class SiteConfig(_Section):
     announcer: AnnouncerSection = Field(default_factory=AnnouncerSection)
     bridge: BridgeSection = Field(default_factory=BridgeSection)
     web: WebSection = Field(default_factory=WebSection)
+    uplink: UplinkSection | None = None
 
     @model_validator(mode="after")
     def _cross_refs(self) -> "SiteConfig":
@@ -403,7 +433,7 @@ def _unique(section: str, key: str, values: list[Any]) -> None:
         seen.add(v)
 
 
-def _describe(err: dict[str, Any]) -> str:
+def describe_error(err: dict[str, Any]) -> str:
     loc = ""
     for part in err["loc"]:
         if isinstance(part, int):
@@ -425,7 +455,7 @@ def parse(data: dict[str, Any], source: str = "<config>") -> SiteConfig:
     try:
         return SiteConfig.model_validate(data)
     except ValidationError as e:
-        lines = [_describe(err) for err in e.errors()]
+        lines = [describe_error(err) for err in e.errors()]
         raise ConfigError(f"{source}: " + f"\n{source}: ".join(lines)) from None
 
 

@@ -47,6 +47,7 @@ TOPICS: list[TopicSpec] = [
     TopicSpec("presence/{device}", "every client (last will) -> everyone", True, 1),
     TopicSpec("printer/status", "core -> consoles, dashboards", True, 1),
     TopicSpec("event/alert", "core -> staff consoles, dashboards", False, 1),
+    TopicSpec("site/info", "core -> provincial aggregator", True, 1),
 ]
 
 
@@ -122,6 +123,10 @@ class Topics:
     @property
     def alert_event(self) -> str:
         return self._t("event/alert")
+
+    @property
+    def site_info(self) -> str:
+        return self._t("site/info")
 
     def counter_of(self, topic: str, leaf: str = "command") -> int | None:
         """3 for ``<prefix>/counter/3/<leaf>``; None when it is not one."""
@@ -263,6 +268,19 @@ def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def site_info(config: Any, at: float) -> dict[str, Any]:
+    """The retained ``site/info`` body: the facts a provincial aggregator
+    needs to judge this site's events (names, typical minutes per field,
+    which rating levels count as satisfied).  ``config`` is a SiteConfig."""
+    return {"site": config.site.id, "commune": config.site.commune, "centre": config.site.centre,
+            "province": config.site.province, "timezone": config.site.timezone,
+            "fields": [{"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en,
+                        "minutes_per_citizen": f.minutes_per_citizen} for f in config.fields],
+            "levels": [{"code": lv.code, "name_vi": lv.name_vi, "name_en": lv.name_en,
+                        "satisfied": lv.satisfied} for lv in config.rating.levels],
+            "updated_at": at}
+
+
 def presence(device: str, status: Literal["online", "offline"], at: float | None = None) -> bytes:
     body: dict[str, Any] = {"device": device, "status": status}
     if at is not None:
@@ -310,11 +328,11 @@ def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,
                         qos=1, retain=True)
     client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
     client.max_queued_messages_set(0)
-    client.on_socket_open = _no_delay
+    client.on_socket_open = no_delay
     return client
 
 
-def _no_delay(client: Any, userdata: Any, sock: Any) -> None:
+def no_delay(client: Any, userdata: Any, sock: Any) -> None:
     # paho leaves Nagle's algorithm on: a small publish that follows an
     # unacknowledged one then waits for the peer's delayed ACK (~40 ms on
     # Linux).  Queue messages are small and latency is the point.

@@ -94,21 +94,38 @@ class CoreService:
             self.printer.close()
         # A clean stop says "offline" itself; the will covers crashes.
         self.client.publish(self.topics.presence(self.device),
-                            contract.presence(self.device, "offline"), qos=1, retain=True)
+                            contract.presence(self.device, "offline", self.engine.clock()), qos=1,
+                            retain=True)
         self.client.loop_stop()
         self.client.disconnect()
 
     def run(self) -> None:
-        """The service loop; returns after ``stop()``."""
+        """The service loop; returns after ``stop()``.
+
+        Under systemd it also feeds the watchdog (kiosk/sdnotify.py): it wakes
+        at least twice per ping interval, and only this loop pings, so a
+        commit or print that hangs here stops the pings and systemd restarts
+        the core.  READY=1 goes out once connected and retained state is out.
+        """
+        from kiosk.sdnotify import Notifier
+        notify = Notifier()
         period = self.config.mqtt.keepalive
+        wake = notify.wake_every(period)
         next_refresh = self.monotonic() + period
+        announced = False
         while True:
-            timeout = max(0.0, next_refresh - self.monotonic())
+            notify.watchdog()
+            if not announced and self.ready.is_set():
+                notify.ready(f"serving {self.config.site.id} on {self.host}:{self.port}")
+                announced = True
+            timeout = min(wake, max(0.0, next_refresh - self.monotonic()))
             try:
                 item = self.inbox.get(timeout=timeout)
             except queue.Empty:
                 item = None
             if item is _STOP:
+                notify.stopping("stopping")
+                notify.close()
                 return
             if item is not None:
                 try:
@@ -151,6 +168,9 @@ class CoreService:
             contract.announce_online(self.client, self.config.topic_prefix, self.device,
                                      self.engine.clock())
             self._publish_state(counters=None)
+            # What the provincial aggregator needs to judge this site's events.
+            self._publish(self.topics.site_info, contract.site_info(self.config, self.engine.clock()),
+                          retain=True)
             if self.printer_status is not None:
                 self._publish(self.topics.printer_status, self.printer_status, retain=True)
             if not self.ready.is_set():

@@ -1,0 +1,83 @@
+"""The centre's side of the uplink: republish journaled events (``phucvu replay-events``).
+
+The bridge's queue on the centre's broker is the normal path.  When it lost
+something (a power cut during an outage loses what Mosquitto queued since
+its last autosave; a queue that overflowed ``max_queued_messages``), the
+SQLite journal still holds every event.  This reads a range of it
+read-only and publishes each ticket and rating event again, byte for byte
+the content the core published (same ``event_id``), on the same topics, as
+the ``core`` login.  The bridge carries them up and the aggregator's
+``(site, event_id)`` key makes everything already stored a no-op.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from kiosk import contract
+from kiosk.config import SiteConfig
+
+
+class ReplayError(Exception):
+    pass
+
+
+def journal_events(config: SiteConfig, db_path: str | Path, since: dt.date | None = None,
+                   from_id: int = 1) -> list[tuple[str, dict]]:
+    """(topic, payload) for every ticket and rating event from ``from_id`` / local day ``since``."""
+    if not Path(db_path).exists():
+        raise ReplayError(f"{db_path} does not exist")
+    topics = contract.Topics(config.topic_prefix)
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        after = 0.0
+        if since is not None:
+            after = dt.datetime.combine(since, dt.time(0), tzinfo=config.tz).timestamp()
+        rows = conn.execute(
+            "SELECT id, kind, payload FROM journal WHERE id >= ? AND at >= ? "
+            "AND (kind LIKE 'ticket%' OR kind = 'rating_pressed') ORDER BY id", (from_id, after)).fetchall()
+    except sqlite3.Error as e:
+        raise ReplayError(f"{db_path}: cannot read the journal: {e}") from None
+    finally:
+        conn.close()
+    out = []
+    for event_id, kind, payload in rows:
+        e = json.loads(payload)
+        # What CoreService._after published: the site id, the event with its
+        # journal id, and for presses without the monotonic clock reading.
+        body = {"site": config.site.id, **e, "event_id": event_id}
+        if kind == "rating_pressed":
+            body.pop("mono", None)
+            out.append((topics.rating_event, body))
+        else:
+            out.append((topics.ticket_event, body))
+    return out
+
+
+def replay(config: SiteConfig, db_path: str | Path, *, host: str, port: int, username: str,
+           password: str, since: dt.date | None = None, from_id: int = 1,
+           timeout: float = 60.0) -> int:
+    """Publish the range (QoS 1) and wait for the broker to take all of it; returns the count."""
+    events = journal_events(config, db_path, since, from_id)
+    client = contract.mqtt_client(f"phucvu-{config.site.id}-replay-{os.getpid()}", username=username,
+                                  password=password, prefix=config.topic_prefix)
+    connected = threading.Event()
+    client.on_connect = lambda c, u, f, rc, p=None: connected.set() if not rc.is_failure else None
+    client.connect_async(host, port, 30)
+    client.loop_start()
+    try:
+        if not connected.wait(10):
+            raise ReplayError(f"cannot connect to the broker at {host}:{port} as {username}")
+        infos = [client.publish(topic, contract.encode(body), qos=1) for topic, body in events]
+        for info in infos:
+            info.wait_for_publish(timeout)
+            if not info.is_published():
+                raise ReplayError(f"the broker did not take event {info.mid} within {timeout} s")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return len(events)
