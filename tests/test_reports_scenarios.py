@@ -282,3 +282,43 @@ def test_schema_5_fills_first_calls_of_older_tickets(site, tmp_path):
     conn.close()
     report, _ = build(site, db, DAY, DAY, ["official"])
     assert report.breakdowns["official"].total.wait_p90 == approx(11.5)
+
+
+def test_two_readers_share_a_snapshot_only_when_nothing_was_committed_between(site, tmp_path):
+    """The report reads presses on a second connection only from the same snapshot."""
+    import sqlite3
+
+    from kiosk.reports.reader import _same_snapshot, open_readonly
+
+    db = run_scenario(site, "reports-ngay-thuong.toml", tmp_path / "day.db")
+
+    def append_journal_row():
+        w = sqlite3.connect(db)
+        w.execute("INSERT INTO journal (at, kind, payload) VALUES (0, 'test', '{}')")
+        w.commit()
+        w.close()
+
+    class WriterSneaksIn:
+        """The first reader, with a writer committing right after its snapshot began."""
+
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, sql, *args):
+            cur = self.conn.execute(sql, *args)   # the first step starts the snapshot
+            if sql.startswith("SELECT MAX(id)"):
+                append_journal_row()
+            return cur
+
+    a, b = open_readonly(db), open_readonly(db)
+    assert _same_snapshot(a, b)
+    a.execute("COMMIT")
+    b.execute("COMMIT")
+    # The second reader sees a newer journal on every try: not the same data,
+    # so the report reads everything through the first connection.
+    assert not _same_snapshot(WriterSneaksIn(a), b)
+    assert not b.in_transaction
+    a.close()
+    b.close()
+    report, _ = build(site, db, DAY, DAY, ["official"])
+    assert report.breakdowns["official"].total.issued == 7
