@@ -202,10 +202,9 @@ class RatingColumns(NamedTuple):
     counted: Sequence
     reason: Sequence
     official: Sequence
-    field: Sequence
+    field: Sequence               # the press's field, else its ticket's
     ticket_day: Sequence
     ticket_issued_at: Sequence
-    ticket_field: Sequence
     n: Sequence                   # how many such presses
 
 
@@ -336,7 +335,9 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
             raise ReportError(f"unknown breakdown {by!r} (expected one of {', '.join(BREAKDOWNS)})")
     T = tickets if isinstance(tickets, TicketColumns) else ticket_columns(tickets)
     R = (ratings if isinstance(ratings, RatingColumns)
-         else _transpose([(*r, 1) for r in ratings], RatingColumns))
+         else _transpose([(r.counter, r.level, r.at, r.counted, r.reason, r.official,
+                           r.field if r.field is not None else r.ticket_field, r.ticket_day,
+                           r.ticket_issued_at, 1) for r in ratings], RatingColumns))
     local = _Local(rules.tz)
     warnings: list[str] = []
 
@@ -388,7 +389,6 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
         pressed_day, pressed_hour = local.of(_floats(R.at))
         r_hour = np.where(has_ticket, ticket_hour, pressed_hour)
         r_day = [d if d is not None else p for d, p in zip(r_day, pressed_day)]
-    r_field = [f if f is not None else tf for f, tf in zip(R.field, R.ticket_field)]
     counted = np.array(R.counted, dtype=bool) if n_r else np.zeros(0, bool)
     presses = np.array(R.n, dtype=np.int64) if n_r else np.zeros(0, np.int64)
     levels = list(rules.levels)
@@ -406,7 +406,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     n_levels = len(levels)
     # Anomalies of a level the config dropped are still anomalies; the
     # level only matters for counted presses.
-    r_level = np.array([level_index.get(code, 0) for code in R.level], dtype=np.int64)
+    r_level = np.fromiter(map(level_index.get, R.level, repeat(0)), dtype=np.int64, count=n_r)
     reasons = list(REASONS)
     reason_index = {r: i for i, r in enumerate(reasons)}
     unknown_reasons: dict[str, int] = {}
@@ -469,7 +469,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     sources = {
         "official": (T.official, T.official, R.official),
         "counter": (T.counter, T.counter, R.counter),
-        "field": (T.origin_field, T.field, r_field),
+        "field": (T.origin_field, T.field, R.field),
         "day": (T.day, T.day, r_day),
         "hour": (hour.tolist(), hour.tolist(), r_hour.tolist()),
     }

@@ -68,9 +68,9 @@ _TICKETS_FROM = "FROM tickets WHERE day >= ? AND day <= ?"
 # day and hour survive), ``n`` presses per group.
 _RATING_SQL = {
     "counter": "r.counter", "level": "r.level", "at": "CAST(r.at / 900 AS INTEGER) * 900",
-    "counted": "r.counted", "reason": "r.reason", "official": "r.official", "field": "r.field",
+    "counted": "r.counted", "reason": "r.reason", "official": "r.official",
+    "field": "COALESCE(r.field, t.field)",
     "ticket_day": "t.day", "ticket_issued_at": "CAST(t.issued_at / 900 AS INTEGER) * 900",
-    "ticket_field": "t.field",
 }
 _RATINGS_FROM = """
 FROM ratings r LEFT JOIN tickets t ON t.id = r.ticket_id
@@ -80,7 +80,7 @@ WHERE r.at >= ? AND r.at < ?
 """
 # Columns only some breakdowns group by; the others are not read.
 _KEYS = {"official": {"official"}, "counter": {"counter"},
-         "field": {"origin_field", "ticket_field"}, "day": {"day", "ticket_day", "at"},
+         "field": {"origin_field"}, "day": {"day", "ticket_day", "at"},
          "hour": {"issued_at", "ticket_issued_at", "ticket_day", "at"}}
 _OPTIONAL = set().union(*_KEYS.values())
 
