@@ -234,6 +234,13 @@ class _Keys:
 
     def codes(self, values: Sequence) -> np.ndarray:
         index = self.index
+        if isinstance(values, np.ndarray):
+            # Hours: numpy finds the distinct ones and each value's place.
+            distinct, inverse = np.unique(values, return_inverse=True)
+            keys = distinct.tolist()
+            for key in keys:
+                index.setdefault(key, len(index))
+            return np.array([index[k] for k in keys], dtype=np.int64)[inverse]
         # dict.fromkeys finds the distinct keys at C speed; the per-value
         # lookup is then a C-level map with no Python frame per ticket.
         for key in dict.fromkeys(values):
@@ -471,7 +478,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
         "counter": (T.counter, T.counter, R.counter),
         "field": (T.origin_field, T.field, R.field),
         "day": (T.day, T.day, r_day),
-        "hour": (hour.tolist(), hour.tolist(), r_hour.tolist()),
+        "hour": (hour, hour, r_hour),
     }
     result: dict[str, Breakdown] = {}
     for by in wanted:
