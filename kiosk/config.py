@@ -33,6 +33,15 @@ class ConfigError(Exception):
     """A site config that cannot be used; the message is meant for a person."""
 
 
+def timezone_name(v: str) -> str:
+    """An IANA time zone name this machine knows, as a pydantic validator."""
+    try:
+        zoneinfo.ZoneInfo(v)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as Asia/Ho_Chi_Minh)")
+    return v
+
+
 def nfc(text: str) -> str:
     # Vietnamese typed on different keyboards arrives decomposed or composed;
     # printers, fonts and the voice all want one form.
@@ -90,14 +99,7 @@ class SiteSection(_Section):
 
     _nfc = field_validator("commune", "centre", "province")(nfc)
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as Asia/Ho_Chi_Minh)")
-        return v
+    _tz = field_validator("timezone")(timezone_name)
 
 
 class FieldSection(_Section):

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kiosk.config import ConfigError, describe_error, documented_keys as _keys, nfc
+from kiosk.config import ConfigError, describe_error, documented_keys as _keys, nfc, timezone_name
 
 
 class _Section(BaseModel):
@@ -26,14 +26,7 @@ class ProvinceSection(_Section):
 
     _nfc = field_validator("name")(nfc)
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as Asia/Ho_Chi_Minh)")
-        return v
+    _tz = field_validator("timezone")(timezone_name)
 
 
 class BrokerSection(_Section):
