@@ -15,7 +15,7 @@ import tomllib
 import unicodedata
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -42,13 +42,24 @@ def timezone_name(v: str) -> str:
     return v
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def check_tls_files(cafile: str, certfile: str, keyfile: str) -> None:
+    """A client of a TLS broker: a certificate needs its key and a CA file."""
+    if bool(certfile) != bool(keyfile):
+        raise ValueError("certfile and keyfile go together (a client certificate needs both)")
+    if certfile and not cafile:
+        raise ValueError("a client certificate needs cafile too (TLS is off without it)")
+
+
 def nfc(text: str) -> str:
     # Vietnamese typed on different keyboards arrives decomposed or composed;
     # printers, fonts and the voice all want one form.
     return unicodedata.normalize("NFC", text)
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -62,7 +73,7 @@ def _minutes(hhmm: str) -> int:
     return int(h) * 60 + int(m)
 
 
-class Session(_Section):
+class Session(Section):
     """One opening session, e.g. Monday to Friday 07:00–11:30."""
 
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
@@ -90,7 +101,7 @@ def _default_hours() -> list[Session]:
     ]
 
 
-class SiteSection(_Section):
+class SiteSection(Section):
     id: Code
     commune: ViText
     centre: ViText
@@ -102,7 +113,7 @@ class SiteSection(_Section):
     _tz = field_validator("timezone")(timezone_name)
 
 
-class FieldSection(_Section):
+class FieldSection(Section):
     """A lĩnh vực: one queue with its own ticket prefix."""
 
     code: Code
@@ -117,7 +128,7 @@ class FieldSection(_Section):
     _nfc = field_validator("name_vi", "name_en")(nfc)
 
 
-class CounterSection(_Section):
+class CounterSection(Section):
     """A quầy; ``fields`` in the order the counter serves them."""
 
     number: int = Field(ge=1, le=99)
@@ -127,7 +138,7 @@ class CounterSection(_Section):
     _nfc = field_validator("name")(nfc)
 
 
-class PriorityClass(_Section):
+class PriorityClass(Section):
     code: Code
     name_vi: ViText
     name_en: ViText
@@ -145,14 +156,14 @@ def _default_priority_classes() -> list[PriorityClass]:
     ]
 
 
-class PrioritySection(_Section):
+class PrioritySection(Section):
     # After this many priority calls in a row at one counter, the next call
     # takes a normal ticket if one waits, so normal tickets are not starved.
     interleave: int = Field(default=3, ge=1, le=100)
     classes: list[PriorityClass] = Field(default_factory=_default_priority_classes)
 
 
-class RatingLevel(_Section):
+class RatingLevel(Section):
     code: Code
     name_vi: ViText
     name_en: ViText
@@ -170,7 +181,7 @@ def _default_levels() -> list[RatingLevel]:
     ]
 
 
-class RatingSection(_Section):
+class RatingSection(Section):
     window_s: float = Field(default=60, ge=5, le=600)
     # Presses at one counter closer together than this are not a person
     # answering a question: kept as 'too_fast', never counted.
@@ -186,7 +197,7 @@ class RatingSection(_Section):
         return self
 
 
-class MqttSection(_Section):
+class MqttSection(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     # Topic prefix; empty means "phucvu/<site.id>".
@@ -204,11 +215,11 @@ class MqttSection(_Section):
         return v
 
 
-class StoreSection(_Section):
+class StoreSection(Section):
     path: str = "/var/lib/phucvu/phucvu.db"
 
 
-class PrinterSection(_Section):
+class PrinterSection(Section):
     """The kiosk's ticket printer (see docs/printing.md)."""
 
     # sim:DIR | usb:VID:PID | serial:DEVICE[@BAUD] | network:HOST[:PORT] | file:PATH
@@ -236,7 +247,7 @@ class PrinterSection(_Section):
         return v
 
 
-class DisplaySection(_Section):
+class DisplaySection(Section):
     """The wall display (see docs/display.md)."""
 
     notice: str = ""
@@ -252,7 +263,7 @@ class DisplaySection(_Section):
     _nfc = field_validator("notice")(nfc)
 
 
-class AnnouncerSection(_Section):
+class AnnouncerSection(Section):
     """The voice that calls numbers (see docs/display.md)."""
 
     engine: Literal["espeak", "clips"] = "espeak"
@@ -273,7 +284,7 @@ class AnnouncerSection(_Section):
     _nfc = field_validator("template")(nfc)
 
 
-class DeviceSection(_Section):
+class DeviceSection(Section):
     """One counter box on a serial port (see docs/serial-protocol.md)."""
 
     counter: int = Field(ge=1, le=99)
@@ -289,7 +300,7 @@ class DeviceSection(_Section):
     password_file: str = ""
 
 
-class BridgeSection(_Section):
+class BridgeSection(Section):
     devices: list[DeviceSection] = Field(default_factory=list)
     state_db: str = "/var/lib/phucvu/bridge.db"
     # Whole display state is re-sent this often even when nothing changed,
@@ -310,7 +321,7 @@ class BridgeSection(_Section):
         return self
 
 
-class WebSection(_Section):
+class WebSection(Section):
     """The browser console and dashboard (see docs/console.md)."""
 
     # Loopback by default: a centre opens it to the LAN on purpose.
@@ -325,7 +336,7 @@ class WebSection(_Section):
     command_timeout_s: float = Field(default=5, gt=0, le=60)
 
 
-class UplinkSection(_Section):
+class UplinkSection(Section):
     """The bridge from this site's Mosquitto to the provincial broker (docs/multi-site.md)."""
 
     host: str = Field(min_length=1)
@@ -347,14 +358,11 @@ class UplinkSection(_Section):
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> "UplinkSection":
-        if bool(self.certfile) != bool(self.keyfile):
-            raise ValueError("certfile and keyfile go together (a client certificate needs both)")
-        if self.certfile and not self.cafile:
-            raise ValueError("a client certificate needs cafile too (TLS is off without it)")
+        check_tls_files(self.cafile, self.certfile, self.keyfile)
         return self
 
 
-class SiteConfig(_Section):
+class SiteConfig(Section):
     site: SiteSection
     hours: list[Session] = Field(default_factory=_default_hours)
     fields: list[FieldSection] = Field(min_length=1)
@@ -453,27 +461,28 @@ def describe_error(err: dict[str, Any]) -> str:
     return f"{loc}: {msg}{shown}" if loc else f"{msg}"
 
 
-def parse(data: dict[str, Any], source: str = "<config>") -> SiteConfig:
+def parse(data: dict[str, Any], source: str = "<config>", model: type[M] = SiteConfig) -> M:
+    """Validate ``data`` as ``model`` (the site config unless told otherwise)."""
     try:
-        return SiteConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         lines = [describe_error(err) for err in e.errors()]
         raise ConfigError(f"{source}: " + f"\n{source}: ".join(lines)) from None
 
 
-def load(path: str | Path) -> SiteConfig:
+def load(path: str | Path, model: type[M] = SiteConfig, what: str = "site config") -> M:
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise ConfigError(f"{p}: cannot read the site config: {e.strerror}") from None
+        raise ConfigError(f"{p}: cannot read the {what}: {e.strerror}") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: not valid TOML: {e}") from None
-    return parse(data, str(p))
+    return parse(data, str(p), model)
 
 
 def documented_keys(model: type[BaseModel] = SiteConfig, prefix: str = "") -> list[str]:

@@ -5,21 +5,17 @@ error names the file, the key and what was expected.
 """
 from __future__ import annotations
 
-import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from kiosk.config import ConfigError, describe_error, documented_keys as _keys, nfc, timezone_name
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from kiosk import config as site_config
+from kiosk.config import Section, check_tls_files, nfc, timezone_name
 
 
-class ProvinceSection(_Section):
+class ProvinceSection(Section):
     name: str = Field(default="", max_length=120)
     # Service days in reports; every commune of a province shares one zone.
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -29,7 +25,7 @@ class ProvinceSection(_Section):
     _tz = field_validator("timezone")(timezone_name)
 
 
-class BrokerSection(_Section):
+class BrokerSection(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8883, ge=1, le=65535)
     cafile: str = ""
@@ -44,14 +40,11 @@ class BrokerSection(_Section):
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> "BrokerSection":
-        if bool(self.certfile) != bool(self.keyfile):
-            raise ValueError("certfile and keyfile go together (a client certificate needs both)")
-        if self.certfile and not self.cafile:
-            raise ValueError("a client certificate needs cafile too (TLS is off without it)")
+        check_tls_files(self.cafile, self.certfile, self.keyfile)
         return self
 
 
-class DatabaseSection(_Section):
+class DatabaseSection(Section):
     # libpq conninfo or URI, e.g. "host=/run/postgresql dbname=phucvu".
     # Keep passwords out of it: libpq reads ~/.pgpass or PGPASSFILE.
     conninfo: str = Field(min_length=1)
@@ -61,7 +54,7 @@ class DatabaseSection(_Section):
     batch_wait_s: float = Field(default=0.05, ge=0, le=10)
 
 
-class ProvinceConfig(_Section):
+class ProvinceConfig(Section):
     province: ProvinceSection = Field(default_factory=ProvinceSection)
     broker: BrokerSection = Field(default_factory=BrokerSection)
     database: DatabaseSection
@@ -72,26 +65,13 @@ class ProvinceConfig(_Section):
 
 
 def parse(data: dict[str, Any], source: str = "<province config>") -> ProvinceConfig:
-    try:
-        return ProvinceConfig.model_validate(data)
-    except ValidationError as e:
-        lines = [describe_error(err) for err in e.errors()]
-        raise ConfigError(f"{source}: " + f"\n{source}: ".join(lines)) from None
+    return site_config.parse(data, source, ProvinceConfig)
 
 
 def load(path: str | Path) -> ProvinceConfig:
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_bytes().decode("utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read the province config: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from None
-    return parse(data, str(p))
+    return site_config.load(path, ProvinceConfig, "province config")
 
 
 def documented_keys() -> list[str]:
     """Every dotted key; tests compare it with the table in docs/multi-site.md."""
-    return _keys(ProvinceConfig)
+    return site_config.documented_keys(ProvinceConfig)

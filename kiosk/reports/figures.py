@@ -1,9 +1,10 @@
-"""The report figures: pure computations over plain rows.
+"""The report figures: pure computations over plain columns or rows.
 
 No database, no files, no plotting here: ``reader`` turns the SQLite file
-into ``TicketRow`` and ``RatingRow`` values, this module groups them and
+into ``TicketColumns`` and ``RatingColumns``, this module groups them and
 computes every figure that docs/reports.md defines, and ``output`` /
-``charts`` format the result.  Tests feed hand-made rows straight in.
+``charts`` format the result.  Tests feed hand-made ``TicketRow`` and
+``RatingRow`` values straight in.
 
 The figures are sums and percentiles over group codes done by numpy, so a
 month (150,000 tickets, every breakdown for the spreadsheet) is grouped in
@@ -192,9 +193,9 @@ def ticket_columns(rows: Iterable[TicketRow]) -> TicketColumns:
 
 
 class RatingColumns(NamedTuple):
-    """The presses as columns.  The reader hands them over grouped: ``n``
-    identical presses per entry, with the times cut to the quarter hour
-    (all the figures need of them: the local day and hour)."""
+    """The presses as columns: ``n`` identical presses per entry (the reader
+    groups them when no time is read), times cut to the quarter hour (all
+    the figures need of them: the local day and hour)."""
 
     counter: Sequence
     level: Sequence
@@ -262,20 +263,29 @@ class _Local:
         self.tz = tz
         self.cache: dict[int, tuple[str, int]] = {}
 
-    def of(self, ts: np.ndarray) -> tuple[list[str], np.ndarray]:
-        if not len(ts):
-            return [], np.zeros(0, np.int64)
+    def _quarters(self, ts: np.ndarray) -> tuple[list[tuple[str, int]], np.ndarray]:
         quarters, inverse = np.unique((ts // 900).astype(np.int64), return_inverse=True)
-        days, hours = [], []
+        local = []
         for q in quarters.tolist():
             got = self.cache.get(q)
             if got is None:
-                local = dt.datetime.fromtimestamp(q * 900, self.tz)
-                got = self.cache[q] = (local.date().isoformat(), local.hour)
-            days.append(got[0])
-            hours.append(got[1])
-        day_of = np.array(days, dtype=object)[inverse]
-        return day_of.tolist(), np.array(hours, dtype=np.int64)[inverse]
+                at = dt.datetime.fromtimestamp(q * 900, self.tz)
+                got = self.cache[q] = (at.date().isoformat(), at.hour)
+            local.append(got)
+        return local, inverse
+
+    def hours(self, ts: np.ndarray) -> np.ndarray:
+        if not len(ts):
+            return np.zeros(0, np.int64)
+        local, inverse = self._quarters(ts)
+        return np.array([h for _, h in local], dtype=np.int64)[inverse]
+
+    def days_and_hours(self, ts: np.ndarray) -> tuple[list[str], np.ndarray]:
+        if not len(ts):
+            return [], np.zeros(0, np.int64)
+        local, inverse = self._quarters(ts)
+        days = np.array([d for d, _ in local], dtype=object)[inverse].tolist()
+        return days, np.array([h for _, h in local], dtype=np.int64)[inverse]
 
 
 def _sums(codes: np.ndarray, groups: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -389,11 +399,11 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     r_hour = np.zeros(n_r, np.int64)
     hour = np.zeros(n_t, np.int64)
     if "hour" in wanted:
-        _, hour = local.of(_floats(T.issued_at))
+        hour = local.hours(_floats(T.issued_at))
     if n_r and ("day" in wanted or "hour" in wanted):
         t_issued = np.array([x if x is not None else 0.0 for x in R.ticket_issued_at], dtype=float)
-        _, ticket_hour = local.of(t_issued)
-        pressed_day, pressed_hour = local.of(_floats(R.at))
+        ticket_hour = local.hours(t_issued)
+        pressed_day, pressed_hour = local.days_and_hours(_floats(R.at))
         r_hour = np.where(has_ticket, ticket_hour, pressed_hour)
         r_day = [d if d is not None else p for d, p in zip(r_day, pressed_day)]
     counted = np.array(R.counted, dtype=bool) if n_r else np.zeros(0, bool)

@@ -1,4 +1,4 @@
-"""Reads a period out of the SQLite file, read-only, into report rows.
+"""Reads a period out of the SQLite file, read-only, into report columns.
 
 The database is opened with ``mode=ro``: a report never writes, takes no
 lock and can run while the core serves (WAL lets readers and the writer
@@ -58,20 +58,20 @@ _TICKET_SQL = {
                   "CAST(ROUND((finished_at - called_at) * 1000) AS INTEGER) END",
 }
 _TICKETS_FROM = "FROM tickets WHERE day >= ? AND day <= ?"
-# A press tied to a ticket belongs to that ticket's service day (the ticket
-# and its rating are never split between periods); a press tied to no known
-# ticket belongs to the moment it was pressed.  The first range only narrows
-# the scan through the index on ratings.at (a rating follows its ticket's
-# finish within minutes).
-# Presses need no samples, only counts, so SQLite groups them: times cut to
-# the quarter hour (every UTC offset in use is whole quarters, so the local
-# day and hour survive), ``n`` presses per group.
+# Presses need no samples, only counts: times are cut to the quarter hour
+# (every UTC offset in use is whole quarters, so the local day and hour
+# survive), and without times SQLite groups them, ``n`` presses per group.
 _RATING_SQL = {
     "counter": "r.counter", "level": "r.level", "at": "CAST(r.at / 900 AS INTEGER) * 900",
     "counted": "r.counted", "reason": "r.reason", "official": "r.official",
     "field": "COALESCE(r.field, t.field)",
     "ticket_day": "t.day", "ticket_issued_at": "CAST(t.issued_at / 900 AS INTEGER) * 900",
 }
+# A press tied to a ticket belongs to that ticket's service day (the ticket
+# and its rating are never split between periods); a press tied to no known
+# ticket belongs to the moment it was pressed.  The first range only narrows
+# the scan through the index on ratings.at (a rating follows its ticket's
+# finish within minutes).
 _RATINGS_FROM = """
 FROM ratings r LEFT JOIN tickets t ON t.id = r.ticket_id
 WHERE r.at >= ? AND r.at < ?
