@@ -15,13 +15,12 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 from _util import ROOT, bench_site, emit, percentile, rss_mb
 
 from kiosk import config, contract
-from kiosk.broker import Broker
+from kiosk.broker import Broker, users_for
 from kiosk.printing.sim import PrinterSimulator
 
 CALLS = 1200
@@ -32,7 +31,8 @@ class Client:
         self.msgs: list[tuple[float, str, bytes]] = []
         self.cond = threading.Condition()
         self.ready = threading.Event()
-        self.c = contract.mqtt_client(f"bench-{uuid.uuid4().hex[:6]}", username=user,
+        # One client per login: the broker takes the login as the client id.
+        self.c = contract.mqtt_client(user, username=user,
                                       password=broker.password(user), prefix=prefix)
 
         def on_connect(c, u, f, rc, p=None):
@@ -73,7 +73,10 @@ def main() -> int:
         site_path = bench_site(tmp)
         cfg = config.load(site_path)
         topics = contract.Topics(cfg.topic_prefix)
-        broker = Broker(tmp / "broker", cfg).start()
+        # Two displays (the watcher and the late joiner overlap) and two
+        # bench-only superusers (the echo and the control client).
+        broker = Broker(tmp / "broker", cfg, users=users_for(cfg, displays=2),
+                        superusers=["bench-1", "bench-2"]).start()
         printer = PrinterSimulator(tmp / "paper", save_png=False).start()
         log = open(tmp / "core.log", "wb")
         t_start = time.perf_counter()
@@ -90,7 +93,7 @@ def main() -> int:
             ready_s = time.perf_counter() - t_start
 
             # The broker alone: QoS 1 publish -> own subscription.
-            echo = Client(broker, "core", cfg.topic_prefix, [f"{cfg.topic_prefix}/bench/echo"])
+            echo = Client(broker, "bench-1", cfg.topic_prefix, [f"{cfg.topic_prefix}/bench/echo"])
             rtt = []
             for i in range(1000):
                 t0 = time.perf_counter()
@@ -99,7 +102,7 @@ def main() -> int:
                 rtt.append((t1 - t0) * 1000)
 
             # Enough tickets for every call.
-            ctl = Client(broker, "core", cfg.topic_prefix, [topics.core_reply])
+            ctl = Client(broker, "bench-2", cfg.topic_prefix, [topics.core_reply])
             for i in range(2 * CALLS):
                 ctl.c.publish(topics.core_command, contract.encode(
                     {"command_id": f"i{i}", "action": "issue",
@@ -129,7 +132,7 @@ def main() -> int:
                 broker.restart()
                 t0 = time.perf_counter()
                 wall0 = time.time()
-                late = Client(broker, "display-1", cfg.topic_prefix, [topics.display_snapshot])
+                late = Client(broker, "display-2", cfg.topic_prefix, [topics.display_snapshot])
                 t1, _ = late.wait(lambda t, p: json.loads(p)["updated_at"] >= wall0, timeout=10)
                 restarts.append((t1 - t0) * 1000)
                 late.close()

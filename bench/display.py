@@ -126,7 +126,8 @@ def main() -> int:
     ready = threading.Event()
     proc = None
     try:
-        core = contract.mqtt_client("bench-core", username="core", password=broker.password("core"),
+        # No core runs here: the bench speaks as the core, under its login.
+        core = contract.mqtt_client("core", username="core", password=broker.password("core"),
                                     prefix=cfg.topic_prefix)
         connected = threading.Event()
         core.on_connect = lambda *a: connected.set()

@@ -12,7 +12,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -57,7 +56,9 @@ class DisplayLink:
             self.topics.display_notice: "notice",
             self.topics.presence("core"): "presence",
         }
-        self.client = contract.mqtt_client(f"{self.device}-{uuid.uuid4().hex[:6]}", username=user,
+        # The client id is the login, as the broker enforces: one connection
+        # per login (a display and a speaker on the same bus need two).
+        self.client = contract.mqtt_client(user, username=user,
                                            password=password, prefix=self.prefix, device=self.device,
                                            keepalive=cfg.mqtt.keepalive)
         self.client.on_connect = self._on_connect

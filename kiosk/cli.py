@@ -57,31 +57,66 @@ def common(f: Callable) -> Callable:
     return wrapper
 
 
-def mqtt_options(f: Callable) -> Callable:
-    @click.option("--mqtt-host", default=None, help="Broker host; default: [mqtt] host.")
-    @click.option("--mqtt-port", type=int, default=None, help="Broker port; default: [mqtt] port.")
-    @click.option("--mqtt-user", default=None, help="Login; default: [mqtt] username.")
-    @click.option("--mqtt-password-file", default=None,
-                  help="File holding the password; default: [mqtt] password_file.")
-    @functools.wraps(f)
-    def wrapper(*args: Any, mqtt_host: str | None, mqtt_port: int | None, mqtt_user: str | None,
-                mqtt_password_file: str | None, **kwargs: Any) -> Any:
-        kwargs["mqtt"] = {"host": mqtt_host, "port": mqtt_port, "user": mqtt_user,
-                          "password_file": mqtt_password_file}
-        return f(*args, **kwargs)
-    return wrapper
+# The login the command line uses when it goes through the running core: its
+# own (docs/mqtt.md, "Logins and ACLs"), never the core's.  The broker takes
+# the login as the client id, so a command line that logged in as ``core``
+# would cut the running core off the bus.
+CLI_LOGIN = "cli"
+
+
+def _mqtt_options(login: str) -> Callable[[Callable], Callable]:
+    """--mqtt-host/port/user/password-file; ``login`` is the default login
+    (``core`` for ``phucvu core``, ``cli`` for everything else)."""
+    if login == "core":
+        user_help = "Login; default: [mqtt] username."
+        pw_help = "File holding the password; default: [mqtt] password_file."
+    else:
+        user_help = f"Login; default: {login} (never the core's: it would cut the core off)."
+        pw_help = (f"File holding the login's password; default: <login>.password in the folder of "
+                   f"[mqtt] password_file (e.g. /etc/phucvu/secrets/{login}.password).")
+
+    def decorate(f: Callable) -> Callable:
+        @click.option("--mqtt-host", default=None, help="Broker host; default: [mqtt] host.")
+        @click.option("--mqtt-port", type=int, default=None, help="Broker port; default: [mqtt] port.")
+        @click.option("--mqtt-user", default=None, help=user_help)
+        @click.option("--mqtt-password-file", default=None, help=pw_help)
+        @functools.wraps(f)
+        def wrapper(*args: Any, mqtt_host: str | None, mqtt_port: int | None, mqtt_user: str | None,
+                    mqtt_password_file: str | None, **kwargs: Any) -> Any:
+            kwargs["mqtt"] = {"host": mqtt_host, "port": mqtt_port, "user": mqtt_user,
+                              "password_file": mqtt_password_file, "login": login}
+            return f(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+mqtt_options = _mqtt_options(CLI_LOGIN)
 
 
 def _mqtt_settings(cfg, overrides: dict[str, Any] | None) -> tuple[str, int, str, str]:
+    """Host, port, login and password for the login ``overrides["login"]`` (default core)."""
     from kiosk.contract import read_password
     o = overrides or {}
     host = o.get("host") or cfg.mqtt.host
     port = o.get("port") or cfg.mqtt.port
-    user = o.get("user") or cfg.mqtt.username
-    pw_file = o.get("password_file") or cfg.mqtt.password_file
+    if o.get("login", "core") == "core":
+        user = o.get("user") or cfg.mqtt.username
+        pw_file = o.get("password_file") or cfg.mqtt.password_file
+        hint = "pass --mqtt-password-file or set [mqtt] password_file"
+    else:
+        user = o.get("user") or o["login"]
+        # The site's password files sit together (/etc/phucvu/secrets/).
+        beside = cfg.mqtt.password_file
+        pw_file = o.get("password_file") or (str(Path(beside).with_name(f"{user}.password"))
+                                             if beside else "")
+        hint = (f"pass --mqtt-password-file with the {user!r} login's password, or set [mqtt] "
+                f"password_file ({user}.password is then read from the same folder)")
     if not pw_file:
-        _fail("no MQTT password: pass --mqtt-password-file or set [mqtt] password_file")
-    return host, port, user, read_password(pw_file)
+        _fail(f"no MQTT password for the {user!r} login: {hint}")
+    try:
+        return host, port, user, read_password(pw_file)
+    except PayloadError as e:
+        raise click.ClickException(str(e)) from None
 
 
 class _Writer:
@@ -164,17 +199,27 @@ class _Remote:
         self.replies: dict[str, dict] = {}
         self.cond = threading.Condition()
         self.subscribed = threading.Event()
-        self.client = contract.mqtt_client(f"cli-{uuid.uuid4().hex[:8]}", username=user,
-                                           password=password, prefix=cfg.topic_prefix)
-        self.client.on_connect = lambda c, u, f, rc, p=None: (
-            None if rc.is_failure else c.subscribe([(self.topics.core_reply, 1),
-                                                    (self.topics.counter_reply("+"), 1)]))
+        self.refused: str | None = None
+        # The client id is the login (the broker enforces it): one command
+        # line at a time per login.
+        self.client = contract.mqtt_client(user, username=user, password=password,
+                                           prefix=cfg.topic_prefix)
+
+        def on_connect(c, u, f, rc, p=None) -> None:
+            if rc.is_failure:
+                self.refused = str(rc)
+                self.subscribed.set()
+            else:
+                c.subscribe([(self.topics.core_reply, 1), (self.topics.counter_reply("+"), 1)])
+        self.client.on_connect = on_connect
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect_async(host, port, 10)
         self.client.loop_start()
-        if not self.subscribed.wait(5):
+        if not self.subscribed.wait(5) or self.refused:
             self.close()
+            if self.refused:
+                _fail(f"the MQTT broker at {host}:{port} refused the login {user!r}: {self.refused}")
             _fail(f"no answer from the MQTT broker at {host}:{port}")
 
     def _on_message(self, client, userdata, msg) -> None:
@@ -462,7 +507,7 @@ def _printer(cfg, connection: str | None):
 
 @cli.command()
 @common
-@mqtt_options
+@_mqtt_options("core")
 @click.option("--printer", "printer_conn", default=None,
               help="Override [printer] connection (e.g. sim:DIR); 'none' runs without a printer.")
 @click.option("--log-level", default="INFO", show_default=True)

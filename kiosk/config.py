@@ -186,6 +186,17 @@ class RatingSection(Section):
     # Presses at one counter closer together than this are not a person
     # answering a question: kept as 'too_fast', never counted.
     min_press_interval_s: float = Field(default=1.0, ge=0, le=30)
+    # A box's press is judged on the box's clock mapped to the core's
+    # (docs/reports.md).  When the window was opened by another source (the
+    # browser's "finish"), the mapping may be off by the link's delay and
+    # drift: a press this close after the window's end still counts.
+    clock_tolerance_s: float = Field(default=1.0, ge=0, le=10)
+    # How fast a box's clock may drift from the core's, in parts per million,
+    # for the mapping to forgive a stale estimate (crystals: 20-100 ppm).
+    max_drift_ppm: float = Field(default=200, ge=0, le=10000)
+    # A press that reaches the core this long after it was made is flagged
+    # delivered_late in the data (it is still judged on its press time).
+    late_after_s: float = Field(default=2.0, ge=0.1, le=3600)
     levels: list[RatingLevel] = Field(default_factory=_default_levels, min_length=3, max_length=5)
 
     @model_validator(mode="after")
@@ -306,8 +317,9 @@ class BridgeSection(Section):
     # Whole display state is re-sent this often even when nothing changed,
     # so a box that missed a frame or rebooted is right within this time.
     state_refresh_s: float = Field(default=1.0, gt=0, le=60)
-    # An event published but not yet PUBACKed is published again (same id)
-    # when the box retransmits it after this long.
+    # An event published but not yet confirmed by the core (on
+    # counter/<n>/reply, after its commit) is published again (same id) when
+    # the box retransmits it after this long.
     republish_s: float = Field(default=2.0, gt=0, le=300)
     # How often a missing or busy port is tried again.
     reopen_s: float = Field(default=0.5, gt=0, le=60)

@@ -12,6 +12,7 @@ a correlation id inside the payload, not by MQTT 5 properties.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -30,12 +31,12 @@ class TopicSpec:
 
 
 TOPICS: list[TopicSpec] = [
-    TopicSpec("ticket/request", "kiosk -> core", False, 1),
+    TopicSpec("ticket/request/{client}", "kiosk -> core", False, 1),
     TopicSpec("ticket/reply/{client}", "core -> kiosk", False, 1),
-    TopicSpec("counter/{n}/command", "counter device, console, CLI -> core", False, 1),
-    TopicSpec("counter/{n}/reply", "core -> counter device, console, CLI", False, 1),
+    TopicSpec("counter/{n}/command", "counter device, web console, CLI -> core", False, 1),
+    TopicSpec("counter/{n}/reply", "core -> counter device, web console, CLI", False, 1),
     TopicSpec("counter/{n}/state", "core -> everyone", True, 1),
-    TopicSpec("counter/{n}/rating", "counter device, kiosk -> core", False, 1),
+    TopicSpec("counter/{n}/rating", "counter device -> core", False, 1),
     TopicSpec("core/command", "CLI, admin -> core", False, 1),
     TopicSpec("core/reply", "core -> CLI, admin", False, 1),
     TopicSpec("display/snapshot", "core -> displays", True, 1),
@@ -61,9 +62,10 @@ class Topics:
         return f"{self.prefix}/{rel}"
 
     # requests and replies
-    @property
-    def ticket_request(self) -> str:
-        return self._t("ticket/request")
+    def ticket_request(self, client: str) -> str:
+        # The requester's login is in the topic, where the broker's ACL
+        # checks it (a kiosk may publish only under its own name).
+        return self._t(f"ticket/request/{client}")
 
     def ticket_reply(self, client: str) -> str:
         return self._t(f"ticket/reply/{client}")
@@ -129,32 +131,101 @@ class Topics:
         return self._t("site/info")
 
     def counter_of(self, topic: str, leaf: str = "command") -> int | None:
-        """3 for ``<prefix>/counter/3/<leaf>``; None when it is not one."""
-        rest = topic.removeprefix(self.prefix + "/").split("/")
-        if len(rest) == 3 and rest[0] == "counter" and rest[2] == leaf and rest[1].isdigit():
-            return int(rest[1])
+        """3 for ``<prefix>/counter/3/<leaf>``; None when it is not one.
+
+        Only the canonical spelling counts: ``counter/03`` or ``counter/+3``
+        is not counter 3 (a topic names one counter one way, so an ACL on
+        ``counter/3/...`` cannot be side-stepped).
+        """
+        segment = self.segment(topic, "counter", leaf)
+        if segment is not None and COUNTER_SEGMENT.fullmatch(segment):
+            return int(segment)
         return None
+
+    def segment(self, topic: str, head: str, leaf: str | None = None) -> str | None:
+        """The middle of ``<prefix>/<head>/<x>[/<leaf>]``, whatever it is; None otherwise."""
+        if not topic.startswith(self.prefix + "/"):
+            return None
+        rest = topic[len(self.prefix) + 1:].split("/")
+        want = 3 if leaf is not None else 2
+        if len(rest) != want or rest[0] != head or (leaf is not None and rest[2] != leaf):
+            return None
+        return rest[1]
+
+
+COUNTER_SEGMENT = re.compile(r"[1-9][0-9]{0,1}")
 
 
 # ------------------------------------------------------------------ inbound
 class _Inbound(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # strict: a JSON string "1" or true is not the number 1.  A payload that
+    # needs coercion was written against another contract; saying so beats
+    # guessing, above all for a rating level.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class TicketRequest(_Inbound):
     request_id: MessageId
-    # The reply goes to ticket/reply/<client>; the broker's ACL lets a kiosk
-    # read only the reply topic named after its own client id.
-    client: ClientId
+    # The reply goes to ticket/reply/<login>, the login named in the request
+    # topic.  ``client`` is optional and, if given, must be that same login.
+    client: ClientId | None = None
     field: str = Field(min_length=1, max_length=32)
     priority: str | None = None
     lang: Literal["vi", "en"] = "vi"
 
 
+class _Pressed(_Inbound):
+    """Where and when a box's key or button was pressed, on the box's clock.
+
+    ``boot`` is the box's random per-boot id and ``device_time_ms`` its
+    monotonic milliseconds since that boot: together with ``device`` they
+    let the core judge a press on when it was made, not on when it arrived
+    (docs/reports.md, "Judged on the press").  All three or none.
+    """
+
+    device: str | None = Field(default=None, min_length=1, max_length=64)
+    boot: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    device_time_ms: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    # The bridge's own clock: which bridge process (``<login>:<random boot
+    # id>``), and its monotonic milliseconds when it first received the event
+    # from the box and when it published this copy.  They place the press of
+    # a box whose clock the core has not learnt yet (a box just rebooted).
+    relay: str | None = Field(default=None, min_length=1, max_length=80)
+    relay_rx_ms: int | None = Field(default=None, ge=0)
+    relay_tx_ms: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _all_or_none(self):
+        given = [x is not None for x in (self.device, self.boot, self.device_time_ms)]
+        if any(given) and not all(given):
+            raise ValueError("'device', 'boot' and 'device_time_ms' go together")
+        relayed = [x is not None for x in (self.relay, self.relay_rx_ms, self.relay_tx_ms)]
+        if any(relayed) and not (all(relayed) and all(given)):
+            raise ValueError("'relay', 'relay_rx_ms' and 'relay_tx_ms' go together, "
+                             "with the box's 'device', 'boot' and 'device_time_ms'")
+        if all(relayed) and self.relay_rx_ms > self.relay_tx_ms:
+            raise ValueError("'relay_rx_ms' is after 'relay_tx_ms'")
+        return self
+
+    @property
+    def link(self) -> str | None:
+        """One boot of one box: the unit its clock is counted in."""
+        return None if self.boot is None else f"{self.device}:{self.boot:08x}"
+
+    @property
+    def press(self) -> tuple | None:
+        """What the domain needs to place the press in time (``domain.map_press``)."""
+        if self.link is None:
+            return None
+        if self.relay is None:
+            return (self.link, self.device_time_ms)
+        return (self.link, self.device_time_ms, self.relay, self.relay_rx_ms, self.relay_tx_ms)
+
+
 COUNTER_ACTIONS = ("next", "recall", "no_show", "finish", "transfer", "pause", "resume", "call")
 
 
-class CounterCommand(_Inbound):
+class CounterCommand(_Pressed):
     command_id: MessageId
     action: Literal["next", "recall", "no_show", "finish", "transfer", "pause", "resume", "call"]
     number: str | None = Field(default=None, pattern=r"^[A-Za-z]\d{1,3}$")
@@ -175,18 +246,18 @@ class CounterCommand(_Inbound):
         return self
 
 
-class RatingPress(_Inbound):
+class RatingPress(_Pressed):
     """One press of a satisfaction button, as the device reported it.
 
     ``rating_id`` must be the same on every redelivery of the same press
     (the bridge derives it from device, boot id and sequence number), so the
-    core stores a press once however often it arrives.
+    core stores a press once however often it arrives.  ``level`` is the
+    button's number as the box sends it (a byte): a button the site has no
+    level for is still a press, kept as the anomaly ``bad_level``.
     """
 
     rating_id: MessageId
-    level: int = Field(ge=1, le=5)          # 1 = the first (best) level in config order
-    device: str = Field(default="", max_length=64)
-    device_time_ms: int | None = Field(default=None, ge=0)
+    level: int = Field(ge=0, le=255)        # 1 = the first (best) level in config order
     received_at: float | None = None        # bridge receive time, epoch seconds
     source: str = Field(default="", max_length=64)
 
@@ -303,7 +374,8 @@ def read_password(path: str) -> str:
 
 
 def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,
-                device: str | None = None, keepalive: int = 10, persistent: bool = False):
+                device: str | None = None, keepalive: int = 10, persistent: bool = False,
+                manual_ack: bool = False):
     """A paho 2.x client, not yet connected.
 
     Call ``client.connect_async(host, port, keepalive)`` then
@@ -317,11 +389,17 @@ def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,
     arrive while the client is away, or before it has resubscribed after a
     broker restart, are queued for it instead of dropped.  The core uses it,
     because a press it never saw is a press lost.
+
+    ``manual_ack`` holds back the PUBACK of every inbound QoS 1 message
+    until the application calls ``client.ack(mid, qos)``: the core does so
+    only after committing the message's effect, so a crash before the commit
+    leaves the message with the broker, which delivers it again.
     """
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv311, clean_session=not persistent)
+                         protocol=mqtt.MQTTv311, clean_session=not persistent,
+                         manual_ack=manual_ack)
     client.username_pw_set(username, password)
     if device is not None:
         client.will_set(Topics(prefix).presence(device), presence(device, "offline"),

@@ -31,6 +31,9 @@ from kiosk import config as site_config
 from kiosk import contract
 from kiosk.broker import Broker, free_port, users_for
 
+# The demo's read-only login for watching the whole bus (not a centre's login).
+WATCH = "watch"
+
 HELP = """commands (then Enter):
   t FIELD        take a ticket, e.g. "t tu-phap" (fields: {fields})
   N KEY          press a key on counter N's box: n=next r=recall x=no-show f=finish p=pause/resume
@@ -148,7 +151,7 @@ class Hall:
     def take_ticket(self, field: str, priority: str | None = None) -> None:
         body = {"request_id": uuid.uuid4().hex[:12], "client": "kiosk-2", "field": field,
                 "priority": priority}
-        self.client.publish(self.topics.ticket_request, contract.encode(body), qos=1)
+        self.client.publish(self.topics.ticket_request("kiosk-2"), contract.encode(body), qos=1)
 
     def press(self, counter: int, key: str) -> str:
         box = self.boxes.get(counter)
@@ -210,8 +213,9 @@ def _staff_the_counters(cfg, broker: Broker, port: int) -> None:
             replies[str(body.get("command_id"))] = body
             done.notify_all()
 
-    client = contract.mqtt_client(f"demo-admin-{uuid.uuid4().hex[:6]}", username="core",
-                                  password=broker.password("core"), prefix=cfg.topic_prefix)
+    # As an admin at the command line would: the `cli` login, never the core's.
+    client = contract.mqtt_client("cli", username="cli", password=broker.password("cli"),
+                                  prefix=cfg.topic_prefix)
     client.on_message = on_message
     subscribed = threading.Event()
     client.on_connect = lambda c, u, f, rc, p=None: c.subscribe(topics.core_reply, 1)
@@ -249,7 +253,11 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
     speakers = _speakers()
     site_path = effective_config(config_path, data, port, speakers=speakers)
     cfg = site_config.load(site_path)
-    broker = Broker(data / "broker", cfg, port=port, users=users_for(cfg, kiosks=2))
+    # One login per client (the broker takes the login as client id): kiosk-2
+    # for the simulated citizens, display-2 for this terminal's view, and a
+    # read-only "watch" login for the mosquitto_sub line printed below.
+    broker = Broker(data / "broker", cfg, port=port, users=users_for(cfg, kiosks=2, displays=2),
+                    observers=[WATCH])
     broker.start()
     children = Children()
     boxes: dict[int, SimBox] = {}
@@ -301,10 +309,10 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
         if not speakers:
             print(f"  no sound device: the voice is written to {data / 'voice'}")
         print("  watch the bus:")
-        print(f"    mosquitto_sub -h 127.0.0.1 -p {port} -u console -P \"$(cat {pw('console')})\" "
+        print(f"    mosquitto_sub -h 127.0.0.1 -p {port} -u {WATCH} -P \"$(cat {pw(WATCH)})\" "
               f"-t '{prefix}/#' -v")
         print("  drive it from another terminal:")
-        print(f"    .venv/bin/phucvu counter 1 next --config {site_path} --mqtt-password-file {pw('core')}")
+        print(f"    .venv/bin/phucvu counter 1 next --config {site_path} --mqtt-password-file {pw('cli')}")
         print("  or type here (help for the list); Ctrl-C stops everything.\n", flush=True)
 
         latest: dict = {}
@@ -327,8 +335,8 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
         # The simulated citizens' kiosk: kiosk-2 may request tickets and read the summary.
         watcher = contract.mqtt_client("kiosk-2", username="kiosk-2", password=broker.password("kiosk-2"),
                                        prefix=prefix, device="kiosk-2")
-        view = contract.mqtt_client(f"demo-view-{uuid.uuid4().hex[:6]}", username="display-1",
-                                    password=broker.password("display-1"), prefix=prefix)
+        view = contract.mqtt_client("display-2", username="display-2",
+                                    password=broker.password("display-2"), prefix=prefix)
         view.on_connect, view.on_message = on_connect, on_message
         for c in (watcher, view):
             c.connect_async("127.0.0.1", port, cfg.mqtt.keepalive)

@@ -37,11 +37,17 @@ def site():
     return config.load(DEMO_SITE)
 
 
+# Test-only superuser logins (read and write the whole prefix), never in a
+# production config.  The broker takes the login as the client id, so each
+# test client needs a login of its own: ``bus("tester")`` hands out the next.
+TESTERS = [f"tester-{i}" for i in range(1, 7)]
+
+
 @pytest.fixture
 def broker(tmp_path, site):
     """A running Mosquitto with one login per role; ``broker.password(user)``."""
     from kiosk.broker import Broker
-    b = Broker(tmp_path / "broker", site).start()
+    b = Broker(tmp_path / "broker", site, superusers=TESTERS).start()
     yield b
     b.stop()
 
@@ -56,6 +62,8 @@ class Bus:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.cond = threading.Condition()
         self.subscriptions: list[str] = []
+        self.user = user
+        self.closed = False
         self.client = contract.mqtt_client(client_id or f"test-{uuid.uuid4().hex[:8]}",
                                            username=user, password=broker.password(user),
                                            prefix=prefix)
@@ -112,16 +120,32 @@ class Bus:
                 self.cond.wait(left)
 
     def close(self):
+        self.closed = True
         self.client.loop_stop()
         self.client.disconnect()
 
 
 @pytest.fixture
 def bus(broker, site):
-    """Make test clients: ``bus("display-1")`` logs in as that user."""
-    made = []
+    """Make test clients: ``bus("display-1")`` logs in as that user,
+    ``bus("tester")`` as the next unused test superuser (tester-1, tester-2, ...).
 
-    def make(user: str = "core", client_id: str | None = None) -> Bus:
+    One client per login: the broker uses the login as the client id, so a
+    second client with the same login would cut the first off (and a client
+    with the login of a running core, bridge or kiosk would cut that off).
+    """
+    made: list[Bus] = []
+
+    def make(user: str = "tester", client_id: str | None = None) -> Bus:
+        taken = {b.user for b in made if not b.closed}
+        if user == "tester":
+            free = [t for t in TESTERS if t not in taken]
+            if not free:
+                raise RuntimeError(f"all {len(TESTERS)} tester logins are in use; add more to TESTERS")
+            user = free[0]
+        elif user in taken:
+            raise RuntimeError(f"a test client already uses the login {user!r}; "
+                               "a second one would disconnect it")
         b = Bus(broker, user, site.topic_prefix, client_id)
         made.append(b)
         return b
@@ -162,12 +186,15 @@ class CoreProcess:
                "--db", str(self.db), "--mqtt-port", str(self.broker.port),
                "--mqtt-password-file", str(self.broker.password_file("core")), *self.extra]
         self.logf = open(self.log, "ab")
+        # A restarted core appends to the same log: only a line written by
+        # this start counts as ready.
+        offset = self.logf.tell()
         self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"core exited {self.proc.returncode}: {self.log.read_text()}")
-            if b"core ready" in self.log.read_bytes():
+            if b"core ready" in self.log.read_bytes()[offset:]:
                 return self
             time.sleep(0.05)
         # Never leave a half-started core running behind a failed test.

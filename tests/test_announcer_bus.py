@@ -23,7 +23,7 @@ def test_speaker_only_mode_announces_calls_from_the_bus_once(broker, bus, site, 
         port=broker.port, stop=stop)))
     t.start()
     try:
-        core = bus("core")
+        core = bus("tester")
         core.subscribe("presence/display-1")
         core.wait_for(lambda topic, body: topic == "presence/display-1" and body["status"] == "online")
         core.publish("event/call", call(1, "A001", 1))

@@ -25,7 +25,7 @@ def counter_cmd(b, n, action, **kw):
 
 def ticket(b, field, client="kiosk-1", request_id=None, priority=None):
     rid = request_id or uuid.uuid4().hex
-    b.publish("ticket/request", {"request_id": rid, "client": client, "field": field,
+    b.publish(f"ticket/request/{client}", {"request_id": rid, "client": client, "field": field,
                                  "priority": priority})
     return b.wait_for(lambda t, body: t == f"ticket/reply/{client}" and body
                       and body.get("request_id") == rid)
@@ -55,7 +55,7 @@ def test_ticket_then_next_updates_state_and_snapshot(core, bus):
 
 
 def test_duplicate_command_id_applied_once(core, bus):
-    b = bus("core")
+    b = bus("tester")
     b.subscribe("counter/2/reply")
     for _ in range(3):
         b.publish("core/command", {"command_id": uuid.uuid4().hex, "action": "issue",
@@ -80,7 +80,7 @@ def test_duplicate_ticket_request_gives_one_ticket(core, bus):
 
 
 def test_refusals_are_error_replies(core, bus):
-    b = bus("core")
+    b = bus("tester")
     b.subscribe("counter/3/reply", "ticket/reply/kiosk-9")
     r = counter_cmd(b, 3, "next")
     assert r["ok"] is False and r["error"]["code"] == "empty"
@@ -102,14 +102,14 @@ def test_refusals_are_error_replies(core, bus):
         lambda d: json.dumps(d).encode())))
 def test_fuzzed_payloads_get_error_replies_and_no_crash(fuzz_rig, payload):
     b, proc = fuzz_rig
-    for rel in ("counter/4/command", "ticket/request", "core/command", "counter/4/rating"):
+    for rel in ("counter/4/command", "ticket/request/kiosk-1", "core/command", "counter/4/rating"):
         b.client.publish(f"{b.prefix}/{rel}", payload, qos=1).wait_for_publish(5)
     assert proc.proc.poll() is None
 
 
 @pytest.fixture
 def fuzz_rig(core, bus):
-    b = bus("core")
+    b = bus("tester")
     yield b, core
     # After the storm the core still answers a well-formed command (the
     # storm may have paused counter 4 with a valid command: either answer is
@@ -125,7 +125,7 @@ def fuzz_rig(core, bus):
 
 
 def test_malformed_command_reply_names_the_problem(core, bus):
-    b = bus("core")
+    b = bus("tester")
     b.subscribe("counter/1/reply")
     b.publish("counter/1/command", b'{"command_id": "x1", "action": "call"}')
     r = b.wait_for(lambda t, body: t == "counter/1/reply" and body.get("command_id") == "x1")
@@ -137,7 +137,7 @@ def test_malformed_command_reply_names_the_problem(core, bus):
 
 
 def test_broker_restart_subscriber_sees_correct_state_within_1s(core, bus, broker):
-    b = bus("core")
+    b = bus("tester")
     b.subscribe("counter/1/reply")
     b.publish("core/command", {"command_id": "i1", "action": "issue", "field": "tu-phap"})
     time.sleep(0.2)
@@ -170,7 +170,7 @@ def test_anonymous_client_refused(broker):
 
 
 def test_counter_device_cannot_command_another_counter(core, bus):
-    admin = bus("core")
+    admin = bus("tester")
     admin.subscribe("counter/4/state")
     admin.publish("core/command", {"command_id": "i-acl", "action": "issue", "field": "van-hoa-xa-hoi"})
     time.sleep(0.3)
@@ -190,18 +190,22 @@ def test_display_user_cannot_publish(core, bus):
     time.sleep(0.5)
     conn = sqlite3.connect(core.db)
     assert conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 0
-    watcher = bus("console")
+    watcher = bus("tester")
     watcher.subscribe("display/snapshot")
     snap = watcher.wait_for(lambda t, b: t == "display/snapshot")
     assert "forged" not in snap
 
 
-def test_cli_goes_through_the_running_core(core, broker):
+def test_cli_goes_through_the_running_core(core, broker, tmp_path):
     import subprocess
     import sys
+    import tomllib
+
+    import tomli_w
     base = [sys.executable, "-m", "kiosk.cli"]
+    # The command line's own login, never the core's (which would cut the core off).
     opts = ["--config", str(ROOT / "deploy" / "demo-site.toml"), "--db", str(core.db),
-            "--mqtt-port", str(broker.port), "--mqtt-password-file", str(broker.password_file("core"))]
+            "--mqtt-port", str(broker.port), "--mqtt-password-file", str(broker.password_file("cli"))]
     out = subprocess.run(base + ["issue", "dat-dai", *opts], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("C001")
@@ -210,10 +214,28 @@ def test_cli_goes_through_the_running_core(core, broker):
     out = subprocess.run(base + ["counter", "3", "call", "Q999", *opts], capture_output=True,
                          text=True, cwd=ROOT)
     assert out.returncode == 1 and out.stderr.strip() == "Error: no ticket Q999 today"
-    # Without MQTT credentials the lock holder is named.
+    # Without MQTT credentials the lock holder is named, and what is missing.
     out = subprocess.run(base + ["issue", "dat-dai", "--config", opts[1], "--db", opts[3]],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 1 and "in use by pid" in out.stderr and "Traceback" not in out.stderr
+    assert "no MQTT password for the 'cli' login" in out.stderr and len(out.stderr.splitlines()) == 1
+    # With [mqtt] password_file set (the core's), cli.password is read from the same folder.
+    raw = tomllib.loads((ROOT / "deploy" / "demo-site.toml").read_text())
+    raw["mqtt"].update(port=broker.port, password_file=str(broker.password_file("core")))
+    site_path = tmp_path / "site.toml"
+    site_path.write_text(tomli_w.dumps(raw))
+    out = subprocess.run(base + ["counter", "3", "finish", "--config", str(site_path), "--db", opts[3]],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and "finish ok" in out.stdout, out.stderr
+    # A wrong password is one line that names the login.
+    bad = tmp_path / "bad.password"
+    bad.write_text("nope\n")
+    out = subprocess.run(base + ["counter", "3", "next", *opts[:-1], str(bad)], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 1 and "refused the login 'cli'" in out.stderr, out.stderr
+    assert len(out.stderr.splitlines()) == 1
+    # None of it cut the core off the bus.
+    assert "disconnected from the broker" not in core.log.read_text()
 
 
 def test_docs_list_exactly_the_code_topics():

@@ -29,20 +29,20 @@ def rig(broker, tmp_path):
 
 def test_every_documented_topic_carries_traffic(rig, bus, site):
     core, sim = rig
-    spy = bus("core")
+    spy = bus("tester")
     spy.subscribe("#")
     kiosk = bus("kiosk-1", client_id="kiosk-1")
     box = bus("counter-1")
-    kiosk.publish("ticket/request", {"request_id": "r1", "client": "kiosk-1", "field": "tu-phap"})
+    kiosk.publish("ticket/request/kiosk-1", {"request_id": "r1", "client": "kiosk-1", "field": "tu-phap"})
     spy.wait_for(lambda t, b: t == "ticket/reply/kiosk-1", timeout=10)
     sim.set_state("paper_out")
-    kiosk.publish("ticket/request", {"request_id": "r2", "client": "kiosk-1", "field": "tu-phap"})
+    kiosk.publish("ticket/request/kiosk-1", {"request_id": "r2", "client": "kiosk-1", "field": "tu-phap"})
     spy.wait_for(lambda t, b: t == "event/alert", timeout=10)
     box.publish("counter/1/command", {"command_id": "c1", "action": "next"})
     spy.wait_for(lambda t, b: t == "counter/1/reply")
     box.publish("counter/1/command", {"command_id": "c2", "action": "finish"})
     for _ in range(2):  # the same press twice: stored once
-        box.publish("counter/1/rating", {"rating_id": "box-1:ab:1", "level": 1, "device": "box-1"})
+        box.publish("counter/1/rating", {"rating_id": "box-1:ab:1", "level": 1, "device": "box-1", "boot": 171, "device_time_ms": 5000})
     spy.publish("core/command", {"command_id": "k1", "action": "notice", "text": "Xin chào"})
     spy.wait_for(lambda t, b: t == "core/reply")
     time.sleep(0.3)
@@ -54,7 +54,7 @@ def test_every_documented_topic_carries_traffic(rig, bus, site):
     assert conn.execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == 1
     # Retained flags are what the page says: a late joiner gets exactly the
     # retained topics (live deliveries never carry the retain flag).
-    late = bus("console")
+    late = bus("tester")
     late.subscribe("#")
     time.sleep(0.5)
     retained = {t for t, _, r in late.messages if r}
@@ -69,7 +69,8 @@ def test_every_documented_topic_carries_traffic(rig, bus, site):
 
 def test_mosquitto_clients_drive_and_watch_the_core(core, broker, site):
     p = site.topic_prefix
-    auth = ["-h", broker.host, "-p", str(broker.port), "-u", "core", "-P", broker.password("core")]
+    # The command line's login: a shell on the appliance drives the core as `cli`.
+    auth = ["-h", broker.host, "-p", str(broker.port), "-u", "cli", "-P", broker.password("cli")]
     subprocess.run(["mosquitto_pub", *auth, "-q", "1", "-t", f"{p}/core/command",
                     "-m", json.dumps({"command_id": "sh-1", "action": "issue", "field": "chung-thuc"})],
                    check=True, timeout=10)

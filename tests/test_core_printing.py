@@ -32,7 +32,7 @@ def core_on_sim(broker, tmp_path, sim):
 
 def request(kiosk, field="tu-phap", request_id=None):
     rid = request_id or uuid.uuid4().hex
-    kiosk.publish("ticket/request", {"request_id": rid, "client": "kiosk-1", "field": field})
+    kiosk.publish("ticket/request/kiosk-1", {"request_id": rid, "client": "kiosk-1", "field": field})
     return kiosk.wait_for(lambda t, b: t == "ticket/reply/kiosk-1" and b.get("request_id") == rid,
                           timeout=15)
 
@@ -59,7 +59,7 @@ def test_ticket_is_committed_then_printed_with_its_number(core_on_sim, bus, sim)
 def test_paper_out_keeps_the_ticket_alerts_staff_and_reprints(core_on_sim, bus, sim, broker):
     kiosk = bus("kiosk-1", client_id="kiosk-1")
     kiosk.subscribe("ticket/reply/kiosk-1")
-    staff = bus("console")
+    staff = bus("tester")
     staff.subscribe("event/alert", "printer/status")
     sim.set_state("paper_out")
     reply = request(kiosk, "chung-thuc")
@@ -76,7 +76,7 @@ def test_paper_out_keeps_the_ticket_alerts_staff_and_reprints(core_on_sim, bus, 
     from tests.conftest import DEMO_SITE, ROOT
     base = [sys.executable, "-m", "kiosk.cli"]
     opts = ["--config", str(DEMO_SITE), "--db", str(core_on_sim.db), "--mqtt-port", str(broker.port),
-            "--mqtt-password-file", str(broker.password_file("core"))]
+            "--mqtt-password-file", str(broker.password_file("cli"))]
     listed = subprocess.run(base + ["reprint", "--list", *opts], capture_output=True, text=True, cwd=ROOT)
     assert listed.stdout.startswith("B001") and "paper_out" in listed.stdout
     sim.set_state("ok")
@@ -107,7 +107,7 @@ def test_unplugged_printer_still_gives_a_ticket(core_on_sim, bus, sim):
 def test_paper_near_end_prints_and_warns(core_on_sim, bus, sim):
     kiosk = bus("kiosk-1", client_id="kiosk-1")
     kiosk.subscribe("ticket/reply/kiosk-1")
-    watcher = bus("console")
+    watcher = bus("tester")
     watcher.subscribe("printer/status")
     sim.set_state("paper_near_end")
     reply = request(kiosk, "dat-dai")
@@ -116,7 +116,7 @@ def test_paper_near_end_prints_and_warns(core_on_sim, bus, sim):
 
 
 def test_display_notice_is_retained(core, bus):
-    admin = bus("core")
+    admin = bus("tester")
     admin.subscribe("core/reply")
     admin.publish("core/command", {"command_id": "n1", "action": "notice",
                                    "text": "Trung tâm nghỉ trưa từ 11:30 đến 13:30"})
@@ -134,7 +134,7 @@ def test_a_redelivered_reprint_command_prints_once(core_on_sim, bus, sim):
     sim.set_state("cover_open")
     assert request(kiosk, "tu-phap")["print"]["reason"] == "cover_open"
     sim.set_state("ok")
-    admin = bus("core")
+    admin = bus("tester")
     admin.subscribe("core/reply")
     body = {"command_id": "reprint-once", "action": "reprint", "ticket": "A001"}
     admin.publish("core/command", body)
@@ -152,7 +152,7 @@ def test_a_redelivered_reprint_command_prints_once(core_on_sim, bus, sim):
 
 def test_sigterm_with_a_printer_stops_cleanly_and_says_offline(core_on_sim, bus):
     """Stopping joins the printer thread and publishes presence offline itself."""
-    watcher = bus("console")
+    watcher = bus("tester")
     watcher.subscribe("presence/core")
     watcher.wait_for(lambda t, b: t == "presence/core" and b.get("status") == "online", timeout=10)
     proc = core_on_sim.proc

@@ -147,7 +147,7 @@ def screen(tmp_path, broker):
 
 
 def test_retained_snapshot_is_on_screen_at_start(screen, bus, site, tmp_path):
-    core = bus("core")
+    core = bus("tester")
     msgs = demo_messages(site)
     # Published before the display exists: only retention brings it there.
     core.publish("presence/core", {"device": "core", "status": "online"}, retain=True)
@@ -182,7 +182,7 @@ def test_retained_snapshot_is_on_screen_at_start(screen, bus, site, tmp_path):
 
 
 def test_stale_mark_appears_and_clears(screen, bus, site):
-    core = bus("core")
+    core = bus("tester")
     msgs = demo_messages(site)
     core.publish("presence/core", {"device": "core", "status": "online"}, retain=True)
     core.publish("display/snapshot", msgs["snapshot"], retain=True)
@@ -206,7 +206,7 @@ def test_stale_mark_appears_and_clears(screen, bus, site):
 
 
 def test_display_is_right_again_after_a_broker_restart(screen, bus, broker, site):
-    core = bus("core")
+    core = bus("tester")
     msgs = demo_messages(site)
     core.publish("presence/core", {"device": "core", "status": "online"}, retain=True)
     core.publish("display/snapshot", msgs["snapshot"], retain=True)
@@ -231,7 +231,7 @@ def test_display_is_right_again_after_a_broker_restart(screen, bus, broker, site
 
 
 def test_real_core_calls_reach_the_screen_and_survive_a_broker_restart(core, screen, bus, broker):
-    admin = bus("core")
+    admin = bus("tester")
     admin.subscribe("core/reply")
     for i in range(2):
         admin.publish("core/command", {"command_id": f"issue-{i}", "action": "issue", "field": "tu-phap"})

@@ -20,7 +20,7 @@ def wait_for(predicate, timeout=30.0):
 
 
 def test_main_shows_speaks_and_saves_live_screenshots(broker, bus, site, tmp_path):
-    core = bus("core")
+    core = bus("tester")
     core.subscribe("presence/display-1")
     msgs = demo_messages(site)
     core.publish("presence/core", {"device": "core", "status": "online"}, retain=True)

@@ -205,7 +205,7 @@ def ask_for_ticket(port: int, password: str, prefix: str) -> dict:
                 return mine[0]
             if client.is_connected() and time.monotonic() - sent_at > 5:
                 # Re-sent with the same id until answered: the core dedupes.
-                client.publish(f"{prefix}/ticket/request", json.dumps(
+                client.publish(f"{prefix}/ticket/request/kiosk-1", json.dumps(
                     {"request_id": rid, "client": "kiosk-1", "field": "tu-phap", "priority": None}), qos=1)
                 sent_at = time.monotonic()
             time.sleep(0.1)

@@ -191,7 +191,7 @@ def test_core_down_shows_busy_then_recovers_with_exactly_one_ticket(make_kiosk, 
 
 
 def test_closed_day_shows_the_closed_screen(make_kiosk, core, bus):
-    admin = bus("core")
+    admin = bus("tester")
     admin.subscribe("core/reply")
     admin.publish("core/command", {"command_id": "t-close-1", "action": "close_day", "source": "test"})
     admin.wait_for(lambda t, b: t == "core/reply" and b and b.get("command_id") == "t-close-1")
@@ -250,14 +250,15 @@ def test_paper_out_at_the_real_printer_shows_the_problem_screen(make_kiosk, brok
 # ------------------------------------------------------------------ with a test double of the core
 def responder(bus, reply_for):
     """Answers ticket requests on the bus as the contract says (the core's edge only)."""
-    core = bus("core")
-    core.subscribe("ticket/request")
+    core = bus("tester")
+    core.subscribe("ticket/request/+")
     import json
 
     def on_message(client, userdata, msg):
         req = json.loads(msg.payload)
         body = {"request_id": req["request_id"], **reply_for(req)}
-        client.publish(core.topics.ticket_reply(req["client"]),
+        # The core replies to the login in the request topic.
+        client.publish(core.topics.ticket_reply(msg.topic.rsplit("/", 1)[1]),
                        json.dumps(body, ensure_ascii=False).encode(), qos=1)
     core.client.on_message = on_message
     return core

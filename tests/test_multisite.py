@@ -57,7 +57,9 @@ class Site:
         self.name = name
         self.config_path = site_toml(tmp, name, central)
         self.config = site_config.load(self.config_path)
-        self.broker = Broker(tmp / f"{name}-broker", self.config).start()
+        # tester-1: the test's own login (test-only superuser); the broker
+        # takes the login as client id, so the core's login would cut the core off.
+        self.broker = Broker(tmp / f"{name}-broker", self.config, superusers=["tester-1"]).start()
         self.db = tmp / f"{name}.db"
         self.log = tmp / f"{name}.core.log"
         try:
@@ -65,7 +67,7 @@ class Site:
         except BaseException:
             self.broker.stop()
             raise
-        self.bus = Bus(self.broker, "core", self.config.topic_prefix)
+        self.bus = Bus(self.broker, "tester-1", self.config.topic_prefix)
         self.bus.subscribe("core/reply", "counter/+/reply")
 
     def _start_core(self) -> subprocess.Popen:
@@ -258,7 +260,7 @@ def test_events_land_exactly_once_through_outages(province):
     assert lost == 10
     out = subprocess.run([sys.executable, "-m", "kiosk.cli", "replay-events", "--config", str(a.config_path),
                           "--db", str(a.db), "--mqtt-port", str(a.broker.port),
-                          "--mqtt-password-file", str(a.broker.password_file("core"))],
+                          "--mqtt-password-file", str(a.broker.password_file("cli"))],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"{len(a.journal_ids())} events republished"

@@ -116,7 +116,7 @@ def test_ordinary_day_by_official(site, ordinary_day):
     assert b.satisfaction == 1.0                                # 1/1
     assert b.rated_share == 0.5                                 # 1 rated / 2 served
     assert b.anomalies == 3
-    assert b.reasons == {"no_window": 0, "after_window": 1, "extra_press": 1, "too_fast": 1}
+    assert b.reasons == {"no_window": 0, "after_window": 1, "extra_press": 1, "too_fast": 1, "bad_level": 0}
     assert b.priority_share == approx(1 / 3)                    # A002 of 3
     assert b.on_time_share == 0.5                               # A002 3<=5 yes, B001 7>5 no
 
@@ -129,7 +129,7 @@ def test_ordinary_day_by_official(site, ordinary_day):
     assert (n.issued, n.served, n.expired, n.no_show) == (1, 0, 1, 0)
     assert n.wait_p50 is None and n.service_p50 is None
     assert n.satisfaction is None and n.rated_share is None and n.on_time_share is None
-    assert n.reasons == {"no_window": 1, "after_window": 0, "extra_press": 0, "too_fast": 1}
+    assert n.reasons == {"no_window": 1, "after_window": 0, "extra_press": 0, "too_fast": 1, "bad_level": 0}
 
     t = report.breakdowns["official"].total
     assert (t.issued, t.served, t.no_show, t.expired, t.transferred) == (7, 5, 1, 1, 1)
@@ -141,7 +141,7 @@ def test_ordinary_day_by_official(site, ordinary_day):
     assert t.satisfaction == 0.75                               # 3 of 4
     assert t.rated_share == 0.8                                 # 4 of 5 served
     assert t.anomalies == 6
-    assert t.reasons == {"no_window": 1, "after_window": 2, "extra_press": 1, "too_fast": 2}
+    assert t.reasons == {"no_window": 1, "after_window": 2, "extra_press": 1, "too_fast": 2, "bad_level": 0}
     assert t.priority_share == approx(1 / 7)
     assert t.on_time_share == 0.6                               # A001, A002, B002 of 5
 
@@ -202,12 +202,12 @@ def test_gaming_presses_are_anomalies_not_ratings(site, gaming_day):
     a = o["nv01"]
     assert a.rated == 0 and a.satisfaction is None and a.rated_share == 0.0   # 0 of 1 served
     assert a.anomalies == 22
-    assert a.reasons == {"no_window": 20, "after_window": 2, "extra_press": 0, "too_fast": 0}
+    assert a.reasons == {"no_window": 20, "after_window": 2, "extra_press": 0, "too_fast": 0, "bad_level": 0}
     # nv02: a burst of 10 presses 0.3 s apart: the first is B001's rating,
     # the other 9 are too fast; one more press 20 s later is extra.
     b = o["nv02"]
     assert b.rated == 1 and b.levels["rat-hai-long"] == 1
-    assert b.reasons == {"no_window": 0, "after_window": 0, "extra_press": 1, "too_fast": 9}
+    assert b.reasons == {"no_window": 0, "after_window": 0, "extra_press": 1, "too_fast": 9, "bad_level": 0}
     c = groups(report, "counter")
     assert c[1].anomalies == 22 and c[2].anomalies == 10
     total = report.breakdowns["official"].total
@@ -256,7 +256,7 @@ def test_report_reads_while_the_core_holds_the_database(site, tmp_path):
         store.close()
 
 
-def test_schema_5_fills_first_calls_of_older_tickets(site, tmp_path):
+def test_schema_5_and_6_upgrade_an_older_database(site, tmp_path):
     """A database from before schema 5 gets each ticket's first call from its calls."""
     import sqlite3
 
@@ -265,14 +265,21 @@ def test_schema_5_fills_first_calls_of_older_tickets(site, tmp_path):
     db = run_scenario(site, "reports-ngay-thuong.toml", tmp_path / "day.db")
     conn = sqlite3.connect(db)
     expected = dict(conn.execute("SELECT id, first_called_at FROM tickets"))
-    # Back to schema 4 as an older core left it: no column, the calls only.
+    # Back to schema 4 as an older core left it: no column, the calls only,
+    # and nothing of schema 6 (windows and box clocks kept, rejected messages).
     conn.execute("ALTER TABLE tickets DROP COLUMN first_called_at")
+    conn.execute("ALTER TABLE counters DROP COLUMN judging")
+    conn.execute("ALTER TABLE ratings DROP COLUMN pressed_at")
+    conn.execute("ALTER TABLE ratings DROP COLUMN delivered_late")
+    conn.execute("DROP TABLE box_clocks")
+    conn.execute("DROP TABLE rejected")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
     Store(db).close()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert conn.execute("SELECT COUNT(*) FROM ratings WHERE delivered_late = 0").fetchone()[0] > 0
     assert dict(conn.execute("SELECT id, first_called_at FROM tickets")) == expected
     # A003 was recalled: its first call is still the first, not the recall.
     a003 = conn.execute("SELECT first_called_at - issued_at FROM tickets WHERE label = 'A003'")

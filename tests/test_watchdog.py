@@ -160,7 +160,7 @@ def test_core_pings_from_its_loop_and_stops_when_the_loop_hangs(broker, bus, not
         lock.execute("BEGIN IMMEDIATE")
         held_since = time.monotonic()
         rid = uuid.uuid4().hex
-        kiosk.publish("ticket/request", {"request_id": rid, "client": "kiosk-1",
+        kiosk.publish("ticket/request/kiosk-1", {"request_id": rid, "client": "kiosk-1",
                                          "field": "tu-phap", "priority": None})
 
         # The loop is now stuck in the commit: wait for a silence no healthy

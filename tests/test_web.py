@@ -81,7 +81,7 @@ ROSTER = [("nv01", "Nguyễn Thị Hương", "staff", "1234"),
 
 @pytest.fixture
 def web(site, broker, core, bus):
-    admin = bus("core")
+    admin = bus("tester")
     for code, name, role, pin in ROSTER:
         r = core_command(admin, {"action": "official_add", "official": code, "name": name,
                                  "role": role, "pin_hash": hash_pin(pin)})
@@ -161,7 +161,7 @@ def test_next_changes_the_page_and_the_display(web, browser, bus):
 
 
 def test_call_a_number_and_transfer(web, browser, bus):
-    watcher = bus("core")
+    watcher = bus("tester")
     watcher.subscribe("counter/+/state")
     for _ in range(3):
         assert core_command(web.admin, {"action": "issue", "field": "chung-thuc"})["ok"]
@@ -255,15 +255,15 @@ def test_dashboard_chart_downloads_and_reprint(web, browser, bus, tmp_path):
     assert core_command(admin, {"action": "login", "official": "nv01", "counter": 1})["ok"]
     for _ in range(2):
         assert core_command(admin, {"action": "issue", "field": "tu-phap"})["ok"]
-    box = bus("core")
+    box = bus("tester")
     box.subscribe("counter/1/reply", "event/rating")
     box.publish("counter/1/command", {"command_id": "t-1", "action": "next"})
     box.wait_for(lambda t, b: t == "counter/1/reply" and b["command_id"] == "t-1")
     box.publish("counter/1/command", {"command_id": "t-2", "action": "finish"})
     box.wait_for(lambda t, b: t == "counter/1/reply" and b["command_id"] == "t-2")
-    box.publish("counter/1/rating", {"rating_id": "t-r1", "level": 1, "device": "box-1"})
+    box.publish("counter/1/rating", {"rating_id": "t-r1", "level": 1, "device": "box-1", "boot": 1, "device_time_ms": 1000})
     box.wait_for(lambda t, b: t == "event/rating" and b["rating_id"] == "t-r1")
-    box.publish("counter/1/rating", {"rating_id": "t-r2", "level": 1, "device": "box-1"})
+    box.publish("counter/1/rating", {"rating_id": "t-r2", "level": 1, "device": "box-1", "boot": 1, "device_time_ms": 1000})
     box.wait_for(lambda t, b: t == "event/rating" and b["rating_id"] == "t-r2")
 
     page = browser.new_page()
@@ -319,8 +319,10 @@ def test_dashboard_shows_device_offline_and_paper_out(web, browser, bus, broker)
     import json
     import subprocess
     topic = f"{web.app.state.web.bus.prefix}/presence/display-1"
-    bus("display-1").publish("presence/display-1", {"device": "display-1", "status": "online"},
-                             retain=True)
+    online = bus("display-1")
+    online.publish("presence/display-1", {"device": "display-1", "status": "online"}, retain=True)
+    # One connection per login: mosquitto_sub below must be display-1's only one.
+    online.close()
     page.wait_for_function("document.getElementById('devices').textContent.includes('display-1: trực tuyến')")
     sub = subprocess.Popen(["mosquitto_sub", "-h", broker.host, "-p", str(broker.port),
                             "-u", "display-1", "-P", broker.password("display-1"),
@@ -331,7 +333,7 @@ def test_dashboard_shows_device_offline_and_paper_out(web, browser, bus, broker)
     sub.kill()
     sub.wait()
     page.wait_for_function("document.getElementById('devices').textContent.includes('display-1: MẤT KẾT NỐI')")
-    core = bus("core")
+    core = bus("tester")
     core.publish("printer/status", {"state": "paper_out", "detail": "no paper", "at": time.time()},
                  retain=True)
     core.publish("event/alert", {"alert_id": "t-1", "kind": "printer", "severity": "error",
@@ -342,7 +344,7 @@ def test_dashboard_shows_device_offline_and_paper_out(web, browser, bus, broker)
 
 
 def test_admin_roster_and_pause(web, browser, bus):
-    watcher = bus("core")
+    watcher = bus("tester")
     watcher.subscribe("counter/2/state")
     page = browser.new_page()
     login(page, web.url, "qt01", "9012")
@@ -392,9 +394,9 @@ def test_screenshots(web, browser, bus):
     page.keyboard.press("h")
     page.wait_for_function("document.getElementById('rating').textContent.includes('đánh giá')")
     box = bus("counter-1")
-    box.publish("counter/1/rating", {"rating_id": "shot-1", "level": 1, "device": "box-1"})
+    box.publish("counter/1/rating", {"rating_id": "shot-1", "level": 1, "device": "box-1", "boot": 1, "device_time_ms": 1000})
 
-    watcher = bus("core")
+    watcher = bus("tester")
     watcher.subscribe("counter/1/state")
     page.click("#logout")
     page.wait_for_url("**/login")
@@ -421,3 +423,23 @@ def test_screenshots(web, browser, bus):
     page.screenshot(path=str(IMAGES / "console-admin-1366x768.png"))
     for name in ("console", "console-login", "console-dashboard", "console-admin"):
         assert (IMAGES / f"{name}-1366x768.png").stat().st_size > 10_000
+
+
+def test_a_retried_console_press_calls_one_citizen(web, browser):
+    """The browser retries a press with the same request_id; the core acts on it once."""
+    page = browser.new_page()
+    login(page, web.url, "nv01", "1234", counter=1)
+    page.wait_for_url("**/console")
+    csrf = page.get_attribute('meta[name="csrf"]', "content")
+    for _ in range(3):
+        assert core_command(web.admin, {"action": "issue", "field": "tu-phap"})["ok"]
+    body = {"request_id": "0123456789abcdef0123456789abcdef"}
+    first = browser.request.post(web.url + "/api/counter/1/next", data=body,
+                                 headers={"X-CSRF-Token": csrf})
+    again = browser.request.post(web.url + "/api/counter/1/next", data=body,
+                                 headers={"X-CSRF-Token": csrf})
+    assert first.status == again.status == 200
+    assert first.json()["reply"]["ticket"]["label"] == again.json()["reply"]["ticket"]["label"] == "A001"
+    fresh = browser.request.post(web.url + "/api/counter/1/next", data={"request_id": "f" * 32},
+                                 headers={"X-CSRF-Token": csrf})
+    assert fresh.json()["reply"]["ticket"]["label"] == "A002"

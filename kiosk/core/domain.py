@@ -46,8 +46,19 @@ EVENT_KINDS = (
     "ticket_transferred", "counter_paused", "counter_resumed",
     "official_login", "official_logout", "rating_pressed",
 )
+# Event keys on the core's own monotonic clock (press times, clock offsets):
+# journaled, so a restart rebuilds the same state, but meaningless to anyone
+# else, so never published or sent up to the province.
+LOCAL_KEYS = frozenset({"mono", "pressed", "opened", "clocks"})
+
+
+def public_event(e: dict) -> dict:
+    """An event as the bus carries it: without the core's local clock readings."""
+    return {k: v for k, v in e.items() if k not in LOCAL_KEYS}
+
+
 # Why a press was kept but not counted (see docs/reports.md).
-ANOMALIES = ("too_fast", "no_window", "after_window", "extra_press")
+ANOMALIES = ("too_fast", "no_window", "after_window", "extra_press", "bad_level")
 
 
 class DomainError(Exception):
@@ -91,10 +102,72 @@ class Ticket:
         return asdict(self)
 
 
-# Counter fields that live only in memory: a rating window is a promise to
-# the citizen standing at the counter now, so a core restart closes it (a
-# press after that is kept as a 'no_window' anomaly, not lost).
-VOLATILE = ("rating_ticket", "rating_until", "rating_done", "last_press")
+@dataclass(frozen=True)
+class Stamp:
+    """When something happened at a counter, as the core judges it.
+
+    ``mono`` is the core's monotonic clock.  A box's key or button press
+    also carries ``link`` (the box and its boot) and ``box_ms`` (the box's
+    own monotonic milliseconds): two stamps of the same link are compared on
+    the box's clock, exactly, however late either arrived; other pairs on
+    ``mono``, where a box's press is mapped through ``map_press``.
+    """
+
+    mono: float
+    link: str | None = None
+    box_ms: int | None = None
+
+    def to_list(self) -> list:
+        return [self.mono, self.link, self.box_ms]
+
+    @classmethod
+    def of(cls, value: list | None) -> "Stamp | None":
+        return None if value is None else cls(*value)
+
+
+def elapsed(a: Stamp, b: Stamp) -> float:
+    """Seconds from ``a`` to ``b``."""
+    if a.link is not None and a.link == b.link and a.box_ms is not None and b.box_ms is not None:
+        return (b.box_ms - a.box_ms) / 1000.0
+    return b.mono - a.mono
+
+
+def _estimate(clocks: dict[str, tuple[float, float]], name: str, observed: float,
+              arrival: float, drift_ppm: float) -> float:
+    """The minimum filter: the smallest observation wins, an old one may grow by the drift."""
+    prev = clocks.get(name)
+    if prev is None:
+        return observed
+    old, at = prev
+    return min(observed, old + max(0.0, arrival - at) * drift_ppm * 1e-6)
+
+
+def map_press(links: dict[str, tuple[float, float]], press: tuple, arrival: float,
+              drift_ppm: float) -> tuple[Stamp, dict[str, float]]:
+    """A box's press on the core's monotonic clock, and the clock offsets it taught.
+
+    ``press`` is ``(link, box_ms)`` or ``(link, box_ms, relay, rx_ms, tx_ms)``.
+    An offset is core time minus a device's time.  Every message gives one
+    observation of it that is too large by the message's delay, never too
+    small, so the smallest observation is the best estimate (NTP's minimum
+    filter), allowed to grow by the drift bound for a slow crystal.
+
+    With a relay (the bridge that read the box), the bridge's clock is
+    learnt the same way from when it published (``tx_ms``), and when it
+    first received the event (``rx_ms``, mapped) bounds the press from
+    above as the arrival does: a box just rebooted, whose clock the core has
+    never seen, is then placed when the bridge read it, not when the core
+    came back.  The press is never placed after either bound.
+    """
+    link, box_ms = press[0], press[1]
+    taught: dict[str, float] = {}
+    bound = arrival
+    if len(press) == 5:
+        relay, rx_ms, tx_ms = press[2], press[3], press[4]
+        taught[relay] = _estimate(links, relay, arrival - tx_ms / 1000.0, arrival, drift_ppm)
+        bound = min(arrival, rx_ms / 1000.0 + taught[relay])
+    taught[link] = _estimate(links, link, bound - box_ms / 1000.0, arrival, drift_ppm)
+    return Stamp(box_ms / 1000.0 + taught[link], link, box_ms), taught
 
 
 @dataclass
@@ -104,10 +177,13 @@ class Counter:
     current: str | None = None
     priority_streak: int = 0
     official: str | None = None
+    # The rating window: the ticket finished here last, when it was finished
+    # (the window runs from then for [rating] window_s), and whether it has
+    # its rating.  Stored with the counter, so a restart closes nothing.
     rating_ticket: str | None = None
-    rating_until: float | None = None     # monotonic deadline of the window
+    rating_opened: Stamp | None = None
     rating_done: bool = False
-    last_press: float | None = None       # monotonic time of the last press here
+    last_press: Stamp | None = None       # the last rating press here
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +205,10 @@ class QueueState:
     # a priority flag to the (seq, ticket id) pairs waiting there, in order.
     lines: dict[tuple[str | int, bool], list[tuple[int, str]]] = field(default_factory=dict)
     by_label: dict[str, str] = field(default_factory=dict)
+    # Each box link's (and bridge's) clock offset (core monotonic minus its
+    # time) and the core monotonic time it was last estimated at; see
+    # ``map_press``.
+    links: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def reindex(self) -> None:
         self.lines.clear()
@@ -160,8 +240,8 @@ class QueueState:
             "day": self.day,
             "day_closed": self.day_closed,
             "tickets": {k: t.to_dict() for k, t in sorted(self.tickets.items())},
-            "counters": {k: {f: v for f, v in c.to_dict().items() if f not in VOLATILE}
-                         for k, c in sorted(self.counters.items())},
+            "counters": {k: c.to_dict() for k, c in sorted(self.counters.items())},
+            "links": {k: [round(x, 6) for x in v] for k, v in sorted(self.links.items())},
             "last_number": dict(sorted(self.last_number.items())),
             "issue_seq": self.issue_seq,
             "call_seq": self.call_seq,
@@ -304,18 +384,20 @@ class Queue:
         return self.next_opening(field_code, midnight.timestamp() - 1)
 
     @_operation
-    def call_next(self, counter_no: int, now: float, mono: float = 0.0) -> list[dict]:
+    def call_next(self, counter_no: int, now: float, mono: float = 0.0,
+                  press: tuple | None = None) -> list[dict]:
         counter = self._counter(counter_no)
         self._begin(now)
         self._require_open(counter)
         chosen = self.select_next(counter_no)
         if chosen is None:
             raise DomainError("empty", f"no ticket waits for counter {counter_no}")
-        self._finish_current(counter, now, mono)
-        self._call(counter, chosen, now, specific=False)
+        self._finish_current(counter, now, mono, press)
+        self._call(counter, chosen, now, specific=False, mono=mono, press=press)
 
     @_operation
-    def call_specific(self, counter_no: int, label: str, now: float, mono: float = 0.0) -> list[dict]:
+    def call_specific(self, counter_no: int, label: str, now: float, mono: float = 0.0,
+                      press: tuple | None = None) -> list[dict]:
         counter = self._counter(counter_no)
         self._begin(now)
         self._require_open(counter)
@@ -328,8 +410,8 @@ class Queue:
             raise DomainError("already_called", f"{label} is already called at this counter; use recall")
         if ticket.state not in (*CALLABLE, NO_SHOW):
             raise DomainError("not_waiting", f"{label} is {ticket.state}, it cannot be called")
-        self._finish_current(counter, now, mono)
-        self._call(counter, ticket, now, specific=True)
+        self._finish_current(counter, now, mono, press)
+        self._call(counter, ticket, now, specific=True, mono=mono, press=press)
 
     @_operation
     def recall(self, counter_no: int, now: float) -> list[dict]:
@@ -341,12 +423,12 @@ class Queue:
                    call_id=f"{self.state.day}-{self.state.call_seq + 1}")
 
     @_operation
-    def finish(self, counter_no: int, now: float, mono: float = 0.0) -> list[dict]:
+    def finish(self, counter_no: int, now: float, mono: float = 0.0,
+               press: tuple | None = None) -> list[dict]:
         counter = self._counter(counter_no)
         self._begin(now)
-        ticket = self._current(counter)
-        self._emit("ticket_finished", now, ticket_id=ticket.id, counter=counter_no,
-                   window_until=mono + self.config.rating.window_s)
+        self._current(counter)
+        self._finish_current(counter, now, mono, press)
 
     @_operation
     def no_show(self, counter_no: int, now: float) -> list[dict]:
@@ -423,70 +505,110 @@ class Queue:
 
     @_operation
     def rate(self, counter_no: int, level: int, now: float, mono: float = 0.0, *,
-             rating_id: str, source: str = "box", device_time_ms: int | None = None,
-             received_at: float | None = None) -> list[dict]:
+             rating_id: str, source: str = "box", press: tuple | None = None,
+             device_time_ms: int | None = None, received_at: float | None = None) -> list[dict]:
         """One press of a satisfaction button at a counter: counted or kept as an anomaly.
 
-        The first press inside the window that finishing a ticket opened is
-        that ticket's rating.  Everything else is kept with its reason and
-        never counted: a press faster than a person after the previous one
-        at this counter, a press with no window, after the window, or a
-        second press for a ticket already rated.  Windows use the monotonic
-        clock (``mono``), so a wall clock set by NTP cannot stretch them.
+        The first press made inside the window that finishing a ticket there
+        opened is that ticket's rating.  Every other press is kept with its
+        reason and never counted: a button the site has no level for
+        (``bad_level``), a press faster than a person after the previous one
+        at this counter (``too_fast``), a press with no window or made before
+        it opened (``no_window``), after it (``after_window``), or a second
+        press for a ticket already rated (``extra_press``).
+
+        Presses are judged on when they were made, not when they arrived:
+        ``press`` is the box's link and clock, mapped by ``map_press``; a
+        press without it is judged on ``mono``, its arrival.
         """
         counter = self._counter(counter_no)
-        levels = self.config.rating.levels
-        if not 1 <= level <= len(levels):
-            raise DomainError("bad_level", f"rating level {level} is not 1..{len(levels)}")
+        rules = self.config.rating
+        levels = rules.levels
         self._begin(now)
-        gap = self.config.rating.min_press_interval_s
-        if counter.last_press is not None and 0 <= mono - counter.last_press < gap:
-            reason: str | None = "too_fast"
-        elif counter.rating_ticket is None:
-            reason = "no_window"
-        elif mono > (counter.rating_until or 0):
+        pressed, taught = self._stamp(mono, press)
+        opened = counter.rating_opened
+        ticket = self.state.tickets.get(counter.rating_ticket) if counter.rating_ticket else None
+        since = elapsed(opened, pressed) if opened is not None and ticket is not None else None
+        # A mapped press against a window another source opened may be off
+        # by the mapping's error; the doubt goes to the citizen.
+        slack = rules.clock_tolerance_s if (
+            opened is not None and pressed.link is not None and pressed.link != opened.link) else 0.0
+        reason: str | None
+        if not 1 <= level <= len(levels):
+            reason = "bad_level"
+        elif counter.last_press is not None and \
+                0 <= elapsed(counter.last_press, pressed) < rules.min_press_interval_s:
+            reason = "too_fast"
+        elif since is None or since < -slack:
+            reason, ticket = "no_window", None
+        elif since > rules.window_s + slack:
             reason = "after_window"
         elif counter.rating_done:
             reason = "extra_press"
         else:
             reason = None
-        ticket = self.state.tickets.get(counter.rating_ticket) if counter.rating_ticket else None
         wait_s = service_s = None
         if ticket is not None and ticket.called_at is not None:
             wait_s = max(0.0, ticket.called_at - ticket.issued_at)
             if ticket.finished_at is not None:
                 service_s = max(0.0, ticket.finished_at - ticket.called_at)
+        # A rating belongs to whoever served the ticket (nobody, if nobody
+        # was logged in); a press with no ticket to whoever sits at the
+        # counter now (nobody at an unattended counter).
+        official = ticket.official if ticket is not None else counter.official
+        late = mono - pressed.mono
         self._emit("rating_pressed", now, rating_id=rating_id, counter=counter_no,
-                   level_index=level, level=levels[level - 1].code,
+                   level_index=level,
+                   level=levels[level - 1].code if 1 <= level <= len(levels) else f"level-{level}",
                    ticket_id=ticket.id if ticket else None, counted=reason is None, reason=reason,
-                   official=(ticket.official if ticket else None) or counter.official,
-                   field=ticket.field if ticket else None, wait_s=wait_s, service_s=service_s,
-                   source=source, device_time_ms=device_time_ms, received_at=received_at,
-                   mono=mono)
+                   official=official, field=ticket.field if ticket else None,
+                   wait_s=wait_s, service_s=service_s, source=source,
+                   device_time_ms=device_time_ms, received_at=received_at,
+                   pressed_at=round(now - late, 3), delivered_late=late > rules.late_after_s,
+                   mono=mono, pressed=pressed.to_list(), clocks=taught)
+
+    def _stamp(self, mono: float, press: tuple | None) -> tuple[Stamp, dict[str, float]]:
+        if press is None:
+            return Stamp(mono), {}
+        return map_press(self.state.links, press, mono, self.config.rating.max_drift_ppm)
 
     def rating_window(self, counter_no: int, mono: float) -> dict[str, Any] | None:
         """The open window at a counter: ticket and seconds left, or None."""
         c = self.state.counters[counter_no]
-        if c.rating_ticket is None or c.rating_done or c.rating_until is None or mono > c.rating_until:
+        if c.rating_ticket is None or c.rating_done or c.rating_opened is None:
             return None
-        return {"ticket_id": c.rating_ticket, "left_s": c.rating_until - mono}
+        left = c.rating_opened.mono + self.config.rating.window_s - mono
+        if left < 0:
+            return None
+        return {"ticket_id": c.rating_ticket, "left_s": left}
 
     # -------------------------------------------------------------- helpers
     def _require_open(self, counter: Counter) -> None:
         if counter.status != OPEN:
             raise DomainError("not_open", f"counter {counter.number} is {counter.status}")
 
-    def _finish_current(self, counter: Counter, now: float, mono: float) -> None:
+    def _finish_current(self, counter: Counter, now: float, mono: float,
+                        press: tuple | None = None) -> None:
         # Pressing "next" while serving means the citizen was served.
         if counter.current is not None:
+            # The window opens when the key was pressed, not when it arrived.
+            opened, taught = self._stamp(mono, press)
             self._emit("ticket_finished", now, ticket_id=counter.current,
-                       counter=counter.number, window_until=mono + self.config.rating.window_s)
+                       counter=counter.number,
+                       window_until=round(now - (mono - opened.mono) + self.config.rating.window_s, 3),
+                       mono=mono, opened=opened.to_list(), clocks=taught)
 
-    def _call(self, counter: Counter, ticket: Ticket, now: float,
-              specific: bool) -> None:
+    def _call(self, counter: Counter, ticket: Ticket, now: float, specific: bool,
+              mono: float = 0.0, press: tuple | None = None) -> None:
         seq = self.state.call_seq + 1
+        clock: dict[str, Any] = {}
+        if press is not None:
+            # Every key from a box teaches the core its clock, so a later
+            # press that arrives late is still placed when it was made.
+            pressed, taught = self._stamp(mono, press)
+            clock = {"mono": mono, "pressed": pressed.to_list(), "clocks": taught}
         self._emit("ticket_called", now, ticket_id=ticket.id, counter=counter.number,
-                   call_seq=seq, call_id=f"{self.state.day}-{seq}", specific=specific)
+                   call_seq=seq, call_id=f"{self.state.day}-{seq}", specific=specific, **clock)
 
     def _lines_for(self, counter_no: int, priority: bool) -> list[list[tuple[int, str]]]:
         """The lines counter ``counter_no`` takes from, best first."""
@@ -581,7 +703,7 @@ class Queue:
             s.lines.clear()
             for c in s.counters.values():
                 c.status, c.current = CLOSED, None
-                c.rating_ticket, c.rating_until, c.rating_done = None, None, False
+                c.rating_ticket, c.rating_opened, c.rating_done = None, None, False
         elif kind == "ticket_issued":
             t = Ticket(id=e["ticket_id"], day=e["day"], field=e["field"], origin_field=e["field"],
                        number=e["number"], label=e["label"], priority=e["priority"],
@@ -595,6 +717,7 @@ class Queue:
             t = s.tickets[e["ticket_id"]]
             c = s.counters[e["counter"]]
             s.call_seq = e["call_seq"]
+            self._learn_link(e)
             if kind == "ticket_recalled":
                 t.recalls += 1
                 return
@@ -617,7 +740,12 @@ class Queue:
             c.current = None
             if kind == "ticket_finished":
                 t.state, t.finished_at = FINISHED, at
-                c.rating_ticket, c.rating_until, c.rating_done = t.id, e.get("window_until"), False
+                c.rating_ticket, c.rating_done = t.id, False
+                if "opened" in e:
+                    c.rating_opened = Stamp.of(e["opened"])
+                else:  # journals before press-time judging: a monotonic deadline
+                    c.rating_opened = Stamp(e["window_until"] - self.config.rating.window_s)
+                self._learn_link(e)
                 if t.called_at is not None:
                     window = s.service_times.setdefault(t.field, deque(maxlen=SERVICE_WINDOW))
                     window.append(max(0.0, at - t.called_at))
@@ -636,15 +764,21 @@ class Queue:
             s.counters[e["counter"]].official = None
         elif kind == "rating_pressed":
             c = s.counters[e["counter"]]
-            c.last_press = e["mono"]
+            if e.get("reason") != "bad_level":
+                c.last_press = Stamp.of(e["pressed"]) if "pressed" in e else Stamp(e["mono"])
             if e["counted"]:
                 c.rating_done = True
+            self._learn_link(e)
         elif kind == "counter_paused":
             s.counters[e["counter"]].status = PAUSED
         elif kind == "counter_resumed":
             s.counters[e["counter"]].status = OPEN
         else:
             raise ValueError(f"unknown event kind {kind!r}")
+
+    def _learn_link(self, e: dict) -> None:
+        for name, offset in (e.get("clocks") or {}).items():
+            self.state.links[name] = (offset, e["mono"])
 
     @classmethod
     def replay(cls, config: SiteConfig, events: Iterable[dict]) -> "Queue":

@@ -19,16 +19,31 @@ OPERATIONS = ("issue", "call_next", "call_specific", "recall", "finish", "no_sho
 _MONOTONIC = {"call_next", "call_specific", "finish", "rate"}
 
 
+def boot_id() -> str:
+    """This machine's boot: the monotonic clock starts again with a new one."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
 class Engine:
     def __init__(self, config: SiteConfig, store: Store,
                  clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic,
+                 boot: Callable[[], str] | None = None):
         self.config = config
         self.store = store
         # The clock seam: wall time for days, hours and records; monotonic
         # time for windows and time-outs.  Tests drive both.
         self.clock = clock
         self.monotonic = monotonic
+        # Rating windows and box clocks are stored on the monotonic clock;
+        # the store needs how it relates to wall time to carry them across
+        # a reboot of this machine (a new monotonic clock).
+        boot = boot or boot_id
+        store.clock_ref = lambda: (boot(), self.clock() - self.monotonic())
         self.queue = Queue(config, store.load_state([c.number for c in config.counters]))
 
     def reload(self) -> None:
@@ -47,10 +62,12 @@ class Engine:
         now = self.clock()
         if op in _MONOTONIC:
             kwargs["mono"] = self.monotonic()
-        if op == "login":
-            self._check_official(args[1])
         error: DomainError | None = None
         try:
+            if op == "login":
+                # Inside the try: a refusal is a reply like any other (an
+                # unknown official used to get an empty one).
+                self._check_official(args[1])
             events = getattr(self.queue, op)(*args, now=now, **kwargs)
         except DomainError as e:
             error = e

@@ -13,6 +13,13 @@ Threads, and why:
 A command id seen before gets the stored reply and is not applied again
 (QoS 1 redelivers; a bridge that restarts re-sends).  On every (re)connect
 the service subscribes again and republishes all retained state.
+
+End to end (docs/architecture.md, "A press, end to end"; docs/mqtt.md, "Who
+may forget a message"): the core acknowledges an inbound QoS 1 message only
+after the transaction holding its effect has committed (paho's
+``manual_ack``), and confirms every press and key on ``counter/<n>/reply``,
+which is what lets a bridge tell its box to forget it.  A crash before the
+commit leaves the message with the broker.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ from kiosk.config import SiteConfig
 from kiosk.contract import (CoreCommand, CounterCommand, PayloadError, RatingPress,
                             TicketRequest, Topics)
 from kiosk.core import views
-from kiosk.core.domain import DomainError
+from kiosk.core.domain import DomainError, public_event
 from kiosk.core.engine import Engine
 
 log = logging.getLogger("phucvu.core")
@@ -61,10 +68,14 @@ class CoreService:
         self.print_worker = None
         self.printer_status: dict | None = None
         self.last_calls: deque[dict] = deque(self._load_last_calls(), maxlen=LAST_CALLS)
-        self.client = contract.mqtt_client(f"phucvu-{config.site.id}-{device}", username=username,
+        # Bumped on every connection: a message is acknowledged on the
+        # connection that brought it, never on a later one where its packet
+        # id may name another message (the broker redelivers it instead).
+        self._connection = 0
+        self.client = contract.mqtt_client(username, username=username,
                                            password=password, prefix=config.topic_prefix,
                                            device=device, keepalive=config.mqtt.keepalive,
-                                           persistent=True)
+                                           persistent=True, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -128,11 +139,20 @@ class CoreService:
                 notify.close()
                 return
             if item is not None:
+                topic, payload = item[0], item[1]
                 try:
-                    self._dispatch(*item)
-                except Exception:
-                    # Never die on one message; the log line says which.
-                    log.exception("failed to handle %s", item[0] if isinstance(item, tuple) else item)
+                    self._dispatch(topic, payload)
+                except Exception as e:
+                    # Never die on one message; the log line says which, and
+                    # the message itself is kept for a person to look at.
+                    log.exception("failed to handle %s", topic)
+                    if not topic.startswith("__"):
+                        self._keep_rejected(topic, payload, f"internal error: {e!r}")
+                        self._internal_error(topic, payload, e)
+                if len(item) > 2:
+                    # After the commit (or the decision that there is
+                    # nothing to commit): only now may the broker forget it.
+                    self._ack(item[2])
             if self.monotonic() >= next_refresh:
                 # Liveness for displays (stale mark) and hours that open/close.
                 self._publish_state(counters=None)
@@ -144,7 +164,8 @@ class CoreService:
             log.error("broker refused the core: %s", reason_code)
             return
         t = self.topics
-        for topic in (t.ticket_request, t.counter_command("+"), t.counter_rating("+"),
+        self._connection += 1
+        for topic in (t.ticket_request("+"), t.counter_command("+"), t.counter_rating("+"),
                       t.core_command):
             client.subscribe(topic, qos=1)
         self.inbox.put(("__connected__", b""))
@@ -153,7 +174,12 @@ class CoreService:
         log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, msg) -> None:
-        self.inbox.put((msg.topic, msg.payload))
+        self.inbox.put((msg.topic, msg.payload, (msg.mid, msg.qos, self._connection)))
+
+    def _ack(self, token: tuple[int, int, int]) -> None:
+        mid, qos, connection = token
+        if qos > 0 and connection == self._connection:
+            self.client.ack(mid, qos)
 
     def _publish(self, topic: str, body: dict | bytes, retain: bool = False) -> None:
         payload = body if isinstance(body, bytes) else contract.encode(body)
@@ -183,16 +209,63 @@ class CoreService:
         if topic == "__printer__":
             self._printer_status(payload)
             return
-        if topic == t.ticket_request:
-            self._ticket_request(payload)
-        elif (n := t.counter_of(topic)) is not None:
+        if (n := t.counter_of(topic)) is not None:
             self._counter_command(n, payload)
         elif (n := t.counter_of(topic, "rating")) is not None:
             self._rating(n, payload)
         elif topic == t.core_command:
             self._core_command(payload)
+        elif topic.startswith(t.ticket_request("")):
+            self._ticket_request(topic.removeprefix(t.ticket_request("")), payload)
         else:
-            log.warning("message on unexpected topic %s ignored", topic)
+            self._bad_topic(topic, payload)
+
+    def _bad_topic(self, topic: str, payload: bytes) -> None:
+        """A message on a topic that names no counter (``counter/01``, ``counter/abc``)."""
+        t = self.topics
+        self._keep_rejected(topic, payload, "bad_topic")
+        for leaf, key in (("command", "command_id"), ("rating", "rating_id")):
+            segment = t.segment(topic, "counter", leaf)
+            if segment is not None and segment and not any(ch in segment for ch in "+#"):
+                known = [c.number for c in self.config.counters]
+                log.warning("message on %s refused: no counter %r", topic, segment)
+                self._publish(t.counter_reply(segment), {
+                    key: self._peek(payload, key),
+                    **self._error("bad_topic", f"{topic!r} names no counter: counters are "
+                                               f"written as plain numbers, one of {known}")})
+                return
+        log.warning("message on unexpected topic %s kept in the rejected table", topic)
+
+    def _internal_error(self, topic: str, payload: bytes, exc: Exception) -> None:
+        """A reply for a message a bug kept the core from handling.
+
+        The message is in the rejected table; without a reply its sender
+        (a bridge, for a box's press) would send it again for ever.
+        """
+        t = self.topics
+        error = self._error("internal", f"the core could not handle this message ({type(exc).__name__}); "
+                                        "it is kept for a person to look at")
+        try:
+            for leaf, key in (("command", "command_id"), ("rating", "rating_id")):
+                n = t.counter_of(topic, leaf)
+                if n is not None:
+                    self._publish(t.counter_reply(n), {key: self._peek(payload, key), **error})
+                    return
+            if topic == t.core_command:
+                self._publish(t.core_reply, {"command_id": self._peek(payload, "command_id"), **error})
+            elif topic.startswith(t.ticket_request("")):
+                client = topic.removeprefix(t.ticket_request(""))
+                if _CLIENT_ID.match(client):
+                    self._publish(t.ticket_reply(client),
+                                  {"request_id": self._peek(payload, "request_id"), **error})
+        except Exception:
+            log.exception("could not reply to %s after an internal error", topic)
+
+    def _keep_rejected(self, topic: str, payload: bytes, reason: str) -> None:
+        try:
+            self.engine.store.reject(self.engine.clock(), topic, payload, reason)
+        except Exception:
+            log.exception("could not keep the rejected message from %s", topic)
 
     @staticmethod
     def _peek(payload: bytes, key: str) -> Any:
@@ -213,6 +286,7 @@ class CoreService:
             cmd = contract.decode(CounterCommand, payload)
         except PayloadError as e:
             log.warning("bad command on counter %s: %s", n, e)
+            self._keep_rejected(self.topics.counter_command(n), payload, str(e))
             self._publish(reply_topic, {"command_id": self._peek(payload, "command_id"),
                                         **self._error("bad_payload", str(e))})
             return
@@ -229,6 +303,9 @@ class CoreService:
             args.append(cmd.number)
         elif cmd.action == "transfer":
             kwargs = {"to_field": cmd.to_field, "to_counter": cmd.to_counter}
+        if op in ("call_next", "call_specific", "finish") and cmd.press is not None:
+            # A box's key: the rating window opens when it was pressed.
+            kwargs["press"] = cmd.press
         reply: dict[str, Any] = {}
 
         def record(outcome: list[dict] | DomainError) -> list:
@@ -260,6 +337,7 @@ class CoreService:
             cmd = contract.decode(CoreCommand, payload)
         except PayloadError as e:
             log.warning("bad core command: %s", e)
+            self._keep_rejected(self.topics.core_command, payload, str(e))
             self._publish(reply_topic, {"command_id": self._peek(payload, "command_id"),
                                         **self._error("bad_payload", str(e))})
             return
@@ -321,17 +399,30 @@ class CoreService:
             self._print(reply["ticket"], None, None)
 
     # ---------------------------------------------------------------- tickets
-    def _ticket_request(self, payload: bytes) -> None:
+    def _ticket_request(self, client: str, payload: bytes) -> None:
+        """A kiosk's ticket request on ``ticket/request/<login>``.
+
+        The reply goes to the login in the topic, which the broker's ACL
+        vouches for; a ``client`` in the payload can only repeat it.
+        """
+        topic = self.topics.ticket_request(client)
+        if not _CLIENT_ID.match(client):
+            log.warning("ticket request on %s refused: not a client id", topic)
+            self._keep_rejected(topic, payload, "bad_topic")
+            return
         try:
             req = contract.decode(TicketRequest, payload)
+            if req.client is not None and req.client != client:
+                raise PayloadError(f"client: {req.client!r} is not the requester {client!r} "
+                                   "(the reply goes to the login in the topic)")
         except PayloadError as e:
-            client = self._peek(payload, "client")
-            log.warning("bad ticket request from %s: %s", client or "?", e)
-            if isinstance(client, str) and _CLIENT_ID.match(client):
-                self._publish(self.topics.ticket_reply(client),
-                              {"request_id": self._peek(payload, "request_id"),
-                               **self._error("bad_payload", str(e))})
+            log.warning("bad ticket request from %s: %s", client, e)
+            self._keep_rejected(topic, payload, str(e))
+            self._publish(self.topics.ticket_reply(client),
+                          {"request_id": self._peek(payload, "request_id"),
+                           **self._error("bad_payload", str(e))})
             return
+        req.client = client
         key = f"ticket:{req.client}:{req.request_id}"
         stored = self.engine.store.command_reply(key)
         if stored is not None:
@@ -466,22 +557,41 @@ class CoreService:
 
     # ---------------------------------------------------------------- ratings
     def _rating(self, n: int, payload: bytes) -> None:
+        """One press from counter n's box: stored (counted or not), then confirmed.
+
+        Every press the contract can carry is stored, whatever its level;
+        the confirmation on ``counter/<n>/reply`` is what lets the box forget
+        it, so it goes out only after the commit, and again, identical, for
+        a press delivered twice.
+        """
+        reply_topic = self.topics.counter_reply(n)
         try:
             press = contract.decode(RatingPress, payload)
         except PayloadError as e:
-            log.warning("bad rating press on counter %s: %s", n, e)
+            log.error("bad rating press on counter %s, kept in the rejected table: %s", n, e)
+            self._keep_rejected(self.topics.counter_rating(n), payload, str(e))
+            self._publish(reply_topic, {"rating_id": self._peek(payload, "rating_id"),
+                                        **self._error("bad_payload", str(e))})
             return
-        if self.engine.store.has_rating(press.rating_id):
+        stored = self.engine.store.rating_outcome(press.rating_id)
+        if stored is not None:
             # QoS 1 redelivery, or a bridge re-sending after a crash.
             log.info("rating %s on counter %s seen before", press.rating_id, n)
+            self._publish(reply_topic, {"rating_id": press.rating_id, "ok": True, **stored})
             return
         try:
-            events = self.engine.run("rate", n, press.level, rating_id=press.rating_id,
-                                     source=press.source or "box", device_time_ms=press.device_time_ms,
-                                     received_at=press.received_at)
+            events = self.engine.run(
+                "rate", n, press.level, rating_id=press.rating_id, source=press.source or "box",
+                press=press.press,
+                device_time_ms=press.device_time_ms, received_at=press.received_at)
         except DomainError as e:
+            # unknown_counter cannot happen for a counter/N topic the config
+            # names; kept all the same, never dropped unseen.
             log.warning("rating press on counter %s refused: %s", n, e.message)
+            self._keep_rejected(self.topics.counter_rating(n), payload, f"{e.code}: {e.message}")
             self._after(e.events)
+            self._publish(reply_topic, {"rating_id": press.rating_id,
+                                        **self._error(e.code, e.message)})
             return
         e = next(x for x in events if x["kind"] == "rating_pressed")
         if e["counted"]:
@@ -489,6 +599,9 @@ class CoreService:
         else:
             log.warning("counter %s: press kept as anomaly %s (not counted)", n, e["reason"])
         self._after(events)
+        self._publish(reply_topic, {"rating_id": press.rating_id, "ok": True,
+                                    "counted": e["counted"], "reason": e["reason"],
+                                    "level": e["level"]})
 
     # ------------------------------------------------------------- publishing
     def _after(self, events: list[dict]) -> None:
@@ -506,11 +619,9 @@ class CoreService:
             if e["kind"] in ("ticket_called", "ticket_recalled"):
                 self._publish(self.topics.call_event, self._call_body(e))
             if e["kind"].startswith("ticket_"):
-                self._publish(self.topics.ticket_event, {
-                    "site": self.config.site.id, **e})
+                self._publish(self.topics.ticket_event, {"site": self.config.site.id, **public_event(e)})
             elif e["kind"] == "rating_pressed":
-                self._publish(self.topics.rating_event, {
-                    "site": self.config.site.id, **{k: v for k, v in e.items() if k != "mono"}})
+                self._publish(self.topics.rating_event, {"site": self.config.site.id, **public_event(e)})
 
     def _publish_state(self, counters: set[int] | None) -> None:
         now = self.engine.clock()

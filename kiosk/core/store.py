@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
-from kiosk.core.domain import SERVICE_WINDOW, Counter, QueueState, Ticket
+from kiosk.core.domain import SERVICE_WINDOW, Counter, QueueState, Stamp, Ticket
 
 
 class StoreError(Exception):
@@ -164,6 +164,29 @@ MIGRATIONS: list[str] = [
     UPDATE tickets SET first_called_at =
         (SELECT MIN(at) FROM calls WHERE calls.ticket_id = tickets.id AND recall = 0);
     """,
+    # 6: the yardstick holds.  Rating windows and the last press are stored
+    # with the counter (a restart closes nothing); each box link's clock
+    # offset is kept; a press records when it was made and whether it came
+    # late; a payload the core could not take is kept, not dropped.
+    """
+    ALTER TABLE counters ADD COLUMN judging TEXT;
+    CREATE TABLE box_clocks (
+        link TEXT PRIMARY KEY,
+        offset REAL NOT NULL,
+        at REAL NOT NULL,
+        epoch REAL NOT NULL,
+        boot TEXT NOT NULL
+    );
+    ALTER TABLE ratings ADD COLUMN pressed_at REAL;
+    ALTER TABLE ratings ADD COLUMN delivered_late INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE rejected (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        reason TEXT NOT NULL
+    );
+    """,
 ]
 
 ROLES = ("staff", "head", "admin")
@@ -181,6 +204,10 @@ _UPSERT_COUNTER = (f"INSERT OR REPLACE INTO counters ({', '.join(COUNTER_COLUMNS
                    f"VALUES ({', '.join('?' * len(COUNTER_COLUMNS))})")
 
 
+def _stamp(value: Any) -> list | None:
+    return None if value is None else value.to_list()
+
+
 def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
@@ -191,6 +218,18 @@ def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def _default_clock_ref() -> tuple[str, float]:
+    import time
+    from kiosk.core.engine import boot_id
+    return boot_id(), time.time() - time.monotonic()
+
+
+def _moved(stamp: Stamp | None, d: float) -> Stamp | None:
+    if stamp is None or d == 0:
+        return stamp
+    return Stamp(stamp.mono + d, stamp.link, stamp.box_ms)
+
+
 class Store:
     """Owns the database file: lock, migrations, transactions, projections."""
 
@@ -198,6 +237,8 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd: int | None = None
+        # (boot id, wall - monotonic) of this machine now; the engine sets it.
+        self.clock_ref = _default_clock_ref
         if lock:
             self._take_lock()
         self.conn = connect(self.path)
@@ -218,6 +259,7 @@ class Store:
         self = cls.__new__(cls)
         self.path = Path(path)
         self._lock_fd = None
+        self.clock_ref = _default_clock_ref
         self.conn = connect(self.path, readonly=True)
         self.db = sqlite_utils.Database(self.conn)
         return self
@@ -320,6 +362,13 @@ class Store:
 
     def _put_counter(self, c: sqlite3.Connection, k: Counter) -> None:
         c.execute(_UPSERT_COUNTER, [getattr(k, x) for x in COUNTER_COLUMNS])
+        if k.rating_ticket is not None or k.last_press is not None:
+            boot, epoch = self.clock_ref()
+            judging = {"ticket": k.rating_ticket, "opened": _stamp(k.rating_opened),
+                       "done": k.rating_done, "last_press": _stamp(k.last_press),
+                       "boot": boot, "epoch": epoch}
+            c.execute("UPDATE counters SET judging = ? WHERE number = ?",
+                      (json.dumps(judging), k.number))
 
     def _project(self, c: sqlite3.Connection, e: dict, s: QueueState) -> None:
         kind = e["kind"]
@@ -357,15 +406,22 @@ class Store:
             c.execute("UPDATE official_sessions SET logout_at = ? WHERE official = ? AND counter = ? "
                       "AND logout_at IS NULL", (e["at"], e["official"], e["counter"]))
         elif kind == "rating_pressed":
-            payload = {k: e.get(k) for k in ("device_time_ms", "received_at", "source")}
+            payload = {k: e.get(k) for k in ("device_time_ms", "received_at", "source", "pressed")}
             c.execute("INSERT INTO ratings (id, ticket_id, counter, level, level_index, at, counted, "
-                      "reason, official, field, wait_s, service_s, source, payload) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "reason, official, field, wait_s, service_s, source, payload, pressed_at, "
+                      "delivered_late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (e["rating_id"], e["ticket_id"], e["counter"], e["level"], e["level_index"],
                        e["at"], int(e["counted"]), e["reason"], e["official"], e["field"],
-                       e["wait_s"], e["service_s"], e["source"], json.dumps(payload)))
+                       e["wait_s"], e["service_s"], e["source"], json.dumps(payload),
+                       e.get("pressed_at"), int(bool(e.get("delivered_late")))))
+            self._put_counter(c, s.counters[e["counter"]])
         else:
             raise StoreError(f"cannot project event kind {kind!r}")
+        if e.get("clocks"):
+            boot, epoch = self.clock_ref()
+            for name, offset in e["clocks"].items():
+                c.execute("INSERT OR REPLACE INTO box_clocks (link, offset, at, epoch, boot) "
+                          "VALUES (?, ?, ?, ?, ?)", (name, offset, e["mono"], epoch, boot))
 
     # ---------------------------------------------------------------- reads
     def journal(self) -> Iterator[dict]:
@@ -389,11 +445,32 @@ class Store:
         s.call_seq = self.conn.execute("SELECT COALESCE(MAX(call_seq), 0) FROM calls").fetchone()[0]
         stored = {r[0]: r for r in self.conn.execute(
             f"SELECT {', '.join(COUNTER_COLUMNS)} FROM counters")}
+        boot, epoch = self.clock_ref()
+
+        def shift(saved_boot: str, saved_epoch: float) -> float:
+            # Monotonic times saved under another boot of this machine,
+            # moved onto today's monotonic clock through wall time.
+            return 0.0 if saved_boot == boot else saved_epoch - epoch
+
         for n in counters:
             if n in stored:
                 s.counters[n] = Counter(**dict(zip(COUNTER_COLUMNS, stored[n])))
             else:
                 s.counters[n] = Counter(n)
+        for n, judging in self.conn.execute("SELECT number, judging FROM counters "
+                                            "WHERE judging IS NOT NULL"):
+            if n not in s.counters:
+                continue
+            j = json.loads(judging)
+            d = shift(j["boot"], j["epoch"])
+            k = s.counters[n]
+            k.rating_ticket, k.rating_done = j["ticket"], j["done"]
+            k.rating_opened = _moved(Stamp.of(j["opened"]), d)
+            k.last_press = _moved(Stamp.of(j["last_press"]), d)
+        for link, offset, at, saved_epoch, saved_boot in self.conn.execute(
+                "SELECT link, offset, at, epoch, boot FROM box_clocks"):
+            d = shift(saved_boot, saved_epoch)
+            s.links[link] = (offset + d, at + d)
         fields = [r[0] for r in self.conn.execute("SELECT DISTINCT field FROM tickets")]
         for f in fields:
             rows = self.conn.execute(
@@ -477,6 +554,18 @@ class Store:
 
     def has_rating(self, rating_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM ratings WHERE id = ?", (rating_id,)).fetchone() is not None
+
+    def rating_outcome(self, rating_id: str) -> dict[str, Any] | None:
+        """How a stored press was judged (the confirmation a redelivery gets again)."""
+        row = self.conn.execute("SELECT counted, reason, level FROM ratings WHERE id = ?",
+                                (rating_id,)).fetchone()
+        return None if row is None else {"counted": bool(row[0]), "reason": row[1], "level": row[2]}
+
+    def reject(self, at: float, topic: str, payload: bytes, reason: str) -> None:
+        """Keep a message the core could not take, with why (nothing is dropped unseen)."""
+        with self.transaction() as c:
+            c.execute("INSERT INTO rejected (at, topic, payload, reason) VALUES (?, ?, ?, ?)",
+                      (at, topic, bytes(payload[:65536]), reason[:500]))
 
     def command_reply(self, command_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT reply FROM commands WHERE command_id = ?",

@@ -6,7 +6,8 @@ its last autosave; a queue that overflowed ``max_queued_messages``), the
 SQLite journal still holds every event.  This reads a range of it
 read-only and publishes each ticket and rating event again, byte for byte
 the content the core published (same ``event_id``), on the same topics, as
-the ``core`` login.  The bridge carries them up and the aggregator's
+the ``cli`` login (never the core's: the broker takes the login as client
+id, so the core's own would knock the running core off the bus).  The bridge carries them up and the aggregator's
 ``(site, event_id)`` key makes everything already stored a no-op.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from kiosk import contract
 from kiosk.config import SiteConfig
+from kiosk.core.domain import public_event
 
 
 class ReplayError(Exception):
@@ -48,10 +50,9 @@ def journal_events(config: SiteConfig, db_path: str | Path, since: dt.date | Non
     for event_id, kind, payload in rows:
         e = json.loads(payload)
         # What CoreService._after published: the site id, the event with its
-        # journal id, and for presses without the monotonic clock reading.
-        body = {"site": config.site.id, **e, "event_id": event_id}
+        # journal id, without the core's local clock readings.
+        body = {"site": config.site.id, **public_event(e), "event_id": event_id}
         if kind == "rating_pressed":
-            body.pop("mono", None)
             out.append((topics.rating_event, body))
         else:
             out.append((topics.ticket_event, body))

@@ -38,6 +38,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "reason.after_window": ("BT: quá hạn", "Anomaly: after window"),
     "reason.extra_press": ("BT: bấm thêm", "Anomaly: extra press"),
     "reason.too_fast": ("BT: quá nhanh", "Anomaly: too fast"),
+    "reason.bad_level": ("BT: nút lạ", "Anomaly: unknown button"),
     "priority_share": ("Tỷ lệ ưu tiên", "Priority share"),
     "on_time_share": ("Tỷ lệ đúng hạn", "On-time share"),
     # rows, sheets, titles

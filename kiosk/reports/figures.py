@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 BREAKDOWNS = ("official", "counter", "field", "day", "hour")
 # Why a press was kept but not counted; the engine's reasons, in report order.
-REASONS = ("no_window", "after_window", "extra_press", "too_fast")
+REASONS = ("no_window", "after_window", "extra_press", "too_fast", "bad_level")
 EXPIRED = "day_closed"
 
 

@@ -1,7 +1,7 @@
 """The kiosk touch UI: layout in screens/*.kv, behaviour here, one UI thread.
 
 The kiosk never prints and never touches the database: a touch becomes a
-``ticket/request`` on the bus (see ``flow.TicketFlow``), and the core's reply
+``ticket/request/<login>`` on the bus (see ``flow.TicketFlow``), and the core's reply
 says which number was issued and whether it reached paper.  Messages arrive
 on paho's thread and are queued for the UI thread by a Clock trigger; no
 widget is touched from anywhere else.

@@ -1,7 +1,8 @@
 """The kiosk's link to the bus: one paho client, one narrow seam.
 
 It subscribes to the retained ``queue/summary`` and ``printer/status`` and to
-its own ``ticket/reply/<client>``, publishes ``ticket/request``, and keeps a
+its own ``ticket/reply/<client>``, publishes ``ticket/request/<client>``
+(``<client>`` is its login, which is also its client id), and keeps a
 retained presence with a last will.  Every inbound message is handed to
 ``on_message(kind, payload)`` *on paho's thread*; the UI hops to its own
 thread with Kivy's Clock before touching a widget.
@@ -78,7 +79,9 @@ class KioskBus:
         self.client.loop_stop()
 
     def request(self, payload: dict[str, Any]) -> None:
-        info = self.client.publish(self.topics.ticket_request, contract.encode(payload), qos=1)
+        # The login in the topic is what the broker's ACL checks and where the core replies.
+        info = self.client.publish(self.topics.ticket_request(self.client_id), contract.encode(payload),
+                                   qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             # Not lost: the flow re-sends the same request_id until a reply comes.
             log.warning("ticket request %s not sent now (%s); it will be re-sent",

@@ -16,6 +16,7 @@ import datetime as dt
 import html
 import json
 import logging
+import re
 import secrets
 import tempfile
 import time
@@ -39,6 +40,8 @@ log = logging.getLogger("phucvu.web")
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
+# A browser's id for one press of a console button (console.js newRequestId).
+_REQUEST_ID = re.compile(r"[0-9a-f]{16,32}")
 ROLES_FOR = {"console": ("staff", "head", "admin"), "dashboard": ("head", "admin"),
              "admin": ("admin",)}
 # What the browser's buttons may ask of a counter; the core checks the rest.
@@ -105,7 +108,8 @@ class Bus:
         self.pending: dict[str, asyncio.Future] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.connected = asyncio.Event()
-        self.client = contract.mqtt_client(f"web-{uuid.uuid4().hex[:8]}", username="web",
+        # The broker takes the login as client id anyway (one connection per login).
+        self.client = contract.mqtt_client("web", username="web",
                                            password=password, prefix=self.prefix, device="web")
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -159,9 +163,15 @@ class Bus:
         for q in list(self.streams):
             q.put_nowait(line)
 
-    async def command(self, topic: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Publish a command with a fresh id and wait for the core's reply to it."""
-        command_id = f"web-{uuid.uuid4().hex[:12]}"
+    async def command(self, topic: str, payload: dict[str, Any], timeout: float,
+                      command_id: str | None = None) -> dict[str, Any]:
+        """Publish a command and wait for the core's reply to it.
+
+        ``command_id`` names one action of a person: a browser that retries
+        after a time-out sends the same one, and the core, which acts on an
+        id once, answers it with the stored reply instead of acting again.
+        """
+        command_id = command_id or f"web-{uuid.uuid4().hex[:12]}"
         fut = asyncio.get_running_loop().create_future()
         self.pending[command_id] = fut
         self.client.publish(topic, contract.encode({"command_id": command_id, **payload}), qos=1)
@@ -432,7 +442,12 @@ class Web:
                     raise WebError(400, "Quầy nhận phải là một số") from None
             else:
                 payload["to_field"] = str(data.get("to_field", ""))
-        reply = await self.bus.command(self.bus.topics.counter_command(n), payload, self.timeout)
+        request_id = data.get("request_id")
+        command_id = None
+        if isinstance(request_id, str) and _REQUEST_ID.fullmatch(request_id):
+            command_id = f"web-{sess['code']}-{request_id}"
+        reply = await self.bus.command(self.bus.topics.counter_command(n), payload, self.timeout,
+                                       command_id=command_id)
         if not reply.get("ok"):
             return JSONResponse({"ok": False, "message": _error_text(reply), "reply": reply}, 409)
         return JSONResponse({"ok": True, "reply": reply})
