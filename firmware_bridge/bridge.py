@@ -7,10 +7,15 @@ touch that state: they queue what happened and wake the worker through a
 pipe, so there is no lock shared with paho's own (on_publish runs inside
 paho's outgoing-message lock, and taking ours there would deadlock).
 
-Delivery, in order: the box sends EVENT(boot, seq) -> the bridge publishes a
-command or rating with a deterministic id, QoS 1 -> the broker PUBACKs ->
-the bridge records (device, boot, seq) in its ledger -> ACK to the box.  A
-crash anywhere in that chain ends in a replay under the same id.
+Delivery is acknowledged end to end (docs/serial-protocol.md, "An event's
+life"): the box sends EVENT(boot, seq) -> the bridge publishes a command or
+rating with a deterministic id, QoS 1 -> the core commits it and confirms on
+``counter/<n>/reply`` -> only then does the bridge record (device, boot, seq)
+in its ledger and ACK the box.  The broker's PUBACK acks nothing to the box:
+Mosquitto keeps what it accepted only in memory until its next autosave, so
+a broker killed with the core away would lose a press acked on PUBACK.  A
+crash or loss anywhere in the chain ends in a retransmit by the box and a
+republish under the same id, which the core recognises.
 """
 from __future__ import annotations
 
@@ -19,9 +24,13 @@ import logging
 import os
 import queue
 import signal
+import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from kiosk import contract
 from kiosk.config import DeviceSection, SiteConfig
@@ -35,6 +44,21 @@ log = logging.getLogger("phucvu.bridge")
 
 STATUS_CODES = {"open": P.STATUS_OPEN, "paused": P.STATUS_PAUSED, "closed": P.STATUS_CLOSED}
 IDENTIFY_RETRY_S = 0.5
+# Events published and not yet confirmed, per box.  One box has at most its
+# ring (32) unacknowledged, whatever boots they come from; the rest of the
+# room is for a box swapped on the port.  When full the oldest is forgotten
+# here, which costs nothing: the box retransmits it, it is published again
+# under the same id and the core answers again.
+MAX_UNCONFIRMED = 128
+# This bridge process's clock, as the core learns it: a random id per start
+# (monotonic time starts again with each boot of the machine) with the
+# login.  Every event carries when this process first read it from the box
+# and when it published it (docs/reports.md, "Judged on the press").
+RELAY_BOOT = int.from_bytes(os.urandom(4), "big")
+
+
+def monotonic_ms() -> int:
+    return int(time.monotonic() * 1000)
 
 
 def event_id(device: str, boot: int, seq: int) -> str:
@@ -60,6 +84,47 @@ def display_state(state: dict[str, Any] | None, version: int, n_levels: int, now
     return P.State(version, label, status, leds, leds_ms)
 
 
+@dataclass
+class Unconfirmed:
+    """One published event the core has not confirmed yet."""
+    key: tuple[str, int, int]       # (device, boot, seq)
+    kind: str                       # "key" (a counter command) or "rating"
+    topic: str
+    payload: bytes                  # republished under the same id (a fresh relay_tx_ms)
+    published_at: float             # monotonic, of the last (re)publish
+
+
+class Outstanding:
+    """Event id -> Unconfirmed, bounded; the oldest publish goes first when full."""
+
+    def __init__(self, cap: int = MAX_UNCONFIRMED):
+        self.cap = cap
+        self._items: dict[str, Unconfirmed] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, eid: object) -> bool:
+        return eid in self._items
+
+    def get(self, eid: str) -> Unconfirmed | None:
+        return self._items.get(eid)
+
+    def put(self, eid: str, item: Unconfirmed) -> list[str]:
+        """Add or refresh (moves it to the newest end); returns the ids forgotten to make room."""
+        self._items.pop(eid, None)
+        self._items[eid] = item
+        dropped = []
+        while len(self._items) > self.cap:
+            old = next(iter(self._items))
+            del self._items[old]
+            dropped.append(old)
+        return dropped
+
+    def pop(self, eid: str) -> Unconfirmed | None:
+        return self._items.pop(eid, None)
+
+
 class CounterBox:
     def __init__(self, config: SiteConfig, dev: DeviceSection, ledger: Ledger, password: str):
         self.config = config
@@ -72,6 +137,8 @@ class CounterBox:
         self.n_levels = len(config.rating.levels)
         self.link = SerialLink(dev.port, dev.baud)
         self.decoder = P.FrameDecoder()
+        # The client id is the login: the broker runs with
+        # use_username_as_clientid, one connection per login.
         self.client = contract.mqtt_client(self.user, username=self.user, password=password,
                                            prefix=config.topic_prefix, device=self.user,
                                            keepalive=config.mqtt.keepalive)
@@ -88,16 +155,19 @@ class CounterBox:
         self.mqtt_up = False
         # worker-thread state
         self.hello: P.Hello | None = None
-        self.inflight: dict[tuple[str, int, int], tuple[int, float]] = {}
-        self.mids: dict[int, tuple[tuple[str, int, int], str]] = {}
-        self.recent_ids: dict[str, float] = {}
+        self.unconfirmed = Outstanding()
+        self.relay = f"{self.user}:{RELAY_BOOT:08x}"
+        # paho message id -> event id, only to count the broker's PUBACKs
+        # (they settle paho's bookkeeping, never the box's event).
+        self.mids: dict[int, str] = {}
         self.state: dict[str, Any] | None = None
         self.state_version = 0
         self.last_state_sent = 0.0
         self.last_rx = 0.0
         self.last_identify = 0.0
-        self.stats = {"published": 0, "acked": 0, "acked_from_ledger": 0, "republished": 0,
-                      "bad_frames": 0, "bad_messages": 0, "refused": 0}
+        self.stats = {"published": 0, "republished": 0, "pubacked": 0, "confirmed": 0,
+                      "acked": 0, "acked_from_ledger": 0, "core_refused": 0, "bad_payload": 0,
+                      "payload_bugs": 0, "bad_frames": 0, "bad_messages": 0, "refused": 0}
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> "CounterBox":
@@ -274,36 +344,100 @@ class CounterBox:
         device = self.hello.device_id
         key = (device, ev.boot, ev.seq)
         if self.ledger.seen(*key):
+            # The core confirmed it before; the box missed our ACK.
             self.stats["acked_from_ledger"] += 1
             self._send(P.Ack(ev.boot, ev.seq))
             return
-        now = time.monotonic()
-        sent = self.inflight.get(key)
-        if sent is not None and not (self.mqtt_up and now - sent[1] >= self.options.republish_s):
-            return  # published, PUBACK on its way (paho resends it after a reconnect)
         eid = event_id(device, ev.boot, ev.seq)
+        now = time.monotonic()
+        waiting = self.unconfirmed.get(eid)
+        if waiting is not None:
+            if not (self.mqtt_up and now - waiting.published_at >= self.options.republish_s):
+                return  # published; the core's confirmation is on its way
+            # Waited too long: the broker may have lost it (killed before its
+            # autosave), the core may have been away, or its confirmation
+            # went to a bridge that was not connected.  Same id, same press.
+            self._publish(eid, waiting.topic, waiting.payload)
+            waiting.published_at = now
+            self.unconfirmed.put(eid, waiting)
+            self.stats["republished"] += 1
+            return
+        kind = "key" if ev.source == P.SRC_KEY else "rating"
         topic, payload = self._payload(ev, device, eid)
+        self._publish(eid, topic, payload)
+        for old in self.unconfirmed.put(eid, Unconfirmed(key, kind, topic, payload, now)):
+            log.warning("counter %d: more than %d events unconfirmed; %s forgotten here "
+                        "(the box still has it and will send it again)", self.counter,
+                        self.unconfirmed.cap, old)
+        self.stats["published"] += 1
+
+    def _publish(self, eid: str, topic: str, payload: bytes) -> None:
+        try:
+            body = json.loads(payload)
+            if isinstance(body, dict) and "relay_tx_ms" in body:
+                # Each copy says when it left: the core learns this bridge's
+                # clock from the copies that were not held up on the way.
+                body["relay_tx_ms"] = max(monotonic_ms(), body.get("relay_rx_ms") or 0)
+                payload = contract.encode(body)
+        except ValueError:
+            pass
         info = self.client.publish(topic, payload, qos=1)
-        self.mids[info.mid] = (key, eid)
-        self.inflight[key] = (info.mid, now)
-        self.recent_ids[eid] = now
-        self.stats["republished" if sent is not None else "published"] += 1
+        self.mids[info.mid] = eid
+        if len(self.mids) > 4 * MAX_UNCONFIRMED:
+            # PUBACKs that never came (a broker that went away): nothing waits on them.
+            for mid in list(self.mids)[: len(self.mids) // 2]:
+                del self.mids[mid]
 
     def _payload(self, ev: P.Event, device: str, eid: str) -> tuple[str, bytes]:
+        """Topic and JSON of one event.  Never raises: a bug here must not leave
+        the event un-ackable (a box whose ring fills refuses every press)."""
+        model: type[BaseModel]
+        try:
+            topic, body, model = self._body(ev, device, eid)
+        except Exception:
+            self.stats["payload_bugs"] += 1
+            log.exception("counter %d: bug building the payload of event %s (source %d, code %d); "
+                          "sending its bare fields for the core to store or refuse as bad_payload",
+                          self.counter, eid, ev.source, ev.code)
+            topic, body, model = self._bare_body(ev, device, eid)
+        try:
+            model.model_validate(body)
+        except ValidationError as e:
+            # The core judges the contract; it answers bad_payload, which settles the event.
+            log.error("counter %d: event %s does not fit the contract (%s); sent anyway",
+                      self.counter, eid, str(e).replace("\n", "; "))
+        return topic, contract.encode(body)
+
+    def _pressed(self, ev: P.Event, device: str) -> dict[str, Any]:
+        # The box's clock travels with every press: the core judges a press on
+        # when it was made (boot + device_time_ms, mapped), not on arrival.
+        now = monotonic_ms()
+        return {"device": device, "boot": int(ev.boot), "device_time_ms": int(ev.time_ms),
+                "relay": self.relay, "relay_rx_ms": now, "relay_tx_ms": now}
+
+    def _body(self, ev: P.Event, device: str, eid: str) -> tuple[str, dict[str, Any], type[BaseModel]]:
         if ev.source == P.SRC_KEY:
             action = P.KEY_NAMES[ev.code]
             if action == "pause" and (self.state or {}).get("status") == "paused":
                 action = "resume"
-            body = {"command_id": eid, "action": action, "source": device}
-            contract.CounterCommand.model_validate(body)
-            return self.topics.counter_command(self.counter), contract.encode(body)
-        if ev.code > self.n_levels:
-            log.warning("counter %d: box sent rating level %d but the site has %d levels; forwarded "
-                        "for the core to keep as an anomaly", self.counter, ev.code, self.n_levels)
-        body = {"rating_id": eid, "level": ev.code, "device": device, "device_time_ms": ev.time_ms,
+            body = {"command_id": eid, "action": action, "source": device, **self._pressed(ev, device)}
+            return self.topics.counter_command(self.counter), body, contract.CounterCommand
+        if not 1 <= ev.code <= self.n_levels:
+            log.warning("counter %d: box %s sent button %d but the site has levels 1..%d; sent as is, "
+                        "the core keeps it as anomaly bad_level (not counted)",
+                        self.counter, device, ev.code, self.n_levels)
+        body = {"rating_id": eid, "level": int(ev.code), **self._pressed(ev, device),
                 "received_at": round(time.time(), 3), "source": f"bridge:{self.user}"}
-        contract.RatingPress.model_validate(body)
-        return self.topics.counter_rating(self.counter), contract.encode(body)
+        return self.topics.counter_rating(self.counter), body, contract.RatingPress
+
+    def _bare_body(self, ev: P.Event, device: str, eid: str) -> tuple[str, dict[str, Any], type[BaseModel]]:
+        pressed = {"device": device, "boot": int(ev.boot), "device_time_ms": int(ev.time_ms)}
+        if ev.source == P.SRC_KEY:
+            body = {"command_id": eid, "action": P.KEY_NAMES.get(ev.code, f"key-{ev.code}"),
+                    "source": device, **pressed}
+            return self.topics.counter_command(self.counter), body, contract.CounterCommand
+        body = {"rating_id": eid, "level": int(ev.code), **pressed, "source": f"bridge:{self.user}"}
+        return self.topics.counter_rating(self.counter), body, contract.RatingPress
 
     # ------------------------------------------------------------ from paho
     def _drain(self) -> None:
@@ -318,16 +452,11 @@ class CounterBox:
                 self._message(item[1], item[2])
 
     def _puback(self, mid: int) -> None:
-        entry = self.mids.pop(mid, None)
-        if entry is None:
-            return  # presence, or a stale publish already settled
-        key, eid = entry
-        self.ledger.record(*key, eid)
-        if self.inflight.get(key, (None,))[0] == mid:
-            del self.inflight[key]
-        self.stats["acked"] += 1
-        if self.link.is_open:
-            self._send(P.Ack(key[1], key[2]))
+        # The broker has the message in memory: nothing the box may forget yet.
+        eid = self.mids.pop(mid, None)
+        if eid is not None:
+            self.stats["pubacked"] += 1
+            log.debug("counter %d: broker accepted %s; waiting for the core", self.counter, eid)
 
     def _message(self, topic: str, payload: bytes) -> None:
         try:
@@ -343,20 +472,54 @@ class CounterBox:
             self.state_version = (self.state_version + 1) & 0xFFFFFFFF
             self._send_state()
         elif topic == self.topics.counter_reply(self.counter):
-            cid = body.get("command_id")
-            if cid in self.recent_ids:
-                del self.recent_ids[cid]
-                if body.get("ok") is False:
-                    err = body.get("error") or {}
-                    log.info("counter %d: core refused %s: %s", self.counter, cid, err.get("message", err))
-                    if self.link.is_open:
-                        self._send(P.Beep(P.BEEP_ERROR))
-            self._forget_old_ids()
+            self._confirmation(body)
 
-    def _forget_old_ids(self) -> None:
-        if len(self.recent_ids) > 256:
-            cutoff = time.monotonic() - 60
-            self.recent_ids = {k: t for k, t in self.recent_ids.items() if t >= cutoff}
+    def _confirmation(self, body: dict[str, Any]) -> None:
+        """The core's answer to a command or rating: the event is committed (or can never be)."""
+        if "rating_id" in body:
+            eid, kind = body["rating_id"], "rating"
+        else:
+            eid, kind = body.get("command_id"), "key"
+        if not isinstance(eid, str):
+            return
+        waiting = self.unconfirmed.get(eid)
+        if waiting is None or waiting.kind != kind:
+            return  # someone else's command (console, CLI), or settled already
+        ok = body.get("ok")
+        if not isinstance(ok, bool):
+            log.warning("counter %d: reply to %s without ok; not taken as a confirmation", self.counter, eid)
+            return
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        if not ok and error.get("code") == "bad_payload":
+            # It will never succeed, however often it is sent: settle it, loudly.
+            self.stats["bad_payload"] += 1
+            log.error("counter %d: the core rejected event %s as malformed (%s); acknowledged to the "
+                      "box and dropped", self.counter, eid, error.get("message", error))
+        elif not ok:
+            # A refusal (nobody waits, no current ticket) is a committed outcome.
+            self.stats["core_refused"] += 1
+            log.info("counter %d: core refused %s: %s", self.counter, eid, error.get("message", error))
+        self._settle(eid, waiting)
+        if not ok and kind == "key" and self._box_is(waiting.key[0]):
+            self._send(P.Beep(P.BEEP_ERROR))
+
+    def _settle(self, eid: str, waiting: Unconfirmed) -> None:
+        """The core has the event: remember that, then let the box forget it."""
+        self.unconfirmed.pop(eid)
+        self.stats["confirmed"] += 1
+        try:
+            self.ledger.record(*waiting.key, eid)
+        except sqlite3.Error as e:
+            # The ledger only spares a republish; the core dedupes by id anyway.
+            log.error("counter %d: ledger write for %s failed (%s); acking the box regardless",
+                      self.counter, eid, e)
+        if self._box_is(waiting.key[0]):
+            self.stats["acked"] += 1
+            self._send(P.Ack(waiting.key[1], waiting.key[2]))
+
+    def _box_is(self, device: str) -> bool:
+        """Whether that box is the one on the port now (ACK and BEEP go to it only)."""
+        return self.link.is_open and self.hello is not None and self.hello.device_id == device
 
 
 def check_devices(config: SiteConfig) -> None:

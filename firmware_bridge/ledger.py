@@ -1,10 +1,13 @@
-"""The bridge's memory of delivered events, in SQLite.
+"""The bridge's memory of events the core has committed, in SQLite.
 
-A row (device, boot, seq) means "the broker PUBACKed this event"; when the
-box replays it (after a lost ACK, a replug, a bridge restart) the bridge
-acks it again without publishing.  Written with synchronous=NORMAL: a row
-lost to a power cut only means the event is published once more under the
-same deterministic id, which the core drops, so FULL would buy nothing.
+A row (device, boot, seq) means "the core committed this event": the bridge
+writes it when the core's confirmation arrives on ``counter/<n>/reply``
+(never on the broker's PUBACK), just before it ACKs the box.  When the box
+replays the event (after a lost ACK, a replug, a bridge restart) the bridge
+acks it again from here without publishing.  Written with
+synchronous=NORMAL: a row lost to a power cut only means the event is
+published once more under the same deterministic id, which the core
+recognises and answers again, so FULL would buy nothing.
 """
 from __future__ import annotations
 

@@ -6,6 +6,12 @@ random moments: a cable is pulled mid-frame and plugged back, a box reboots
 SIGKILL and restarted, and Mosquitto is restarted.  The receiving side
 counts what arrived; every accepted press must be there, under its
 deterministic id, and nothing else.
+
+A box forgets a press only when the bridge ACKs it, and the bridge ACKs only
+after the core's confirmation on ``counter/<n>/reply``: the first storm has a
+stand-in core that confirms what it receives, the second the real core.  The
+last test is the one fault a broker's PUBACK cannot survive: Mosquitto killed
+with -9 while the core is away and presses wait in its memory.
 """
 from __future__ import annotations
 
@@ -25,8 +31,8 @@ import pytest
 from firmware_bridge.bridge import event_id
 from firmware_bridge import protocol as P
 from firmware_bridge.sim import SimBox
-from tests.conftest import stop_process
-from tests.test_bridge_helpers import ROOT, wait_until, write_config
+from tests.conftest import TESTERS, stop_process
+from tests.test_bridge_helpers import ROOT, start_boxes, wait_until, write_config
 
 KEYS = ["next", "recall", "no_show", "finish", "pause"]
 
@@ -34,14 +40,21 @@ KEYS = ["next", "recall", "no_show", "finish", "pause"]
 class Recorder:
     """The receiving side: a persistent MQTT session, so QoS 1 messages the
     broker accepted while this client was cut off (broker restart) are kept
-    for it, exactly as the core's session must keep them."""
+    for it, exactly as the core's session must keep them.
 
-    def __init__(self, broker, prefix: str):
+    With ``confirm`` it also stands in for the core: it answers every copy
+    of a command or rating on ``counter/<n>/reply`` as the core does once it
+    has committed, which is what lets the bridge ACK the box.  It logs in as
+    a test superuser (the broker makes the login the client id, so it must
+    not borrow the login of a running core)."""
+
+    def __init__(self, broker, prefix: str, confirm: bool = False):
         self.ids: dict[str, list[str]] = {"command": [], "rating": []}
         self.lock = threading.Lock()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="fault-recorder",
+        self.confirm = confirm
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=TESTERS[-1],
                              protocol=mqtt.MQTTv311, clean_session=False)
-        self.c.username_pw_set("core", broker.password("core"))
+        self.c.username_pw_set(TESTERS[-1], broker.password(TESTERS[-1]))
         self.c.reconnect_delay_set(0.05, 0.3)
         self.prefix = prefix
         self.c.on_connect = lambda c, *a: c.subscribe([(f"{prefix}/counter/+/command", 1),
@@ -52,9 +65,17 @@ class Recorder:
 
     def _msg(self, client, userdata, msg):
         body = json.loads(msg.payload)
-        leaf = msg.topic.rsplit("/", 1)[1]
+        _, n, leaf = msg.topic.rsplit("/", 2)
         with self.lock:
             self.ids[leaf].append(body["command_id"] if leaf == "command" else body["rating_id"])
+        if self.confirm:
+            if leaf == "command":
+                reply = {"command_id": body["command_id"], "ok": True, "action": body["action"],
+                         "counter": int(n)}
+            else:
+                reply = {"rating_id": body["rating_id"], "ok": True, "counted": True, "reason": None,
+                         "level": None}
+            client.publish(f"{self.prefix}/counter/{n}/reply", json.dumps(reply), qos=1)
 
     def distinct(self) -> int:
         with self.lock:
@@ -88,7 +109,8 @@ class BridgeProcess:
         self.logf.close()
 
 
-def run_storm(tmp_path, broker, site, total: int, seed: int, faults: tuple[str, ...], every: int):
+def run_storm(tmp_path, broker, site, total: int, seed: int, faults: tuple[str, ...], every: int,
+              confirm: bool):
     rng = random.Random(seed)
     boxes = []
     devices = []
@@ -99,7 +121,7 @@ def run_storm(tmp_path, broker, site, total: int, seed: int, faults: tuple[str, 
         devices.append({"counter": n, "port": link, "baud": 1_000_000})
     cfg = write_config(tmp_path, broker, devices, state_refresh_s=0.5, republish_s=0.5, reopen_s=0.05,
                        link_timeout_s=3.0)
-    recorder = Recorder(broker, site.topic_prefix)
+    recorder = Recorder(broker, site.topic_prefix, confirm=confirm)
     bridge = BridgeProcess(cfg, tmp_path / "bridge.log")
     bridge.start()
     done = {"unplug": 0, "reboot": 0, "garbage": 0, "bridge_kill": 0, "broker_restart": 0}
@@ -162,8 +184,9 @@ def run_storm(tmp_path, broker, site, total: int, seed: int, faults: tuple[str, 
 def test_ten_thousand_presses_under_faults_arrive_exactly_once(tmp_path, broker, site):
     faults = ("unplug", "reboot", "garbage", "bridge_kill", "broker_restart")
     t0 = time.monotonic()
+    # No core here: the recorder confirms what it receives, as the core would.
     boxes, recorder, expected, done, bridge = run_storm(tmp_path, broker, site, 10_000, seed=2026,
-                                                        faults=faults, every=200)
+                                                        faults=faults, every=200, confirm=True)
     got = {k: set(v) for k, v in recorder.ids.items()}
     assert got["command"] == expected["command"]
     assert got["rating"] == expected["rating"]
@@ -192,7 +215,7 @@ def test_presses_under_faults_take_effect_once_at_the_core(tmp_path, broker, sit
     # what the broker accepts before the core has resubscribed is queued for it.
     faults = ("unplug", "reboot", "garbage", "bridge_kill", "broker_restart")
     boxes, recorder, expected, done, bridge = run_storm(tmp_path, broker, site, 2_000, seed=7,
-                                                        faults=faults, every=100)
+                                                        faults=faults, every=100, confirm=False)
     want = len(expected["command"]) + len(expected["rating"])
     try:
         wait_until(lambda: sum(map(len, core_ids(core.db))) >= want, timeout=30, what="the core to store all")
@@ -205,3 +228,51 @@ def test_presses_under_faults_take_effect_once_at_the_core(tmp_path, broker, sit
     cmds, ratings = core_ids(core.db)
     assert cmds == expected["command"]
     assert ratings == expected["rating"]
+
+
+def test_presses_the_broker_lost_are_acked_only_once_the_core_has_them(tmp_path, broker, core, bus):
+    """The yardstick holds: with the core away, the broker PUBACKs three presses
+    and keeps them only in memory (it saves its queues every autosave_interval);
+    kill -9 loses them.  The box must still hold them, and once broker and core
+    are back they must be in the core's database exactly once, and only then
+    leave the box's ring.  Acking the box on PUBACK fails here twice: the box
+    is acked while the core has nothing, and the core never gets the presses."""
+    link = str(tmp_path / "by-id-box-1")
+    box = SimBox("box-1", link, seed=11, hold_ms=2, retransmit_ms=100, host_timeout_ms=3000).start()
+    cfg = write_config(tmp_path, broker, [{"counter": 1, "port": link}], republish_s=0.5)
+    listener = bus("tester")
+    listener.subscribe("counter/1/rating")
+    (bridge,), ledger = start_boxes(cfg)
+    try:
+        wait_until(lambda: bridge.hello is not None and bridge.mqtt_up, what="the bridge up")
+        core.stop()                      # its persistent session stays on the broker, in memory
+        for level in (1, 2, 3):
+            box.rate(level)
+        wait_until(lambda: len(box.accepted) == 3, what="three presses accepted")
+        want = {event_id("box-1", b, s) for b, s, _, _ in box.accepted}
+        wait_until(lambda: bridge.stats["pubacked"] >= 3, what="the broker accepting the presses")
+        wait_until(lambda: len({json.loads(p)["rating_id"] for t, p, _ in listener.messages}) == 3,
+                   what="the presses on the bus")
+        # Acked on PUBACK, the box would forget them right here.  Wait through
+        # retransmits and republishes (republish_s is 0.5 s) and see it keep them:
+        wait_until(lambda: bridge.stats["republished"] >= 3 or box.pending() < 3, what="republishes")
+        assert box.pending() == 3, "the box was acked before the core had the presses"
+        assert ledger.count() == 0 and bridge.stats["acked"] == 0
+        broker.proc.kill()               # no clean stop: the broker saves nothing
+        broker.proc.wait()
+        broker.start()
+        core.start()
+        wait_until(lambda: box.pending() == 0, timeout=20, what="the box's ring emptied by ACKs")
+        stored = core_ids(core.db)[1]
+        assert stored == want
+        con = sqlite3.connect(f"file:{core.db}?mode=ro", uri=True, timeout=5)
+        try:
+            assert con.execute("SELECT count(*) FROM ratings").fetchone()[0] == 3   # once each
+        finally:
+            con.close()
+        assert all(ledger.seen("box-1", b, s) for b, s, _, _ in box.accepted)
+        assert bridge.stats["confirmed"] == 3
+    finally:
+        bridge.stop()
+        box.stop()
+        ledger.close()
