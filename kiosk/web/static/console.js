@@ -10,11 +10,25 @@ function say(text, bad) {
   $("msg").className = "msg" + (bad ? " bad" : "");
 }
 
+function newRequestId() {
+  let id = "";
+  for (let i = 0; i < 4; i++) id += Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
+  return id;
+}
+
 async function act(action, extra) {
   if (busy) return;
   busy = true;
   try {
-    const r = await post(`/api/counter/${N}/${action}`, extra);
+    // One id per press of a button, kept across retries: the core applies a
+    // command once however often it arrives, so a retry after "no answer"
+    // can never call two citizens.
+    const body = Object.assign({request_id: newRequestId()}, extra || {});
+    let r = await post(`/api/counter/${N}/${action}`, body);
+    for (let attempt = 1; r.status === 504 && attempt < 3; attempt++) {
+      say("Hệ thống lõi chưa trả lời, đang thử lại…", true);
+      r = await post(`/api/counter/${N}/${action}`, body);
+    }
     if (r.ok) {
       const t = r.reply.ticket;
       say(t ? `${t.label}: đã ${ACTION_DONE[action] || "xong"}` : `Đã ${ACTION_DONE[action] || "xong"}`);
