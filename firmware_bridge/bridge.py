@@ -61,6 +61,35 @@ def monotonic_ms() -> int:
     return int(time.monotonic() * 1000)
 
 
+class BoxClocks:
+    """Each box boot's clock on this bridge's monotonic clock.
+
+    Every frame that says the box's time (a HEARTBEAT, an EVENT) is one
+    observation of (bridge time - box time), too large by the frame's delay,
+    never too small: the smallest is kept (NTP's minimum filter), allowed to
+    grow by DRIFT_PPM for a box whose crystal runs slow.
+    """
+
+    DRIFT_PPM = 200
+    MAX_BOOTS = 64
+
+    def __init__(self) -> None:
+        self._offsets: dict[tuple[str, int], tuple[int, int]] = {}   # -> (offset ms, learnt at)
+
+    def learn(self, boot: tuple[str, int], box_ms: int, now_ms: int) -> int:
+        """Learn from one frame read now; returns the box time ``box_ms`` on the bridge's clock."""
+        observed = now_ms - box_ms
+        prev = self._offsets.get(boot)
+        if prev is not None:
+            grown = prev[0] + (now_ms - prev[1]) * self.DRIFT_PPM // 1_000_000
+            observed = min(observed, grown)
+        self._offsets.pop(boot, None)
+        self._offsets[boot] = (observed, now_ms)
+        while len(self._offsets) > self.MAX_BOOTS:
+            del self._offsets[next(iter(self._offsets))]
+        return max(0, min(now_ms, box_ms + observed))
+
+
 def event_id(device: str, boot: int, seq: int) -> str:
     """The command_id / rating_id of one press: the same on every redelivery."""
     return f"{device}:{boot:08x}:{seq}"
@@ -157,6 +186,7 @@ class CounterBox:
         self.hello: P.Hello | None = None
         self.unconfirmed = Outstanding()
         self.relay = f"{self.user}:{RELAY_BOOT:08x}"
+        self.box_clocks = BoxClocks()
         # paho message id -> event id, only to count the broker's PUBACKs
         # (they settle paho's bookkeeping, never the box's event).
         self.mids: dict[int, str] = {}
@@ -321,7 +351,10 @@ class CounterBox:
             self._on_event(msg)
         elif msg.type == P.ERROR:
             log.warning("counter %d: box reports error %d: %s", self.counter, msg.code, msg.text)
-        elif msg.type not in (P.HEARTBEAT,):
+        elif msg.type == P.HEARTBEAT:
+            if self.hello is not None and msg.time_ms is not None and msg.boot == self.hello.boot:
+                self.box_clocks.learn((self.hello.device_id, msg.boot), msg.time_ms, monotonic_ms())
+        else:
             log.warning("counter %d: unexpected message 0x%02x from the box", self.counter, msg.type)
 
     def _on_hello(self, hello: P.Hello) -> None:
@@ -411,9 +444,14 @@ class CounterBox:
     def _pressed(self, ev: P.Event, device: str) -> dict[str, Any]:
         # The box's clock travels with every press: the core judges a press on
         # when it was made (boot + device_time_ms, mapped), not on arrival.
+        # relay_rx_ms: when it was pressed, on this bridge's clock, as well as
+        # the bridge can tell: when it read it, or earlier by the box's own
+        # clock (its HEARTBEATs say what time it is on the box), for an event
+        # the box held while the bridge was away.
         now = monotonic_ms()
+        pressed = self.box_clocks.learn((device, ev.boot), ev.time_ms, now)
         return {"device": device, "boot": int(ev.boot), "device_time_ms": int(ev.time_ms),
-                "relay": self.relay, "relay_rx_ms": now, "relay_tx_ms": now}
+                "relay": self.relay, "relay_rx_ms": pressed, "relay_tx_ms": now}
 
     def _body(self, ev: P.Event, device: str, eid: str) -> tuple[str, dict[str, Any], type[BaseModel]]:
         if ev.source == P.SRC_KEY:

@@ -333,23 +333,30 @@ class State:
 
 
 class Heartbeat:
-    """Both ways, about once a second: 'I am here'; the box adds its ring fill."""
+    """Both ways, about once a second: 'I am here'; the box adds its ring fill
+    and its clock (ms since boot), so the host can tell how long ago an event
+    it receives late was pressed.  A 10-byte HEARTBEAT (no clock) is still read."""
     type = HEARTBEAT
 
-    def __init__(self, boot=0, next_seq=0, pending=0):
+    def __init__(self, boot=0, next_seq=0, pending=0, time_ms=None):
         self.boot = boot
         self.next_seq = next_seq
         self.pending = pending
+        self.time_ms = time_ms
 
     def body(self):
-        return struct.pack("<BIIB", HEARTBEAT, self.boot, self.next_seq, self.pending)
+        head = struct.pack("<BIIB", HEARTBEAT, self.boot, self.next_seq, self.pending)
+        if self.time_ms is None:
+            return head
+        return head + struct.pack("<I", self.time_ms & 0xFFFFFFFF)
 
     @classmethod
     def parse(cls, p):
-        if len(p) != 10:
-            raise ProtocolError("HEARTBEAT must be 10 bytes")
-        _, boot, next_seq, pending = struct.unpack("<BIIB", p)
-        return cls(boot, next_seq, pending)
+        if len(p) not in (10, 14):
+            raise ProtocolError("HEARTBEAT must be 10 or 14 bytes")
+        _, boot, next_seq, pending = struct.unpack("<BIIB", p[:10])
+        time_ms = struct.unpack("<I", p[10:])[0] if len(p) == 14 else None
+        return cls(boot, next_seq, pending, time_ms)
 
 
 class Identify:
@@ -546,7 +553,7 @@ class DeviceProtocol:
                 self._send(p.event())
         if _elapsed(now_ms, self.last_hb_ms) >= self.heartbeat_ms:
             self.last_hb_ms = now_ms
-            self._send(Heartbeat(self.boot, self.next_seq, len(self.ring)))
+            self._send(Heartbeat(self.boot, self.next_seq, len(self.ring), now_ms))
 
     def take_output(self):
         out = b"".join(self.outbox)
@@ -554,6 +561,9 @@ class DeviceProtocol:
         return out
 
     def _replay(self, now_ms):
+        # The clock first: the host learns "now" on this box before the
+        # replayed events, so it can tell how old each one is.
+        self._send(Heartbeat(self.boot, self.next_seq, len(self.ring), now_ms))
         for p in self.ring:
             p.sent_ms = now_ms
             self._send(p.event())

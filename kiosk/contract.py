@@ -187,8 +187,9 @@ class _Pressed(_Inbound):
     boot: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
     device_time_ms: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
     # The bridge's own clock: which bridge process (``<login>:<random boot
-    # id>``), and its monotonic milliseconds when it first received the event
-    # from the box and when it published this copy.  They place the press of
+    # id>``), and its monotonic milliseconds when the event was pressed (as
+    # well as the bridge can tell, from the box's HEARTBEATs) and when it
+    # published this copy.  They place the press of
     # a box whose clock the core has not learnt yet (a box just rebooted).
     relay: str | None = Field(default=None, min_length=1, max_length=80)
     relay_rx_ms: int | None = Field(default=None, ge=0)

@@ -397,3 +397,20 @@ def test_killed_bridge_leaves_presence_offline_by_last_will(tmp_path, broker, bu
         if proc.poll() is None:
             proc.kill()
         box.stop()
+
+
+def test_box_clocks_place_a_held_event_when_it_was_pressed():
+    """A press the box held while the bridge was away: its HEARTBEATs date it."""
+    from firmware_bridge.bridge import BoxClocks
+    clocks = BoxClocks()
+    boot = ("box-1", 7)
+    # heartbeats read 3 ms after they were sent: bridge time = box time + 1000 (+3)
+    for box_ms in (0, 1000, 2000):
+        clocks.learn(boot, box_ms, 1000 + box_ms + 3)
+    # a press made at box time 2500, read by the bridge 40 s later (a replay):
+    # placed at 3503, give or take the drift allowance over those 40 s (8 ms)
+    assert 3503 <= clocks.learn(boot, 2500, 43_500) <= 3503 + 8
+    # a press read at once is placed at its reading, never later
+    assert clocks.learn(boot, 44_000, 45_001) == 45_001
+    # another boot knows nothing yet: placed at its reading
+    assert clocks.learn(("box-1", 8), 100, 50_000) == 50_000

@@ -57,9 +57,10 @@ def test_boot_says_hello_and_a_key_press_becomes_one_event(host):
     board.press("finish", hold_ms=10)
     fw.step()
     msgs = host.read()
-    assert [m.type for m in msgs] == [P.HELLO, P.EVENT]
+    assert [m.type for m in msgs] == [P.HELLO, P.HEARTBEAT, P.EVENT]
     assert msgs[0].device_id == "box-7" and msgs[0].fw
-    ev = msgs[1]
+    assert msgs[1].time_ms is not None and msgs[1].time_ms <= msgs[2].time_ms
+    ev = msgs[2]
     assert (ev.source, ev.code, ev.seq, ev.boot) == (P.SRC_KEY, P.KEY_FINISH, 1, fw.boot)
     host.send(P.Ack(ev.boot, ev.seq))
     fw.step()

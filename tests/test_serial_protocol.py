@@ -149,8 +149,9 @@ def host_view(dev):
 
 def test_box_says_hello_then_sends_each_press_once_until_acked():
     dev = P.DeviceProtocol("box-1", 0xAB, store=MemStore(), retransmit_ms=100, heartbeat_ms=10_000)
-    [hello] = host_view(dev)
+    [hello, clock] = host_view(dev)
     assert (hello.type, hello.device_id, hello.boot, hello.pending) == (P.HELLO, "box-1", 0xAB, 0)
+    assert (clock.type, clock.boot, clock.time_ms) == (P.HEARTBEAT, 0xAB, 0)   # the box's clock
     assert dev.press(P.SRC_KEY, P.KEY_NEXT, 5)
     [ev] = host_view(dev)
     assert (ev.boot, ev.seq, ev.code, ev.time_ms) == (0xAB, 1, P.KEY_NEXT, 5)
@@ -179,7 +180,8 @@ def test_unacked_events_survive_a_reboot_under_their_old_name():
     again = P.DeviceProtocol("box-1", 222, store=store)   # power cut, new boot id
     msgs = host_view(again)
     assert msgs[0].type == P.HELLO and msgs[0].boot == 222 and msgs[0].pending == 1
-    assert [(m.boot, m.seq, m.code) for m in msgs[1:]] == [(111, 2, P.KEY_FINISH)]
+    assert msgs[1].type == P.HEARTBEAT and msgs[1].boot == 222
+    assert [(m.boot, m.seq, m.code) for m in msgs[2:]] == [(111, 2, P.KEY_FINISH)]
     again.press(P.SRC_KEY, P.KEY_NEXT, 0)
     assert [(m.boot, m.seq) for m in host_view(again)] == [(222, 1)]
 
@@ -192,7 +194,18 @@ def test_identify_replays_everything_waiting():
     dev.feed(P.encode(P.Identify()), 10)
     msgs = host_view(dev)
     assert msgs[0].type == P.HELLO and msgs[0].last_seq == 3
-    assert [m.seq for m in msgs[1:]] == [1, 2, 3]
+    # "now" on the box before the replay: the host can tell how old each event is
+    assert (msgs[1].type, msgs[1].time_ms) == (P.HEARTBEAT, 10)
+    assert [m.seq for m in msgs[2:]] == [1, 2, 3]
+
+
+def test_a_heartbeat_without_the_clock_is_still_read():
+    old = P.Heartbeat(5, 9, 1)
+    assert len(old.body()) == 10 and P.parse(old.body()).time_ms is None
+    new = P.parse(P.Heartbeat(5, 9, 1, 123456).body())
+    assert (new.boot, new.next_seq, new.pending, new.time_ms) == (5, 9, 1, 123456)
+    with pytest.raises(P.ProtocolError, match="10 or 14"):
+        P.parse(P.Heartbeat(5, 9, 1, 1).body() + b"\0")
 
 
 def test_full_ring_refuses_and_beeps_instead_of_dropping_old_presses():
