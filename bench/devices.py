@@ -5,7 +5,8 @@ own process), the bridge in its own process and one simulated box whose
 serial writes take real UART time.  Issues tickets, then presses Next and
 times press -> retained ``counter/1/state`` showing the new number.  Then
 rating presses back to back for the sustained events-per-second figure
-(press accepted -> ACK back in the box, i.e. through broker PUBACK).
+(press accepted -> ACK back in the box, i.e. after the core committed it
+and confirmed it on counter/1/reply).
 
 Prints name=value lines; exits 1 when it could not measure.
 """
@@ -83,8 +84,10 @@ def main() -> int:
                     seen["replies"] += 1
                 cond.notify_all()
 
-        cli = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-devices", protocol=mqtt.MQTTv311)
-        cli.username_pw_set("core", broker.password("core"))
+        # The command line's login: the broker takes the login as client id,
+        # so the core's own would knock the core off the bus.
+        cli = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="cli", protocol=mqtt.MQTTv311)
+        cli.username_pw_set("cli", broker.password("cli"))
         cli.on_connect = lambda c, *a: c.subscribe([(f"{prefix}/counter/1/state", 1), (f"{prefix}/core/reply", 1)])
         cli.on_message = on_message
         cli.connect_async(broker.host, broker.port, 10)
