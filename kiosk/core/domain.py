@@ -154,10 +154,11 @@ def map_press(links: dict[str, tuple[float, float]], press: tuple, arrival: floa
 
     With a relay (the bridge that read the box), the bridge's clock is
     learnt the same way from when it published (``tx_ms``), and when it
-    first received the event (``rx_ms``, mapped) bounds the press from
-    above as the arrival does: a box just rebooted, whose clock the core has
-    never seen, is then placed when the bridge read it, not when the core
-    came back.  The press is never placed after either bound.
+    says the event was pressed (``rx_ms``: when it read it, or earlier by
+    the box's own clock; mapped) bounds the press from above as the arrival
+    does: a box just rebooted, whose clock the core has never seen, is then
+    placed when the bridge saw it pressed, not when the core came back.
+    The press is never placed after either bound.
     """
     link, box_ms = press[0], press[1]
     taught: dict[str, float] = {}
