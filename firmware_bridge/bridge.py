@@ -153,6 +153,10 @@ class Outstanding:
     def pop(self, eid: str) -> Unconfirmed | None:
         return self._items.pop(eid, None)
 
+    def has_device(self, device: str) -> bool:
+        """Whether an event of that box is still waiting for the core."""
+        return any(item.key[0] == device for item in self._items.values())
+
 
 class CounterBox:
     def __init__(self, config: SiteConfig, dev: DeviceSection, ledger: Ledger, password: str):
@@ -185,6 +189,8 @@ class CounterBox:
         # worker-thread state
         self.hello: P.Hello | None = None
         self.unconfirmed = Outstanding()
+        # Per box, events read but not yet published, in the order made.
+        self.held: dict[str, dict[str, Unconfirmed]] = {}
         self.relay = f"{self.user}:{RELAY_BOOT:08x}"
         self.box_clocks = BoxClocks()
         # paho message id -> event id, only to count the broker's PUBACKs
@@ -197,7 +203,7 @@ class CounterBox:
         self.last_identify = 0.0
         self.stats = {"published": 0, "republished": 0, "pubacked": 0, "confirmed": 0,
                       "acked": 0, "acked_from_ledger": 0, "core_refused": 0, "bad_payload": 0,
-                      "payload_bugs": 0, "bad_frames": 0, "bad_messages": 0, "refused": 0}
+                      "payload_bugs": 0, "held": 0, "bad_frames": 0, "bad_messages": 0, "refused": 0}
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> "CounterBox":
@@ -395,14 +401,39 @@ class CounterBox:
             self.unconfirmed.put(eid, waiting)
             self.stats["republished"] += 1
             return
+        held = self.held.setdefault(device, {})
+        if eid in held:
+            return  # waiting its turn (below); the box sent it again meanwhile
         kind = "key" if ev.source == P.SRC_KEY else "rating"
         topic, payload = self._payload(ev, device, eid)
-        self._publish(eid, topic, payload)
-        for old in self.unconfirmed.put(eid, Unconfirmed(key, kind, topic, payload, now)):
+        item = Unconfirmed(key, kind, topic, payload, now)
+        if self.unconfirmed.has_device(device) or held:
+            # One box's events reach the core in the order they were made:
+            # a later press must not overtake an earlier one the broker lost
+            # (the first press made in a window is the rating, and a Finish
+            # must open the window before the citizen's press is judged).
+            # Held here, published as soon as the ones before are confirmed.
+            if len(held) < MAX_UNCONFIRMED:
+                held[eid] = item
+                self.stats["held"] += 1
+            return
+        self._publish_new(eid, item)
+
+    def _publish_new(self, eid: str, item: Unconfirmed) -> None:
+        self._publish(eid, item.topic, item.payload)
+        item.published_at = time.monotonic()
+        for old in self.unconfirmed.put(eid, item):
             log.warning("counter %d: more than %d events unconfirmed; %s forgotten here "
                         "(the box still has it and will send it again)", self.counter,
                         self.unconfirmed.cap, old)
         self.stats["published"] += 1
+
+    def _release(self, device: str) -> None:
+        """The event before is confirmed: the next one of that box may go."""
+        held = self.held.get(device)
+        if held and not self.unconfirmed.has_device(device):
+            eid = next(iter(held))
+            self._publish_new(eid, held.pop(eid))
 
     def _publish(self, eid: str, topic: str, payload: bytes) -> None:
         try:
@@ -554,6 +585,7 @@ class CounterBox:
         if self._box_is(waiting.key[0]):
             self.stats["acked"] += 1
             self._send(P.Ack(waiting.key[1], waiting.key[2]))
+        self._release(waiting.key[0])
 
     def _box_is(self, device: str) -> bool:
         """Whether that box is the one on the port now (ACK and BEEP go to it only)."""

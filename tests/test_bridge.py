@@ -116,6 +116,8 @@ def test_the_brokers_puback_alone_never_acks_the_box(rig, bus):
     # the copy left, differs) after republish_s: still not acked.
     wait_until(lambda: bridge.stats["pubacked"] >= 2 and bridge.stats["republished"] >= 1,
                what="a PUBACK and a republish")
+    # the listener's copy of the republish may trail the bridge's PUBACK
+    wait_until(lambda: len(raw(listener)) >= 2, what="both copies at the listener")
     copies = [json.loads(c) for c in raw(listener)]
     assert len(copies) >= 2
     assert len({json.dumps({k: v for k, v in c.items() if k != "relay_tx_ms"}, sort_keys=True)
@@ -214,10 +216,10 @@ def test_bad_payload_settles_the_event_and_is_logged_as_an_error(rig, bus, caplo
     box.press("next")
     box.rate(1)
     key_id = listener.wait_for(lambda t, b: t == "counter/1/command")["command_id"]
-    rating_id = listener.wait_for(lambda t, b: t == "counter/1/rating")["rating_id"]
     core = bus(FAKE_CORE)
     core.publish("counter/1/reply", {"command_id": key_id, "ok": False,
                                      "error": {"code": "bad_payload", "message": "boot: bad"}})
+    rating_id = listener.wait_for(lambda t, b: t == "counter/1/rating")["rating_id"]
     core.publish("counter/1/reply", {"rating_id": rating_id, "ok": False,
                                      "error": {"code": "bad_payload", "message": "level: bad"}})
     wait_until(lambda: box.pending() == 0, what="both events settled")
@@ -414,3 +416,28 @@ def test_box_clocks_place_a_held_event_when_it_was_pressed():
     assert clocks.learn(boot, 44_000, 45_001) == 45_001
     # another boot knows nothing yet: placed at its reading
     assert clocks.learn(("box-1", 8), 100, 50_000) == 50_000
+
+
+def test_a_box_s_events_reach_the_core_in_the_order_they_were_made(rig, bus):
+    """A later press never overtakes an earlier one the core has not confirmed."""
+    box, bridge, listener, ledger = rig()          # no core yet
+    box.press("finish")
+    box.rate(1)
+    box.rate(2)
+    finish = listener.wait_for(lambda t, b: t == "counter/1/command")
+    time.sleep(1.2)                                # the box retransmits meanwhile
+    assert [t for t, _, _ in listener.messages if t.endswith("/rating")] == []
+    assert bridge.stats["held"] == 2
+    core = bus(FAKE_CORE)
+    core.publish("counter/1/reply", {"command_id": finish["command_id"], "ok": True,
+                                     "action": "finish", "counter": 1})
+    first = listener.wait_for(lambda t, b: t == "counter/1/rating")
+    assert first["level"] == 1
+    core.publish("counter/1/reply", {"rating_id": first["rating_id"], "ok": True, "counted": True,
+                                     "reason": None, "level": "rat-hai-long"})
+    second = listener.wait_for(lambda t, b: t == "counter/1/rating" and b["level"] == 2)
+    core.publish("counter/1/reply", {"rating_id": second["rating_id"], "ok": True, "counted": False,
+                                     "reason": "extra_press", "level": "hai-long"})
+    wait_until(lambda: box.pending() == 0, what="all three acked, in order")
+    # each press was read before it was held: relay_rx_ms is the press, not the release
+    assert second["relay_rx_ms"] < second["relay_tx_ms"] - 1000
