@@ -637,6 +637,32 @@ class Queue:
             return prio
         return normal
 
+    def call_order(self, counter_no: int, limit: int = 200) -> list[Ticket]:
+        """The tickets ``call_next`` at this counter would call, in that order.
+
+        The same rule as ``select_next`` played forward (ranked lines, FIFO
+        inside a line, the priority interleave from the counter's current
+        streak), so a list shown to staff starts with the citizen Next calls.
+        Later entries assume no other counter calls in between.
+        """
+        def chain(priority: bool):
+            for line in self._lines_for(counter_no, priority):
+                for _, ticket_id in line:
+                    yield self.state.tickets[ticket_id]
+
+        prio, normal = chain(True), chain(False)
+        p, n = next(prio, None), next(normal, None)
+        streak = self.state.counters[counter_no].priority_streak
+        out: list[Ticket] = []
+        while (p is not None or n is not None) and len(out) < limit:
+            if p is not None and (n is None or streak < self.config.priority.interleave):
+                out.append(p)
+                p, streak = next(prio, None), streak + 1
+            else:
+                out.append(n)
+                n, streak = next(normal, None), 0
+        return out
+
     # ---------------------------------------------------------- read model
     def average_service_s(self, field_code: str) -> float:
         window = self.state.service_times.get(field_code)

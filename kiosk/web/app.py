@@ -208,20 +208,24 @@ class Reader:
         finally:
             s.close()
 
-    def waiting(self, day: str, fields: list[str], counter: int) -> list[dict[str, Any]]:
-        """Tickets this counter could call, priority first then in issue order."""
+    def waiting(self, config: SiteConfig, day: str, counter: int) -> list[dict[str, Any]]:
+        """Tickets this counter could call, in the order Next would call them.
+
+        The domain's own rule (``Queue.call_order``: transfers to this
+        counter, then its fields in their order, the priority interleave),
+        not a second copy of it in SQL: the list starts with whom Next calls.
+        """
+        from kiosk.core.domain import Queue
         s = self._store()
         try:
-            marks = ",".join("?" * len(fields))
-            rows = s.conn.execute(
-                f"SELECT label, field, priority, state, issued_at, target_counter FROM tickets "
-                f"WHERE day = ? AND state IN ('waiting', 'transferred') AND "
-                f"((target_counter IS NULL AND field IN ({marks})) OR target_counter = ?) "
-                f"ORDER BY priority IS NULL, seq LIMIT 200", (day, *fields, counter)).fetchall()
+            state = s.load_state([c.number for c in config.counters])
         finally:
             s.close()
-        return [{"label": r[0], "field": r[1], "priority": r[2], "state": r[3],
-                 "issued_at": r[4], "to_counter": r[5]} for r in rows]
+        if state.day != day:
+            return []
+        return [{"label": t.label, "field": t.field, "priority": t.priority, "state": t.state,
+                 "issued_at": t.issued_at, "to_counter": t.target_counter}
+                for t in Queue(config, state).call_order(counter)]
 
     def anomalies(self, start: float, end: float) -> int:
         s = self._store()
@@ -414,8 +418,8 @@ class Web:
             counter = self.config.counter(n)
         except (ValueError, KeyError):
             raise WebError(404, f"Không có quầy số {raw}") from None
-        rows = await asyncio.to_thread(self.reader.waiting, self.today().isoformat(),
-                                       list(counter.fields), n)
+        rows = await asyncio.to_thread(self.reader.waiting, self.config, self.today().isoformat(),
+                                       counter.number)
         return JSONResponse({"counter": n, "waiting": rows})
 
     # ---- counter commands
