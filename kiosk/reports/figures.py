@@ -20,11 +20,13 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
+from kiosk.core.domain import ANOMALIES
+
 log = logging.getLogger(__name__)
 
 BREAKDOWNS = ("official", "counter", "field", "day", "hour")
-# Why a press was kept but not counted; the engine's reasons, in report order.
-REASONS = ("no_window", "after_window", "extra_press", "too_fast", "bad_level")
+# Why a press was kept but not counted: the domain's reasons, one home for them.
+REASONS = ANOMALIES
 EXPIRED = "day_closed"
 
 
