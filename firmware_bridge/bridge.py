@@ -119,7 +119,7 @@ class Unconfirmed:
     key: tuple[str, int, int]       # (device, boot, seq)
     kind: str                       # "key" (a counter command) or "rating"
     topic: str
-    payload: bytes                  # republished under the same id (a fresh relay_tx_ms)
+    body: dict[str, Any]            # republished under the same id (a fresh relay_tx_ms)
     published_at: float             # monotonic, of the last (re)publish
 
 
@@ -396,7 +396,7 @@ class CounterBox:
             # Waited too long: the broker may have lost it (killed before its
             # autosave), the core may have been away, or its confirmation
             # went to a bridge that was not connected.  Same id, same press.
-            self._publish(eid, waiting.topic, waiting.payload)
+            self._publish(eid, waiting.topic, waiting.body)
             waiting.published_at = now
             self.unconfirmed.put(eid, waiting)
             self.stats["republished"] += 1
@@ -405,8 +405,8 @@ class CounterBox:
         if eid in held:
             return  # waiting its turn (below); the box sent it again meanwhile
         kind = "key" if ev.source == P.SRC_KEY else "rating"
-        topic, payload = self._payload(ev, device, eid)
-        item = Unconfirmed(key, kind, topic, payload, now)
+        topic, body = self._payload(ev, device, eid)
+        item = Unconfirmed(key, kind, topic, body, now)
         if self.unconfirmed.has_device(device) or held:
             # One box's events reach the core in the order they were made:
             # a later press must not overtake an earlier one the broker lost
@@ -420,7 +420,7 @@ class CounterBox:
         self._publish_new(eid, item)
 
     def _publish_new(self, eid: str, item: Unconfirmed) -> None:
-        self._publish(eid, item.topic, item.payload)
+        self._publish(eid, item.topic, item.body)
         item.published_at = time.monotonic()
         for old in self.unconfirmed.put(eid, item):
             log.warning("counter %d: more than %d events unconfirmed; %s forgotten here "
@@ -435,25 +435,20 @@ class CounterBox:
             eid = next(iter(held))
             self._publish_new(eid, held.pop(eid))
 
-    def _publish(self, eid: str, topic: str, payload: bytes) -> None:
-        try:
-            body = json.loads(payload)
-            if isinstance(body, dict) and "relay_tx_ms" in body:
-                # Each copy says when it left: the core learns this bridge's
-                # clock from the copies that were not held up on the way.
-                body["relay_tx_ms"] = max(monotonic_ms(), body.get("relay_rx_ms") or 0)
-                payload = contract.encode(body)
-        except ValueError:
-            pass
-        info = self.client.publish(topic, payload, qos=1)
+    def _publish(self, eid: str, topic: str, body: dict[str, Any]) -> None:
+        if "relay_tx_ms" in body:
+            # Each copy says when it left: the core learns this bridge's
+            # clock from the copies that were not held up on the way.
+            body["relay_tx_ms"] = max(monotonic_ms(), body["relay_rx_ms"])
+        info = self.client.publish(topic, contract.encode(body), qos=1)
         self.mids[info.mid] = eid
         if len(self.mids) > 4 * MAX_UNCONFIRMED:
             # PUBACKs that never came (a broker that went away): nothing waits on them.
             for mid in list(self.mids)[: len(self.mids) // 2]:
                 del self.mids[mid]
 
-    def _payload(self, ev: P.Event, device: str, eid: str) -> tuple[str, bytes]:
-        """Topic and JSON of one event.  Never raises: a bug here must not leave
+    def _payload(self, ev: P.Event, device: str, eid: str) -> tuple[str, dict[str, Any]]:
+        """Topic and body of one event.  Never raises: a bug here must not leave
         the event un-ackable (a box whose ring fills refuses every press)."""
         model: type[BaseModel]
         try:
@@ -470,7 +465,7 @@ class CounterBox:
             # The core judges the contract; it answers bad_payload, which settles the event.
             log.error("counter %d: event %s does not fit the contract (%s); sent anyway",
                       self.counter, eid, str(e).replace("\n", "; "))
-        return topic, contract.encode(body)
+        return topic, body
 
     def _pressed(self, ev: P.Event, device: str) -> dict[str, Any]:
         # The box's clock travels with every press: the core judges a press on

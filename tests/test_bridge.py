@@ -271,9 +271,9 @@ def test_a_payload_the_contract_refuses_is_sent_and_settled_by_the_core(rig, cor
 def test_unconfirmed_events_are_bounded_oldest_first():
     out = Outstanding(cap=3)
     for i in range(3):
-        assert out.put(f"e{i}", Unconfirmed(("b", 1, i), "key", "t", b"", float(i))) == []
+        assert out.put(f"e{i}", Unconfirmed(("b", 1, i), "key", "t", {}, float(i))) == []
     out.put("e0", out.get("e0"))                       # republished: now the newest
-    assert out.put("e3", Unconfirmed(("b", 1, 3), "key", "t", b"", 3.0)) == ["e1"]
+    assert out.put("e3", Unconfirmed(("b", 1, 3), "key", "t", {}, 3.0)) == ["e1"]
     assert len(out) == 3 and "e1" not in out and "e0" in out
     assert out.pop("e0").key == ("b", 1, 0) and out.pop("e0") is None
 
