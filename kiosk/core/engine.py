@@ -11,21 +11,12 @@ from typing import Any, Callable
 
 from kiosk.config import SiteConfig
 from kiosk.core.domain import DomainError, Queue
-from kiosk.core.store import Store
+from kiosk.core.store import Store, boot_id
 
 OPERATIONS = ("issue", "call_next", "call_specific", "recall", "finish", "no_show",
               "transfer", "pause", "resume", "close_day", "login", "logout", "rate")
 # Operations that open or judge rating windows, which run on the monotonic clock.
 _MONOTONIC = {"call_next", "call_specific", "finish", "rate"}
-
-
-def boot_id() -> str:
-    """This machine's boot: the monotonic clock starts again with a new one."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
-            return f.read().strip()
-    except OSError:
-        return "unknown"
 
 
 class Engine:
@@ -42,8 +33,8 @@ class Engine:
         # Rating windows and box clocks are stored on the monotonic clock;
         # the store needs how it relates to wall time to carry them across
         # a reboot of this machine (a new monotonic clock).
-        boot = boot or boot_id
-        store.clock_ref = lambda: (boot(), self.clock() - self.monotonic())
+        machine_boot = (boot or boot_id)()
+        store.clock_ref = lambda: (machine_boot, self.clock() - self.monotonic())
         self.queue = Queue(config, store.load_state([c.number for c in config.counters]))
 
     def reload(self) -> None:

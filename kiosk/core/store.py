@@ -13,10 +13,12 @@ the database instead of fighting it for the write lock.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import sqlite3
 import sys
+import time
 import unicodedata
 from collections import deque
 from contextlib import contextmanager
@@ -200,8 +202,10 @@ COUNTER_COLUMNS = ["number", "status", "current", "priority_streak", "official"]
 
 _UPSERT_TICKET = (f"INSERT OR REPLACE INTO tickets ({', '.join(TICKET_COLUMNS)}) "
                   f"VALUES ({', '.join('?' * len(TICKET_COLUMNS))})")
-_UPSERT_COUNTER = (f"INSERT OR REPLACE INTO counters ({', '.join(COUNTER_COLUMNS)}) "
-                   f"VALUES ({', '.join('?' * len(COUNTER_COLUMNS))})")
+# The counter's row and, in the same statement, its rating window as JSON
+# (``judging``; NULL when there is none, so a REPLACE never leaves a stale one).
+_UPSERT_COUNTER = (f"INSERT OR REPLACE INTO counters ({', '.join(COUNTER_COLUMNS)}, judging) "
+                   f"VALUES ({', '.join('?' * (len(COUNTER_COLUMNS) + 1))})")
 
 
 def _stamp(value: Any) -> list | None:
@@ -218,9 +222,20 @@ def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+@functools.cache
+def boot_id() -> str:
+    """This machine's boot: the monotonic clock starts again with a new one.
+
+    Read once per process (it cannot change while the process runs), not on
+    every commit that stores a monotonic time."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
 def _default_clock_ref() -> tuple[str, float]:
-    import time
-    from kiosk.core.engine import boot_id
     return boot_id(), time.time() - time.monotonic()
 
 
@@ -361,14 +376,13 @@ class Store:
         c.execute(_UPSERT_TICKET, [getattr(t, k) for k in TICKET_COLUMNS])
 
     def _put_counter(self, c: sqlite3.Connection, k: Counter) -> None:
-        c.execute(_UPSERT_COUNTER, [getattr(k, x) for x in COUNTER_COLUMNS])
+        judging = None
         if k.rating_ticket is not None or k.last_press is not None:
             boot, epoch = self.clock_ref()
-            judging = {"ticket": k.rating_ticket, "opened": _stamp(k.rating_opened),
-                       "done": k.rating_done, "last_press": _stamp(k.last_press),
-                       "boot": boot, "epoch": epoch}
-            c.execute("UPDATE counters SET judging = ? WHERE number = ?",
-                      (json.dumps(judging), k.number))
+            judging = json.dumps({"ticket": k.rating_ticket, "opened": _stamp(k.rating_opened),
+                                  "done": k.rating_done, "last_press": _stamp(k.last_press),
+                                  "boot": boot, "epoch": epoch})
+        c.execute(_UPSERT_COUNTER, [*(getattr(k, x) for x in COUNTER_COLUMNS), judging])
 
     def _project(self, c: sqlite3.Connection, e: dict, s: QueueState) -> None:
         kind = e["kind"]
