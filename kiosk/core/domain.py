@@ -394,8 +394,9 @@ class Queue:
         chosen = self.select_next(counter_no)
         if chosen is None:
             raise DomainError("empty", f"no ticket waits for counter {counter_no}")
-        self._finish_current(counter, now, mono, press)
-        self._call(counter, chosen, now, specific=False, mono=mono, press=press)
+        stamped = self._stamp(mono, press)
+        self._finish_current(counter, now, mono, stamped)
+        self._call(counter, chosen, now, specific=False, mono=mono, stamped=stamped if press else None)
 
     @_operation
     def call_specific(self, counter_no: int, label: str, now: float, mono: float = 0.0,
@@ -412,8 +413,9 @@ class Queue:
             raise DomainError("already_called", f"{label} is already called at this counter; use recall")
         if ticket.state not in (*CALLABLE, NO_SHOW):
             raise DomainError("not_waiting", f"{label} is {ticket.state}, it cannot be called")
-        self._finish_current(counter, now, mono, press)
-        self._call(counter, ticket, now, specific=True, mono=mono, press=press)
+        stamped = self._stamp(mono, press)
+        self._finish_current(counter, now, mono, stamped)
+        self._call(counter, ticket, now, specific=True, mono=mono, stamped=stamped if press else None)
 
     @_operation
     def recall(self, counter_no: int, now: float) -> list[dict]:
@@ -430,7 +432,7 @@ class Queue:
         counter = self._counter(counter_no)
         self._begin(now)
         self._current(counter)
-        self._finish_current(counter, now, mono, press)
+        self._finish_current(counter, now, mono, self._stamp(mono, press))
 
     @_operation
     def no_show(self, counter_no: int, now: float) -> list[dict]:
@@ -590,24 +592,24 @@ class Queue:
             raise DomainError("not_open", f"counter {counter.number} is {counter.status}")
 
     def _finish_current(self, counter: Counter, now: float, mono: float,
-                        press: tuple | None = None) -> None:
+                        stamped: tuple[Stamp, dict[str, float]]) -> None:
         # Pressing "next" while serving means the citizen was served.
         if counter.current is not None:
             # The window opens when the key was pressed, not when it arrived.
-            opened, taught = self._stamp(mono, press)
+            opened, taught = stamped
             self._emit("ticket_finished", now, ticket_id=counter.current,
                        counter=counter.number,
                        window_until=round(now - (mono - opened.mono) + self.config.rating.window_s, 3),
                        mono=mono, opened=opened.to_list(), clocks=taught)
 
     def _call(self, counter: Counter, ticket: Ticket, now: float, specific: bool,
-              mono: float = 0.0, press: tuple | None = None) -> None:
+              mono: float = 0.0, stamped: tuple[Stamp, dict[str, float]] | None = None) -> None:
         seq = self.state.call_seq + 1
         clock: dict[str, Any] = {}
-        if press is not None:
+        if stamped is not None:
             # Every key from a box teaches the core its clock, so a later
             # press that arrives late is still placed when it was made.
-            pressed, taught = self._stamp(mono, press)
+            pressed, taught = stamped
             clock = {"mono": mono, "pressed": pressed.to_list(), "clocks": taught}
         self._emit("ticket_called", now, ticket_id=ticket.id, counter=counter.number,
                    call_seq=seq, call_id=f"{self.state.day}-{seq}", specific=specific, **clock)
