@@ -220,21 +220,39 @@ class CoreService:
         else:
             self._bad_topic(topic, payload)
 
-    def _bad_topic(self, topic: str, payload: bytes) -> None:
-        """A message on a topic that names no counter (``counter/01``, ``counter/abc``)."""
+    def _reply_route(self, topic: str) -> tuple[str, str] | None:
+        """Where the answer to a message on ``topic`` goes, and the key of its id.
+
+        A counter topic is answered on its own counter segment, even one
+        that names no counter (``counter/01`` -> ``counter/01/reply``), so
+        its sender hears why; None when there is nobody to answer.
+        """
         t = self.topics
-        self._keep_rejected(topic, payload, "bad_topic")
         for leaf, key in (("command", "command_id"), ("rating", "rating_id")):
             segment = t.segment(topic, "counter", leaf)
-            if segment is not None and segment and not any(ch in segment for ch in "+#"):
-                known = [c.number for c in self.config.counters]
-                log.warning("message on %s refused: no counter %r", topic, segment)
-                self._publish(t.counter_reply(segment), {
-                    key: self._peek(payload, key),
-                    **self._error("bad_topic", f"{topic!r} names no counter: counters are "
-                                               f"written as plain numbers, one of {known}")})
-                return
-        log.warning("message on unexpected topic %s kept in the rejected table", topic)
+            if segment:
+                return t.counter_reply(segment), key
+        if topic == t.core_command:
+            return t.core_reply, "command_id"
+        if topic.startswith(t.ticket_request("")):
+            client = topic.removeprefix(t.ticket_request(""))
+            if _CLIENT_ID.match(client):
+                return t.ticket_reply(client), "request_id"
+        return None
+
+    def _bad_topic(self, topic: str, payload: bytes) -> None:
+        """A message on a topic that names no counter (``counter/01``, ``counter/abc``)."""
+        self._keep_rejected(topic, payload, "bad_topic")
+        route = self._reply_route(topic)
+        if route is None:
+            log.warning("message on unexpected topic %s kept in the rejected table", topic)
+            return
+        known = [c.number for c in self.config.counters]
+        log.warning("message on %s refused: it names no counter", topic)
+        reply_topic, key = route
+        self._publish(reply_topic, {key: self._peek(payload, key), **self._error(
+            "bad_topic", f"{topic!r} names no counter: counters are written as plain numbers, "
+                         f"one of {known}")})
 
     def _internal_error(self, topic: str, payload: bytes, exc: Exception) -> None:
         """A reply for a message a bug kept the core from handling.
@@ -242,22 +260,14 @@ class CoreService:
         The message is in the rejected table; without a reply its sender
         (a bridge, for a box's press) would send it again for ever.
         """
-        t = self.topics
-        error = self._error("internal", f"the core could not handle this message ({type(exc).__name__}); "
-                                        "it is kept for a person to look at")
+        route = self._reply_route(topic)
+        if route is None:
+            return
+        reply_topic, key = route
         try:
-            for leaf, key in (("command", "command_id"), ("rating", "rating_id")):
-                n = t.counter_of(topic, leaf)
-                if n is not None:
-                    self._publish(t.counter_reply(n), {key: self._peek(payload, key), **error})
-                    return
-            if topic == t.core_command:
-                self._publish(t.core_reply, {"command_id": self._peek(payload, "command_id"), **error})
-            elif topic.startswith(t.ticket_request("")):
-                client = topic.removeprefix(t.ticket_request(""))
-                if _CLIENT_ID.match(client):
-                    self._publish(t.ticket_reply(client),
-                                  {"request_id": self._peek(payload, "request_id"), **error})
+            self._publish(reply_topic, {key: self._peek(payload, key), **self._error(
+                "internal", f"the core could not handle this message ({type(exc).__name__}); "
+                            "it is kept for a person to look at")})
         except Exception:
             log.exception("could not reply to %s after an internal error", topic)
 
