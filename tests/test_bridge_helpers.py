@@ -47,3 +47,22 @@ def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
             return value
         time.sleep(0.005)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def serving_at_box(tmp_path: Path, broker, bus, seed: int):
+    """A simulated box at counter 1 with its bridge, A001 issued and called from the box.
+
+    Returns (box, config path, bridges, ledger, admin); ``admin`` watches
+    ``core/reply`` and ``event/rating``.  The caller stops the box and bridges."""
+    from firmware_bridge.sim import SimBox
+    link = str(tmp_path / "by-id-box-1")
+    box = SimBox("box-1", link, seed=seed, hold_ms=2, retransmit_ms=100).start()
+    path = write_config(tmp_path, broker, [{"counter": 1, "port": link}], state_refresh_s=0.2)
+    boxes, ledger = start_boxes(path)
+    admin = bus("tester")
+    admin.subscribe("core/reply", "event/rating")
+    admin.publish("core/command", {"command_id": "i1", "action": "issue", "field": "tu-phap"})
+    admin.wait_for(lambda t, b: t == "core/reply")
+    box.press("next")
+    wait_until(lambda: box.display()[0] == "A001", what="A001 on the box")
+    return box, path, boxes, ledger, admin

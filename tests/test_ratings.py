@@ -6,11 +6,10 @@ import time
 
 import pytest
 
-from firmware_bridge.sim import SimBox
 from kiosk.core.domain import DomainError
 from kiosk.core.engine import Engine
 from kiosk.core.store import Store
-from tests.test_bridge_helpers import start_boxes, wait_until, write_config
+from tests.test_bridge_helpers import serving_at_box, wait_until
 
 
 class Clocks:
@@ -178,17 +177,8 @@ def test_a_core_restart_keeps_the_window_open(site, tmp_path):
 
 # ------------------------------------------------------------ the whole path
 def test_box_finish_lights_leds_and_one_press_is_counted(tmp_path, broker, core, bus):
-    link = str(tmp_path / "by-id-box-1")
-    box = SimBox("box-1", link, seed=3, hold_ms=2, retransmit_ms=100).start()
-    path = write_config(tmp_path, broker, [{"counter": 1, "port": link}], state_refresh_s=0.2)
-    boxes, ledger = start_boxes(path)
+    box, _, boxes, ledger, admin = serving_at_box(tmp_path, broker, bus, seed=3)
     try:
-        admin = bus("tester")
-        admin.subscribe("core/reply", "event/rating")
-        admin.publish("core/command", {"command_id": "i1", "action": "issue", "field": "tu-phap"})
-        admin.wait_for(lambda t, b: t == "core/reply")
-        box.press("next")
-        wait_until(lambda: box.display()[0] == "A001", what="A001 on the box")
         box.press("finish")
         wait_until(lambda: box.display()[1] == 0b111, what="rating LEDs lit after finish")
         time.sleep(1.1)                       # a person, not a burst

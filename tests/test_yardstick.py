@@ -18,11 +18,10 @@ import time
 
 import pytest
 
-from firmware_bridge.sim import SimBox
 from kiosk.core.engine import Engine
 from kiosk.core.store import Store
 from tests.conftest import DEMO_SITE, ROOT
-from tests.test_bridge_helpers import start_boxes, wait_until, write_config
+from tests.test_bridge_helpers import serving_at_box, start_boxes, wait_until
 
 LINK = "box-1:0000abcd"
 
@@ -407,17 +406,8 @@ def test_login_of_an_unknown_official_gets_a_reply(core, bus, broker):
 # ------------------------------------------------ the whole path with a box
 def test_a_bridge_outage_does_not_make_a_citizens_press_too_fast(tmp_path, broker, core, bus):
     """3, end to end: finish and rate made 2.2 s apart while the bridge was down."""
-    link = str(tmp_path / "by-id-box-1")
-    box = SimBox("box-1", link, seed=5, hold_ms=2, retransmit_ms=100).start()
-    path = write_config(tmp_path, broker, [{"counter": 1, "port": link}], state_refresh_s=0.2)
-    boxes, ledger = start_boxes(path)
+    box, path, boxes, ledger, admin = serving_at_box(tmp_path, broker, bus, seed=5)
     try:
-        admin = bus("tester")
-        admin.subscribe("core/reply", "event/rating")
-        admin.publish("core/command", {"command_id": "i1", "action": "issue", "field": "tu-phap"})
-        admin.wait_for(lambda t, b: t == "core/reply")
-        box.press("next")
-        wait_until(lambda: box.display()[0] == "A001", what="A001 on the box")
         time.sleep(0.5)
         for b in boxes:
             b.stop()
