@@ -352,16 +352,19 @@ def main(config_path: str, *, mqtt_user: str = "display-1", password_file: str |
     ``voice_dir`` writes announcements there as wav files instead of playing;
     ``voice_fallback_dir`` does so only when there is no sound device (demo).
     """
-    from kiosk import config
+    from kiosk import config, contract
     from display import announcer as ann
-    from display.bus import DisplayLink, read_password
+    from display.bus import DisplayLink
 
     try:
         cfg = config.load(config_path)
         voice = ann.from_config(cfg, output_dir=voice_dir, fallback_dir=voice_fallback_dir) if speak else None
     except (config.ConfigError, ann.AnnouncerError) as e:
         raise SystemExit(f"display: {e}") from None
-    password = read_password(password_file or cfg.mqtt.password_file)
+    try:
+        password = contract.read_password(password_file or cfg.mqtt.password_file)
+    except contract.PayloadError as e:
+        raise SystemExit(f"display: {e}") from None
 
     def connect(app):
         return DisplayLink(cfg, user=mqtt_user, password=password, handler=app.feed,

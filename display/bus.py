@@ -12,7 +12,6 @@ import json
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 from kiosk import contract
@@ -20,17 +19,6 @@ from kiosk import contract
 log = logging.getLogger("phucvu.display.bus")
 
 Handler = Callable[[str, dict[str, Any]], None]
-
-
-def read_password(path: str | Path) -> str:
-    p = Path(path)
-    try:
-        secret = p.read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise SystemExit(f"{p}: cannot read the MQTT password file: {e.strerror}") from None
-    if not secret:
-        raise SystemExit(f"{p}: the MQTT password file is empty")
-    return secret
 
 
 class DisplayLink:

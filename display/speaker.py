@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from display import announcer as ann
-from display.bus import DisplayLink, read_password
+from display.bus import DisplayLink
 
 log = logging.getLogger("phucvu.speaker")
 
@@ -47,10 +47,13 @@ def run(cfg: Any, *, mqtt_user: str, password: str, out_dir: str | None = None, 
 def main(config_path: str, *, mqtt_user: str = "display-1", password_file: str | None = None,
          out_dir: str | None = None, host: str | None = None, port: int | None = None) -> None:
     """``phucvu speaker``: blocks until SIGTERM or Ctrl-C."""
-    from kiosk import config
+    from kiosk import config, contract
 
     cfg = config.load(config_path)
-    password = read_password(password_file or cfg.mqtt.password_file)
+    try:
+        password = contract.read_password(password_file or cfg.mqtt.password_file)
+    except contract.PayloadError as e:
+        raise SystemExit(f"speaker: {e}") from None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -366,12 +367,20 @@ def presence(device: str, status: Literal["online", "offline"], at: float | None
 # short reconnect delay (a display must be right within 1 s of a broker
 # restart).  paho is imported here lazily: the domain never needs it.
 
-def read_password(path: str) -> str:
+def read_password(path: str | Path) -> str:
+    """The one secret in an MQTT password file; PayloadError saying why when there is none.
+
+    An empty file is refused here rather than at the broker, whose answer
+    ("not authorised") would not say which file to look at.
+    """
     try:
         with open(path, encoding="utf-8") as f:
-            return f.read().strip()
+            secret = f.read().strip()
     except OSError as e:
         raise PayloadError(f"cannot read MQTT password file {path}: {e.strerror}") from None
+    if not secret:
+        raise PayloadError(f"the MQTT password file {path} is empty")
+    return secret
 
 
 def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,

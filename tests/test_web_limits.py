@@ -1,7 +1,7 @@
-"""The login limiter on its own, driven through its clock seam."""
+"""The PIN lockout on its own, driven through its clock seam."""
 from __future__ import annotations
 
-from kiosk.web.app import LoginLimiter
+from kiosk.lockout import Lockout
 
 
 class Clock:
@@ -14,7 +14,7 @@ class Clock:
 
 def test_lockout_after_n_failures_per_code_or_client():
     clock = Clock()
-    lim = LoginLimiter(attempts=3, lockout_s=60, clock=clock)
+    lim = Lockout(attempts=3, lockout_s=60, clock=clock)
     for _ in range(2):
         lim.fail("code:nv01", "client:a")
     assert lim.locked("code:nv01", "client:b") == 0
@@ -31,7 +31,7 @@ def test_lockout_after_n_failures_per_code_or_client():
 
 def test_old_failures_expire_and_success_clears():
     clock = Clock()
-    lim = LoginLimiter(attempts=3, lockout_s=60, clock=clock)
+    lim = Lockout(attempts=3, lockout_s=60, clock=clock)
     lim.fail("code:x")
     lim.fail("code:x")
     clock.t += 61

@@ -39,6 +39,8 @@ from kivy.animation import Animation  # noqa: E402
 from kivy.graphics import Color, Line, Rectangle, RoundedRectangle  # noqa: E402
 
 from kiosk import config as site_config  # noqa: E402
+from kiosk import contract  # noqa: E402
+from kiosk.lockout import Lockout  # noqa: E402
 from kiosk.ui import flow, i18n, theme  # noqa: E402
 from kiosk.ui.i18n import t  # noqa: E402
 from kiosk.ui import icons  # noqa: E402,F401  (registers FieldIcon for the kv rules)
@@ -297,8 +299,7 @@ class KioskRoot(BoxLayout):
         self.outcome: flow.Outcome | None = None  # waiting for the animation to finish
         self.sent_at = 0.0
         self.pin = ""
-        self.pin_failures = 0
-        self.locked_until = 0.0
+        self.pin_lock = Lockout(5, self.tm.lock_s, clock=clock)
         self.late_replies: list[dict] = []
         self._inbox: collections.deque = collections.deque()
         self._inbox_trigger = Clock.create_trigger(self._drain_inbox, 0)
@@ -686,9 +687,9 @@ class KioskRoot(BoxLayout):
 
     def pin_key(self, key: str) -> None:
         a = self.screens["admin"]
-        now = self.clock()
-        if now < self.locked_until:
-            a.message = t("admin_locked", self.lang, s=int(self.locked_until - now) + 1)
+        left = self.pin_lock.locked("admin PIN")
+        if left > 0:
+            a.message = t("admin_locked", self.lang, s=int(left) + 1)
             return
         if key == "clear":
             self.pin = ""
@@ -698,13 +699,10 @@ class KioskRoot(BoxLayout):
                 self.on_exit()
                 return
             self.pin = ""
-            self.pin_failures += 1
-            log.warning("wrong admin PIN (%d in a row)", self.pin_failures)
-            a.message = t("admin_wrong", self.lang)
-            if self.pin_failures >= 5:
-                self.pin_failures = 0
-                self.locked_until = now + self.tm.lock_s
-                a.message = t("admin_locked", self.lang, s=int(self.tm.lock_s))
+            log.warning("wrong admin PIN")
+            locked = self.pin_lock.fail("admin PIN")
+            a.message = (t("admin_locked", self.lang, s=int(locked)) if locked
+                         else t("admin_wrong", self.lang))
         elif len(self.pin) < 12:
             self.pin += key
         a.dots = "•" * len(self.pin)
@@ -756,7 +754,7 @@ def main(config_path: str | Path, *, mqtt_user: str | None, password_file: str |
     saves ``kiosk-live.png`` every few seconds and ``kiosk-<screen>.png``
     each time the screen changes, so a person can see what a citizen sees.
     """
-    from kiosk.ui.bus import KioskBus, read_password
+    from kiosk.ui.bus import KioskBus
 
     try:
         cfg = site_config.load(config_path)
@@ -765,7 +763,10 @@ def main(config_path: str | Path, *, mqtt_user: str | None, password_file: str |
     pin_hash = load_pin_hash()
     if pin_hash is None:
         log.warning("no admin PIN hash (%s): the kiosk can only be closed from outside", PIN_ENV)
-    password = read_password(password_file)
+    try:
+        password = contract.read_password(password_file) if password_file else None
+    except contract.PayloadError as e:
+        raise SystemExit(f"kiosk: {e}") from None
 
     # systemd stops the kiosk with SIGTERM.  Installed before SDL starts so
     # SDL keeps it, instead of turning the signal into a window-close request

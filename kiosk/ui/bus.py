@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import paho.mqtt.client as mqtt
@@ -22,15 +21,6 @@ from kiosk import contract
 from kiosk.config import SiteConfig
 
 log = logging.getLogger("phucvu.kiosk.bus")
-
-
-def read_password(password_file: str | Path | None) -> str | None:
-    if not password_file:
-        return None
-    try:
-        return Path(password_file).read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise SystemExit(f"kiosk: cannot read the MQTT password file {password_file}: {e.strerror}")
 
 
 class KioskBus:

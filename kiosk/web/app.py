@@ -35,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from kiosk import contract
 from kiosk.config import SiteConfig
+from kiosk.lockout import Lockout
 
 log = logging.getLogger("phucvu.web")
 
@@ -56,42 +57,6 @@ class WebError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-# ------------------------------------------------------------------ login limits
-class LoginLimiter:
-    """N wrong PINs per official code or per client address -> a lockout.
-
-    Counting both stops one client guessing many codes and many clients
-    guessing one code.  Time comes from a monotonic clock seam.
-    """
-
-    def __init__(self, attempts: int, lockout_s: float, clock=time.monotonic):
-        self.attempts = attempts
-        self.lockout_s = lockout_s
-        self.clock = clock
-        self.failures: dict[str, list[float]] = {}
-        self.locked_until: dict[str, float] = {}
-
-    def locked(self, *keys: str) -> float:
-        """Seconds left on the longest lockout among keys (0: free)."""
-        now = self.clock()
-        return max([self.locked_until.get(k, 0) - now for k in keys] + [0])
-
-    def fail(self, *keys: str) -> None:
-        now = self.clock()
-        for k in keys:
-            recent = [t for t in self.failures.get(k, []) if now - t < self.lockout_s] + [now]
-            self.failures[k] = recent
-            if len(recent) >= self.attempts:
-                self.locked_until[k] = now + self.lockout_s
-                self.failures[k] = []
-                log.warning("login locked for %s for %.0f s after %d failures", k,
-                            self.lockout_s, self.attempts)
-
-    def succeed(self, *keys: str) -> None:
-        for k in keys:
-            self.failures.pop(k, None)
 
 
 # ------------------------------------------------------------------ the bus side
@@ -243,7 +208,7 @@ class Web:
         self.bus = bus
         self.reader = Reader(db_path)
         self.db_path = Path(db_path)
-        self.limiter = LoginLimiter(config.web.login_attempts, config.web.lockout_s)
+        self.limiter = Lockout(config.web.login_attempts, config.web.lockout_s)
         self.timeout = config.web.command_timeout_s
         # Names the pages show, handed over once in a data attribute.
         self.site_json = json.dumps({
