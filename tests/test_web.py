@@ -318,7 +318,7 @@ def test_dashboard_shows_device_offline_and_paper_out(web, browser, bus, broker)
     # process is killed (a real client, mosquitto_sub, with a real will).
     import json
     import subprocess
-    topic = f"{web.app.state.web.bus.prefix}/presence/display-1"
+    topic = f"{web.app.state.bus.prefix}/presence/display-1"
     online = bus("display-1")
     online.publish("presence/display-1", {"device": "display-1", "status": "online"}, retain=True)
     # One connection per login: mosquitto_sub below must be display-1's only one.

@@ -1,0 +1,119 @@
+"""The web's MQTT login ``web``: the retained state cache, its fan-out to the
+browsers' Server-Sent Event streams, and the carrier of command/reply.
+
+Threads: paho's network thread receives; it hands everything to the asyncio
+loop with ``call_soon_threadsafe`` and never touches a request or a stream.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from typing import Any, AsyncIterator
+
+from kiosk import contract
+from kiosk.config import SiteConfig
+from kiosk.web.commands import Commands
+
+log = logging.getLogger("phucvu.web")
+
+# Retained topics a page needs at once; events are only forwarded live.
+LIVE_LEAVES = ("counter/+/state", "display/snapshot", "queue/summary", "printer/status",
+               "presence/+", "event/alert", "event/call")
+# A comment line this often keeps proxies and the browser from dropping an idle stream.
+PING_S = 15
+
+
+class Bus:
+    def __init__(self, config: SiteConfig, password: str, host: str, port: int):
+        self.config = config
+        self.prefix = config.topic_prefix
+        self.topics = contract.Topics(self.prefix)
+        self.host, self.port = host, port
+        self.retained: dict[str, Any] = {}
+        self.streams: set[asyncio.Queue] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # The broker takes the login as client id anyway (one connection per login).
+        self.client = contract.mqtt_client("web", username="web",
+                                           password=password, prefix=self.prefix, device="web")
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
+        self.commands = Commands(lambda topic, payload: self.client.publish(topic, payload, qos=1),
+                                 config.web.command_timeout_s)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.client.connect_async(self.host, self.port, self.config.mqtt.keepalive)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.publish(self.topics.presence("web"), contract.presence("web", "offline"),
+                            qos=1, retain=True)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def today(self) -> dt.date:
+        """The core's service day (its retained summary), else the date in the site's zone."""
+        summary = self.retained.get("queue/summary") or {}
+        if summary.get("day"):
+            return dt.date.fromisoformat(summary["day"])
+        return dt.datetime.now(self.config.tz).date()
+
+    def stream(self) -> AsyncIterator[str]:
+        """One page's SSE stream: every retained topic at once, then one event per message.
+
+        The page joins the fan-out here, before the response starts, so no
+        message falls between the first snapshot and the live ones.
+        """
+        q: asyncio.Queue = asyncio.Queue()
+        self.streams.add(q)
+        first = json.dumps({"topic": "*", "body": self.retained}, ensure_ascii=False)
+        return self._events(q, first)
+
+    async def _events(self, q: asyncio.Queue, first: str) -> AsyncIterator[str]:
+        try:
+            yield f"data: {first}\n\n"
+            while True:
+                try:
+                    line = await asyncio.wait_for(q.get(), PING_S)
+                    yield f"data: {line}\n\n"
+                except asyncio.TimeoutError:
+                    yield ": ping\n\n"
+        finally:
+            self.streams.discard(q)
+
+    def _on_connect(self, client, userdata, flags, rc, props=None):
+        if rc.is_failure:
+            log.error("MQTT login as 'web' refused: %s", rc)
+            return
+        for leaf in LIVE_LEAVES + ("counter/+/reply", "core/reply"):
+            client.subscribe(f"{self.prefix}/{leaf}", 1)
+        contract.announce_online(client, self.prefix, "web", time.time())
+        log.info("bus connected to %s:%s", self.host, self.port)
+
+    def _on_disconnect(self, client, userdata, flags, rc, props=None):
+        log.warning("bus disconnected (%s); reconnecting", rc)
+
+    def _on_message(self, client, userdata, msg):
+        rel = msg.topic.removeprefix(self.prefix + "/")
+        try:
+            body = json.loads(msg.payload) if msg.payload else None
+        except ValueError:
+            log.warning("ignoring non-JSON payload on %s", msg.topic)
+            return
+        if self.loop is None:
+            return
+        self.loop.call_soon_threadsafe(self._deliver, rel, body)
+
+    def _deliver(self, rel: str, body: Any) -> None:
+        if rel.endswith("/reply"):
+            self.commands.reply(body)
+            return
+        if not rel.startswith("event/"):
+            self.retained[rel] = body
+        line = json.dumps({"topic": rel, "body": body}, ensure_ascii=False)
+        for q in list(self.streams):
+            q.put_nowait(line)
