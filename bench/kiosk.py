@@ -93,7 +93,7 @@ def run(args, cfg, broker, sim, core, tmp: Path) -> int:
     from kivy.core.window import Window
     from kivy.tests.common import UnitTestTouch
 
-    from kiosk.ui.app import KioskRoot
+    from kiosk.ui.root import KioskRoot
     from kiosk.ui.bus import KioskBus
 
     EventLoop.ensure_window()
@@ -151,7 +151,7 @@ def run(args, cfg, broker, sim, core, tmp: Path) -> int:
         root.go_home()
         clock.now += 5                      # past the debounce of the previous touch
         EventLoop.idle()
-        tile = root.tiles[fields[i % len(fields)]]
+        tile = root.choices.tiles[fields[i % len(fields)]]
         x, y = tile.to_window(*tile.center)
         jobs_before = len(job_times)
         touch = UnitTestTouch(x, y)

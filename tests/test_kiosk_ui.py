@@ -64,7 +64,7 @@ def tap(widget):
 
 class Kiosk:
     def __init__(self, window, site, broker, pin_hash=None):
-        from kiosk.ui.app import KioskRoot
+        from kiosk.ui.root import KioskRoot
         from kiosk.ui.bus import KioskBus
         self.window = window
         self.clock = TestClock()
@@ -135,7 +135,7 @@ def wait_result(k: Kiosk) -> None:
 # ------------------------------------------------------------------ with the real core
 def test_touch_issues_a_ticket_and_shows_its_number(make_kiosk, core):
     k = make_kiosk()
-    tile = k.root.tiles["tu-phap"]
+    tile = k.root.choices.tiles["tu-phap"]
     # Live state: the retained queue/summary arrives and fills the tile.
     pump(lambda: k.root.summary is not None, what="queue/summary received")
     assert "0" in tile.info
@@ -151,7 +151,7 @@ def test_touch_issues_a_ticket_and_shows_its_number(make_kiosk, core):
 
 def test_double_tap_gives_one_ticket(make_kiosk, core):
     k = make_kiosk()
-    tile = k.root.tiles["chung-thuc"]
+    tile = k.root.choices.tiles["chung-thuc"]
     tap(tile)
     tap(tile)           # the second tap lands on the printing screen or is debounced
     k.root.request_ticket("chung-thuc")    # and even a direct second call is refused
@@ -165,7 +165,7 @@ def test_double_tap_gives_one_ticket(make_kiosk, core):
 def test_core_down_shows_busy_then_recovers_with_exactly_one_ticket(make_kiosk, core):
     k = make_kiosk()
     core.stop()
-    tap(k.root.tiles["dat-dai"])
+    tap(k.root.choices.tiles["dat-dai"])
     request_id = k.sent[0]["request_id"]
     k.advance(3.0)
     assert k.screen == "busy"
@@ -196,8 +196,8 @@ def test_closed_day_shows_the_closed_screen(make_kiosk, core, bus):
     admin.publish("core/command", {"command_id": "t-close-1", "action": "close_day", "source": "test"})
     admin.wait_for(lambda t, b: t == "core/reply" and b and b.get("command_id") == "t-close-1")
     k = make_kiosk()
-    pump(lambda: k.root.tiles["kinh-te"].tile_state == "day_closed", what="tiles show the day closed")
-    tap(k.root.tiles["kinh-te"])
+    pump(lambda: k.root.choices.tiles["kinh-te"].tile_state == "day_closed", what="tiles show the day closed")
+    tap(k.root.choices.tiles["kinh-te"])
     wait_result(k)
     assert k.screen == "closed"
     assert k.root.screens["closed"].reason == "Trung tâm đã kết thúc ngày làm việc"
@@ -215,9 +215,9 @@ def test_touch_to_paper_the_decoded_ticket_shows_the_number(make_kiosk, broker, 
                        extra=["--printer", f"serial:{sim.path}@115200"]).start()
     try:
         k = make_kiosk()
-        tap(k.root.tiles["van-hoa-xa-hoi"])
+        tap(k.root.choices.tiles["van-hoa-xa-hoi"])
         wait_result(k)
-        assert k.screen == "printing", (k.root._last_outcome, sim.state, core.log.read_text()[-1500:])
+        assert k.screen == "printing", (k.root.last_outcome, sim.state, core.log.read_text()[-1500:])
         jobs = sim.wait_jobs(1, timeout=15)
         assert len(jobs) == 1 and jobs[0].printed
         lines = [op.text for op in decode.parse(jobs[0].data) if isinstance(op, decode.TextLine)]
@@ -237,7 +237,7 @@ def test_paper_out_at_the_real_printer_shows_the_problem_screen(make_kiosk, brok
                        extra=["--printer", f"serial:{sim.path}@115200"]).start()
     try:
         k = make_kiosk()
-        tap(k.root.tiles["tu-phap"])
+        tap(k.root.choices.tiles["tu-phap"])
         wait_result(k)
         assert k.screen == "problem"
         assert k.root.screens["problem"].number == "A001" == tickets(core.db)[0][0]
@@ -274,7 +274,7 @@ def test_paper_out_shows_the_number_and_what_to_do(make_kiosk, bus):
     responder(bus, lambda req: {"ok": True, "ticket": TICKET,
                                 "print": {"status": "not_printed", "reason": "paper_out"}})
     k = make_kiosk()
-    tap(k.root.tiles["tu-phap"])
+    tap(k.root.choices.tiles["tu-phap"])
     wait_result(k)
     s = k.root.screens["problem"]
     assert k.screen == "problem" and s.number == "A013"
@@ -290,7 +290,7 @@ def test_paper_out_shows_the_number_and_what_to_do(make_kiosk, bus):
 def test_printed_shows_number_then_returns_home(make_kiosk, bus):
     responder(bus, lambda req: {"ok": True, "ticket": TICKET, "print": {"status": "printed"}})
     k = make_kiosk()
-    tap(k.root.tiles["tu-phap"])
+    tap(k.root.choices.tiles["tu-phap"])
     pump(lambda: k.root.flow.pending is None, what="reply received")
     # The animation runs at least min_anim_s even when the reply is instant.
     assert k.screen == "printing" and k.root.screens["printing"].phase == "printing"
@@ -311,19 +311,19 @@ def test_priority_request_and_idle_return_resets_language(make_kiosk, bus):
     k = make_kiosk()
     tap(k.root.ids.header.ids.lang)
     assert k.root.lang == "en"
-    tap(k.root.priority_tile)
+    tap(k.root.choices.priority_tile)
     assert k.screen == "priority"
-    tap(k.root.class_buttons["cao-tuoi"])
+    tap(k.root.choices.class_buttons["cao-tuoi"])
     assert k.screen == "home" and k.root.screens["home"].title.startswith("Priority: Elderly person")
-    tap(k.root.tiles["van-hoa-xa-hoi"])
+    tap(k.root.choices.tiles["van-hoa-xa-hoi"])
     pump(lambda: seen, what="request reached the core side")
     assert (seen[0]["field"], seen[0]["priority"], seen[0]["lang"]) == ("van-hoa-xa-hoi", "cao-tuoi", "en")
     wait_result(k)
     k.advance(11)
     assert k.screen == "home" and k.root.lang == "vi" and k.root.priority is None
     # Idle on the priority screen also returns home.
-    assert not k.root.priority_tile.disabled
-    tap(k.root.priority_tile)
+    assert not k.root.choices.priority_tile.disabled
+    tap(k.root.choices.priority_tile)
     assert k.screen == "priority"
     k.advance(29)
     assert k.screen == "priority"
@@ -334,7 +334,7 @@ def test_priority_request_and_idle_return_resets_language(make_kiosk, bus):
 def test_language_toggle(make_kiosk, broker):
     k = make_kiosk()
     header = k.root.ids.header
-    tile = k.root.tiles["dat-dai"]
+    tile = k.root.choices.tiles["dat-dai"]
     assert (tile.name, header.lang_label) == ("Đất đai – Xây dựng", "English")
     assert header.date.startswith("Thứ ")
     tap(header.ids.lang)
@@ -364,7 +364,7 @@ def test_no_way_out_without_the_pin(make_kiosk, window):
         k.clock.now += 0.3
     EventLoop.idle()
     assert k.screen == "admin"
-    keys = k.root.pin_keys
+    keys = k.root.admin.keys
     for key in "1111":
         tap(keys[key])
     tap(keys["ok"])

@@ -228,7 +228,7 @@ def test_corner_gesture_needs_five_taps_within_three_seconds():
 
 
 def test_pin_hash_from_environment(tmp_path):
-    from kiosk.ui.app import load_pin_hash
+    from kiosk.ui.admin import load_pin_hash
     h = flow.hash_pin("1357", iterations=1000)
     assert load_pin_hash({}) is None
     assert load_pin_hash({"PHUCVU_KIOSK_PIN_HASH": h}) == h

@@ -69,7 +69,7 @@ def render(config_path: Path, out: Path, size: tuple[int, int]) -> list[Path]:
     from kivy.core.window import Window
 
     from kiosk import config as site_config
-    from kiosk.ui.app import KioskRoot
+    from kiosk.ui.root import KioskRoot
 
     cfg = site_config.load(config_path)
     EventLoop.ensure_window()
@@ -123,11 +123,11 @@ def render(config_path: Path, out: Path, size: tuple[int, int]) -> list[Path]:
             root.screens["busy"].ids.spinner.stop()
             root.screens["busy"].ids.spinner.angle = 40
         elif name == "admin":
-            root.pin_hash = "pbkdf2_sha256$1$00$00"
+            root.admin.pin_hash = "pbkdf2_sha256$1$00$00"
             root.open_admin()
-            root.pin = "12"
+            root.admin.pin = "12"
             root.screens["admin"].dots = "••"
-            root.pin_hash = None
+            root.admin.pin_hash = None
 
     written = []
     w, h = size

@@ -1,0 +1,61 @@
+"""The buttons a citizen chooses with: one tile per field and the priority tile
+on the home screen, one button per priority class on the priority screen.
+
+Made once from the site config; relabelled from the retained queue/summary and
+the language (texts.py); laid out again when the window changes shape.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from kiosk import config as site_config
+from kiosk.ui import texts, theme
+from kiosk.ui.widgets import FieldTile, HomeScreen, KButton, PriorityScreen
+
+
+class Choices:
+    """``on_field(code)``, ``on_priority()`` and ``on_class(code)`` are called on a touch."""
+
+    def __init__(self, cfg: site_config.SiteConfig, home: HomeScreen, priority: PriorityScreen, *,
+                 on_field: Callable[[str], None], on_priority: Callable[[], None],
+                 on_class: Callable[[str], None]):
+        self.cfg = cfg
+        self.home = home
+        self.priority = priority
+        self.tiles: dict[str, FieldTile] = {}
+        for f in cfg.fields:
+            tile = FieldTile(code=f.code, icon=f.code)
+            tile.bind(on_release=lambda tile: on_field(tile.code))
+            self.tiles[f.code] = tile
+        self.priority_tile = FieldTile(code="", icon="priority", bg=theme.rgba("priority"))
+        self.priority_tile.bind(on_release=lambda *_: on_priority())
+        self.class_buttons: dict[str, KButton] = {}
+        for pc in cfg.priority.classes:
+            b = KButton(bg=theme.rgba("priority"), font_size=theme.TILE_NAME_PX - 4)
+            b.bind(on_release=lambda btn, code=pc.code: on_class(code))
+            self.class_buttons[pc.code] = b
+            priority.ids.classes.add_widget(b)
+
+    def layout(self, landscape: bool, width: float) -> None:
+        grid = self.home.ids.tiles
+        grid.clear_widgets()
+        # Three columns need a wide screen; 1280×800 gets two, portrait one.
+        grid.cols = 1 if not landscape else (3 if width >= 1600 else 2)
+        for tile in [*self.tiles.values(), self.priority_tile]:
+            grid.add_widget(tile)
+        self.priority.ids.classes.cols = 2 if landscape else 1
+
+    def relabel(self, summary: dict[str, Any] | None, lang: str, chosen: str | None) -> None:
+        """``chosen``: the priority class already chosen, if any."""
+        for code, label in texts.priority_classes(self.cfg, lang).items():
+            self.class_buttons[code].text = label
+        for shown in texts.tiles(self.cfg, summary, lang):
+            tile = self.tiles[shown["code"]]
+            tile.name, tile.tile_state, tile.info = shown["name"], shown["state"], shown["info"]
+            tile.bg = theme.rgba("tile" if shown["state"] == "open" else "tile_closed")
+        # In priority mode the class is already chosen: the tile stays in the
+        # grid (so the field tiles keep their places) but cannot be touched.
+        self.priority_tile.disabled = chosen is not None
+        self.priority_tile.opacity = 0 if chosen is not None else 1
+        for name, value in texts.priority_tile(lang).items():
+            setattr(self.priority_tile, name, value)
