@@ -375,6 +375,49 @@ def test_no_way_out_without_the_pin(make_kiosk, window):
     assert k.exited
 
 
+def test_admin_pad_locks_after_five_wrong_pins_and_frees_after_the_lock(window, site):
+    """No broker needed: the pad only reads the clock seam and calls on_exit."""
+    from kiosk.ui import flow
+    from kiosk.ui.root import KioskRoot
+    clock = TestClock()
+    exited = []
+    root = KioskRoot(site, send=lambda request: None, clock=clock,
+                     pin_hash=flow.hash_pin("2468", iterations=1000), on_exit=lambda: exited.append(True))
+    window.add_widget(root)
+    try:
+        root.open_admin()
+        assert root.current == "admin"
+        screen, keys = root.screens["admin"], root.admin.keys
+
+        def enter(pin):
+            for key in pin:
+                tap(keys[key])
+            tap(keys["ok"])
+
+        for _ in range(4):
+            enter("1111")
+            assert screen.message == "Sai mã PIN"
+            clock.now += 1
+        enter("1111")
+        assert screen.message == "Tạm khóa, thử lại sau 60 giây"
+        # Locked: keys are refused, the right PIN too.  Steps of the clock stay
+        # under the idle return (30 s), which would leave the admin screen.
+        clock.now += 20
+        tap(keys["2"])
+        assert (root.admin.pin, screen.dots) == ("", "")
+        assert screen.message == "Tạm khóa, thử lại sau 41 giây"
+        clock.now += 20
+        enter("2468")
+        assert not exited and screen.message == "Tạm khóa, thử lại sau 21 giây"
+        assert root.current == "admin"
+        clock.now += 20.5       # past the 60 s lock
+        enter("2468")
+        assert exited == [True]
+    finally:
+        window.remove_widget(root)
+        root._ticker.cancel()
+
+
 def test_admin_gesture_does_nothing_without_a_pin_hash(make_kiosk):
     from kivy.tests.common import UnitTestTouch
     k = make_kiosk(pin_hash=None)
