@@ -227,6 +227,55 @@ def test_corner_gesture_needs_five_taps_within_three_seconds():
     assert c.touch(True, 0.8) is False
 
 
+# ------------------------------------------------------------------ screen texts
+TICKET = {"label": "A013", "field_name_vi": "Tư pháp – Hộ tịch", "field_name_en": "Justice and civil status",
+          "ahead": 4, "estimated_wait_min": 20.0, "counters": [1, 2]}
+
+
+def test_printed_and_problem_screens_show_the_ticket(site):
+    from kiosk.ui import texts
+    shown = texts.screens(site, "vi", None, flow.Outcome("printed", ticket=TICKET))
+    assert shown["printing"]["number"] == "A013"
+    assert shown["printing"]["details"].splitlines() == [
+        "Tư pháp – Hộ tịch", "Trước bạn còn 4 người", "Thời gian chờ khoảng 20 phút",
+        "Quầy phục vụ: 1 hoặc 2"]
+    assert texts.details({**TICKET, "ahead": 0}, "en").splitlines()[1:] == [
+        "You will be called shortly", "Served at counter 1 or 2"]
+    shown = texts.screens(site, "en", None, flow.Outcome("problem", ticket=TICKET, reason="paper_out"))
+    assert (shown["problem"]["number"], shown["problem"]["reason"]) == ("A013", "The printer is out of paper")
+    shown = texts.screens(site, "vi", None, flow.Outcome("problem", ticket=TICKET, reason="jammed"))
+    assert shown["problem"]["reason"] == "Không in được phiếu"
+
+
+def test_closed_screen_says_why_and_when(site):
+    from kiosk.ui import texts
+    closed = texts.closed(site, flow.Outcome("closed", reason="quota"), "vi")
+    assert closed["reason"] == "Đã hết số thứ tự hôm nay cho lĩnh vực này"
+    assert closed["next_text"] == "Vui lòng hỏi cán bộ tại quầy"      # the core gave no next_open
+    assert texts.closed(site, flow.Outcome("refused", reason="gave_up"), "en")["reason"] == \
+        "The system is not ready. Please tell the staff at a counter."
+    assert texts.closed(site, None, "vi") == {"title": "Chưa lấy được số thứ tự",
+                                              "reason": "Vui lòng hỏi cán bộ tại quầy", "next_text": ""}
+
+
+def test_home_title_and_tiles_follow_priority_and_summary(site):
+    from kiosk.ui import texts
+    code = site.priority.classes[0].code
+    assert texts.screens(site, "en", code, None)["home"]["title"].startswith(
+        f"Priority: {site.priority.classes[0].name_en}")
+    assert texts.screens(site, "vi", None, None)["home"]["priority_mode"] is False
+    assert {tile["info"] for tile in texts.tiles(site, None, "vi")} == {"Đang cập nhật số người chờ"}
+    summary = {"fields": [{"field": "tu-phap", "waiting": 5, "estimated_wait_min": 12.5, "quota_left": 9},
+                          {"field": "dat-dai", "waiting": 0, "quota_left": 0},
+                          {"field": "kinh-te", "waiting": 2, "estimated_wait_min": None, "open": False}]}
+    tiles = {tile["code"]: tile for tile in texts.tiles(site, summary, "en")}
+    assert tiles["tu-phap"]["state"] == "open" and tiles["tu-phap"]["info"].startswith("5 waiting · about ")
+    assert (tiles["dat-dai"]["state"], tiles["dat-dai"]["info"]) == ("quota", "No numbers left today")
+    assert (tiles["kinh-te"]["state"], tiles["kinh-te"]["info"]) == ("closed", "Not taking numbers now")
+    day_closed = texts.tiles(site, {**summary, "day_closed": True}, "vi")
+    assert {tile["info"] for tile in day_closed} == {"Đã hết giờ làm việc"}
+
+
 def test_pin_hash_from_environment(tmp_path):
     from kiosk.ui.admin import load_pin_hash
     h = flow.hash_pin("1357", iterations=1000)
