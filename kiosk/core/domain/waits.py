@@ -1,0 +1,66 @@
+"""What citizens are told: people ahead, the estimated wait, and the queue summary.
+
+The estimate divides the people ahead among the counters open for the
+field, at the field's average of its last ``SERVICE_WINDOW`` service times
+(the configured minutes per citizen until there are any).
+"""
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from kiosk.config import SiteConfig
+from kiosk.core.domain import days
+from kiosk.core.domain.state import OPEN, QueueState, Ticket
+
+
+def average_service_s(config: SiteConfig, state: QueueState, field_code: str) -> float:
+    window = state.service_times.get(field_code)
+    if window:
+        return sum(window) / len(window)
+    return config.field(field_code).minutes_per_citizen * 60
+
+
+def serving_counters(config: SiteConfig, state: QueueState, field_code: str) -> list[int]:
+    return [c.number for c in config.counters
+            if field_code in c.fields and state.counters[c.number].status == OPEN]
+
+
+def ahead_of(state: QueueState, ticket: Ticket) -> int:
+    """People who will be called before ``ticket`` in its line."""
+    key, is_prio = state.line_of(ticket)
+    prio_ahead = bisect.bisect_left(state.line(key, True), (ticket.seq, ticket.id))
+    if is_prio:
+        return prio_ahead
+    return len(state.line(key, True)) + bisect.bisect_left(state.line(key, False),
+                                                           (ticket.seq, ticket.id))
+
+
+def estimate_wait_s(config: SiteConfig, state: QueueState, field_code: str, ahead: int) -> float:
+    servers = max(1, len(serving_counters(config, state, field_code)))
+    return ahead * average_service_s(config, state, field_code) / servers
+
+
+def summary(config: SiteConfig, state: QueueState, now: float) -> dict[str, Any]:
+    """Per field: waiting, issued today, quota left, open now, the estimated wait."""
+    today = days.service_day(config, state.day, now)
+    fields = []
+    for f in config.fields:
+        prio_waiting = len(state.line(f.code, True))
+        waiting_n = prio_waiting + len(state.line(f.code, False))
+        issued = state.last_number.get(f.code, 0) if state.day == today else 0
+        fields.append({
+            "field": f.code,
+            "name_vi": f.name_vi,
+            "name_en": f.name_en,
+            "prefix": f.prefix,
+            "waiting": waiting_n,
+            "priority_waiting": prio_waiting,
+            "issued": issued,
+            "quota_left": max(0, f.daily_quota - issued),
+            "open": days.is_open(config, f.code, now) and not (
+                state.day_closed and state.day == today),
+            "estimated_wait_min": round(estimate_wait_s(config, state, f.code, waiting_n) / 60, 1),
+            "counters": serving_counters(config, state, f.code),
+        })
+    return {"day": state.day, "day_closed": state.day_closed, "fields": fields}
