@@ -242,34 +242,3 @@ def test_domain_imports_no_io():
         inside = {n for n in names if n.split(".")[0] == "kiosk"}
         assert all(n in ("kiosk.config", "kiosk.core.domain") or n.startswith("kiosk.core.domain.")
                    for n in inside), f"{src.name} imports {inside}"
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_the_waiting_list_a_counter_shows_is_the_order_next_calls(site, seed):
-    """call_order (the console's list) against Next itself: interleave, several
-    fields in the counter's order, transfers to the counter, a streak under way."""
-    import copy
-    import random
-    rnd = random.Random(seed)
-    prios = [p.code for p in site.priority.classes]
-    q = Queue(site)
-    t = at(27, 8)
-    for i in range(40):
-        field = rnd.choice(["tu-phap", "chung-thuc", "dat-dai"])
-        q.issue(field, rnd.choice(prios) if rnd.random() < 0.35 else None, t + i)
-    # counter 3 (dat-dai) hands two of its tickets on to counter 1
-    for _ in range(2):
-        q.call_next(3, t + 50)
-        q.transfer(3, t + 51, to_counter=1)
-    for _ in range(rnd.randint(0, 4)):          # a priority streak may be under way
-        q.call_next(1, t + 60)
-    for counter in (1, 2):
-        order = [x.label for x in q.call_order(counter)]
-        assert order and order[0] == q.select_next(counter).label
-        play = copy.deepcopy(q)
-        calls = []
-        while play.select_next(counter) is not None:
-            events = play.call_next(counter, t + 100 + len(calls))
-            calls.append(play.state.tickets[next(e["ticket_id"] for e in events
-                                                 if e["kind"] == "ticket_called")].label)
-        assert order == calls
