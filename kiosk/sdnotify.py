@@ -9,7 +9,7 @@ does nothing, so the same code runs in a terminal, the demo and the tests.
 
 Ping from the loop that does the work, never from a helper thread: the point
 is that a hung main loop stops the pings and systemd restarts the service.
-Like kiosk/config.py and kiosk/contract.py this module is ground floor: it
+Like kiosk/config/ and kiosk/contract.py this module is ground floor: it
 imports only the standard library, so display/ and firmware_bridge/ use it too.
 The protocol is ``sd_notify(3)``: one datagram of ``KEY=VALUE`` lines.
 """

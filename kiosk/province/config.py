@@ -9,10 +9,10 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from kiosk import config as site_config
-from kiosk.config import Section, check_tls_files, nfc, timezone_name
+from kiosk.config import Section, TlsClient, nfc, timezone_name
 
 
 class ProvinceSection(Section):
@@ -25,23 +25,15 @@ class ProvinceSection(Section):
     _tz = field_validator("timezone")(timezone_name)
 
 
-class BrokerSection(Section):
+class BrokerSection(TlsClient):
     host: str = "127.0.0.1"
     port: int = Field(default=8883, ge=1, le=65535)
-    cafile: str = ""
-    certfile: str = ""
-    keyfile: str = ""
     username: str = "aggregator"
     password_file: str = ""
     # Fixed: the broker keeps this client's session (and the events that
     # arrive while it is down) under this id.
     client_id: str = Field(default="phucvu-aggregate", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     keepalive: int = Field(default=30, ge=5, le=600)
-
-    @model_validator(mode="after")
-    def _tls_pairs(self) -> "BrokerSection":
-        check_tls_files(self.cafile, self.certfile, self.keyfile)
-        return self
 
 
 class DatabaseSection(Section):

@@ -1,0 +1,154 @@
+"""How a centre serves: the site, opening hours, fields, counters, priority
+classes and rating levels.  The queue's rules (``kiosk/core/domain.py``) and
+the reports read these; docs/config.md explains each key.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from kiosk.config.section import HHMM, Code, Section, ViText, nfc, timezone_name
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+class Session(Section):
+    """One opening session, e.g. Monday to Friday 07:00–11:30."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    open: HHMM
+    close: HHMM
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Session":
+        if _minutes(self.close) <= _minutes(self.open):
+            raise ValueError(f"close {self.close} must be after open {self.open}")
+        return self
+
+    def open_minute(self) -> int:
+        return _minutes(self.open)
+
+    def close_minute(self) -> int:
+        return _minutes(self.close)
+
+
+def default_hours() -> list[Session]:
+    weekdays = ["mon", "tue", "wed", "thu", "fri"]
+    return [
+        Session(days=weekdays, open="07:00", close="11:30"),
+        Session(days=weekdays, open="13:30", close="17:00"),
+    ]
+
+
+class SiteSection(Section):
+    id: Code
+    commune: ViText
+    centre: ViText
+    province: str = ""
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    _nfc = field_validator("commune", "centre", "province")(nfc)
+
+    _tz = field_validator("timezone")(timezone_name)
+
+
+class FieldSection(Section):
+    """A lĩnh vực: one queue with its own ticket prefix."""
+
+    code: Code
+    name_vi: ViText
+    name_en: ViText
+    prefix: Annotated[str, Field(pattern=r"^[A-Z]$")]
+    minutes_per_citizen: float = Field(gt=0, le=240)
+    daily_quota: int = Field(default=999, ge=1, le=999)
+    # None: the site's [[hours]].
+    hours: list[Session] | None = None
+
+    _nfc = field_validator("name_vi", "name_en")(nfc)
+
+
+class CounterSection(Section):
+    """A quầy; ``fields`` in the order the counter serves them."""
+
+    number: int = Field(ge=1, le=99)
+    name: ViText
+    fields: list[Code] = Field(min_length=1)
+
+    _nfc = field_validator("name")(nfc)
+
+
+class PriorityClass(Section):
+    code: Code
+    name_vi: ViText
+    name_en: ViText
+
+    _nfc = field_validator("name_vi", "name_en")(nfc)
+
+
+def _default_priority_classes() -> list[PriorityClass]:
+    return [
+        PriorityClass(code="cao-tuoi", name_vi="Người cao tuổi", name_en="Elderly person"),
+        PriorityClass(code="khuyet-tat", name_vi="Người khuyết tật", name_en="Person with a disability"),
+        PriorityClass(code="co-thai", name_vi="Phụ nữ có thai", name_en="Pregnant woman"),
+        PriorityClass(code="co-cong", name_vi="Người có công", name_en="Person of merit"),
+        PriorityClass(code="lan-xanh", name_vi="Làn xanh", name_en="Green lane"),
+    ]
+
+
+class PrioritySection(Section):
+    # After this many priority calls in a row at one counter, the next call
+    # takes a normal ticket if one waits, so normal tickets are not starved.
+    interleave: int = Field(default=3, ge=1, le=100)
+    classes: list[PriorityClass] = Field(default_factory=_default_priority_classes)
+
+
+class RatingLevel(Section):
+    code: Code
+    name_vi: ViText
+    name_en: ViText
+    # Counted in the satisfaction rate (the top two of three by default).
+    satisfied: bool
+
+    _nfc = field_validator("name_vi", "name_en")(nfc)
+
+
+def _default_levels() -> list[RatingLevel]:
+    return [
+        RatingLevel(code="rat-hai-long", name_vi="Rất hài lòng", name_en="Very satisfied", satisfied=True),
+        RatingLevel(code="hai-long", name_vi="Hài lòng", name_en="Satisfied", satisfied=True),
+        RatingLevel(code="khong-hai-long", name_vi="Không hài lòng", name_en="Not satisfied", satisfied=False),
+    ]
+
+
+class RatingSection(Section):
+    window_s: float = Field(default=60, ge=5, le=600)
+    # Presses at one counter closer together than this are not a person
+    # answering a question: kept as 'too_fast', never counted.
+    min_press_interval_s: float = Field(default=1.0, ge=0, le=30)
+    # A box's press is judged on the box's clock mapped to the core's
+    # (docs/reports.md).  When the window was opened by another source (the
+    # browser's "finish"), the mapping may be off by the link's delay and
+    # drift: a press this close after the window's end still counts.
+    clock_tolerance_s: float = Field(default=1.0, ge=0, le=10)
+    # How fast a box's clock may drift from the core's, in parts per million,
+    # for the mapping to forgive a stale estimate (crystals: 20-100 ppm).
+    max_drift_ppm: float = Field(default=200, ge=0, le=10000)
+    # A press that reaches the core this long after it was made is flagged
+    # delivered_late in the data (it is still judged on its press time).
+    late_after_s: float = Field(default=2.0, ge=0.1, le=3600)
+    levels: list[RatingLevel] = Field(default_factory=_default_levels, min_length=3, max_length=5)
+
+    @model_validator(mode="after")
+    def _some_satisfied(self) -> "RatingSection":
+        if not any(lv.satisfied for lv in self.levels):
+            raise ValueError("at least one rating level must have satisfied = true")
+        if all(lv.satisfied for lv in self.levels):
+            raise ValueError("at least one rating level must have satisfied = false")
+        return self
+

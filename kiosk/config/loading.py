@@ -1,0 +1,83 @@
+"""Reading a config file: TOML in, a validated model out, or a ConfigError
+whose every line names the file, the key and what was expected.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from kiosk.config.site import SiteConfig
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(Exception):
+    """A site config that cannot be used; the message is meant for a person."""
+
+
+def describe_error(err: dict[str, Any]) -> str:
+    loc = ""
+    for part in err["loc"]:
+        if isinstance(part, int):
+            loc += f"[{part}]"
+        else:
+            loc += ("." if loc else "") + str(part)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key (not valid in this section; see docs/config.md)"
+    if kind == "missing":
+        return f"{loc}: required key is missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    given = err.get("input")
+    shown = "" if isinstance(given, (dict, list)) or given is None else f", got {given!r}"
+    return f"{loc}: {msg}{shown}" if loc else f"{msg}"
+
+
+def parse(data: dict[str, Any], source: str = "<config>", model: type[M] = SiteConfig) -> M:
+    """Validate ``data`` as ``model`` (the site config unless told otherwise)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        lines = [describe_error(err) for err in e.errors()]
+        raise ConfigError(f"{source}: " + f"\n{source}: ".join(lines)) from None
+
+
+def load(path: str | Path, model: type[M] = SiteConfig, what: str = "site config") -> M:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read the {what}: {e.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    return parse(data, str(p), model)
+
+
+def documented_keys(model: type[BaseModel] = SiteConfig, prefix: str = "") -> list[str]:
+    """Every dotted key the config accepts; tests compare it with docs/config.md."""
+    keys: list[str] = []
+    for name, info in model.model_fields.items():
+        dotted = f"{prefix}{name}"
+        keys.append(dotted)
+        sub = _submodel(info.annotation)
+        if sub is not None:
+            keys.extend(documented_keys(sub, dotted + "."))
+    return keys
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _submodel(arg)
+        if found is not None:
+            return found
+    return None
+
