@@ -200,3 +200,32 @@ def test_ranking_breaks_ties_by_on_time_then_wait():
     z = unknown.sites[-1]
     assert (z.site, z.centre, z.rated, z.satisfaction, z.on_time_share) == ("z", "z", 1, None, None)
     assert any("site z: no site/info" in w for w in unknown.warnings)
+
+
+def test_a_site_in_the_province_has_its_centre_reports_figures():
+    """One definition for both reports (kiosk.reports.rates): the same tickets
+    and ratings give the same rates and percentiles in the province's ranking
+    and in the centre's own report."""
+    from kiosk.reports import figures as fig
+    day, t0 = dt.date(2026, 11, 27), T
+    waits = [3, 7, 1, 12, 5, 9, 2, 30, 4, 6, 8]                # minutes
+    services = [10, 10.5, 4, 20, 9.99, 10, 1, 3, 15, 2, 7]      # the field's typical is 10
+    levels = ["ok", "ok", "bad", "ok", "meh"]
+    site = pr.compute(
+        [pr.TicketRow("s", "f", "finished", t0, t0 + w * 60, t0 + w * 60, t0 + w * 60 + s * 60)
+         for w, s in zip(waits, services)],
+        [pr.RatingRow("s", lv) for lv in levels],
+        {"s": pr.SiteFacts("s", "S", "", frozenset({"ok"}), frozenset({"ok", "meh", "bad"}),
+                           {"f": 10.0})}, day, day).sites[0]
+    rules = fig.Rules((fig.Level("ok", True), fig.Level("meh", False), fig.Level("bad", False)),
+                      {"f": 10.0}, dt.timezone(dt.timedelta(hours=7)))
+    centre = fig.compute(
+        [fig.TicketRow(DAY, "f", "f", None, t0, "finished", 1, 0, None, "nv01", w * 60, s * 60)
+         for w, s in zip(waits, services)],
+        [fig.RatingRow(1, lv, t0, 1, None, "nv01", "f", DAY, t0, "f") for lv in levels],
+        rules, day, day, ("day",)).breakdowns["day"].total
+    figures = ("satisfaction", "rated_share", "on_time_share", "wait_p50", "wait_p90")
+    assert [getattr(site, f) for f in figures] == [getattr(centre, f) for f in figures]
+    # 3 of 5 satisfied, 5 rated of 11 served, 8 within 10 minutes (10 itself
+    # is on time), waits ranked 6th and 10th of 11.
+    assert [getattr(site, f) for f in figures] == [3 / 5, 5 / 11, 8 / 11, 6, 12]

@@ -13,8 +13,8 @@ from kiosk.reports.figures import (
     Rules,
     TicketRow,
     compute,
-    percentile,
 )
+from kiosk.reports.rates import percentile
 
 TZ = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = dt.date(2026, 11, 27)
@@ -68,6 +68,14 @@ def rating(id, ticket, level="tot", *, counted=True, reason=None, official="nv01
 ])
 def test_percentile_is_nearest_rank(values, p, expected):
     assert percentile(values, p) == expected
+
+
+def test_anomaly_reasons_are_the_domains():
+    # One list: the reasons the core decides are the report's columns, in the
+    # domain's order, never a copy that drifts from it.
+    from kiosk.core.domain import ANOMALIES
+    from kiosk.reports.figures import REASONS
+    assert REASONS is ANOMALIES
 
 
 def test_no_show_expired_and_served_are_separate():

@@ -2,10 +2,11 @@
 
 One row per site over a period of service days: tickets issued and served,
 satisfaction, share rated, on-time share, wait p50/p90.  The figures mean
-what they mean in a centre's own report (docs/reports.md), computed from the
-aggregated events; docs/multi-site.md lists them.  Ranked by satisfaction,
-then on-time share, then wait p50 (shorter first); a site with no figure
-ranks below every site with one.
+what they mean in a centre's own report (docs/reports.md): the rates, the
+percentiles and the on-time rule are ``kiosk.reports.rates``, applied here
+to the aggregated events; docs/multi-site.md lists them.  Ranked by
+satisfaction, then on-time share, then wait p50 (shorter first); a site with
+no figure ranks below every site with one.
 
 ``compute`` and the formatters are pure; ``read`` is the only part that
 touches PostgreSQL.
@@ -18,7 +19,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.reports.figures import percentile
+from kiosk.reports.rates import Rates, percentile, served_on_time
 
 
 class ProvinceReportError(Exception):
@@ -53,7 +54,7 @@ class SiteFacts:
 
 
 @dataclass
-class SiteFigures:
+class SiteFigures(Rates):
     site: str
     centre: str
     commune: str
@@ -71,15 +72,7 @@ class SiteFigures:
 
     @property
     def satisfaction(self) -> float | None:
-        return self.satisfied / self.rated if self.rated and self.known else None
-
-    @property
-    def rated_share(self) -> float | None:
-        return self.rated / self.served if self.served else None
-
-    @property
-    def on_time_share(self) -> float | None:
-        return self.on_time / self.on_time_base if self.on_time_base else None
+        return super().satisfaction if self.known else None
 
     @property
     def wait_p50(self) -> float | None:
@@ -126,7 +119,7 @@ def compute(tickets: list[TicketRow], ratings: list[RatingRow], facts: dict[str,
                     unknown_fields.setdefault(t.site, set()).add(str(t.field))
             elif t.finished_at is not None and t.last_called_at is not None:
                 f.on_time_base += 1
-                if max(0.0, t.finished_at - t.last_called_at) <= typical * 60:
+                if served_on_time(max(0.0, t.finished_at - t.last_called_at), typical):
                     f.on_time += 1
     for site, fields in sorted(unknown_fields.items()):
         warnings.append(f"site {site}: served tickets in fields its site/info does not list "

@@ -1,8 +1,10 @@
 """The reports the head of a centre reads (docs/reports.md defines every figure).
 
-Floors: ``figures`` computes over plain rows (pure), ``reader`` reads a
-period from the SQLite file (read-only), ``output`` and ``charts`` format
-it, ``catalogue`` holds every header in Vietnamese and English.
+Floors: ``figures`` computes over plain rows (pure; ``rates`` holds the
+definitions it shares with the province's ranking, ``grouping`` the numpy
+grouping under it), ``reader`` reads a period from the SQLite file
+(read-only), ``output`` and ``charts`` format it, ``catalogue`` holds every
+header in Vietnamese and English.
 ``report_main`` is what ``phucvu report`` calls.
 """
 from __future__ import annotations

@@ -6,9 +6,10 @@ computes every figure that docs/reports.md defines, and ``output`` /
 ``charts`` format the result.  Tests feed hand-made ``TicketRow`` and
 ``RatingRow`` values straight in.
 
-The figures are sums and percentiles over group codes done by numpy, so a
-month (150,000 tickets, every breakdown for the spreadsheet) is grouped in
-C rather than one Python step per ticket per breakdown.
+The definitions shared with the province's ranking (rates, nearest-rank
+percentiles, the on-time rule) live in ``rates``; the numpy grouping that
+keeps a month (150,000 tickets, every breakdown for the spreadsheet) in C
+rather than one Python step per ticket per breakdown lives in ``grouping``.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from typing import Any, Iterable, NamedTuple, Sequence
 import numpy as np
 
 from kiosk.core.domain import ANOMALIES
+from kiosk.reports.grouping import GroupKeys, LocalTime, Samples, floats, not_none, sort_key, sums
+from kiosk.reports.rates import Rates, served_on_time, share
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ class Rules:
 
 
 @dataclass
-class Figures:
+class Figures(Rates):
     """Every figure for one group (or the total); minutes and fractions."""
 
     key: Any
@@ -104,20 +107,8 @@ class Figures:
     on_time_base: int = 0
 
     @property
-    def satisfaction(self) -> float | None:
-        return _share(self.satisfied, self.rated)
-
-    @property
-    def rated_share(self) -> float | None:
-        return _share(self.rated, self.served)
-
-    @property
     def priority_share(self) -> float | None:
-        return _share(self.priority, self.issued)
-
-    @property
-    def on_time_share(self) -> float | None:
-        return _share(self.on_time, self.on_time_base)
+        return share(self.priority, self.issued)
 
 
 @dataclass
@@ -134,26 +125,6 @@ class Report:
     levels: tuple[Level, ...]   # config levels, then any unknown codes met in the data
     breakdowns: dict[str, Breakdown]
     warnings: list[str]
-
-
-def _share(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def percentile(sorted_values: list[float], p: float) -> float | None:
-    """Nearest rank: the smallest value with at least p % of values at or below it."""
-    n = len(sorted_values)
-    if n == 0:
-        return None
-    return sorted_values[_rank(n, p) - 1]
-
-
-def _rank(n, p):
-    # ceil(p/100 * n) in integers where p is whole (50, 90): float products
-    # such as 0.7 * 10 = 7.000000000000001 would move a rank by one.
-    if float(p).is_integer():
-        return np.maximum(1, (int(p) * n + 99) // 100)
-    return np.maximum(1, np.ceil(p / 100 * n).astype(np.int64))
 
 
 # A ticket's outcome as bits of one integer (the reader's SQL packs the
@@ -211,129 +182,16 @@ class RatingColumns(NamedTuple):
     n: Sequence                   # how many such presses
 
 
+def rating_columns(rows: Iterable[RatingRow]) -> RatingColumns:
+    """Rows to columns, one press per entry; a press with no field of its
+    own takes its ticket's, as reader.py's SQL does."""
+    return _transpose([(r.counter, r.level, r.at, r.counted, r.reason, r.official,
+                        r.field if r.field is not None else r.ticket_field, r.ticket_day,
+                        r.ticket_issued_at, 1) for r in rows], RatingColumns)
+
+
 def _transpose(rows: list, kind):
     return kind(*zip(*rows)) if rows else kind(*([()] * len(kind._fields)))
-
-
-def _floats(values: Sequence) -> np.ndarray:
-    # None (SQL NULL) becomes NaN: "no value" for waits and services.
-    return np.array(values, dtype=float) if len(values) else np.zeros(0)
-
-
-def _not_none(values: Sequence) -> np.ndarray:
-    return np.array([v is not None for v in values], dtype=bool)
-
-
-class _Keys:
-    """One breakdown's group keys, each given a small integer code.
-
-    Tickets (both sides) and presses share the codes, so every group's
-    figures are sums over one index: numpy's bincount does a month's
-    grouping in C instead of one Python step per ticket.
-    """
-
-    def __init__(self) -> None:
-        self.index: dict[Any, int] = {}
-
-    def codes(self, values: Sequence) -> np.ndarray:
-        index = self.index
-        if isinstance(values, np.ndarray):
-            # Hours: numpy finds the distinct ones and each value's place.
-            distinct, inverse = np.unique(values, return_inverse=True)
-            keys = distinct.tolist()
-            for key in keys:
-                index.setdefault(key, len(index))
-            return np.array([index[k] for k in keys], dtype=np.int64)[inverse]
-        # dict.fromkeys finds the distinct keys at C speed; the per-value
-        # lookup is then a C-level map with no Python frame per ticket.
-        for key in dict.fromkeys(values):
-            index.setdefault(key, len(index))
-        return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
-
-    def add(self, key: Any) -> None:
-        self.index.setdefault(key, len(self.index))
-
-
-class _Local:
-    """Local day and hour of epoch times, one time zone lookup per quarter hour.
-
-    Every UTC offset in use is a whole number of quarter hours, so the local
-    date and hour are constant over an epoch-aligned quarter.
-    """
-
-    def __init__(self, tz: dt.tzinfo):
-        self.tz = tz
-        self.cache: dict[int, tuple[str, int]] = {}
-
-    def _quarters(self, ts: np.ndarray) -> tuple[list[tuple[str, int]], np.ndarray]:
-        quarters, inverse = np.unique((ts // 900).astype(np.int64), return_inverse=True)
-        local = []
-        for q in quarters.tolist():
-            got = self.cache.get(q)
-            if got is None:
-                at = dt.datetime.fromtimestamp(q * 900, self.tz)
-                got = self.cache[q] = (at.date().isoformat(), at.hour)
-            local.append(got)
-        return local, inverse
-
-    def hours(self, ts: np.ndarray) -> np.ndarray:
-        if not len(ts):
-            return np.zeros(0, np.int64)
-        local, inverse = self._quarters(ts)
-        return np.array([h for _, h in local], dtype=np.int64)[inverse]
-
-    def days_and_hours(self, ts: np.ndarray) -> tuple[list[str], np.ndarray]:
-        if not len(ts):
-            return [], np.zeros(0, np.int64)
-        local, inverse = self._quarters(ts)
-        days = np.array([d for d, _ in local], dtype=object)[inverse].tolist()
-        return days, np.array([h for _, h in local], dtype=np.int64)[inverse]
-
-
-def _sums(codes: np.ndarray, groups: int, weights: np.ndarray | None = None) -> np.ndarray:
-    """Per group: how many entries, or the sum of their (integer) weights."""
-    if weights is not None:
-        return np.bincount(codes, weights=weights.astype(np.int64), minlength=groups).astype(np.int64)
-    return np.bincount(codes, minlength=groups)
-
-
-class _Samples:
-    """Waits or services (NaN: no sample), sorted once for every breakdown."""
-
-    def __init__(self, values: np.ndarray):
-        self.order = np.argsort(values, kind="stable")
-        self.order = self.order[~np.isnan(values[self.order])]
-        self.sorted = values[self.order]
-
-    def percentiles(self, codes: np.ndarray, groups: int,
-                    ps: tuple[int, ...] = (50, 90)) -> list[list[float | None]]:
-        """Nearest-rank percentiles per group, in minutes."""
-        # A stable sort by group keeps each group's samples in value order;
-        # on 16-bit codes numpy sorts by radix, in linear time.
-        c = codes[self.order].astype(np.int16 if groups < 2**15 else np.int64)
-        by_group = np.argsort(c, kind="stable")
-        v = self.sorted[by_group]
-        n = np.bincount(c, minlength=groups)
-        start = np.concatenate(([0], np.cumsum(n)[:-1])).astype(np.int64)
-        result = []
-        for p in ps:
-            if not len(v):
-                result.append([None] * groups)
-                continue
-            idx = np.minimum(start + _rank(n, p) - 1, len(v) - 1)
-            picked = v[idx] / 60
-            result.append([float(x) if k else None for x, k in zip(picked.tolist(), n.tolist())])
-        return result
-
-
-def _sort_key(key: Any, order: dict[str, int]) -> tuple:
-    # Fields in config order (as the kiosk shows them), the rest by value;
-    # the unattributed group (key None) goes last.
-    if key is None:
-        return (2, 0, "")
-    if key in order:
-        return (0, order[key], "")
-    return (1, 0, key)
 
 
 def compute(tickets: Iterable[TicketRow] | TicketColumns,
@@ -353,17 +211,14 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
         if by not in BREAKDOWNS:
             raise ReportError(f"unknown breakdown {by!r} (expected one of {', '.join(BREAKDOWNS)})")
     T = tickets if isinstance(tickets, TicketColumns) else ticket_columns(tickets)
-    R = (ratings if isinstance(ratings, RatingColumns)
-         else _transpose([(r.counter, r.level, r.at, r.counted, r.reason, r.official,
-                           r.field if r.field is not None else r.ticket_field, r.ticket_day,
-                           r.ticket_issued_at, 1) for r in ratings], RatingColumns))
-    local = _Local(rules.tz)
+    R = ratings if isinstance(ratings, RatingColumns) else rating_columns(ratings)
+    local = LocalTime(rules.tz)
     warnings: list[str] = []
 
     # ------------------------------------------------------------ tickets
     n_t = len(T.wait_ms)
-    wait = _floats(T.wait_ms) / 1000
-    service = _floats(T.service_ms) / 1000
+    wait = floats(T.wait_ms) / 1000
+    service = floats(T.service_ms) / 1000
     bits = np.array(T.outcome, dtype=np.int64) if n_t else np.zeros(0, np.int64)
     finished = (bits & FINISHED) != 0
     expired = (bits & EXPIRED_BIT) != 0
@@ -382,7 +237,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     unknown = timed & np.isnan(typical)
     on_time_base = timed & ~unknown
     with np.errstate(invalid="ignore"):
-        on_time = on_time_base & (service <= typical * 60)
+        on_time = on_time_base & served_on_time(service, typical)
     if unknown.any():
         missing: dict[str, int] = {}
         for f in np.array(T.field, dtype=object)[unknown].tolist():
@@ -396,16 +251,16 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
 
     # ------------------------------------------------------------ ratings
     n_r = len(R.at)
-    has_ticket = _not_none(R.ticket_day)
+    has_ticket = not_none(R.ticket_day)
     r_day: list = list(R.ticket_day)
     r_hour = np.zeros(n_r, np.int64)
     hour = np.zeros(n_t, np.int64)
     if "hour" in wanted:
-        hour = local.hours(_floats(T.issued_at))
+        hour = local.hours(floats(T.issued_at))
     if n_r and ("day" in wanted or "hour" in wanted):
         t_issued = np.array([x if x is not None else 0.0 for x in R.ticket_issued_at], dtype=float)
         ticket_hour = local.hours(t_issued)
-        pressed_day, pressed_hour = local.days_and_hours(_floats(R.at))
+        pressed_day, pressed_hour = local.days_and_hours(floats(R.at))
         r_hour = np.where(has_ticket, ticket_hour, pressed_hour)
         r_day = [d if d is not None else p for d, p in zip(r_day, pressed_day)]
     counted = np.array(R.counted, dtype=bool) if n_r else np.zeros(0, bool)
@@ -450,23 +305,23 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     def group_figures(keys: list, t_issue: np.ndarray, t_outcome: np.ndarray,
                       r_keys: np.ndarray) -> list[Figures]:
         g = len(keys)
-        issued = _sums(t_issue, g)
-        prio = _sums(t_issue, g, priority)
-        moved = _sums(t_issue, g, transferred)
-        served = _sums(t_outcome, g, finished)
-        gone = _sums(t_outcome, g, expired)
-        absent = _sums(t_outcome, g, no_show)
-        base = _sums(t_outcome, g, on_time_base)
-        ontime = _sums(t_outcome, g, on_time)
+        issued = sums(t_issue, g)
+        prio = sums(t_issue, g, priority)
+        moved = sums(t_issue, g, transferred)
+        served = sums(t_outcome, g, finished)
+        gone = sums(t_outcome, g, expired)
+        absent = sums(t_outcome, g, no_show)
+        base = sums(t_outcome, g, on_time_base)
+        ontime = sums(t_outcome, g, on_time)
         w50, w90 = waits.percentiles(t_issue, g)
         s50, s90 = services.percentiles(t_outcome, g)
-        by_level = _sums(r_keys[counted] * n_levels + r_level[counted], g * n_levels,
+        by_level = sums(r_keys[counted] * n_levels + r_level[counted], g * n_levels,
                          presses[counted]).reshape(g, n_levels)
         rated = by_level.sum(axis=1)
-        happy = _sums(r_keys, g, presses * good)
-        odd = _sums(r_keys, g, presses * anomaly)
+        happy = sums(r_keys, g, presses * good)
+        odd = sums(r_keys, g, presses * anomaly)
         n_reasons = len(reasons)
-        by_reason = _sums(r_keys[anomaly] * n_reasons + r_reason[anomaly], g * n_reasons,
+        by_reason = sums(r_keys[anomaly] * n_reasons + r_reason[anomaly], g * n_reasons,
                           presses[anomaly]).reshape(g, n_reasons)
         out = []
         for i, key in enumerate(keys):
@@ -481,7 +336,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
                 reasons=why, on_time=int(ontime[i]), on_time_base=int(base[i])))
         return out
 
-    waits, services = _Samples(wait), _Samples(service)
+    waits, services = Samples(wait), Samples(service)
     zeros_t, zeros_r = np.zeros(n_t, np.int64), np.zeros(n_r, np.int64)
     total = group_figures(["total"], zeros_t, zeros_t, zeros_r)[0]
     field_order = {code: i for i, code in enumerate(rules.minutes_per_citizen)}
@@ -494,7 +349,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     }
     result: dict[str, Breakdown] = {}
     for by in wanted:
-        keys = _Keys()
+        keys = GroupKeys()
         issue_side, outcome_side, press_side = sources[by]
         t_issue = keys.codes(issue_side)
         t_outcome = t_issue if outcome_side is issue_side else keys.codes(outcome_side)
@@ -503,6 +358,6 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
             keys.add(key)
         figures = group_figures(list(keys.index), t_issue, t_outcome, r_keys)
         order = field_order if by == "field" else {}
-        figures.sort(key=lambda f: _sort_key(f.key, order))
+        figures.sort(key=lambda f: sort_key(f.key, order))
         result[by] = Breakdown(by, figures, total)
     return Report(date_from, date_to, tuple(levels), result, warnings)
