@@ -142,9 +142,9 @@ def test_simulator_states_are_validated(tmp_path):
     assert status.reply_for("ok")[1] == 0x12
 
 
-def test_view_from_a_ticket_reply_and_print_test(tmp_path, capsys):
+def test_view_from_a_ticket_reply():
     from kiosk import config as cfg
-    from kiosk.printing.tools import print_test, view_from_ticket
+    from kiosk.printing.tools import view_from_ticket
 
     site = cfg.load("deploy/demo-site.toml")
     ticket = {"ticket_id": "20261127-A013", "label": "A013", "field": "tu-phap",
@@ -156,7 +156,33 @@ def test_view_from_a_ticket_reply_and_print_test(tmp_path, capsys):
     assert v.issued_at.utcoffset().total_seconds() == 7 * 3600
     assert v.commune == "Xã Thắng Lộc"
 
-    result = print_test("deploy/demo-site.toml", base_dir=str(tmp_path))
-    assert result.printed
-    assert "print-test: printed" in capsys.readouterr().out
+
+def test_print_test_says_the_state_before_and_what_printed(tmp_path):
+    from kiosk import config as cfg
+    from kiosk.printing.tools import print_test
+
+    site = cfg.load("deploy/demo-site.toml")
+    said: list[str] = []
+    result = print_test(site, base_dir=str(tmp_path), say=said.append)
+    assert result.printed and result.bytes_sent > 0
+    assert len(said) == 2 and said[0].startswith("printer: ok (")
+    assert said[1] == f"print-test: printed: {result.state} ({result.detail}); {result.bytes_sent} bytes"
     assert (tmp_path / "demo-data" / "tickets" / "0001.png").is_file()
+
+    # --printer overrides the config; a printer that is not there is said, not raised.
+    said.clear()
+    result = print_test(site, connection=f"serial:{tmp_path}/ttyNOPE", reprint=True, say=said.append)
+    assert not result.printed and result.state == "unplugged"
+    assert said[0].startswith("printer: unplugged (cannot open ") and "ttyNOPE" in said[0]
+    assert said[1].startswith("print-test: NOT printed: unplugged (") and said[1].endswith("; 0 bytes")
+
+
+def test_print_test_refuses_no_printer_and_a_bad_one():
+    from kiosk import config as cfg
+    from kiosk.printing.tools import PrintTestError, print_test
+
+    site = cfg.load("deploy/demo-site.toml")
+    with pytest.raises(PrintTestError, match=r"^no printer: \[printer\] connection is none$"):
+        print_test(site, connection="none")
+    with pytest.raises(PrintTestError, match=r"^\[printer\] .*baud rate"):
+        print_test(site, connection="serial:/dev/ttyUSB0@9601")

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Callable
+
+from kiosk.config import SiteConfig
 
 from . import decode, profiles
 from .layout import TicketView
-from .printer import PrintResult, TicketPrinter
+from .printer import PrinterConfigError, PrintResult, TicketPrinter
 from .render import TicketRenderer
 
 
@@ -46,25 +49,35 @@ def sample_view(config, *, reprint: bool = False, priority: bool = False, now: d
     return view_from_ticket(config, ticket, reprint=reprint)
 
 
-def print_test(config_path: str, *, base_dir: str = ".", reprint: bool = False) -> PrintResult:
-    """``phucvu print-test``: print a sample ticket on the configured printer and say what happened."""
-    from kiosk import config as cfg
+class PrintTestError(Exception):
+    """A print test that cannot start; the message is one line for a person."""
 
-    site = cfg.load(config_path)
-    tp = TicketPrinter(site.printer, base_dir=base_dir)
+
+def print_test(site: SiteConfig, *, connection: str | None = None, reprint: bool = False,
+               base_dir: str | Path = ".", say: Callable[[str], None] = print) -> PrintResult:
+    """``phucvu print-test``: print a sample ticket and say what the printer answered.
+
+    ``connection`` overrides ``[printer] connection``.  Says two lines: the
+    printer's state before, then whether the ticket printed and how many bytes
+    went out.  The caller decides what a ticket that did not print means (the
+    command exits 1).  Raises PrintTestError when there is no printer to test.
+    """
+    conn = connection or site.printer.connection
+    if conn == "none":
+        raise PrintTestError("no printer: [printer] connection is none")
+    try:
+        tp = TicketPrinter(site.printer.model_copy(update={"connection": conn}), base_dir=base_dir)
+    except PrinterConfigError as e:
+        raise PrintTestError(f"[printer] {e}") from None
     try:
         before = tp.status()
-        print(f"printer: {before.state} ({before.detail})")
+        say(f"printer: {before.state} ({before.detail})")
         result = tp.print_ticket(sample_view(site, reprint=reprint))
-        print(f"print-test: {'printed' if result.printed else 'NOT printed'}: {result.state} "
-              f"({result.detail}); {result.bytes_sent} bytes")
-        if tp.sim:
-            jobs = tp.sim.wait_jobs(1, timeout=2)
-            if jobs:
-                print(f"simulated ticket saved as {jobs[-1].png_path or jobs[-1].bin_path}")
-        return result
     finally:
         tp.close()
+    say(f"print-test: {'printed' if result.printed else 'NOT printed'}: {result.state} "
+        f"({result.detail}); {result.bytes_sent} bytes")
+    return result
 
 
 def write_samples(config, out_dir: str | Path, *, now: dt.datetime) -> dict[str, int]:
