@@ -89,3 +89,19 @@ def test_backup_refuses_to_overwrite(phucvu, tmp_path):
     target = tmp_path / "b.db"
     phucvu("backup", str(target))
     assert "exists" in phucvu("backup", str(target), ok=False).stderr
+
+
+def test_the_roster_and_log_ins_without_a_core(phucvu):
+    phucvu("init")
+    assert "added" in phucvu("official", "add", "nv01", "Nguyễn Văn An", "--pin", "1234").stdout
+    assert "a head needs a PIN" in phucvu("official", "add", "tp01", "Trần Thị Bình", "--role", "head",
+                                          ok=False).stderr
+    assert "4 to 12 digits" in phucvu("official", "pin", "nv01", "--pin", "12", ok=False).stderr
+    assert "no official 'zz'" in phucvu("official", "pin", "zz", "--pin", "5678", ok=False).stderr
+    assert "wrong official code or PIN" in phucvu("login", "2", "nv01", "--pin", "9999", ok=False).stderr
+    assert "nv01 logged in at Quầy 2" in phucvu("login", "2", "nv01", "--pin", "1234").stdout
+    assert "logged out at Quầy 2" in phucvu("logout", "2").stdout
+    phucvu("official", "disable", "nv01")
+    assert phucvu("official", "list").stdout.split() == ["nv01", "Nguyễn", "Văn", "An", "staff", "PIN",
+                                                         "inactive"]
+    assert "no active official 'nv01'" in phucvu("login", "2", "nv01", ok=False).stderr
