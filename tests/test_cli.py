@@ -19,6 +19,8 @@ def phucvu(tmp_path):
         assert "Traceback" not in p.stderr, p.stderr
         if ok:
             assert p.returncode == 0, p.stderr
+        elif ok is None:
+            pass
         elif p.returncode == 2:
             # click's usage errors show the usage line, then the error.
             assert p.stderr.strip().splitlines()[-1].startswith("Error: "), p.stderr
@@ -105,3 +107,27 @@ def test_the_roster_and_log_ins_without_a_core(phucvu):
     assert phucvu("official", "list").stdout.split() == ["nv01", "Nguyễn", "Văn", "An", "staff", "PIN",
                                                          "inactive"]
     assert "no active official 'nv01'" in phucvu("login", "2", "nv01", ok=False).stderr
+
+
+def test_print_test_as_shipped_prints_a_ticket_another_reader_decodes(phucvu, tmp_path):
+    """``phucvu print-test`` itself: the bytes it sends decode to a ticket image,
+    and a printer that is not there or not configured is one line, exit 1."""
+    from PIL import Image
+
+    from kiosk.printing.decode import decode
+    p = phucvu("print-test", "--printer", f"sim:{tmp_path}/sim")
+    said = p.stdout.splitlines()
+    assert len(said) == 2 and said[0].startswith("printer: ok ("), said
+    assert said[1].startswith("print-test: printed: ok (")
+    sent = int(said[1].rsplit("; ", 1)[1].split()[0])
+    job = tmp_path / "sim" / "0001.bin"
+    assert job.stat().st_size == sent > 1000
+    png = tmp_path / "ticket.png"
+    decode(job.read_bytes()).save(png)
+    w, h = Image.open(png).size
+    assert w >= 384 and h > 300            # a whole ticket, not a blank strip
+
+    p = phucvu("print-test", "--printer", f"serial:{tmp_path}/ttyNOPE", ok=None)
+    assert p.returncode == 1 and "print-test: NOT printed: unplugged" in p.stdout
+    p = phucvu("print-test", "--printer", "none", ok=False)
+    assert p.stderr.strip() == "Error: no printer: [printer] connection is none"

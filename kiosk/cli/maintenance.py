@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from kiosk.cli.options import (DEMO_SITE, common, config_option, demo_config_option, fail,
-                               load_site, mqtt_options, mqtt_settings, open_printer)
+                               load_site, mqtt_options, mqtt_settings)
 from kiosk.cli.writer import ask_running_core
 
 
@@ -80,18 +80,11 @@ def _list_reprint_queue(db_path: str) -> None:
 @common
 def print_test(cfg, db_path: str, reprint: bool, printer_conn: str | None) -> None:
     """Print a sample ticket and say what the printer answered."""
-    from kiosk.printing.tools import sample_view
-    printer = open_printer(cfg, printer_conn)
-    if printer is None:
-        fail("no printer: [printer] connection is none")
+    from kiosk.printing.tools import PrintTestError, print_test as run_print_test
     try:
-        before = printer.status()
-        click.echo(f"printer: {before.state} ({before.detail})")
-        result = printer.print_ticket(sample_view(cfg, reprint=reprint))
-    finally:
-        printer.close()
-    click.echo(f"print-test: {'printed' if result.printed else 'NOT printed'}: {result.state} "
-               f"({result.detail}); {result.bytes_sent} bytes")
+        result = run_print_test(cfg, connection=printer_conn, reprint=reprint, say=click.echo)
+    except PrintTestError as e:
+        fail(str(e))
     if not result.printed:
         sys.exit(1)
 
