@@ -1,7 +1,7 @@
 """The JSON and SSE endpoints under /api/: login, the live state, the
 counter buttons, the dashboard's count and reprint, the roster.
 
-Every change goes to the core as a command on the bus (kiosk/web/commands.py)
+Every change goes to the core as a command on the bus (``Bus.ask``)
 and answers with the core's reply; reads come from the retained state
 (kiosk/web/bus.py) or the read-only file (kiosk/web/reader.py).
 """
@@ -22,7 +22,6 @@ from kiosk.config import SiteConfig
 from kiosk.core.auth import hash_pin
 from kiosk.web import auth
 from kiosk.web.bus import Bus
-from kiosk.web.commands import Commands
 from kiosk.web.errors import WebError, error_text
 from kiosk.web.reader import Reader
 
@@ -43,10 +42,9 @@ def _answer(reply: dict[str, Any], *, echo: bool = True) -> Response:
 
 
 class Api:
-    def __init__(self, config: SiteConfig, bus: Bus, commands: Commands, reader: Reader):
+    def __init__(self, config: SiteConfig, bus: Bus, reader: Reader):
         self.config = config
         self.bus = bus
-        self.commands = commands
         self.reader = reader
         self.pins = auth.PinCheck(config, reader)
 
@@ -64,7 +62,7 @@ class Api:
             except (TypeError, ValueError, KeyError):
                 raise WebError(400, "Chọn quầy làm việc") from None
             # Attribution: whatever this counter serves from now on is this official's.
-            reply = await self.commands.send(self.bus.topics.core_command,
+            reply = await self.bus.ask(self.bus.topics.core_command,
                                              {"action": "login", "official": code,
                                               "counter": counter, "source": "web"})
             if not reply.get("ok"):
@@ -80,7 +78,7 @@ class Api:
         await auth.change(request)
         counter = request.session.get("counter")
         if counter and request.session.get("code"):
-            await self.commands.send(self.bus.topics.core_command,
+            await self.bus.ask(self.bus.topics.core_command,
                                      {"action": "logout", "counter": counter, "source": "web"})
         auth.fresh_session(request)
         return JSONResponse({"ok": True, "next": "/login"})
@@ -135,7 +133,7 @@ class Api:
         command_id = None
         if isinstance(request_id, str) and _REQUEST_ID.fullmatch(request_id):
             command_id = f"web-{sess['code']}-{request_id}"
-        reply = await self.commands.send(self.bus.topics.counter_command(n), payload,
+        reply = await self.bus.ask(self.bus.topics.counter_command(n), payload,
                                          command_id=command_id)
         return _answer(reply)
 
@@ -153,7 +151,7 @@ class Api:
         ticket = str(data.get("ticket", "")).strip().upper()
         if not ticket:
             raise WebError(400, "Nhập số phiếu cần in lại, ví dụ A013")
-        reply = await self.commands.send(self.bus.topics.core_command,
+        reply = await self.bus.ask(self.bus.topics.core_command,
                                          {"action": "reprint", "ticket": ticket,
                                           "force": bool(data.get("force")), "source": "web"})
         return _answer(reply)
@@ -190,5 +188,5 @@ class Api:
             payload["active"] = bool(data.get("active"))
         elif action != "pin":
             raise WebError(404, f"Không có thao tác {action!r}")
-        reply = await self.commands.send(self.bus.topics.core_command, payload)
+        reply = await self.bus.ask(self.bus.topics.core_command, payload)
         return _answer(reply, echo=False)

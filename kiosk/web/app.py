@@ -6,8 +6,8 @@ state only by commands on the bus as MQTT user ``web``, waiting for the
 core's reply.  Live state is the core's retained topics and events, pushed
 to browsers by Server-Sent Events, so no page polls.
 
-The rooms: bus.py (the MQTT login, retained cache, SSE fan-out),
-commands.py (command/reply), reader.py (the read-only SQL), auth.py (PINs,
+The rooms: bus.py (the MQTT login, retained cache, SSE fan-out, and
+command/reply through kiosk.core.client), reader.py (the read-only SQL), auth.py (PINs,
 sessions, roles, CSRF), pages.py (the HTML), api.py and downloads.py (the
 endpoints), errors.py (what a refusal says).  This file wires them and serves.
 """
@@ -66,7 +66,7 @@ def build_app(config: SiteConfig, db_path: str | Path, password: str, *,
     bus = Bus(config, password, mqtt_host or config.mqtt.host, mqtt_port or config.mqtt.port)
     reader = Reader(db_path)
     pages = Pages(config, bus)
-    api = Api(config, bus, bus.commands, reader)
+    api = Api(config, bus, reader)
     downloads = Downloads(config, db_path, bus)
 
     @asynccontextmanager

@@ -1,5 +1,6 @@
 """The web's MQTT login ``web``: the retained state cache, its fan-out to the
-browsers' Server-Sent Event streams, and the carrier of command/reply.
+browsers' Server-Sent Event streams, and the carrier of command/reply
+(the shared ``kiosk.core.client.Replies`` on this one connection).
 
 Threads: paho's network thread receives; it hands everything to the asyncio
 loop with ``call_soon_threadsafe`` and never touches a request or a stream.
@@ -15,7 +16,8 @@ from typing import Any, AsyncIterator
 
 from kiosk import contract
 from kiosk.config import SiteConfig
-from kiosk.web.commands import Commands
+from kiosk.core.client import NoReply, Replies, new_command_id, reply_topics
+from kiosk.web.errors import WebError
 
 log = logging.getLogger("phucvu.web")
 
@@ -41,8 +43,8 @@ class Bus:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
-        self.commands = Commands(lambda topic, payload: self.client.publish(topic, payload, qos=1),
-                                 config.web.command_timeout_s)
+        self.replies = Replies(self.client)
+        self.timeout = config.web.command_timeout_s
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -89,8 +91,8 @@ class Bus:
         if rc.is_failure:
             log.error("MQTT login as 'web' refused: %s", rc)
             return
-        for leaf in LIVE_LEAVES + ("counter/+/reply", "core/reply"):
-            client.subscribe(f"{self.prefix}/{leaf}", 1)
+        for topic in [f"{self.prefix}/{leaf}" for leaf in LIVE_LEAVES] + reply_topics(self.topics):
+            client.subscribe(topic, 1)
         contract.announce_online(client, self.prefix, "web", time.time())
         log.info("bus connected to %s:%s", self.host, self.port)
 
@@ -104,14 +106,28 @@ class Bus:
         except ValueError:
             log.warning("ignoring non-JSON payload on %s", msg.topic)
             return
+        if rel.endswith("/reply"):
+            self.replies.take(body)      # thread-safe; wakes the awaiting request on the loop
+            return
         if self.loop is None:
             return
         self.loop.call_soon_threadsafe(self._deliver, rel, body)
 
+    async def ask(self, topic: str, payload: dict[str, Any],
+                  command_id: str | None = None) -> dict[str, Any]:
+        """Publish a command and wait for the core's reply to it.
+
+        ``command_id`` names one action of a person: a browser that retries
+        after a time-out sends the same one, and the core, which acts on an
+        id once, answers it with the stored reply instead of acting again.
+        """
+        try:
+            return await self.replies.ask_async(topic, payload, timeout=self.timeout,
+                                                command_id=command_id or new_command_id("web"))
+        except NoReply:
+            raise WebError(504, "Hệ thống lõi không trả lời; thử lại sau ít giây") from None
+
     def _deliver(self, rel: str, body: Any) -> None:
-        if rel.endswith("/reply"):
-            self.commands.reply(body)
-            return
         if not rel.startswith("event/"):
             self.retained[rel] = body
         line = json.dumps({"topic": rel, "body": body}, ensure_ascii=False)
