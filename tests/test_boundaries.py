@@ -53,7 +53,8 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     # The domain and the store, and the parts that talk to a device, a
     # person or a file without the core's engine.
     ("domain, store and devices", (
-        "kiosk.core.domain", "kiosk.core.store", "kiosk.core.auth", "kiosk.core.client",
+        "kiosk.core.domain", "kiosk.core.store", "kiosk.core.read", "kiosk.core.auth",
+        "kiosk.core.client",
         "kiosk.printing",
         "kiosk.broker", "kiosk.backup", "kiosk.lockout", "kiosk.ui", "display", "firmware_bridge")),
     ("engine", ("kiosk.core.engine", "kiosk.core.views", "kiosk.core.printq")),

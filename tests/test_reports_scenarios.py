@@ -295,7 +295,8 @@ def test_two_readers_share_a_snapshot_only_when_nothing_was_committed_between(si
     """The report reads presses on a second connection only from the same snapshot."""
     import sqlite3
 
-    from kiosk.reports.reader import _same_snapshot, open_readonly
+    from kiosk.core.read.period import REQUIRED, _same_snapshot
+    from kiosk.core.read import open_readonly
 
     db = run_scenario(site, "reports-ngay-thuong.toml", tmp_path / "day.db")
 
@@ -317,7 +318,7 @@ def test_two_readers_share_a_snapshot_only_when_nothing_was_committed_between(si
                 append_journal_row()
             return cur
 
-    a, b = open_readonly(db), open_readonly(db)
+    a, b = open_readonly(db, REQUIRED), open_readonly(db, REQUIRED)
     assert _same_snapshot(a, b)
     a.execute("COMMIT")
     b.execute("COMMIT")

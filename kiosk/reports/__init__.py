@@ -2,8 +2,9 @@
 
 Floors: ``figures`` computes over plain rows (pure; ``rates`` holds the
 definitions it shares with the province's ranking, ``grouping`` the numpy
-grouping under it), ``reader`` reads a period from the SQLite file
-(read-only), ``output`` and ``charts`` format it, ``catalogue`` holds every
+grouping under it); the core's read side (kiosk/core/read/period.py) reads
+a period from the SQLite file; ``output`` and ``charts`` format it,
+``catalogue`` holds every
 header in Vietnamese and English.
 ``report_main`` is what ``phucvu report`` calls.
 """
@@ -44,8 +45,12 @@ def rules_of(config: SiteConfig) -> Rules:
 def build(config: SiteConfig, db_path: str | Path, date_from: dt.date, date_to: dt.date,
           breakdowns: list[str] | tuple[str, ...] = BREAKDOWNS) -> tuple[Report, dict[str, str]]:
     """Read the period and compute the breakdowns; also the roster's names."""
-    from kiosk.reports.reader import read_period
-    period = read_period(db_path, date_from, date_to, config.tz, breakdowns)
+    from kiosk.core.read import ReadError
+    from kiosk.core.read.period import read_period
+    try:
+        period = read_period(db_path, date_from, date_to, config.tz, breakdowns)
+    except ReadError as e:
+        raise ReportError(str(e)) from None
     report = compute(period.tickets, period.ratings, rules_of(config), date_from, date_to,
                      breakdowns, present={"official": period.on_duty})
     return report, period.officials

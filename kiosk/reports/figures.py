@@ -1,7 +1,8 @@
 """The report figures: pure computations over plain columns or rows.
 
-No database, no files, no plotting here: ``reader`` turns the SQLite file
-into ``TicketColumns`` and ``RatingColumns``, this module groups them and
+No database, no files, no plotting here: the core's read side
+(kiosk/core/read/period.py) turns the SQLite file into ``TicketColumns`` and
+``RatingColumns``, this module groups them and
 computes every figure that docs/reports.md defines, and ``output`` /
 ``charts`` format the result.  Tests feed hand-made ``TicketRow`` and
 ``RatingRow`` values straight in.
@@ -17,11 +18,13 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
 from kiosk.core.domain import ANOMALIES
+from kiosk.core.read.period import (EXPIRED_BIT, FINISHED, NO_SHOW, PRIORITY, TRANSFERRED,
+                                    RatingColumns, TicketColumns)
 from kiosk.reports.grouping import GroupKeys, LocalTime, Samples, floats, not_none, sort_key, sums
 from kiosk.reports.rates import Rates, served_on_time, share
 
@@ -127,29 +130,8 @@ class Report:
     warnings: list[str]
 
 
-# A ticket's outcome as bits of one integer (the reader's SQL packs the
-# same bits): one value per ticket to hand over instead of five.
-FINISHED, EXPIRED_BIT, NO_SHOW, PRIORITY, TRANSFERRED = 1, 2, 4, 8, 16
-
-
-class TicketColumns(NamedTuple):
-    """The tickets as columns: what the reader hands over for a month.  A key
-    column no wanted breakdown uses may be all None (the reader does not
-    fetch it).  Times are whole milliseconds, or None."""
-
-    day: Sequence
-    field: Sequence
-    origin_field: Sequence
-    issued_at: Sequence
-    counter: Sequence
-    official: Sequence
-    outcome: Sequence             # FINISHED | EXPIRED_BIT | NO_SHOW | PRIORITY | TRANSFERRED
-    wait_ms: Sequence
-    service_ms: Sequence
-
-
 def ticket_columns(rows: Iterable[TicketRow]) -> TicketColumns:
-    """Rows to columns, with the outcome bits as reader.py's SQL derives them:
+    """Rows to columns, with the outcome bits as the read side's SQL derives them:
     expired means closed at the end of the day, never served; no-show means
     marked so at a counter and not expired."""
     out = []
@@ -165,26 +147,9 @@ def ticket_columns(rows: Iterable[TicketRow]) -> TicketColumns:
     return _transpose(out, TicketColumns)
 
 
-class RatingColumns(NamedTuple):
-    """The presses as columns: ``n`` identical presses per entry (the reader
-    groups them when no time is read), times cut to the quarter hour (all
-    the figures need of them: the local day and hour)."""
-
-    counter: Sequence
-    level: Sequence
-    at: Sequence
-    counted: Sequence
-    reason: Sequence
-    official: Sequence
-    field: Sequence               # the press's field, else its ticket's
-    ticket_day: Sequence
-    ticket_issued_at: Sequence
-    n: Sequence                   # how many such presses
-
-
 def rating_columns(rows: Iterable[RatingRow]) -> RatingColumns:
     """Rows to columns, one press per entry; a press with no field of its
-    own takes its ticket's, as reader.py's SQL does."""
+    own takes its ticket's, as the read side's SQL does."""
     return _transpose([(r.counter, r.level, r.at, r.counted, r.reason, r.official,
                         r.field if r.field is not None else r.ticket_field, r.ticket_day,
                         r.ticket_issued_at, 1) for r in rows], RatingColumns)
@@ -201,7 +166,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
             present: dict[str, Iterable[Any]] | None = None) -> Report:
     """Group the rows of the period and compute every figure for each group.
 
-    Tickets and ratings must already be those of the period (the reader
+    Tickets and ratings must already be those of the period (the read side
     selects them), as rows or as columns; grouping rules are in
     docs/reports.md.  ``present`` names groups that get a row even with no
     ticket or press (by breakdown, e.g. the officials on duty in the period).

@@ -1,8 +1,8 @@
-"""Reads a period out of the SQLite file, read-only, into report columns.
+"""A period of tickets and presses, read out of the core's file as report columns.
 
-The database is opened with ``mode=ro``: a report never writes, takes no
-lock and can run while the core serves (WAL lets readers and the writer
-work side by side).  Only the columns the figures need are read.
+The figures (kiosk/reports/figures.py) compute over these columns; what a
+column means, and how a ticket's outcome is packed, is defined here, beside
+the SQL that fills them.  Only the columns the wanted breakdowns need are read.
 """
 from __future__ import annotations
 
@@ -12,19 +12,48 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple, Sequence
 
-from kiosk.reports.figures import (
-    BREAKDOWNS,
-    EXPIRED_BIT,
-    FINISHED,
-    NO_SHOW,
-    PRIORITY,
-    TRANSFERRED,
-    RatingColumns,
-    ReportError,
-    TicketColumns,
-)
+from kiosk.core.read import ReadError, open_readonly
+
+# A ticket's outcome as bits of one integer (the SQL below packs them, and
+# reports.figures.ticket_columns packs hand-made rows the same way): one
+# value per ticket to hand over instead of five.
+FINISHED, EXPIRED_BIT, NO_SHOW, PRIORITY, TRANSFERRED = 1, 2, 4, 8, 16
+
+
+class TicketColumns(NamedTuple):
+    """The tickets as columns: what this module hands over for a month.  A key
+    column no wanted breakdown uses may be all None (it is not
+    fetched).  Times are whole milliseconds, or None."""
+
+    day: Sequence
+    field: Sequence
+    origin_field: Sequence
+    issued_at: Sequence
+    counter: Sequence
+    official: Sequence
+    outcome: Sequence             # FINISHED | EXPIRED_BIT | NO_SHOW | PRIORITY | TRANSFERRED
+    wait_ms: Sequence
+    service_ms: Sequence
+
+
+class RatingColumns(NamedTuple):
+    """The presses as columns: ``n`` identical presses per entry (grouped by
+    SQL when no time is read), times cut to the quarter hour (all
+    the figures need of them: the local day and hour)."""
+
+    counter: Sequence
+    level: Sequence
+    at: Sequence
+    counted: Sequence
+    reason: Sequence
+    official: Sequence
+    field: Sequence               # the press's field, else its ticket's
+    ticket_day: Sequence
+    ticket_issued_at: Sequence
+    n: Sequence                   # how many such presses
+
 
 # What the figures read, table by table (the schema after the core's migration 5).
 REQUIRED = {
@@ -93,31 +122,6 @@ class Period:
     on_duty: list[str]          # officials logged in at a counter at some time in the period
 
 
-def open_readonly(path: str | Path, *, any_thread: bool = False) -> sqlite3.Connection:
-    p = Path(path)
-    if not p.is_file():
-        raise ReportError(f"{p}: no such database (is [store] path right, or --db?)")
-    try:
-        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=not any_thread)
-        conn.execute("PRAGMA busy_timeout = 5000")
-        _check_schema(conn, p)
-    except sqlite3.DatabaseError as e:
-        raise ReportError(f"{p}: cannot read it as a phucvu database: {e}") from None
-    return conn
-
-
-def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
-    for table, columns in REQUIRED.items():
-        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        if not have:
-            raise ReportError(f"{path}: table {table!r} is missing; start the core once so it "
-                              "migrates the database, then report again")
-        missing = [c for c in columns if c not in have]
-        if missing:
-            raise ReportError(f"{path}: table {table!r} lacks column(s) {', '.join(missing)}; "
-                              "start the newer core once so it migrates the database")
-
-
 def bounds(date_from: dt.date, date_to: dt.date, tz: dt.tzinfo) -> tuple[float, float]:
     """Epoch seconds of local midnight starting ``date_from`` and ending ``date_to``."""
     start = dt.datetime.combine(date_from, dt.time(0), tzinfo=tz).timestamp()
@@ -126,13 +130,13 @@ def bounds(date_from: dt.date, date_to: dt.date, tz: dt.tzinfo) -> tuple[float, 
 
 
 def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
-                tz: dt.tzinfo, breakdowns: Iterable[str] = BREAKDOWNS) -> Period:
+                tz: dt.tzinfo, breakdowns: Iterable[str] = tuple(_KEYS)) -> Period:
     if date_to < date_from:
-        raise ReportError(f"the period ends ({date_to}) before it starts ({date_from})")
+        raise ReadError(f"the period ends ({date_to}) before it starts ({date_from})")
     start, end = bounds(date_from, date_to, tz)
     days = (date_from.isoformat(), date_to.isoformat())
-    conn = open_readonly(path)
-    presses = open_readonly(path, any_thread=True)
+    conn = open_readonly(path, REQUIRED)
+    presses = open_readonly(path, REQUIRED, any_thread=True)
     try:
         # Tickets and presses are read at once on two connections (SQLite
         # builds each column with the GIL released: two cores, half the
@@ -170,7 +174,7 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
         if presses.in_transaction:
             presses.execute("COMMIT")
     except sqlite3.DatabaseError as e:
-        raise ReportError(f"{path}: reading the period failed: {e}") from None
+        raise ReadError(f"{path}: reading the period failed: {e}") from None
     finally:
         conn.close()
         presses.close()
