@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# First, always: ``python bench/kiosk.py`` puts bench/ itself first, where
+# kiosk.py would shadow the kiosk package (also when PYTHONPATH names ROOT).
+if str(ROOT) in sys.path:
+    sys.path.remove(str(ROOT))
+sys.path.insert(0, str(ROOT))
 
 
 def percentile(values: list[float], p: float) -> float:
