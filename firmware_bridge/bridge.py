@@ -36,13 +36,14 @@ from kiosk import contract
 from kiosk.config import DeviceSection, SiteConfig
 from kiosk.config import load as load_config
 
-from firmware_bridge import protocol as P
 from firmware_bridge.ledger import Ledger
 from firmware_bridge.link import LinkDown, SerialLink
+from firmware_bridge.protocol import messages as M
+from firmware_bridge.protocol.framing import FrameDecoder, ProtocolError
 
 log = logging.getLogger("phucvu.bridge")
 
-STATUS_CODES = {"open": P.STATUS_OPEN, "paused": P.STATUS_PAUSED, "closed": P.STATUS_CLOSED}
+STATUS_CODES = {"open": M.STATUS_OPEN, "paused": M.STATUS_PAUSED, "closed": M.STATUS_CLOSED}
 IDENTIFY_RETRY_S = 0.5
 # Events published and not yet confirmed, per box.  One box has at most its
 # ring (32) unacknowledged, whatever boots they come from; the rest of the
@@ -95,22 +96,22 @@ def event_id(device: str, boot: int, seq: int) -> str:
     return f"{device}:{boot:08x}:{seq}"
 
 
-def display_state(state: dict[str, Any] | None, version: int, n_levels: int, now: float) -> P.State:
+def display_state(state: dict[str, Any] | None, version: int, n_levels: int, now: float) -> M.State:
     """The whole STATE frame for a box from the retained counter state (None: not heard yet)."""
     if not state:
-        return P.State(version, "", P.STATUS_UNKNOWN, 0, 0)
+        return M.State(version, "", M.STATUS_UNKNOWN, 0, 0)
     current = state.get("current") or {}
     label = str(current.get("label") or "")[-4:]
     if not label.isascii():
         label = ""
-    status = STATUS_CODES.get(state.get("status", ""), P.STATUS_UNKNOWN)
+    status = STATUS_CODES.get(state.get("status", ""), M.STATUS_UNKNOWN)
     leds, leds_ms = 0, 0
     window = state.get("rating_window")
     if isinstance(window, dict) and isinstance(window.get("until"), (int, float)):
         left = window["until"] - now
         if left > 0:
             leds, leds_ms = (1 << n_levels) - 1, min(int(left * 1000), 0xFFFF)
-    return P.State(version, label, status, leds, leds_ms)
+    return M.State(version, label, status, leds, leds_ms)
 
 
 @dataclass
@@ -169,7 +170,7 @@ class CounterBox:
         self.topics = contract.Topics(config.topic_prefix)
         self.n_levels = len(config.rating.levels)
         self.link = SerialLink(dev.port, dev.baud)
-        self.decoder = P.FrameDecoder()
+        self.decoder = FrameDecoder()
         # The client id is the login: the broker runs with
         # use_username_as_clientid, one connection per login.
         self.client = contract.mqtt_client(self.user, username=self.user, password=password,
@@ -187,7 +188,7 @@ class CounterBox:
         self._thread: threading.Thread | None = None
         self.mqtt_up = False
         # worker-thread state
-        self.hello: P.Hello | None = None
+        self.hello: M.Hello | None = None
         self.unconfirmed = Outstanding()
         # Per box, events read but not yet published, in the order made.
         self.held: dict[str, dict[str, Unconfirmed]] = {}
@@ -294,7 +295,7 @@ class CounterBox:
         self._drain_wake()
         self._drain()
         if self.hello is None and now - self.last_identify >= IDENTIFY_RETRY_S:
-            self._send(P.Identify())
+            self._send(M.Identify())
             self.last_identify = now
         if now - self.last_state_sent >= self.options.state_refresh_s:
             self._send_state()
@@ -326,14 +327,14 @@ class CounterBox:
         self.last_identify = now
         # The box may have said HELLO long before we opened the port: ask again,
         # which also makes it replay every event still waiting for an ACK.
-        self._send(P.Identify())
+        self._send(M.Identify())
 
     def _link_lost(self) -> None:
         self.hello = None
         self.decoder.reset()
 
     def _send(self, msg: Any) -> None:
-        if not self.link.write(P.encode(msg)):
+        if not self.link.write(M.encode(msg)):
             self._link_lost()
 
     def _send_state(self) -> None:
@@ -344,29 +345,29 @@ class CounterBox:
     # ------------------------------------------------------------ from the box
     def _handle_body(self, body: bytes, now: float) -> None:
         try:
-            msg = P.parse(body)
-        except P.ProtocolError as e:
+            msg = M.parse(body)
+        except ProtocolError as e:
             self.stats["bad_messages"] += 1
             log.warning("counter %d: bad message from the box: %s", self.counter, e)
             return
-        if msg.type == P.HELLO:
+        if msg.type == M.HELLO:
             self._on_hello(msg)
-        elif msg.type == P.EVENT:
+        elif msg.type == M.EVENT:
             if self.hello is None:
                 return  # whose event? IDENTIFY is out; the box replays it after HELLO
             self._on_event(msg)
-        elif msg.type == P.ERROR:
+        elif msg.type == M.ERROR:
             log.warning("counter %d: box reports error %d: %s", self.counter, msg.code, msg.text)
-        elif msg.type == P.HEARTBEAT:
+        elif msg.type == M.HEARTBEAT:
             if self.hello is not None and msg.time_ms is not None and msg.boot == self.hello.boot:
                 self.box_clocks.learn((self.hello.device_id, msg.boot), msg.time_ms, monotonic_ms())
         else:
             log.warning("counter %d: unexpected message 0x%02x from the box", self.counter, msg.type)
 
-    def _on_hello(self, hello: P.Hello) -> None:
-        if hello.proto != P.PROTOCOL_VERSION:
+    def _on_hello(self, hello: M.Hello) -> None:
+        if hello.proto != M.PROTOCOL_VERSION:
             log.error("counter %d: box %s speaks protocol %d, bridge speaks %d; ignoring it",
-                      self.counter, hello.device_id, hello.proto, P.PROTOCOL_VERSION)
+                      self.counter, hello.device_id, hello.proto, M.PROTOCOL_VERSION)
             return
         if self.dev.device_id and hello.device_id != self.dev.device_id:
             if self.stats["refused"] == 0:
@@ -379,13 +380,13 @@ class CounterBox:
                  hello.device_id, hello.boot, hello.fw, hello.pending)
         self._send_state()
 
-    def _on_event(self, ev: P.Event) -> None:
+    def _on_event(self, ev: M.Event) -> None:
         device = self.hello.device_id
         key = (device, ev.boot, ev.seq)
         if self.ledger.seen(*key):
             # The core confirmed it before; the box missed our ACK.
             self.stats["acked_from_ledger"] += 1
-            self._send(P.Ack(ev.boot, ev.seq))
+            self._send(M.Ack(ev.boot, ev.seq))
             return
         eid = event_id(device, ev.boot, ev.seq)
         now = time.monotonic()
@@ -404,7 +405,7 @@ class CounterBox:
         held = self.held.setdefault(device, {})
         if eid in held:
             return  # waiting its turn (below); the box sent it again meanwhile
-        kind = "key" if ev.source == P.SRC_KEY else "rating"
+        kind = "key" if ev.source == M.SRC_KEY else "rating"
         topic, body = self._payload(ev, device, eid)
         item = Unconfirmed(key, kind, topic, body, now)
         if self.unconfirmed.has_device(device) or held:
@@ -447,7 +448,7 @@ class CounterBox:
             for mid in list(self.mids)[: len(self.mids) // 2]:
                 del self.mids[mid]
 
-    def _payload(self, ev: P.Event, device: str, eid: str) -> tuple[str, dict[str, Any]]:
+    def _payload(self, ev: M.Event, device: str, eid: str) -> tuple[str, dict[str, Any]]:
         """Topic and body of one event.  Never raises: a bug here must not leave
         the event un-ackable (a box whose ring fills refuses every press)."""
         model: type[BaseModel]
@@ -467,7 +468,7 @@ class CounterBox:
                       self.counter, eid, str(e).replace("\n", "; "))
         return topic, body
 
-    def _pressed(self, ev: P.Event, device: str) -> dict[str, Any]:
+    def _pressed(self, ev: M.Event, device: str) -> dict[str, Any]:
         # The box's clock travels with every press: the core judges a press on
         # when it was made (boot + device_time_ms, mapped), not on arrival.
         # relay_rx_ms: when it was pressed, on this bridge's clock, as well as
@@ -479,9 +480,9 @@ class CounterBox:
         return {"device": device, "boot": int(ev.boot), "device_time_ms": int(ev.time_ms),
                 "relay": self.relay, "relay_rx_ms": pressed, "relay_tx_ms": now}
 
-    def _body(self, ev: P.Event, device: str, eid: str) -> tuple[str, dict[str, Any], type[BaseModel]]:
-        if ev.source == P.SRC_KEY:
-            action = P.KEY_NAMES[ev.code]
+    def _body(self, ev: M.Event, device: str, eid: str) -> tuple[str, dict[str, Any], type[BaseModel]]:
+        if ev.source == M.SRC_KEY:
+            action = M.KEY_NAMES[ev.code]
             if action == "pause" and (self.state or {}).get("status") == "paused":
                 action = "resume"
             body = {"command_id": eid, "action": action, "source": device, **self._pressed(ev, device)}
@@ -494,10 +495,10 @@ class CounterBox:
                 "received_at": round(time.time(), 3), "source": f"bridge:{self.user}"}
         return self.topics.counter_rating(self.counter), body, contract.RatingPress
 
-    def _bare_body(self, ev: P.Event, device: str, eid: str) -> tuple[str, dict[str, Any], type[BaseModel]]:
+    def _bare_body(self, ev: M.Event, device: str, eid: str) -> tuple[str, dict[str, Any], type[BaseModel]]:
         pressed = {"device": device, "boot": int(ev.boot), "device_time_ms": int(ev.time_ms)}
-        if ev.source == P.SRC_KEY:
-            body = {"command_id": eid, "action": P.KEY_NAMES.get(ev.code, f"key-{ev.code}"),
+        if ev.source == M.SRC_KEY:
+            body = {"command_id": eid, "action": M.KEY_NAMES.get(ev.code, f"key-{ev.code}"),
                     "source": device, **pressed}
             return self.topics.counter_command(self.counter), body, contract.CounterCommand
         body = {"rating_id": eid, "level": int(ev.code), **pressed, "source": f"bridge:{self.user}"}
@@ -565,7 +566,7 @@ class CounterBox:
             log.info("counter %d: core refused %s: %s", self.counter, eid, error.get("message", error))
         self._settle(eid, waiting)
         if not ok and kind == "key" and self._box_is(waiting.key[0]):
-            self._send(P.Beep(P.BEEP_ERROR))
+            self._send(M.Beep(M.BEEP_ERROR))
 
     def _settle(self, eid: str, waiting: Unconfirmed) -> None:
         """The core has the event: remember that, then let the box forget it."""
@@ -579,7 +580,7 @@ class CounterBox:
                       self.counter, eid, e)
         if self._box_is(waiting.key[0]):
             self.stats["acked"] += 1
-            self._send(P.Ack(waiting.key[1], waiting.key[2]))
+            self._send(M.Ack(waiting.key[1], waiting.key[2]))
         self._release(waiting.key[0])
 
     def _box_is(self, device: str) -> bool:

@@ -19,7 +19,7 @@ import threading
 import time
 import tty
 
-from firmware_bridge import protocol
+from firmware_bridge.protocol import device, messages
 from firmware_bridge.firmware.app import KEYS, Firmware
 from firmware_bridge.firmware.shim import Board, Flash
 
@@ -96,8 +96,8 @@ class SimBox:
         with self._lock:
             if mid_frame and self.fw is not None:
                 ring = self.fw.proto.ring
-                msg = ring[0].event() if ring else protocol.Heartbeat(self.fw.boot, 1, 0)
-                raw = protocol.encode(msg)
+                msg = ring[0].event() if ring else messages.Heartbeat(self.fw.boot, 1, 0)
+                raw = messages.encode(msg)
                 self.board.serial_write(raw[: self._rng.randint(1, len(raw) - 1)])
             self.fw = None
             self._close_pty()
@@ -123,7 +123,7 @@ class SimBox:
 
     def pending(self) -> int:
         with self._lock:
-            return len(self.fw.proto.ring) if self.fw is not None else len(protocol.load_ring(self.flash.load()))
+            return len(self.fw.proto.ring) if self.fw is not None else len(device.load_ring(self.flash.load()))
 
     def backlog(self) -> int:
         """Presses not yet acknowledged, counting those the firmware has not sampled yet."""

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge import protocol as P
+from firmware_bridge.protocol import framing
+from firmware_bridge.protocol import messages as M
 from firmware_bridge.bridge import CounterBox, Outstanding, Unconfirmed, event_id
 from firmware_bridge.sim import SimBox
 from kiosk import config as site_config
@@ -103,7 +104,7 @@ def test_key_press_is_acked_only_after_the_core_commits_it(rig, core):
     wait_until(lambda: box.pending() == 0, what="ACK reaching the box")
     assert ledger.seen("box-1", boot, 1)
     assert bridge.stats["confirmed"] == 1 and bridge.stats["acked"] == 1
-    assert P.BEEP_ERROR not in box.board.beeps
+    assert M.BEEP_ERROR not in box.board.beeps
     listener.wait_for(lambda t, b: t == "presence/counter-1" and b["status"] == "online")
 
 
@@ -204,7 +205,7 @@ def test_a_refused_command_is_still_committed_acked_and_beeps(rig, core):
     eid = event_id("box-1", box.fw.boot, 1)
     reply = listener.wait_for(lambda t, b: t == "counter/1/reply" and b.get("command_id") == eid)
     assert reply["ok"] is False and reply["error"]["code"] == "empty"
-    wait_until(lambda: P.BEEP_ERROR in box.board.beeps, what="the buzzer")
+    wait_until(lambda: M.BEEP_ERROR in box.board.beeps, what="the buzzer")
     wait_until(lambda: box.pending() == 0, what="ACK of a refused command")
     assert ledger.seen("box-1", box.fw.boot, 1) and bridge.stats["core_refused"] == 1
     assert stored_commands(core.db) == [eid]
@@ -227,7 +228,7 @@ def test_bad_payload_settles_the_event_and_is_logged_as_an_error(rig, bus, caplo
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any(key_id in m and "malformed" in m for m in errors)
     assert any(rating_id in m and "malformed" in m for m in errors)
-    assert box.board.beeps.count(P.BEEP_ERROR) == 1      # the key beeps, the citizen's button not
+    assert box.board.beeps.count(M.BEEP_ERROR) == 1      # the key beeps, the citizen's button not
 
 
 def test_a_payload_bug_names_the_event_and_never_blocks_it(rig, core, monkeypatch, caplog):
@@ -345,9 +346,9 @@ def test_unplug_mid_frame_and_replug_commits_every_press_once(rig, core):
 fuzz_bodies = st.one_of(
     st.binary(min_size=1, max_size=60).map(lambda b: b + b"\x00"),                 # noise
     st.binary(min_size=1, max_size=40).filter(                                      # valid CRC, bad message
-        lambda b: b[0] != P.EVENT or len(b) != 15).map(P.frame),
+        lambda b: b[0] != M.EVENT or len(b) != 15).map(framing.frame),
     st.tuples(st.integers(1, 2**32 - 1), st.integers(1, 9999), st.integers(0, 14), st.integers(0, 7)).map(
-        lambda t: _flip(P.encode(P.Event(t[0], t[1], P.SRC_KEY, P.KEY_NEXT, 0)), t[2], t[3])),
+        lambda t: _flip(M.encode(M.Event(t[0], t[1], M.SRC_KEY, M.KEY_NEXT, 0)), t[2], t[3])),
 )
 
 

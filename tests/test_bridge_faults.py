@@ -29,7 +29,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from firmware_bridge.bridge import event_id
-from firmware_bridge import protocol as P
+from firmware_bridge.protocol import messages as M
 from firmware_bridge.sim import SimBox
 from tests.conftest import TESTERS, stop_process
 from tests.test_bridge_helpers import ROOT, start_boxes, wait_until, write_config
@@ -167,7 +167,7 @@ def run_storm(tmp_path, broker, site, total: int, seed: int, faults: tuple[str, 
         expected = {"command": set(), "rating": set()}
         for b in boxes:
             for boot, seq, source, code in b.accepted:
-                leaf = "command" if source == P.SRC_KEY else "rating"
+                leaf = "command" if source == M.SRC_KEY else "rating"
                 expected[leaf].add(event_id(b.device_id, boot, seq))
         want = len(expected["command"]) + len(expected["rating"])
         wait_until(lambda: recorder.distinct() >= want, timeout=30, what="everything at the receiver")

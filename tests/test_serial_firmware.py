@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge import protocol as P
+from firmware_bridge.protocol import messages as M
+from firmware_bridge.protocol.framing import FrameDecoder, frame
 from firmware_bridge.firmware.app import Debouncer, Firmware
 from firmware_bridge.firmware.shim import Board, Flash
 
@@ -23,16 +24,16 @@ class Host:
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         os.set_blocking(self.master, False)
-        self.dec = P.FrameDecoder()
+        self.dec = FrameDecoder()
 
     def read(self) -> list:
         out = []
         while select.select([self.slave], [], [], 0.01)[0]:
-            out += [P.parse(b) for b in self.dec.feed(os.read(self.slave, 4096))]
+            out += [M.parse(b) for b in self.dec.feed(os.read(self.slave, 4096))]
         return out
 
     def send(self, msg) -> None:
-        os.write(self.slave, P.encode(msg))
+        os.write(self.slave, M.encode(msg))
 
     def close(self):
         os.close(self.master)
@@ -57,12 +58,12 @@ def test_boot_says_hello_and_a_key_press_becomes_one_event(host):
     board.press("finish", hold_ms=10)
     fw.step()
     msgs = host.read()
-    assert [m.type for m in msgs] == [P.HELLO, P.HEARTBEAT, P.EVENT]
+    assert [m.type for m in msgs] == [M.HELLO, M.HEARTBEAT, M.EVENT]
     assert msgs[0].device_id == "box-7" and msgs[0].fw
     assert msgs[1].time_ms is not None and msgs[1].time_ms <= msgs[2].time_ms
     ev = msgs[2]
-    assert (ev.source, ev.code, ev.seq, ev.boot) == (P.SRC_KEY, P.KEY_FINISH, 1, fw.boot)
-    host.send(P.Ack(ev.boot, ev.seq))
+    assert (ev.source, ev.code, ev.seq, ev.boot) == (M.SRC_KEY, M.KEY_FINISH, 1, fw.boot)
+    host.send(M.Ack(ev.boot, ev.seq))
     fw.step()
     assert fw.proto.ring == []
 
@@ -78,28 +79,28 @@ def test_bouncy_key_on_the_board_sends_one_event(host):
     board, fw = make(host, debounce_ms=20)
     board.bounce("next", [(1, 0), (0, 1), (1, 2), (0, 3), (1, 4), (0, 40)])
     fw.step()
-    assert [m.type for m in host.read()].count(P.EVENT) == 1
+    assert [m.type for m in host.read()].count(M.EVENT) == 1
 
 
 def test_rating_buttons_and_led_window_follow_state(host):
     board, fw = make(host, n_levels=4)
-    host.send(P.State(1, "B023", P.STATUS_OPEN, 0b1111, 60000))
+    host.send(M.State(1, "B023", M.STATUS_OPEN, 0b1111, 60000))
     fw.step()
     assert (board.shown, board.leds) == ("B023", 0b1111)
     board.press("rate4", hold_ms=10)
     fw.step()
-    ev = [m for m in host.read() if m.type == P.EVENT][0]
-    assert (ev.source, ev.code) == (P.SRC_RATING, 4)
-    host.send(P.State(2, "    ", P.STATUS_PAUSED, 0, 0))
+    ev = [m for m in host.read() if m.type == M.EVENT][0]
+    assert (ev.source, ev.code) == (M.SRC_RATING, 4)
+    host.send(M.State(2, "    ", M.STATUS_PAUSED, 0, 0))
     fw.step()
     assert (board.shown, board.leds) == ("    ", 0)
 
 
 def test_beep_from_the_host_sounds_the_buzzer(host):
     board, fw = make(host)
-    host.send(P.Beep(P.BEEP_ERROR))
+    host.send(M.Beep(M.BEEP_ERROR))
     fw.step()
-    assert board.beeps == [P.BEEP_ERROR]
+    assert board.beeps == [M.BEEP_ERROR]
 
 
 def test_reboot_replays_presses_from_flash(host, tmp_path):
@@ -113,20 +114,20 @@ def test_reboot_replays_presses_from_flash(host, tmp_path):
     fw2 = Firmware(board2, "box-7")
     fw2.step()
     msgs = host.read()
-    assert msgs[0].type == P.HELLO and msgs[0].boot != old_boot and msgs[0].pending == 1
-    assert [(m.boot, m.seq) for m in msgs[1:] if m.type == P.EVENT] == [(old_boot, 1)]
+    assert msgs[0].type == M.HELLO and msgs[0].boot != old_boot and msgs[0].pending == 1
+    assert [(m.boot, m.seq) for m in msgs[1:] if m.type == M.EVENT] == [(old_boot, 1)]
 
 
 def test_garbage_from_the_host_is_answered_with_error_not_a_crash(host):
     board, fw = make(host)
     host.read()
-    os.write(host.slave, b"\x07\x55\x01\x00" + bytes(range(1, 65)) + b"\x00" + P.frame(b"\x55\x01"))
+    os.write(host.slave, b"\x07\x55\x01\x00" + bytes(range(1, 65)) + b"\x00" + frame(b"\x55\x01"))
     fw.step()
     assert fw.proto.decoder.errors == 2   # two damaged frames counted, not obeyed
-    host.send(P.State(1, "A001", P.STATUS_OPEN, 0, 0))
+    host.send(M.State(1, "A001", M.STATUS_OPEN, 0, 0))
     fw.step()
     assert board.shown == "A001"
-    assert any(m.type == P.ERROR for m in host.read())
+    assert any(m.type == M.ERROR for m in host.read())
 
 
 def test_micropython_files_compile():

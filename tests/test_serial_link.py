@@ -6,19 +6,20 @@ import tty
 
 import pytest
 
-from firmware_bridge import protocol as P
 from firmware_bridge.link import LinkDown, SerialLink
+from firmware_bridge.protocol import messages as M
+from firmware_bridge.protocol.framing import FrameDecoder
 from firmware_bridge.sim import SimBox
 from tests.test_bridge_helpers import wait_until
 
 
-def read_frames(link: SerialLink, dec: P.FrameDecoder, want: int) -> list:
+def read_frames(link: SerialLink, dec: FrameDecoder, want: int) -> list:
     msgs = []
     while len(msgs) < want:
         data, _ = link.read(2.0)
         if not data:
             raise AssertionError("no data from the box")
-        msgs += [P.parse(b) for b in dec.feed(data)]
+        msgs += [M.parse(b) for b in dec.feed(data)]
     return msgs
 
 
@@ -54,9 +55,9 @@ def test_unplug_raises_linkdown_and_the_same_name_reopens_the_new_pty(tmp_path):
     link = SerialLink(link_path, 115200)
     try:
         assert link.open()
-        dec = P.FrameDecoder()
-        link.write(P.encode(P.Identify()))
-        assert read_frames(link, dec, 1)[0].type == P.HELLO
+        dec = FrameDecoder()
+        link.write(M.encode(M.Identify()))
+        assert read_frames(link, dec, 1)[0].type == M.HELLO
         box.unplug(mid_frame=True)
         with pytest.raises(LinkDown):
             for _ in range(100):
@@ -65,8 +66,8 @@ def test_unplug_raises_linkdown_and_the_same_name_reopens_the_new_pty(tmp_path):
         box.plug()
         wait_until(lambda: link.open(), what="reopen after replug")
         dec.reset()
-        link.write(P.encode(P.Identify()))
-        hellos = [m for m in read_frames(link, dec, 1) if m.type == P.HELLO]
+        link.write(M.encode(M.Identify()))
+        hellos = [m for m in read_frames(link, dec, 1) if m.type == M.HELLO]
         assert hellos and hellos[-1].boot == box.fw.boot and len(box.boots) == 2
     finally:
         link.close()

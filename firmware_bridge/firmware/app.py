@@ -7,9 +7,9 @@ drive the number display, LEDs and buzzer.  All hardware goes through a
 and the simulator.  Nothing here blocks, so one loop serves everything.
 """
 try:
-    from firmware_bridge import protocol
-except ImportError:  # on the board protocol.py sits next to this file
-    import protocol  # type: ignore
+    from firmware_bridge.protocol import device, messages
+except ImportError:  # on the board the protocol package sits next to this file
+    from protocol import device, messages  # type: ignore
 
 FW_VERSION = "1.0.0"
 
@@ -31,7 +31,7 @@ class Debouncer:
         """True when this sample is an accepted press (released -> pressed)."""
         if level == self.level:
             return False
-        if self.edge_ms is not None and protocol._elapsed(t_ms, self.edge_ms) < self.debounce_ms:
+        if self.edge_ms is not None and device.elapsed(t_ms, self.edge_ms) < self.debounce_ms:
             return False
         self.level = level
         self.edge_ms = t_ms
@@ -43,15 +43,15 @@ class Firmware:
                  retransmit_ms=500, heartbeat_ms=1000, host_timeout_ms=3000):
         self.board = board
         now = board.ticks_ms()
-        self.proto = protocol.DeviceProtocol(
+        self.proto = device.DeviceProtocol(
             device_id, board.random32(), store=board.flash, fw=FW_VERSION, n_levels=n_levels,
             ring_size=ring_size, retransmit_ms=retransmit_ms, heartbeat_ms=heartbeat_ms,
             host_timeout_ms=host_timeout_ms, now_ms=now)
         self.inputs = {}
         for i, name in enumerate(KEYS):
-            self.inputs[name] = (protocol.SRC_KEY, i + 1, Debouncer(debounce_ms))
+            self.inputs[name] = (messages.SRC_KEY, i + 1, Debouncer(debounce_ms))
         for level in range(1, n_levels + 1):
-            self.inputs["rate%d" % level] = (protocol.SRC_RATING, level, Debouncer(debounce_ms))
+            self.inputs["rate%d" % level] = (messages.SRC_RATING, level, Debouncer(debounce_ms))
         self._shown = None
         # Told of every accepted press as (boot, seq, source, code); the
         # simulator uses it to know what the host must deliver.

@@ -1,8 +1,8 @@
 """Entry point on the box (MicroPython runs main.py at boot).
 
 Copy to the board's filesystem: main.py, app.py, hw_rp2040.py, settings.py
-and firmware_bridge/protocol.py (as protocol.py), e.g. with
-``mpremote cp firmware_bridge/protocol.py :protocol.py`` and so on.
+and the firmware_bridge/protocol/ package (as protocol/), e.g. with
+``mpremote cp -r firmware_bridge/protocol :`` and so on.
 """
 import machine
 
