@@ -80,7 +80,7 @@ from _util import ROOT, emit
 
 import paho.mqtt.client as mqtt  # noqa: E402
 
-from firmware_bridge.bridge import event_id  # noqa: E402
+from firmware_bridge.delivery import event_id  # noqa: E402
 from firmware_bridge.sim import SimBox  # noqa: E402
 from kiosk import config as site_config  # noqa: E402
 from kiosk.broker import Broker  # noqa: E402

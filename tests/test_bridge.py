@@ -17,9 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from firmware_bridge.clocks import BoxClocks
+from firmware_bridge.delivery import Outstanding, Unconfirmed, event_id
+from firmware_bridge.payloads import Payloads
 from firmware_bridge.protocol import framing
 from firmware_bridge.protocol import messages as M
-from firmware_bridge.bridge import CounterBox, Outstanding, Unconfirmed, event_id
 from firmware_bridge.sim import SimBox
 from kiosk import config as site_config
 from tests.test_bridge_helpers import start_boxes, wait_until, write_config
@@ -49,7 +51,7 @@ def rig(tmp_path, broker, bus):
         boxes, ledger = start_boxes(path)
         made.update(box=box, boxes=boxes, ledger=ledger)
         if wait_hello:
-            wait_until(lambda: boxes[0].hello is not None, what="HELLO from the box")
+            wait_until(lambda: boxes[0].port.hello is not None, what="HELLO from the box")
         return box, boxes[0], listener, ledger
 
     yield make
@@ -134,7 +136,7 @@ def test_the_brokers_puback_alone_never_acks_the_box(rig, bus):
     core.publish("counter/1/reply", {"command_id": eid, "ok": True, "action": "next", "counter": 1})
     wait_until(lambda: box.pending() == 0, what="ACK after the confirmation")
     assert ledger.seen("box-1", box.fw.boot, 1) and bridge.stats["acked"] == 1
-    assert eid not in bridge.unconfirmed
+    assert eid not in bridge.delivery.unconfirmed
 
 
 def test_rating_press_carries_the_box_clock_and_bridge_time(rig):
@@ -234,10 +236,10 @@ def test_bad_payload_settles_the_event_and_is_logged_as_an_error(rig, bus, caplo
 def test_a_payload_bug_names_the_event_and_never_blocks_it(rig, core, monkeypatch, caplog):
     caplog.set_level(logging.INFO, "phucvu.bridge")
 
-    def broken(self, ev, device, eid):
+    def broken(self, ev, device, eid, paused):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(CounterBox, "_body", broken)
+    monkeypatch.setattr(Payloads, "_body", broken)
     box, bridge, listener, ledger = rig()
     box.press("next")
     eid = event_id("box-1", box.fw.boot, 1)
@@ -252,12 +254,12 @@ def test_a_payload_the_contract_refuses_is_sent_and_settled_by_the_core(rig, cor
     caplog.set_level(logging.INFO, "phucvu.bridge")
     from kiosk import contract
 
-    def off_contract(self, ev, device, eid):
+    def off_contract(self, ev, device, eid, paused):
         body = {"command_id": eid, "action": "next", "device": device, "boot": str(ev.boot),
                 "device_time_ms": ev.time_ms}
         return self.topics.counter_command(self.counter), body, contract.CounterCommand
 
-    monkeypatch.setattr(CounterBox, "_body", off_contract)
+    monkeypatch.setattr(Payloads, "_body", off_contract)
     box, bridge, listener, ledger = rig()
     box.press("next")
     eid = event_id("box-1", box.fw.boot, 1)
@@ -312,7 +314,7 @@ def test_a_box_with_the_wrong_id_is_refused(rig):
     written = box.board.written
     wait_until(lambda: box.board.written > written + 60, what="the box retransmitting")
     assert box.pending() == 1 and ledger.count() == 0 and commands(listener) == []
-    assert bridge.hello is None
+    assert bridge.port.hello is None
 
 
 def test_unknown_counter_and_duplicate_ports_are_config_errors(tmp_path, broker):
@@ -404,7 +406,6 @@ def test_killed_bridge_leaves_presence_offline_by_last_will(tmp_path, broker, bu
 
 def test_box_clocks_place_a_held_event_when_it_was_pressed():
     """A press the box held while the bridge was away: its HEARTBEATs date it."""
-    from firmware_bridge.bridge import BoxClocks
     clocks = BoxClocks()
     boot = ("box-1", 7)
     # heartbeats read 3 ms after they were sent: bridge time = box time + 1000 (+3)

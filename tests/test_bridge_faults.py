@@ -28,7 +28,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from firmware_bridge.bridge import event_id
+from firmware_bridge.delivery import event_id
 from firmware_bridge.protocol import messages as M
 from firmware_bridge.sim import SimBox
 from tests.conftest import TESTERS, stop_process
@@ -244,7 +244,7 @@ def test_presses_the_broker_lost_are_acked_only_once_the_core_has_them(tmp_path,
     listener.subscribe("counter/1/rating")
     (bridge,), ledger = start_boxes(cfg)
     try:
-        wait_until(lambda: bridge.hello is not None and bridge.mqtt_up, what="the bridge up")
+        wait_until(lambda: bridge.port.hello is not None and bridge.bus.up, what="the bridge up")
         core.stop()                      # its persistent session stays on the broker, in memory
         for level in (1, 2, 3):
             box.rate(level)
