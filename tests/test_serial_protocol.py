@@ -102,34 +102,115 @@ def test_bad_messages_get_a_specific_error(body, why):
         M.parse(body)
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.binary(max_size=300))
-def test_fuzzed_bytes_never_crash_and_never_yield_a_damaged_event(data):
-    dec = F.FrameDecoder()
-    for body in dec.feed(data + b"\x00"):
-        try:
-            M.parse(body)
-        except F.ProtocolError:
-            pass
+# ------------------------------------------------------------------ damage on the wire
+# A stream as a cable delivers it: the frames a box sent, some arriving
+# intact and some damaged on the way, with noise nobody sent in between.
+# Each sent message has its own number (an EVENT's seq, a HEARTBEAT's
+# next_seq), so a decoded message names the one sent message it can be.
+DAMAGE = ("intact", "intact", "intact", "doubled_delimiter", "flipped_bits", "truncated",
+          "cut_mid_frame", "split_by_a_delimiter")
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.integers(1, 2**32 - 1), st.integers(1, 2**32 - 1), st.integers(0, 12), st.integers(0, 7))
-def test_fuzzed_corruption_of_a_real_frame_is_caught(boot, seq, pos, bit):
-    raw = bytearray(M.encode(M.Event(boot, seq, M.SRC_KEY, M.KEY_NEXT, 1)))
-    i = pos % (len(raw) - 1)  # never the delimiter
-    raw[i] ^= 1 << bit
+@st.composite
+def sent_message(draw, n):
+    boot = draw(st.integers(0, 2**32 - 1))
+    time_ms = draw(st.integers(0, 2**32 - 1))
+    if draw(st.booleans()):
+        return M.Heartbeat(boot, n, draw(st.integers(0, 255)), draw(st.none() | st.just(time_ms)))
+    if draw(st.booleans()):
+        return M.Event(boot, n, M.SRC_KEY, draw(st.sampled_from(sorted(M.KEY_NAMES))), time_ms)
+    return M.Event(boot, n, M.SRC_RATING, draw(st.integers(1, 5)), time_ms)
+
+
+def damaged(draw, raw: bytes, how: str) -> bytes:
+    """``raw`` (a whole frame, delimiter included) after ``how`` happened to it."""
+    if how == "intact":
+        return raw
+    if how == "doubled_delimiter":      # a sender flushing: the frame itself is whole
+        return draw(st.sampled_from([b"\x00" + raw, raw + b"\x00"]))
+    if how == "flipped_bits":           # a loose cable, a ground bounce; never the delimiter
+        out = bytearray(raw)
+        for pos in draw(st.sets(st.integers(0, len(raw) - 2), min_size=1, max_size=3)):
+            out[pos] ^= 1 << draw(st.integers(0, 7))
+        return bytes(out)
+    if how == "truncated":              # the rest lost, the delimiter arrives
+        return raw[:draw(st.integers(1, len(raw) - 2))] + b"\x00"
+    if how == "cut_mid_frame":          # the cable pulled: the next bytes run into this frame
+        return raw[:draw(st.integers(1, len(raw) - 1))]
+    cut = draw(st.integers(1, len(raw) - 2))   # a 0x00 duplicated into the middle
+    return raw[:cut] + b"\x00" + raw[cut:]
+
+
+@st.composite
+def damaged_stream(draw):
+    """(stream, sent messages, numbers of the sent messages the decoder must deliver)."""
+    stream = b""
+    sent = []
+    must = set()
+    for n in range(1, draw(st.integers(1, 12)) + 1):
+        if draw(st.integers(0, 4)) == 0:
+            stream += draw(st.binary(min_size=1, max_size=80))     # noise, zeros included
+        msg = draw(sent_message(n))
+        sent.append(msg)
+        raw = M.encode(msg)
+        piece = damaged(draw, raw, draw(st.sampled_from(DAMAGE)))
+        at = piece.find(raw)
+        before = stream + piece[:max(at, 0)]
+        # A whole frame starting right after a delimiter (or at the start) is
+        # read whatever came before; one that follows damage without a 0x00
+        # in between is merged into that damage and lost with it.
+        if at >= 0 and (not before or before[-1] == 0):
+            must.add(n)
+        stream += piece
+    return stream, sent, must
+
+
+def number(msg) -> int:
+    return msg.seq if msg.type == M.EVENT else msg.next_seq
+
+
+# A fixed corpus (derandomize): CRC-16 lets a damaged frame through by
+# chance once in 65,536 (and the layout checks in ``parse`` must then let it
+# pass too), a property of the protocol, not a regression the suite should
+# report at random.  The next test covers what the CRC guarantees.
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(damaged_stream(), st.lists(st.integers(1, 40), max_size=40))
+def test_damage_never_yields_an_altered_or_invented_message_and_spares_the_intact(case, reads):
+    stream, sent, must = case
     dec = F.FrameDecoder()
-    out = []
-    for body in dec.feed(bytes(raw) + b"\x00"):
-        try:
-            out.append(M.parse(body))
-        except F.ProtocolError:
-            pass
-    # a single flipped bit either breaks framing or fails the CRC; it never
-    # turns into a different, valid event
-    assert all(not (isinstance(m, M.Event) and (m.boot, m.seq) != (boot, seq)) for m in out)
-    assert len(out) == 0
+    got = []
+    at = 0
+    for size in reads + [len(stream)]:     # in reads of any size, as from a UART
+        for body in dec.feed(stream[at:at + size]):
+            try:
+                got.append(M.parse(body))
+            except F.ProtocolError:
+                pass                        # a body that passed the CRC but is no message
+        at += size
+    # Every message yielded is one that was sent, with every field as sent,
+    # in the order sent; none is yielded twice and none invented.
+    yielded = [number(m) for m in got]
+    assert yielded == sorted(set(yielded))
+    for m in got:
+        assert 1 <= number(m) <= len(sent), f"invented: {vars(m)}"
+        original = sent[number(m) - 1]
+        assert (type(m), vars(m)) == (type(original), vars(original)), f"altered: {vars(m)}"
+    # and every intact frame that damage did not run into is delivered
+    assert must <= set(yielded), f"lost intact frames {sorted(must - set(yielded))}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_every_single_bit_flip_of_an_event_frame_is_caught(boot, seq, time_ms):
+    raw = M.encode(M.Event(boot, seq, M.SRC_KEY, M.KEY_NEXT, time_ms))
+    for pos in range(len(raw) - 1):        # every byte but the delimiter
+        for bit in range(8):
+            bad = bytearray(raw)
+            bad[pos] ^= 1 << bit
+            dec = F.FrameDecoder()
+            # it breaks the framing or fails the CRC, so nothing comes out
+            assert dec.feed(bytes(bad) + b"\x00") == [], (pos, bit)
+            assert dec.errors >= 1
 
 
 # ------------------------------------------------------------------ box side
