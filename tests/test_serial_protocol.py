@@ -199,18 +199,22 @@ def test_damage_never_yields_an_altered_or_invented_message_and_spares_the_intac
     assert must <= set(yielded), f"lost intact frames {sorted(must - set(yielded))}"
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 2**32 - 1), st.integers(0, 2**32 - 1))
-def test_every_single_bit_flip_of_an_event_frame_is_caught(boot, seq, time_ms):
+def test_every_single_bit_flip_of_an_event_frame_is_caught_or_harmless(boot, seq, time_ms):
     raw = M.encode(M.Event(boot, seq, M.SRC_KEY, M.KEY_NEXT, time_ms))
+    [body] = F.FrameDecoder().feed(raw)
     for pos in range(len(raw) - 1):        # every byte but the delimiter
         for bit in range(8):
             bad = bytearray(raw)
             bad[pos] ^= 1 << bit
             dec = F.FrameDecoder()
-            # it breaks the framing or fails the CRC, so nothing comes out
-            assert dec.feed(bytes(bad) + b"\x00") == [], (pos, bit)
-            assert dec.errors >= 1
+            out = dec.feed(bytes(bad) + b"\x00")
+            # It breaks the framing or fails the CRC, so nothing comes out;
+            # or it only moved a COBS zero within a run of zeros, which
+            # decodes to the very same frame.  Never a different one.
+            assert out in ([], [body]), (pos, bit)
+            assert out or dec.errors >= 1
 
 
 # ------------------------------------------------------------------ box side
