@@ -33,7 +33,7 @@ def phucvu(tmp_path):
 
 
 def test_a_day_at_the_counter(phucvu, tmp_path):
-    from kiosk.core.store import MIGRATIONS
+    from kiosk.core.schema import MIGRATIONS
     assert f"schema {len(MIGRATIONS)}" in phucvu("init").stdout
     assert phucvu("issue", "tu-phap").stdout.startswith("A001  Tư pháp – Hộ tịch")
     out = phucvu("issue", "tu-phap", "--priority", "cao-tuoi").stdout

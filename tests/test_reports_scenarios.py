@@ -260,7 +260,8 @@ def test_schema_5_and_6_upgrade_an_older_database(site, tmp_path):
     """A database from before schema 5 gets each ticket's first call from its calls."""
     import sqlite3
 
-    from kiosk.core.store import MIGRATIONS, Store
+    from kiosk.core.schema import MIGRATIONS
+    from kiosk.core.store import Store
 
     db = run_scenario(site, "reports-ngay-thuong.toml", tmp_path / "day.db")
     conn = sqlite3.connect(db)

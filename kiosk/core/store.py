@@ -3,8 +3,8 @@
 WAL with ``synchronous=FULL``: a ticket the kiosk printed survives a power
 cut.  Every change is one transaction holding the journal row (append-only,
 the truth state can be rebuilt from) and the projection rows that make
-reads cheap.  Hot-path writes use prepared SQL through ``conn.execute``,
-because ``table.insert()`` inspects the table on each call.
+reads cheap (kiosk/core/projection.py); the tables are in
+kiosk/core/schema.py.
 
 One writer only: the store takes an exclusive ``flock`` on ``<db>.lock``
 and writes its pid and command there, so a second writer is told who holds
@@ -28,6 +28,8 @@ from typing import Any, Iterator
 import sqlite_utils
 
 from kiosk.core.domain import SERVICE_WINDOW, Counter, QueueState, Stamp, Ticket
+from kiosk.core.projection import journal, project
+from kiosk.core.schema import COUNTER_COLUMNS, MIGRATIONS, TICKET_COLUMNS
 
 
 class StoreError(Exception):
@@ -38,178 +40,7 @@ class StoreLocked(StoreError):
     pass
 
 
-# Numbered migrations, applied in order; PRAGMA user_version is the number
-# of the last one applied.  Never edit a released migration: add one.
-MIGRATIONS: list[str] = [
-    # 1: the spine
-    """
-    CREATE TABLE journal (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at REAL NOT NULL,
-        kind TEXT NOT NULL,
-        payload TEXT NOT NULL
-    );
-    CREATE TABLE days (
-        day TEXT PRIMARY KEY,
-        started_at REAL NOT NULL,
-        closed_at REAL
-    );
-    CREATE TABLE tickets (
-        id TEXT PRIMARY KEY,
-        day TEXT NOT NULL,
-        field TEXT NOT NULL,
-        origin_field TEXT NOT NULL,
-        number INTEGER NOT NULL,
-        label TEXT NOT NULL,
-        priority TEXT,
-        seq INTEGER NOT NULL,
-        issued_at REAL NOT NULL,
-        state TEXT NOT NULL,
-        counter INTEGER,
-        target_counter INTEGER,
-        called_at REAL,
-        finished_at REAL,
-        recalls INTEGER NOT NULL DEFAULT 0,
-        transfers INTEGER NOT NULL DEFAULT 0,
-        close_reason TEXT,
-        -- a number is never reused in a day, whatever the code does
-        UNIQUE (day, origin_field, number)
-    );
-    CREATE INDEX tickets_day ON tickets (day);
-    CREATE INDEX tickets_finished ON tickets (field, finished_at);
-    CREATE TABLE counters (
-        number INTEGER PRIMARY KEY,
-        status TEXT NOT NULL,
-        current TEXT,
-        priority_streak INTEGER NOT NULL DEFAULT 0,
-        official TEXT
-    );
-    CREATE TABLE calls (
-        call_id TEXT PRIMARY KEY,
-        call_seq INTEGER NOT NULL UNIQUE,
-        ticket_id TEXT NOT NULL,
-        counter INTEGER NOT NULL,
-        at REAL NOT NULL,
-        recall INTEGER NOT NULL,
-        specific INTEGER NOT NULL,
-        official TEXT
-    );
-    CREATE TABLE officials (
-        code TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        pin_hash TEXT,
-        active INTEGER NOT NULL DEFAULT 1
-    );
-    CREATE TABLE ratings (
-        id TEXT PRIMARY KEY,
-        ticket_id TEXT,
-        counter INTEGER NOT NULL,
-        level TEXT NOT NULL,
-        at REAL NOT NULL,
-        counted INTEGER NOT NULL,
-        reason TEXT,
-        official TEXT,
-        payload TEXT
-    );
-    CREATE TABLE commands (
-        command_id TEXT PRIMARY KEY,
-        at REAL NOT NULL,
-        reply TEXT NOT NULL
-    );
-    """,
-    # 2: tickets on paper.  Every attempt is kept: the reprint queue is the
-    # tickets whose latest attempt did not print.
-    """
-    CREATE TABLE print_jobs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        ticket_id TEXT NOT NULL,
-        at REAL NOT NULL,
-        reprint INTEGER NOT NULL,
-        printed INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        detail TEXT NOT NULL DEFAULT '',
-        bytes INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX print_jobs_ticket ON print_jobs (ticket_id, id);
-    """,
-    # 3: officials and ratings the centre can trust.  Every press is a row;
-    # only counted = 1 rows are ratings, the rest are anomalies with a reason.
-    """
-    ALTER TABLE tickets ADD COLUMN official TEXT;
-    ALTER TABLE ratings ADD COLUMN level_index INTEGER;
-    ALTER TABLE ratings ADD COLUMN field TEXT;
-    ALTER TABLE ratings ADD COLUMN wait_s REAL;
-    ALTER TABLE ratings ADD COLUMN service_s REAL;
-    ALTER TABLE ratings ADD COLUMN source TEXT NOT NULL DEFAULT 'box';
-    CREATE INDEX ratings_at ON ratings (at);
-    CREATE INDEX tickets_official ON tickets (official);
-    CREATE TABLE official_sessions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        official TEXT NOT NULL,
-        counter INTEGER NOT NULL,
-        login_at REAL NOT NULL,
-        logout_at REAL
-    );
-    """,
-    # 4: roles for the browser console: staff serve, the head reads reports,
-    # admins keep the roster.  There is no default admin: the first one is
-    # added from the CLI.
-    """
-    ALTER TABLE officials ADD COLUMN role TEXT NOT NULL DEFAULT 'staff';
-    CREATE INDEX calls_ticket ON calls (ticket_id);
-    """,
-    # 5: the first call on the ticket itself.  A month's report needs every
-    # ticket's wait; grouping 150,000 tickets' calls for it took most of the
-    # report's time.  Older tickets get it from their calls.
-    """
-    ALTER TABLE tickets ADD COLUMN first_called_at REAL;
-    UPDATE tickets SET first_called_at =
-        (SELECT MIN(at) FROM calls WHERE calls.ticket_id = tickets.id AND recall = 0);
-    """,
-    # 6: the yardstick holds.  Rating windows and the last press are stored
-    # with the counter (a restart closes nothing); each box link's clock
-    # offset is kept; a press records when it was made and whether it came
-    # late; a payload the core could not take is kept, not dropped.
-    """
-    ALTER TABLE counters ADD COLUMN judging TEXT;
-    CREATE TABLE box_clocks (
-        link TEXT PRIMARY KEY,
-        offset REAL NOT NULL,
-        at REAL NOT NULL,
-        epoch REAL NOT NULL,
-        boot TEXT NOT NULL
-    );
-    ALTER TABLE ratings ADD COLUMN pressed_at REAL;
-    ALTER TABLE ratings ADD COLUMN delivered_late INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE rejected (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at REAL NOT NULL,
-        topic TEXT NOT NULL,
-        payload BLOB NOT NULL,
-        reason TEXT NOT NULL
-    );
-    """,
-]
-
 ROLES = ("staff", "head", "admin")
-
-TICKET_COLUMNS = [
-    "id", "day", "field", "origin_field", "number", "label", "priority", "seq",
-    "issued_at", "state", "counter", "target_counter", "called_at", "finished_at",
-    "recalls", "transfers", "close_reason", "official", "first_called_at",
-]
-COUNTER_COLUMNS = ["number", "status", "current", "priority_streak", "official"]
-
-_UPSERT_TICKET = (f"INSERT OR REPLACE INTO tickets ({', '.join(TICKET_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(TICKET_COLUMNS))})")
-# The counter's row and, in the same statement, its rating window as JSON
-# (``judging``; NULL when there is none, so a REPLACE never leaves a stale one).
-_UPSERT_COUNTER = (f"INSERT OR REPLACE INTO counters ({', '.join(COUNTER_COLUMNS)}, judging) "
-                   f"VALUES ({', '.join('?' * (len(COUNTER_COLUMNS) + 1))})")
-
-
-def _stamp(value: Any) -> list | None:
-    return None if value is None else value.to_list()
 
 
 def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
@@ -359,83 +190,10 @@ class Store:
         """
         with self.transaction() as c:
             for e in events:
-                self._journal(c, e)
-                self._project(c, e, state)
+                journal(c, e)
+                project(c, e, state, self.clock_ref)
             for sql, params in extra:
                 c.execute(sql, params)
-
-    def _journal(self, c: sqlite3.Connection, e: dict) -> None:
-        cur = c.execute("INSERT INTO journal (at, kind, payload) VALUES (?, ?, ?)",
-                        (e["at"], e["kind"], json.dumps(e, ensure_ascii=False, sort_keys=True)))
-        # The journal row id names this committed change for good: the
-        # provincial aggregator keys its upserts by (site, event_id), so a
-        # redelivered or replayed event lands on the same row.
-        e["event_id"] = cur.lastrowid
-
-    def _put_ticket(self, c: sqlite3.Connection, t: Ticket) -> None:
-        c.execute(_UPSERT_TICKET, [getattr(t, k) for k in TICKET_COLUMNS])
-
-    def _put_counter(self, c: sqlite3.Connection, k: Counter) -> None:
-        judging = None
-        if k.rating_ticket is not None or k.last_press is not None:
-            boot, epoch = self.clock_ref()
-            judging = json.dumps({"ticket": k.rating_ticket, "opened": _stamp(k.rating_opened),
-                                  "done": k.rating_done, "last_press": _stamp(k.last_press),
-                                  "boot": boot, "epoch": epoch})
-        c.execute(_UPSERT_COUNTER, [*(getattr(k, x) for x in COUNTER_COLUMNS), judging])
-
-    def _project(self, c: sqlite3.Connection, e: dict, s: QueueState) -> None:
-        kind = e["kind"]
-        if kind == "day_started":
-            c.execute("INSERT OR IGNORE INTO days (day, started_at) VALUES (?, ?)", (e["day"], e["at"]))
-            for k in s.counters.values():
-                self._put_counter(c, k)
-        elif kind == "day_closed":
-            c.execute("UPDATE days SET closed_at = ? WHERE day = ?", (e["at"], e["day"]))
-            # Tickets of the closed day still open in the database (the
-            # memory may already hold the next day after a rollover).
-            c.execute("UPDATE tickets SET state = 'no_show', close_reason = 'day_closed' "
-                      "WHERE day = ? AND state IN ('waiting', 'called', 'transferred')", (e["day"],))
-            for k in s.counters.values():
-                self._put_counter(c, k)
-        elif kind.startswith("ticket_"):
-            t = s.tickets[e["ticket_id"]]
-            self._put_ticket(c, t)
-            if "counter" in e:
-                self._put_counter(c, s.counters[e["counter"]])
-            if kind in ("ticket_called", "ticket_recalled"):
-                k = s.counters[e["counter"]]
-                c.execute("INSERT INTO calls (call_id, call_seq, ticket_id, counter, at, recall, "
-                          "specific, official) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          (e["call_id"], e["call_seq"], e["ticket_id"], e["counter"], e["at"],
-                           int(kind == "ticket_recalled"), int(bool(e.get("specific"))), k.official))
-        elif kind.startswith("counter_"):
-            self._put_counter(c, s.counters[e["counter"]])
-        elif kind == "official_login":
-            self._put_counter(c, s.counters[e["counter"]])
-            c.execute("INSERT INTO official_sessions (official, counter, login_at) VALUES (?, ?, ?)",
-                      (e["official"], e["counter"], e["at"]))
-        elif kind == "official_logout":
-            self._put_counter(c, s.counters[e["counter"]])
-            c.execute("UPDATE official_sessions SET logout_at = ? WHERE official = ? AND counter = ? "
-                      "AND logout_at IS NULL", (e["at"], e["official"], e["counter"]))
-        elif kind == "rating_pressed":
-            payload = {k: e.get(k) for k in ("device_time_ms", "received_at", "source", "pressed")}
-            c.execute("INSERT INTO ratings (id, ticket_id, counter, level, level_index, at, counted, "
-                      "reason, official, field, wait_s, service_s, source, payload, pressed_at, "
-                      "delivered_late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (e["rating_id"], e["ticket_id"], e["counter"], e["level"], e["level_index"],
-                       e["at"], int(e["counted"]), e["reason"], e["official"], e["field"],
-                       e["wait_s"], e["service_s"], e["source"], json.dumps(payload),
-                       e.get("pressed_at"), int(bool(e.get("delivered_late")))))
-            self._put_counter(c, s.counters[e["counter"]])
-        else:
-            raise StoreError(f"cannot project event kind {kind!r}")
-        if e.get("clocks"):
-            boot, epoch = self.clock_ref()
-            for name, offset in e["clocks"].items():
-                c.execute("INSERT OR REPLACE INTO box_clocks (link, offset, at, epoch, boot) "
-                          "VALUES (?, ?, ?, ?, ?)", (name, offset, e["mono"], epoch, boot))
 
     # ---------------------------------------------------------------- reads
     def journal(self) -> Iterator[dict]:

@@ -1,0 +1,111 @@
+"""How one committed event lands in the database: its journal row and the
+projection rows it changes.
+
+``Store.commit_events`` calls these inside its transaction, one event at a
+time, with the state the events produced.  Prepared SQL through
+``conn.execute``, because ``table.insert()`` inspects the table on each call
+and this is the hot path of every ticket and key press.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Callable
+
+from kiosk.core.domain import Counter, QueueState, Ticket
+from kiosk.core.schema import COUNTER_COLUMNS, TICKET_COLUMNS
+
+# (boot id, wall - monotonic) of this machine now: monotonic times (rating
+# windows, box clocks) are stored with it so a reboot can move them.
+ClockRef = Callable[[], tuple[str, float]]
+
+_UPSERT_TICKET = (f"INSERT OR REPLACE INTO tickets ({', '.join(TICKET_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(TICKET_COLUMNS))})")
+# The counter's row and, in the same statement, its rating window as JSON
+# (``judging``; NULL when there is none, so a REPLACE never leaves a stale one).
+_UPSERT_COUNTER = (f"INSERT OR REPLACE INTO counters ({', '.join(COUNTER_COLUMNS)}, judging) "
+                   f"VALUES ({', '.join('?' * (len(COUNTER_COLUMNS) + 1))})")
+
+
+class ProjectionError(Exception):
+    """An event kind no projection knows: a bug, never written half-way."""
+
+
+def journal(c: sqlite3.Connection, e: dict) -> None:
+    cur = c.execute("INSERT INTO journal (at, kind, payload) VALUES (?, ?, ?)",
+                    (e["at"], e["kind"], json.dumps(e, ensure_ascii=False, sort_keys=True)))
+    # The journal row id names this committed change for good: the
+    # provincial aggregator keys its upserts by (site, event_id), so a
+    # redelivered or replayed event lands on the same row.
+    e["event_id"] = cur.lastrowid
+
+
+def project(c: sqlite3.Connection, e: dict, s: QueueState, clock_ref: ClockRef) -> None:
+    kind = e["kind"]
+    if kind == "day_started":
+        c.execute("INSERT OR IGNORE INTO days (day, started_at) VALUES (?, ?)", (e["day"], e["at"]))
+        for k in s.counters.values():
+            _put_counter(c, k, clock_ref)
+    elif kind == "day_closed":
+        c.execute("UPDATE days SET closed_at = ? WHERE day = ?", (e["at"], e["day"]))
+        # Tickets of the closed day still open in the database (the
+        # memory may already hold the next day after a rollover).
+        c.execute("UPDATE tickets SET state = 'no_show', close_reason = 'day_closed' "
+                  "WHERE day = ? AND state IN ('waiting', 'called', 'transferred')", (e["day"],))
+        for k in s.counters.values():
+            _put_counter(c, k, clock_ref)
+    elif kind.startswith("ticket_"):
+        _put_ticket(c, s.tickets[e["ticket_id"]])
+        if "counter" in e:
+            _put_counter(c, s.counters[e["counter"]], clock_ref)
+        if kind in ("ticket_called", "ticket_recalled"):
+            k = s.counters[e["counter"]]
+            c.execute("INSERT INTO calls (call_id, call_seq, ticket_id, counter, at, recall, "
+                      "specific, official) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      (e["call_id"], e["call_seq"], e["ticket_id"], e["counter"], e["at"],
+                       int(kind == "ticket_recalled"), int(bool(e.get("specific"))), k.official))
+    elif kind.startswith("counter_"):
+        _put_counter(c, s.counters[e["counter"]], clock_ref)
+    elif kind == "official_login":
+        _put_counter(c, s.counters[e["counter"]], clock_ref)
+        c.execute("INSERT INTO official_sessions (official, counter, login_at) VALUES (?, ?, ?)",
+                  (e["official"], e["counter"], e["at"]))
+    elif kind == "official_logout":
+        _put_counter(c, s.counters[e["counter"]], clock_ref)
+        c.execute("UPDATE official_sessions SET logout_at = ? WHERE official = ? AND counter = ? "
+                  "AND logout_at IS NULL", (e["at"], e["official"], e["counter"]))
+    elif kind == "rating_pressed":
+        payload = {k: e.get(k) for k in ("device_time_ms", "received_at", "source", "pressed")}
+        c.execute("INSERT INTO ratings (id, ticket_id, counter, level, level_index, at, counted, "
+                  "reason, official, field, wait_s, service_s, source, payload, pressed_at, "
+                  "delivered_late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  (e["rating_id"], e["ticket_id"], e["counter"], e["level"], e["level_index"],
+                   e["at"], int(e["counted"]), e["reason"], e["official"], e["field"],
+                   e["wait_s"], e["service_s"], e["source"], json.dumps(payload),
+                   e.get("pressed_at"), int(bool(e.get("delivered_late")))))
+        _put_counter(c, s.counters[e["counter"]], clock_ref)
+    else:
+        raise ProjectionError(f"cannot project event kind {kind!r}")
+    if e.get("clocks"):
+        boot, epoch = clock_ref()
+        for name, offset in e["clocks"].items():
+            c.execute("INSERT OR REPLACE INTO box_clocks (link, offset, at, epoch, boot) "
+                      "VALUES (?, ?, ?, ?, ?)", (name, offset, e["mono"], epoch, boot))
+
+
+def _put_ticket(c: sqlite3.Connection, t: Ticket) -> None:
+    c.execute(_UPSERT_TICKET, [getattr(t, k) for k in TICKET_COLUMNS])
+
+
+def _put_counter(c: sqlite3.Connection, k: Counter, clock_ref: ClockRef) -> None:
+    judging = None
+    if k.rating_ticket is not None or k.last_press is not None:
+        boot, epoch = clock_ref()
+        judging = json.dumps({"ticket": k.rating_ticket, "opened": _stamp(k.rating_opened),
+                              "done": k.rating_done, "last_press": _stamp(k.last_press),
+                              "boot": boot, "epoch": epoch})
+    c.execute(_UPSERT_COUNTER, [*(getattr(k, x) for x in COUNTER_COLUMNS), judging])
+
+
+def _stamp(value: Any) -> list | None:
+    return None if value is None else value.to_list()

@@ -1,0 +1,177 @@
+"""The site database's schema: numbered migrations, applied in order, and
+the column lists the code writes and reads.
+
+``PRAGMA user_version`` holds the number of the last migration applied
+(``Store.migrate``).  Never edit a released migration: add one.
+
+- ``journal``: every committed event, append-only; the truth the other
+  tables can be rebuilt from;
+- ``days``, ``tickets``, ``counters``, ``calls``, ``ratings``,
+  ``official_sessions``, ``box_clocks``: projections of the journal that make
+  reads cheap (kiosk/core/projection.py writes them);
+- ``commands``: each command's reply, stored with its effect, so a
+  redelivered command gets the same reply;
+- ``officials``, ``print_jobs``, ``rejected``: the roster, every print
+  attempt, and every message the core could not take.
+"""
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the spine
+    """
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE TABLE days (
+        day TEXT PRIMARY KEY,
+        started_at REAL NOT NULL,
+        closed_at REAL
+    );
+    CREATE TABLE tickets (
+        id TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        field TEXT NOT NULL,
+        origin_field TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        priority TEXT,
+        seq INTEGER NOT NULL,
+        issued_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        counter INTEGER,
+        target_counter INTEGER,
+        called_at REAL,
+        finished_at REAL,
+        recalls INTEGER NOT NULL DEFAULT 0,
+        transfers INTEGER NOT NULL DEFAULT 0,
+        close_reason TEXT,
+        -- a number is never reused in a day, whatever the code does
+        UNIQUE (day, origin_field, number)
+    );
+    CREATE INDEX tickets_day ON tickets (day);
+    CREATE INDEX tickets_finished ON tickets (field, finished_at);
+    CREATE TABLE counters (
+        number INTEGER PRIMARY KEY,
+        status TEXT NOT NULL,
+        current TEXT,
+        priority_streak INTEGER NOT NULL DEFAULT 0,
+        official TEXT
+    );
+    CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        call_seq INTEGER NOT NULL UNIQUE,
+        ticket_id TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        at REAL NOT NULL,
+        recall INTEGER NOT NULL,
+        specific INTEGER NOT NULL,
+        official TEXT
+    );
+    CREATE TABLE officials (
+        code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        pin_hash TEXT,
+        active INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE ratings (
+        id TEXT PRIMARY KEY,
+        ticket_id TEXT,
+        counter INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        at REAL NOT NULL,
+        counted INTEGER NOT NULL,
+        reason TEXT,
+        official TEXT,
+        payload TEXT
+    );
+    CREATE TABLE commands (
+        command_id TEXT PRIMARY KEY,
+        at REAL NOT NULL,
+        reply TEXT NOT NULL
+    );
+    """,
+    # 2: tickets on paper.  Every attempt is kept: the reprint queue is the
+    # tickets whose latest attempt did not print.
+    """
+    CREATE TABLE print_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ticket_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        reprint INTEGER NOT NULL,
+        printed INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        bytes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX print_jobs_ticket ON print_jobs (ticket_id, id);
+    """,
+    # 3: officials and ratings the centre can trust.  Every press is a row;
+    # only counted = 1 rows are ratings, the rest are anomalies with a reason.
+    """
+    ALTER TABLE tickets ADD COLUMN official TEXT;
+    ALTER TABLE ratings ADD COLUMN level_index INTEGER;
+    ALTER TABLE ratings ADD COLUMN field TEXT;
+    ALTER TABLE ratings ADD COLUMN wait_s REAL;
+    ALTER TABLE ratings ADD COLUMN service_s REAL;
+    ALTER TABLE ratings ADD COLUMN source TEXT NOT NULL DEFAULT 'box';
+    CREATE INDEX ratings_at ON ratings (at);
+    CREATE INDEX tickets_official ON tickets (official);
+    CREATE TABLE official_sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        official TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        login_at REAL NOT NULL,
+        logout_at REAL
+    );
+    """,
+    # 4: roles for the browser console: staff serve, the head reads reports,
+    # admins keep the roster.  There is no default admin: the first one is
+    # added from the CLI.
+    """
+    ALTER TABLE officials ADD COLUMN role TEXT NOT NULL DEFAULT 'staff';
+    CREATE INDEX calls_ticket ON calls (ticket_id);
+    """,
+    # 5: the first call on the ticket itself.  A month's report needs every
+    # ticket's wait; grouping 150,000 tickets' calls for it took most of the
+    # report's time.  Older tickets get it from their calls.
+    """
+    ALTER TABLE tickets ADD COLUMN first_called_at REAL;
+    UPDATE tickets SET first_called_at =
+        (SELECT MIN(at) FROM calls WHERE calls.ticket_id = tickets.id AND recall = 0);
+    """,
+    # 6: the yardstick holds.  Rating windows and the last press are stored
+    # with the counter (a restart closes nothing); each box link's clock
+    # offset is kept; a press records when it was made and whether it came
+    # late; a payload the core could not take is kept, not dropped.
+    """
+    ALTER TABLE counters ADD COLUMN judging TEXT;
+    CREATE TABLE box_clocks (
+        link TEXT PRIMARY KEY,
+        offset REAL NOT NULL,
+        at REAL NOT NULL,
+        epoch REAL NOT NULL,
+        boot TEXT NOT NULL
+    );
+    ALTER TABLE ratings ADD COLUMN pressed_at REAL;
+    ALTER TABLE ratings ADD COLUMN delivered_late INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE rejected (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        reason TEXT NOT NULL
+    );
+    """,
+]
+
+# The columns that are a Ticket's and a Counter's attributes of the same
+# name: the projection writes them and Store.load_state reads them back.
+TICKET_COLUMNS = [
+    "id", "day", "field", "origin_field", "number", "label", "priority", "seq",
+    "issued_at", "state", "counter", "target_counter", "called_at", "finished_at",
+    "recalls", "transfers", "close_reason", "official", "first_called_at",
+]
+COUNTER_COLUMNS = ["number", "status", "current", "priority_streak", "official"]
