@@ -40,14 +40,37 @@ class Engine:
     def reload(self) -> None:
         self.queue = Queue(self.config, self.store.load_state([c.number for c in self.config.counters]))
 
-    def run(self, op: str, *args: Any, extra: Callable[[list[dict]], list] | None = None,
-            **kwargs: Any) -> list[dict]:
+    def run(self, op: str, *args: Any, **kwargs: Any) -> list[dict]:
         """Run one domain operation and commit it; returns the events.
 
-        ``extra(events)`` may return further (sql, params) pairs to commit in
-        the same transaction, computed after the operation (or after its
-        refusal, with the refusal as ``DomainError`` in ``events``' place).
+        A refusal raises ``DomainError`` with the events committed all the
+        same in ``error.events`` (a refused operation may still have rolled
+        the day over; the caller publishes what was committed).
         """
+        events, error, _ = self._apply(op, args, kwargs)
+        if error is not None:
+            error.events = events
+            raise error
+        return events
+
+    def command(self, op: str, *args: Any, key: str,
+                reply: Callable[[list[dict] | DomainError], dict],
+                **kwargs: Any) -> tuple[list[dict], dict]:
+        """Run one operation for the command ``key``; returns the committed
+        events and the command's reply.
+
+        ``reply(outcome)`` builds the reply from the events, or from the
+        refusal (a ``DomainError``), on the state the operation left; it is
+        stored with the events in one transaction, so a redelivered command
+        finds its reply exactly when its effect is committed.  A refusal is
+        a reply like any other: nothing is raised.
+        """
+        events, _, body = self._apply(op, args, kwargs, key, reply)
+        return events, body
+
+    def _apply(self, op: str, args: tuple, kwargs: dict[str, Any], key: str | None = None,
+               reply: Callable[[list[dict] | DomainError], dict] | None = None
+               ) -> tuple[list[dict], DomainError | None, dict | None]:
         if op not in OPERATIONS:
             raise ValueError(f"unknown operation {op!r}")
         now = self.clock()
@@ -63,19 +86,15 @@ class Engine:
         except DomainError as e:
             error = e
             events = self.queue.take_pending()
-        rows = extra(events if error is None else error) if extra else []
-        if events or rows:
+        body = None if reply is None else reply(events if error is None else error)
+        if events or body is not None:
             try:
-                self.store.commit_events(events, self.queue.state, rows)
+                self.store.commit_events(events, self.queue.state,
+                                         [] if body is None else [(key, now, body)])
             except BaseException:
                 self.reload()
                 raise
-        if error is not None:
-            # A refused operation may still have rolled the day over; the
-            # caller publishes what was committed.
-            error.events = events
-            raise error
-        return events
+        return events, error, body
 
     def _check_official(self, code: str) -> None:
         row = self.store.official(code)

@@ -1,36 +1,69 @@
 """The printer thread: prints committed tickets one at a time, and watches
-the printer between jobs.
+the printer between jobs; and what a print attempt means on the bus.
 
 A serial printer at 9,600 baud needs seconds per ticket, so printing never
-runs on the service thread; outcomes go back to it as callbacks (which only
-queue), and the service records them and publishes.  Nothing is retried
-here: a ticket that did not print waits in the reprint queue for a person.
+runs on the service thread.  The worker reports back as typed events
+(``Printed``, ``PrinterReport``) through one callable, which only queues
+them for the service thread; that thread records them and publishes.
+Nothing is retried here: a ticket that did not print waits in the reprint
+queue for a person.
 """
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable
+
+from kiosk.config import SiteConfig
+from kiosk.core.store import Store
 
 log = logging.getLogger("phucvu.printer")
 
 
+@dataclass
+class PrintJob:
+    """A committed ticket to print.
+
+    ``reply``, when given, waits for the outcome and then goes to
+    ``reply_to``; ``key`` names the command whose stored reply learns the
+    outcome too (a reprint, so that a redelivery does not print again).
+    """
+    ticket: dict
+    reprint: bool = False
+    reply: dict | None = None
+    reply_to: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A job done, printed or not (``result``: kiosk.printing.printer.PrintResult)."""
+    job: PrintJob
+    result: Any
+
+
+@dataclass(frozen=True)
+class PrinterReport:
+    """The printer's status, at start and between jobs (kiosk.printing.status.PrinterStatus)."""
+    status: Any
+
+
+Report = Callable[["Printed | PrinterReport"], None]
+
+
 class PrintWorker(threading.Thread):
-    def __init__(self, printer: Any, make_view: Callable[[dict, bool], Any],
-                 on_done: Callable[[dict, Any], None], on_status: Callable[[Any], None],
-                 poll_s: float):
+    def __init__(self, printer: Any, config: SiteConfig, report: Report, poll_s: float):
         super().__init__(name="printer", daemon=True)
         self.printer = printer
-        self.make_view = make_view
-        self.on_done = on_done
-        self.on_status = on_status
+        self.config = config
+        self.report = report
         self.poll_s = poll_s
         self.jobs: queue.Queue = queue.Queue()
         self._halt = threading.Event()
 
-    def submit(self, job: dict) -> None:
-        """``job`` holds at least ``ticket`` (the ticket body) and ``reprint``."""
+    def submit(self, job: PrintJob) -> None:
         self.jobs.put(job)
 
     def stop(self) -> None:
@@ -38,24 +71,28 @@ class PrintWorker(threading.Thread):
         self.jobs.put(None)
 
     def run(self) -> None:
-        self.on_status(self._safe_status())
+        self.report(PrinterReport(self._safe_status()))
         while not self._halt.is_set():
             try:
                 job = self.jobs.get(timeout=self.poll_s)
             except queue.Empty:
                 # Idle: notice paper running low or a cover left open before
                 # the next citizen meets it.
-                self.on_status(self._safe_status())
+                self.report(PrinterReport(self._safe_status()))
                 continue
             if job is None:
                 break
-            try:
-                result = self.printer.print_ticket(self.make_view(job["ticket"], job["reprint"]))
-            except Exception as e:  # a bug in rendering must not lose the ticket
-                log.exception("printing %s failed", job["ticket"].get("label"))
-                from kiosk.printing.printer import PrintResult
-                result = PrintResult(False, "error", f"printing failed: {e}", 0)
-            self.on_done(job, result)
+            self.report(Printed(job, self._print(job)))
+
+    def _print(self, job: PrintJob) -> Any:
+        try:
+            from kiosk.printing.tools import view_from_ticket
+            return self.printer.print_ticket(
+                view_from_ticket(self.config, job.ticket, reprint=job.reprint))
+        except Exception as e:  # a bug in rendering must not lose the ticket
+            log.exception("printing %s failed", job.ticket.get("label"))
+            from kiosk.printing.printer import PrintResult
+            return PrintResult(False, "error", f"printing failed: {e}", 0)
 
     def _safe_status(self) -> Any:
         try:
@@ -64,3 +101,52 @@ class PrintWorker(threading.Thread):
             from kiosk.printing.status import PrinterStatus
             log.exception("printer status failed")
             return PrinterStatus("unknown", f"status query failed: {e}")
+
+
+# ------------------------------------------------------- a print on the bus
+# The ``print`` of a reply that would have waited for a printer this core does not have.
+NO_PRINTER = {"status": "not_printed", "reason": "no_printer",
+              "detail": "this core runs without a printer"}
+
+
+def outcome(result: Any) -> dict[str, Any]:
+    """The ``print`` of a reply, from a print attempt."""
+    if result.printed:
+        return {"status": "printed"}
+    return {"status": "not_printed", "reason": result.state, "detail": result.detail}
+
+
+def stored_outcome(last: dict[str, Any] | None, printing: bool) -> dict[str, Any]:
+    """The ``print`` of a reply sent again, from the ticket's latest attempt (``Store.last_print``)."""
+    if last is None:
+        return {"status": "pending"} if printing else {"status": "not_printed", "reason": "no_printer"}
+    if last["printed"]:
+        return {"status": "printed"}
+    return {"status": "not_printed", "reason": last["state"], "detail": last["detail"]}
+
+
+def record(store: Store, job: PrintJob, result: Any, at: float) -> dict[str, Any] | None:
+    """One print attempt, recorded; returns the reply that waited for it,
+    which now says how it went (and is stored so, for a command's reply)."""
+    ticket = job.ticket
+    store.record_print(ticket["ticket_id"], at, job.reprint, result.printed, result.state,
+                       result.detail, result.bytes_sent)
+    if not result.printed:
+        log.warning("ticket %s not printed (%s); it waits in the reprint queue",
+                    ticket["label"], result.state)
+    if job.reply is None or job.reply_to is None:
+        return None
+    job.reply["print"] = outcome(result)
+    if job.key:
+        store.update_reply(job.key, job.reply)
+    return job.reply
+
+
+def alert(ticket: dict, result: Any, at: float) -> dict[str, Any]:
+    """The ``event/alert`` body for a ticket that did not print."""
+    from kiosk.printing.status import MESSAGE_VI
+    return {"alert_id": f"print-{ticket['ticket_id']}-{int(at * 1000)}",
+            "kind": "printer", "severity": "error", "state": result.state,
+            "message": f"{MESSAGE_VI.get(result.state, result.state)}: phiếu {ticket['label']} "
+                       f"chưa in được, đang chờ in lại",
+            "ticket_id": ticket["ticket_id"], "label": ticket["label"], "at": at}

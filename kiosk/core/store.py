@@ -3,8 +3,8 @@
 WAL with ``synchronous=FULL``: a ticket the kiosk printed survives a power
 cut.  Every change is one transaction holding the journal row (append-only,
 the truth state can be rebuilt from) and the projection rows that make
-reads cheap (kiosk/core/projection.py); the tables are in
-kiosk/core/schema.py.
+reads cheap (kiosk/core/projection.py), with the reply of the command that
+made it; the tables are in kiosk/core/schema.py.
 
 One writer only: the store takes an exclusive ``flock`` on ``<db>.lock``
 and writes its pid and command there, so a second writer is told who holds
@@ -23,7 +23,7 @@ import unicodedata
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
@@ -68,6 +68,11 @@ def boot_id() -> str:
 
 def _default_clock_ref() -> tuple[str, float]:
     return boot_id(), time.time() - time.monotonic()
+
+
+def _put_reply(c: sqlite3.Connection, key: str, at: float, reply: dict) -> None:
+    c.execute("INSERT INTO commands (command_id, at, reply) VALUES (?, ?, ?)",
+              (key, at, json.dumps(reply, ensure_ascii=False)))
 
 
 def _moved(stamp: Stamp | None, d: float) -> Stamp | None:
@@ -181,19 +186,19 @@ class Store:
 
     # --------------------------------------------------------------- writes
     def commit_events(self, events: list[dict], state: QueueState,
-                      extra: list[tuple[str, tuple]] = ()) -> None:
+                      replies: Iterable[tuple[str, float, dict]] = ()) -> None:
         """Journal the events and project the state they produced, atomically.
 
-        ``extra`` holds further (sql, params) to run in the same transaction
-        (the service stores its command replies there, so a redelivered
-        command finds its reply exactly when its effect is committed).
+        ``replies`` holds (command key, at, reply) to store in the same
+        transaction, so a redelivered command finds its reply exactly when
+        its effect is committed.
         """
         with self.transaction() as c:
             for e in events:
                 journal(c, e)
                 project(c, e, state, self.clock_ref)
-            for sql, params in extra:
-                c.execute(sql, params)
+            for key, at, reply in replies:
+                _put_reply(c, key, at, reply)
 
     # ---------------------------------------------------------------- reads
     def journal(self) -> Iterator[dict]:
@@ -253,6 +258,16 @@ class Store:
                 s.service_times[f] = deque((max(0.0, r[0]) for r in reversed(rows)),
                                            maxlen=SERVICE_WINDOW)
         return s
+
+    def last_calls(self, day: str, limit: int) -> list[dict[str, Any]]:
+        """The day's latest calls, newest first, as the events that made them."""
+        rows = self.conn.execute(
+            "SELECT c.call_id, c.call_seq, c.ticket_id, c.counter, c.at, c.recall FROM calls c "
+            "JOIN tickets t ON t.id = c.ticket_id WHERE t.day = ? ORDER BY c.call_seq DESC LIMIT ?",
+            (day, limit)).fetchall()
+        return [{"kind": "ticket_recalled" if recall else "ticket_called", "call_id": call_id,
+                 "call_seq": seq, "ticket_id": ticket_id, "counter": counter, "at": at}
+                for call_id, seq, ticket_id, counter, at, recall in rows]
 
     def record_print(self, ticket_id: str, at: float, reprint: bool, printed: bool, state: str,
                      detail: str, nbytes: int) -> None:
@@ -339,7 +354,20 @@ class Store:
             c.execute("INSERT INTO rejected (at, topic, payload, reason) VALUES (?, ?, ?, ?)",
                       (at, topic, bytes(payload[:65536]), reason[:500]))
 
-    def command_reply(self, command_id: str) -> dict[str, Any] | None:
+    # ------------------------------------------------------ command replies
+    def command_reply(self, key: str) -> dict[str, Any] | None:
+        """The reply stored for a command (``kiosk/core/commands.py`` names the keys)."""
         row = self.conn.execute("SELECT reply FROM commands WHERE command_id = ?",
-                                (command_id,)).fetchone()
+                                (key,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def remember_reply(self, key: str, at: float, reply: dict) -> None:
+        """Store the reply of a command whose effect is no engine operation."""
+        with self.transaction() as c:
+            _put_reply(c, key, at, reply)
+
+    def update_reply(self, key: str, reply: dict) -> None:
+        """A stored reply that learnt more (a reprint's outcome from the printer)."""
+        with self.transaction() as c:
+            c.execute("UPDATE commands SET reply = ? WHERE command_id = ?",
+                      (json.dumps(reply, ensure_ascii=False), key))

@@ -1,4 +1,8 @@
-"""Payload bodies built from the queue state (pure; shared by the service and the CLI)."""
+"""Payload bodies built from the queue state (pure; shared by the core and the CLI).
+
+What the core publishes and replies is built here and nowhere else, from the
+config and the in-memory queue; docs/mqtt.md shows each body with an example.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -29,3 +33,54 @@ def ticket_full(config: SiteConfig, q: Queue, t: Ticket) -> dict[str, Any]:
 def counter_reply_ticket(q: Queue, n: int) -> dict[str, Any] | None:
     current = q.state.counters[n].current
     return ticket_brief(q.state.tickets.get(current) if current else None)
+
+
+def call_body(config: SiteConfig, q: Queue, e: dict) -> dict[str, Any]:
+    """``event/call`` (and an entry of the snapshot's ``last_calls``) for a call or recall event."""
+    t = q.state.tickets[e["ticket_id"]]
+    counter = config.counter(e["counter"])
+    return {"call_id": e["call_id"], "call_seq": e["call_seq"], "ticket_id": t.id,
+            "label": t.label, "counter": counter.number, "counter_name": counter.name,
+            "field": t.field, "field_name_vi": config.field(t.field).name_vi,
+            "recall": e["kind"] == "ticket_recalled", "at": e["at"]}
+
+
+def snapshot(config: SiteConfig, q: Queue, now: float, summary: dict,
+             last_calls: list[dict]) -> dict[str, Any]:
+    """``display/snapshot``: everything a wall display shows, from ``q.summary(now)``."""
+    s = q.state
+    counters = []
+    for c in config.counters:
+        k = s.counters[c.number]
+        t = s.tickets.get(k.current) if k.current else None
+        counters.append({
+            "number": c.number, "name": c.name, "status": k.status,
+            "current": t.label if t else None, "field": t.field if t else None,
+            "field_name_vi": config.field(t.field).name_vi if t else None,
+            "official": k.official})
+    waiting = [{"field": f["field"], "name_vi": f["name_vi"], "name_en": f["name_en"],
+                "prefix": f["prefix"], "waiting": f["waiting"],
+                "estimated_wait_min": f["estimated_wait_min"]}
+               for f in summary["fields"]]
+    return {"site": config.site.id, "commune": config.site.commune,
+            "centre": config.site.centre, "day": s.day, "day_closed": s.day_closed,
+            "call_seq": s.call_seq, "updated_at": now, "counters": counters,
+            "last_calls": last_calls, "waiting": waiting}
+
+
+def rating_window(q: Queue, n: int, now: float, mono: float) -> dict[str, Any] | None:
+    """Counter n's open rating window: its ticket and when it closes, in wall time."""
+    w = q.rating_window(n, mono)
+    # Boxes time their LEDs on wall time; the window itself is monotonic.
+    return None if w is None else {"ticket_id": w["ticket_id"], "until": now + w["left_s"]}
+
+
+def counter_state(config: SiteConfig, q: Queue, n: int, now: float, mono: float) -> dict[str, Any]:
+    """``counter/<n>/state``: what the box and the console at counter n show."""
+    c = config.counter(n)
+    k = q.state.counters[n]
+    return {"counter": n, "name": c.name, "status": k.status, "fields": list(c.fields),
+            "current": counter_reply_ticket(q, n), "official": k.official,
+            "waiting": q.waiting_for(n),
+            "rating_window": rating_window(q, n, now, mono),
+            "updated_at": now}
