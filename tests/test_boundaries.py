@@ -53,11 +53,13 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     # The domain and the store, and the parts that talk to a device, a
     # person or a file without the core's engine.
     ("domain, store and devices", (
-        "kiosk.core.domain", "kiosk.core.store", "kiosk.core.read", "kiosk.core.auth",
+        "kiosk.core.domain", "kiosk.core.store", "kiosk.core.schema", "kiosk.core.projection",
+        "kiosk.core.read", "kiosk.core.auth",
         "kiosk.core.client",
         "kiosk.printing",
         "kiosk.broker", "kiosk.backup", "kiosk.lockout", "kiosk.ui", "display", "firmware_bridge")),
-    ("engine", ("kiosk.core.engine", "kiosk.core.views", "kiosk.core.printq")),
+    ("engine", ("kiosk.core.engine", "kiosk.core.views", "kiosk.core.printq",
+                "kiosk.core.commands", "kiosk.core.refusals")),
     ("services", ("kiosk.core.service", "kiosk.demo", "kiosk.web", "kiosk.reports",
                   "kiosk.province")),
     ("cli", ("kiosk.cli",)),
