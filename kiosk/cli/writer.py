@@ -6,13 +6,14 @@ A command builds the body the core takes on ``core/command`` or
 - ``BusCore``: the running core, over MQTT, when it holds the database (its
   lock), so there is only ever one writer;
 - ``LocalCore``: no core runs, so the command line opens the database and
-  runs the body on an engine of its own.
+  runs the body through the core's command pipeline, in this process.
 
 Both answer with the reply the core publishes; ``send`` turns a refusal into
 a one-line error.
 """
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 import click
@@ -53,7 +54,7 @@ class BusCore:
     def _ask(self, topic: str, body: dict[str, Any]) -> dict[str, Any]:
         from kiosk.core.client import BusError
         try:
-            return self.client.ask(topic, {"source": "cli", **body})
+            return self.client.ask(topic, _from_cli(body))
         except BusError as e:
             fail(str(e))
 
@@ -61,71 +62,47 @@ class BusCore:
         self.client.close()
 
 
-# A counter command's action, as the engine's operation.
-_COUNTER_OPS = {"next": "call_next", "call": "call_specific"}
-
-
 class LocalCore:
-    """The database itself, when no core runs: each body run on an engine here.
+    """The database itself, when no core runs: the core's own command pipeline here.
 
-    It keeps its own mapping of actions to engine operations and its own PIN
-    check until the core's commands can be run in process; the replies have
-    the core's shape, so the commands cannot tell the two writers apart.
+    Each body goes through ``kiosk.core.commands.Commands`` (decode, dedupe,
+    run, reply), the very code the running core runs on the bus, so the
+    replies, refusals and PIN check are the core's and the commands cannot
+    tell the two writers apart.  With no bus here, ``republish`` and
+    ``notice`` reply ok and publish nothing.
     """
 
     def __init__(self, cfg: SiteConfig, engine: Engine):
-        self.cfg = cfg
+        from kiosk.core.commands import Commands
         self.engine = engine
+        self.commands = Commands(cfg, engine)
+        # The pipeline logs for a running core's journal.  Here the user gets a
+        # refusal as the one error line, and with no handler set up Python's
+        # last resort would print each warning on stderr too; this handler
+        # stops that and nothing else (set-up handlers still get the lines).
+        self._quiet = logging.NullHandler()
+        logging.getLogger("phucvu").addHandler(self._quiet)
 
     def core_command(self, body: dict[str, Any]) -> dict[str, Any]:
-        from kiosk.core import views
-        from kiosk.core.auth import pin_matches
-        from kiosk.core.domain import DomainError
-        from kiosk.core.store import StoreError
-        action = body["action"]
-        try:
-            if action == "issue":
-                events = self.engine.run("issue", body["field"], body.get("priority"))
-                t = self.engine.ticket(events[-1]["ticket_id"])
-                return {"ok": True, "ticket": views.ticket_full(self.cfg, self.engine.queue, t)}
-            if action == "login":
-                pin = body.get("pin")
-                if pin is not None and not pin_matches(self.engine.store.official(body["official"]), pin):
-                    return _refused("bad_login", "wrong official code or PIN")
-                self.engine.run("login", body["counter"], body["official"])
-            elif action == "logout":
-                self.engine.run("logout", body["counter"])
-            elif action == "close_day":
-                self.engine.run("close_day")
-            else:
-                # The roster's actions; the store refuses any other.
-                fields = {k: v for k, v in body.items() if k not in ("action", "official")}
-                try:
-                    self.engine.store.apply_roster(action, body["official"], **fields)
-                except StoreError as e:
-                    return _refused("roster", str(e))
-        except DomainError as e:
-            return _refused(e.code, e.message)
-        return {"ok": True}
+        return self.commands.core_command(_with_id(body))
 
     def counter_command(self, n: int, body: dict[str, Any]) -> dict[str, Any]:
-        from kiosk.core import views
-        from kiosk.core.domain import DomainError
-        args = {k: v for k, v in body.items() if k != "action"}
-        action = body["action"]
-        pos = [n] + ([args.pop("number")] if action == "call" else [])
-        try:
-            self.engine.run(_COUNTER_OPS.get(action, action), *pos, **args)
-        except DomainError as e:
-            return _refused(e.code, e.message)
-        return {"ok": True, "ticket": views.counter_reply_ticket(self.engine.queue, n)}
+        return self.commands.counter_command(n, _with_id(body))
 
     def close(self) -> None:
+        logging.getLogger("phucvu").removeHandler(self._quiet)
         self.engine.store.close()
 
 
-def _refused(code: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message}}
+def _from_cli(body: dict[str, Any]) -> dict[str, Any]:
+    """A body as the command line sends it, on either path."""
+    return {"source": "cli", **body}
+
+
+def _with_id(body: dict[str, Any]) -> dict[str, Any]:
+    """The contract wants a command id; over the bus ``CoreClient`` adds the same kind."""
+    from kiosk.core.client import new_command_id
+    return {"command_id": new_command_id(CLI_LOGIN), **_from_cli(body)}
 
 
 def open_writer(cfg: SiteConfig, db_path: str, mqtt: dict[str, Any]) -> Writer:
