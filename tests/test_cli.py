@@ -109,6 +109,36 @@ def test_the_roster_and_log_ins_without_a_core(phucvu):
     assert "no active official 'nv01'" in phucvu("login", "2", "nv01", ok=False).stderr
 
 
+def test_without_a_core_each_change_is_the_core_command_it_would_publish(phucvu):
+    """The local path runs the core's pipeline: each change is stored under a
+    fresh command id with the core's reply, and a body the contract refuses
+    is refused as the core refuses it, kept in ``rejected``, in one line."""
+    phucvu("issue", "tu-phap")
+    phucvu("counter", "1", "next")
+    p = phucvu("counter", "1", "call", "12345", ok=False)
+    assert p.stderr.startswith("Error: number: String should match pattern")
+    conn = sqlite3.connect(phucvu.db)
+    stored = {key: json.loads(reply) for key, reply in conn.execute("SELECT command_id, reply FROM commands")}
+    (issued, issue), (called, call) = sorted(stored.items())
+    assert issued.startswith("core:cli-") and issue["command_id"] == issued.removeprefix("core:")
+    assert issue["action"] == "issue" and issue["ticket"]["label"] == "A001"
+    assert called.startswith("counter/1:cli-") and call["ticket"]["label"] == "A001"
+    assert (call["action"], call["counter"]) == ("next", 1)
+    topic, reason = conn.execute("SELECT topic, reason FROM rejected").fetchone()
+    assert topic == "phucvu/thang-loc/counter/1/command" and "number" in reason
+
+
+def test_a_refusal_of_the_local_pipeline_is_the_one_error_line(site, tmp_path):
+    """What the command line cannot type (an unknown counter action) still
+    meets the contract, as it would on the bus; nothing is raised but the error."""
+    import click
+
+    from kiosk.cli.writer import send
+    with pytest.raises(click.ClickException) as refused:
+        send(site, str(tmp_path / "site.db"), {}, {"action": "fly"}, counter=2)
+    assert refused.value.message.startswith("action: Input should be 'next'")
+
+
 def test_print_test_as_shipped_prints_a_ticket_another_reader_decodes(phucvu, tmp_path):
     """``phucvu print-test`` itself: the bytes it sends decode to a ticket image,
     and a printer that is not there or not configured is one line, exit 1."""
