@@ -132,7 +132,7 @@ def test_bad_arguments_are_named(site, day_db, kw, message):
 
 
 def test_missing_or_old_database_is_explained(site, tmp_path):
-    with pytest.raises(ReportError, match="no such database"):
+    with pytest.raises(ReportError, match="does not exist; run phucvu init first"):
         run(site, tmp_path / "nope.db")
     old = tmp_path / "old.db"
     conn = sqlite3.connect(old)

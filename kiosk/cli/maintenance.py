@@ -61,13 +61,10 @@ def reprint(cfg, db_path: str, ticket: str | None, as_list: bool, force: bool, m
 
 
 def _list_reprint_queue(db_path: str) -> None:
-    from kiosk.core.store import Store
-    store = Store.reader(db_path)
-    try:
-        day = store.conn.execute("SELECT MAX(day) FROM days").fetchone()[0]
-        rows = store.reprint_queue(day) if day else []
-    finally:
-        store.close()
+    from kiosk.core.read import Reader
+    with Reader(db_path) as reader:
+        day = reader.latest_day()
+        rows = reader.reprint_queue(day) if day else []
     if not rows:
         click.echo("reprint queue is empty")
     for r in rows:

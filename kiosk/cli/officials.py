@@ -73,12 +73,9 @@ def official_disable(cfg, db_path: str, code: str, mqtt: dict) -> None:
 @common
 def official_list(cfg, db_path: str) -> None:
     """List the roster."""
-    from kiosk.core.store import Store
-    store = Store.reader(db_path)
-    try:
-        rows = store.officials()
-    finally:
-        store.close()
+    from kiosk.core.read import Reader
+    with Reader(db_path) as reader:
+        rows = reader.officials()
     for r in rows:
         click.echo(f"{r['code']:<10}{r['name']:<30}{r['role']:<7}{'PIN' if r['has_pin'] else 'no PIN':<8}"
                    f"{'active' if r['active'] else 'inactive'}")

@@ -58,13 +58,14 @@ def common(f: Callable) -> Callable:
     @functools.wraps(f)
     def wrapper(config_path: str, db_path: str | None, **kwargs: Any) -> Any:
         from kiosk.core.domain import DomainError
+        from kiosk.core.read import ReadError
         from kiosk.core.store import StoreError
         cfg = load_site(config_path)
         try:
             return f(cfg, db_path or cfg.store.path, **kwargs)
         except DomainError as e:
             fail(e.message)
-        except (StoreError, PayloadError, OSError) as e:
+        except (StoreError, ReadError, PayloadError, OSError) as e:
             fail(str(e))
     return wrapper
 

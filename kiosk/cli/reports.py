@@ -20,10 +20,10 @@ from kiosk.cli.options import DEFAULT_PROVINCE_CONFIG, common, config_option, fa
 def status(cfg, db_path: str, as_json: bool) -> None:
     """The queue summary: waiting per field, what each counter serves."""
     from kiosk.core.domain import Queue
-    from kiosk.core.store import Store
+    from kiosk.core.read import Reader
     # Read-only: works while the core holds the write lock.
-    store = Store.reader(db_path)
-    q = Queue(cfg, store.load_state([c.number for c in cfg.counters]))
+    with Reader(db_path) as reader:
+        q = Queue(cfg, reader.load_state([c.number for c in cfg.counters]))
     summary = q.summary(time.time())
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -38,7 +38,6 @@ def status(cfg, db_path: str, as_json: bool) -> None:
         k = q.state.counters[c.number]
         cur = q.state.tickets.get(k.current) if k.current else None
         click.echo(f"{c.name:<10}{k.status:<8}{cur.label if cur else '-':<6}")
-    store.close()
 
 
 @click.command()

@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 from kiosk.config import SiteConfig
 from kiosk.core.domain import DomainError, Queue
-from kiosk.core.store import Store, boot_id
+from kiosk.core.read.queries import boot_id
+from kiosk.core.store import Store
 
 OPERATIONS = ("issue", "call_next", "call_specific", "recall", "finish", "no_show",
               "transfer", "pause", "resume", "close_day", "login", "logout", "rate")

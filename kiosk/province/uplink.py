@@ -13,15 +13,14 @@ id, so the core's own would knock the running core off the bus).  The bridge car
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import sqlite3
 import threading
 from pathlib import Path
 
 from kiosk import contract
 from kiosk.config import SiteConfig
 from kiosk.core.domain import public_event
+from kiosk.core.read import ReadError, Reader
 
 
 class ReplayError(Exception):
@@ -31,24 +30,17 @@ class ReplayError(Exception):
 def journal_events(config: SiteConfig, db_path: str | Path, since: dt.date | None = None,
                    from_id: int = 1) -> list[tuple[str, dict]]:
     """(topic, payload) for every ticket and rating event from ``from_id`` / local day ``since``."""
-    if not Path(db_path).exists():
-        raise ReplayError(f"{db_path} does not exist")
     topics = contract.Topics(config.topic_prefix)
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    after = 0.0
+    if since is not None:
+        after = dt.datetime.combine(since, dt.time(0), tzinfo=config.tz).timestamp()
     try:
-        after = 0.0
-        if since is not None:
-            after = dt.datetime.combine(since, dt.time(0), tzinfo=config.tz).timestamp()
-        rows = conn.execute(
-            "SELECT id, kind, payload FROM journal WHERE id >= ? AND at >= ? "
-            "AND (kind LIKE 'ticket%' OR kind = 'rating_pressed') ORDER BY id", (from_id, after)).fetchall()
-    except sqlite3.Error as e:
-        raise ReplayError(f"{db_path}: cannot read the journal: {e}") from None
-    finally:
-        conn.close()
+        with Reader(db_path) as reader:
+            rows = reader.ticket_and_rating_events(from_id, after)
+    except ReadError as e:
+        raise ReplayError(str(e)) from None
     out = []
-    for event_id, kind, payload in rows:
-        e = json.loads(payload)
+    for event_id, kind, e in rows:
         # What CoreService._after published: the site id, the event with its
         # journal id, without the core's local clock readings.
         body = {"site": config.site.id, **public_event(e), "event_id": event_id}

@@ -7,7 +7,7 @@ core's reply.  Live state is the core's retained topics and events, pushed
 to browsers by Server-Sent Events, so no page polls.
 
 The rooms: bus.py (the MQTT login, retained cache, SSE fan-out, and
-command/reply through kiosk.core.client), reader.py (the read-only SQL), auth.py (PINs,
+command/reply through kiosk.core.client), reader.py (reads through kiosk.core.read), auth.py (PINs,
 sessions, roles, CSRF), pages.py (the HTML), api.py and downloads.py (the
 endpoints), errors.py (what a refusal says).  This file wires them and serves.
 """

@@ -1,7 +1,10 @@
 """What the web reads from the core's SQLite file, read-only: the roster (for
 PIN checks and /admin), a counter's waiting list, the day's anomaly count.
 
-The only SQL in the web; the core stays the file's one writer.
+Each through the core's read side (``kiosk.core.read.Reader``) on a short
+connection of its own: the calls run on worker threads, and a file the core
+creates or a backup restores after the console started is simply opened
+next time.
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import SiteConfig
+from kiosk.core import read
 
 
 class Reader:
@@ -17,23 +21,13 @@ class Reader:
     def __init__(self, db_path: str | Path):
         self.db_path = Path(db_path)
 
-    def _store(self):
-        from kiosk.core.store import Store
-        return Store.reader(self.db_path)
-
     def official(self, code: str) -> dict[str, Any] | None:
-        s = self._store()
-        try:
-            return s.official(code)
-        finally:
-            s.close()
+        with read.Reader(self.db_path) as r:
+            return r.official(code)
 
     def officials(self) -> list[dict[str, Any]]:
-        s = self._store()
-        try:
-            return s.officials()
-        finally:
-            s.close()
+        with read.Reader(self.db_path) as r:
+            return r.officials()
 
     def waiting(self, config: SiteConfig, day: str, counter: int) -> list[dict[str, Any]]:
         """Tickets this counter could call, in the order Next would call them.
@@ -43,11 +37,8 @@ class Reader:
         not a second copy of it in SQL: the list starts with whom Next calls.
         """
         from kiosk.core.domain import Queue
-        s = self._store()
-        try:
-            state = s.load_state([c.number for c in config.counters])
-        finally:
-            s.close()
+        with read.Reader(self.db_path) as r:
+            state = r.load_state([c.number for c in config.counters])
         if state.day != day:
             return []
         return [{"label": t.label, "field": t.field, "priority": t.priority, "state": t.state,
@@ -55,9 +46,5 @@ class Reader:
                 for t in Queue(config, state).call_order(counter)]
 
     def anomalies(self, start: float, end: float) -> int:
-        s = self._store()
-        try:
-            return s.conn.execute("SELECT count(*) FROM ratings WHERE counted = 0 AND at >= ? "
-                                  "AND at < ?", (start, end)).fetchone()[0]
-        finally:
-            s.close()
+        with read.Reader(self.db_path) as r:
+            return r.uncounted_presses(start, end)

@@ -1,17 +1,26 @@
-"""The read side of the core's SQLite file: every read by a process that is
-not the core (the command line, the web console, the reports).
+"""The read side of the core's SQLite file: every query that reads it.
 
-The core is the file's only writer (kiosk/core/store.py).  Everyone else
-opens it here with ``mode=ro``: a reader never writes, takes no lock and runs
-while the core serves (WAL lets readers and the writer work side by side).
-The layout of the file is known in these two places only.
+The core is the file's only writer (kiosk/core/store.py) and reads through
+the same queries on its own connection.  Every other process (the command
+line, the web console, the reports, the uplink's replay) opens the file here
+with ``mode=ro``: a reader never writes, takes no lock and runs while the
+core serves (WAL lets readers and the writer work side by side).  No other
+module holds SQL on the file (tests/test_boundaries.py checks).
 
+- ``queries``: the queue state, the roster, prints, presses, the journal, as
+  functions over a connection; ``Reader`` offers them to other processes;
 - ``period``: a period of tickets and presses as report columns.
 """
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from kiosk.core.domain import QueueState
+from kiosk.core.read import queries
+
+T = TypeVar("T")
 
 
 class ReadError(Exception):
@@ -27,7 +36,8 @@ def open_readonly(path: str | Path, require: dict[str, tuple[str, ...]], *,
     """
     p = Path(path)
     if not p.is_file():
-        raise ReadError(f"{p}: no such database (is [store] path right, or --db?)")
+        raise ReadError(f"{p} does not exist; run phucvu init first (or is [store] path "
+                        "right, or --db?)")
     try:
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=not any_thread)
         conn.execute("PRAGMA busy_timeout = 5000")
@@ -48,3 +58,53 @@ def _check_schema(conn: sqlite3.Connection, path: Path,
         if missing:
             raise ReadError(f"{path}: table {table!r} lacks column(s) {', '.join(missing)}; "
                             "start the newer core once so it migrates the database")
+
+
+class Reader:
+    """The core's file for another process: read-only, its schema checked on
+    opening, closed on leaving a ``with`` block.
+
+    A database error while reading (a file damaged after it opened) is a
+    ``ReadError`` too, so the caller has one error to turn into one line.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.conn = open_readonly(self.path, queries.REQUIRED)
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _read(self, query: Callable[..., T], *args: Any) -> T:
+        try:
+            return query(self.conn, *args)
+        except sqlite3.DatabaseError as e:
+            raise ReadError(f"{self.path}: cannot read it as a phucvu database: {e}") from None
+
+    def load_state(self, counters: list[int]) -> QueueState:
+        """The queue now, as the core would load it on this machine."""
+        return self._read(queries.load_state, counters, queries.machine_clock())
+
+    def latest_day(self) -> str | None:
+        return self._read(queries.latest_day)
+
+    def reprint_queue(self, day: str) -> list[dict[str, Any]]:
+        return self._read(queries.reprint_queue, day)
+
+    def official(self, code: str) -> dict[str, Any] | None:
+        return self._read(queries.official, code)
+
+    def officials(self) -> list[dict[str, Any]]:
+        return self._read(queries.officials)
+
+    def uncounted_presses(self, start: float, end: float) -> int:
+        return self._read(queries.uncounted_presses, start, end)
+
+    def ticket_and_rating_events(self, from_id: int, after: float) -> list[tuple[int, str, dict]]:
+        return self._read(queries.ticket_and_rating_events, from_id, after)

@@ -1,0 +1,210 @@
+"""Every query that reads the core's file back, as a function over a connection.
+
+The store (the core, the file's one writer) calls them on its own
+connection; other processes call them through ``kiosk.core.read.Reader``.
+Either way a query's SQL is written once, here, beside the tables it reads
+(kiosk/core/schema.py defines them, kiosk/core/projection.py fills them).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+import time
+from collections import deque
+from typing import Any, Iterator
+
+from kiosk.core.domain import SERVICE_WINDOW, Counter, QueueState, Stamp, Ticket
+from kiosk.core.schema import COUNTER_COLUMNS, TICKET_COLUMNS
+
+# What the queries below read, table by table: a reader checks them when it
+# opens the file (``open_readonly``), so a file from an older core is named
+# as such instead of failing on a missing column half-way.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "days": ("day", "closed_at"),
+    "tickets": (*TICKET_COLUMNS,),
+    "counters": (*COUNTER_COLUMNS, "judging"),
+    "calls": ("call_id", "call_seq", "ticket_id", "counter", "at", "recall"),
+    "box_clocks": ("link", "offset", "at", "epoch", "boot"),
+    "officials": ("code", "name", "pin_hash", "active", "role"),
+    "print_jobs": ("id", "ticket_id", "at", "printed", "state", "detail", "reprint"),
+    "ratings": ("id", "counted", "reason", "level", "at"),
+    "commands": ("command_id", "reply"),
+    "journal": ("id", "at", "kind", "payload"),
+}
+
+
+@functools.cache
+def boot_id() -> str:
+    """This machine's boot: the monotonic clock starts again with a new one.
+
+    Read once per process (it cannot change while the process runs), not on
+    every commit that stores a monotonic time."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
+def machine_clock() -> tuple[str, float]:
+    """(boot id, wall - monotonic) of this machine now: what ``load_state``
+    needs to carry stored monotonic times onto this process's clock."""
+    return boot_id(), time.time() - time.monotonic()
+
+
+# ------------------------------------------------------------ the queue
+def load_state(conn: sqlite3.Connection, counters: list[int],
+               clock: tuple[str, float]) -> QueueState:
+    """The current state from the projections (fast; no journal replay).
+
+    ``clock`` is (boot id, wall - monotonic) of the reading process now
+    (``machine_clock``, or the engine's clock seam)."""
+    s = QueueState()
+    row = conn.execute("SELECT day, closed_at FROM days ORDER BY day DESC LIMIT 1").fetchone()
+    if row:
+        s.day, s.day_closed = row[0], row[1] is not None
+        cur = conn.execute(f"SELECT {', '.join(TICKET_COLUMNS)} FROM tickets WHERE day = ?", (s.day,))
+        for values in cur:
+            t = Ticket(**dict(zip(TICKET_COLUMNS, values)))
+            s.tickets[t.id] = t
+            s.last_number[t.origin_field] = max(s.last_number.get(t.origin_field, 0), t.number)
+    s.issue_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM tickets").fetchone()[0]
+    s.call_seq = conn.execute("SELECT COALESCE(MAX(call_seq), 0) FROM calls").fetchone()[0]
+    stored = {r[0]: r for r in conn.execute(f"SELECT {', '.join(COUNTER_COLUMNS)} FROM counters")}
+    boot, epoch = clock
+
+    def shift(saved_boot: str, saved_epoch: float) -> float:
+        # Monotonic times saved under another boot of this machine,
+        # moved onto today's monotonic clock through wall time.
+        return 0.0 if saved_boot == boot else saved_epoch - epoch
+
+    for n in counters:
+        if n in stored:
+            s.counters[n] = Counter(**dict(zip(COUNTER_COLUMNS, stored[n])))
+        else:
+            s.counters[n] = Counter(n)
+    for n, judging in conn.execute("SELECT number, judging FROM counters "
+                                   "WHERE judging IS NOT NULL"):
+        if n not in s.counters:
+            continue
+        j = json.loads(judging)
+        d = shift(j["boot"], j["epoch"])
+        k = s.counters[n]
+        k.rating_ticket, k.rating_done = j["ticket"], j["done"]
+        k.rating_opened = _moved(Stamp.of(j["opened"]), d)
+        k.last_press = _moved(Stamp.of(j["last_press"]), d)
+    for link, offset, at, saved_epoch, saved_boot in conn.execute(
+            "SELECT link, offset, at, epoch, boot FROM box_clocks"):
+        d = shift(saved_boot, saved_epoch)
+        s.links[link] = (offset + d, at + d)
+    fields = [r[0] for r in conn.execute("SELECT DISTINCT field FROM tickets")]
+    for f in fields:
+        rows = conn.execute(
+            "SELECT finished_at - called_at FROM tickets WHERE field = ? AND state = 'finished' "
+            "AND called_at IS NOT NULL ORDER BY finished_at DESC, seq DESC LIMIT ?",
+            (f, SERVICE_WINDOW)).fetchall()
+        if rows:
+            s.service_times[f] = deque((max(0.0, r[0]) for r in reversed(rows)),
+                                       maxlen=SERVICE_WINDOW)
+    return s
+
+
+def _moved(stamp: Stamp | None, d: float) -> Stamp | None:
+    if stamp is None or d == 0:
+        return stamp
+    return Stamp(stamp.mono + d, stamp.link, stamp.box_ms)
+
+
+def latest_day(conn: sqlite3.Connection) -> str | None:
+    """The latest service day (open or closed), or None before the first ticket."""
+    return conn.execute("SELECT MAX(day) FROM days").fetchone()[0]
+
+
+def last_calls(conn: sqlite3.Connection, day: str, limit: int) -> list[dict[str, Any]]:
+    """The day's latest calls, newest first, as the events that made them."""
+    rows = conn.execute(
+        "SELECT c.call_id, c.call_seq, c.ticket_id, c.counter, c.at, c.recall FROM calls c "
+        "JOIN tickets t ON t.id = c.ticket_id WHERE t.day = ? ORDER BY c.call_seq DESC LIMIT ?",
+        (day, limit)).fetchall()
+    return [{"kind": "ticket_recalled" if recall else "ticket_called", "call_id": call_id,
+             "call_seq": seq, "ticket_id": ticket_id, "counter": counter, "at": at}
+            for call_id, seq, ticket_id, counter, at, recall in rows]
+
+
+# ------------------------------------------------------------- printing
+def last_print(conn: sqlite3.Connection, ticket_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT printed, state, detail, reprint FROM print_jobs WHERE ticket_id = ? "
+        "ORDER BY id DESC LIMIT 1", (ticket_id,)).fetchone()
+    if row is None:
+        return None
+    return {"printed": bool(row[0]), "state": row[1], "detail": row[2], "reprint": bool(row[3])}
+
+
+def reprint_queue(conn: sqlite3.Connection, day: str) -> list[dict[str, Any]]:
+    """The day's tickets still in line whose latest print attempt failed."""
+    rows = conn.execute(
+        "SELECT t.id, t.label, t.state, j.state, j.detail, j.at FROM tickets t "
+        "JOIN print_jobs j ON j.id = (SELECT MAX(id) FROM print_jobs WHERE ticket_id = t.id) "
+        "WHERE t.day = ? AND j.printed = 0 AND t.state IN ('waiting', 'called', 'transferred') "
+        "ORDER BY t.seq", (day,)).fetchall()
+    return [{"ticket_id": r[0], "label": r[1], "ticket_state": r[2], "print_state": r[3],
+             "detail": r[4], "at": r[5]} for r in rows]
+
+
+# --------------------------------------------------------------- roster
+def official(conn: sqlite3.Connection, code: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT code, name, pin_hash, active, role FROM officials WHERE code = ?",
+                       (code,)).fetchone()
+    return None if row is None else {"code": row[0], "name": row[1], "pin_hash": row[2],
+                                     "active": bool(row[3]), "role": row[4]}
+
+
+def officials(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return [{"code": r[0], "name": r[1], "has_pin": r[2] is not None, "active": bool(r[3]),
+             "role": r[4]}
+            for r in conn.execute("SELECT code, name, pin_hash, active, role FROM officials "
+                                  "ORDER BY code")]
+
+
+# -------------------------------------------------------------- presses
+def has_rating(conn: sqlite3.Connection, rating_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM ratings WHERE id = ?", (rating_id,)).fetchone() is not None
+
+
+def rating_outcome(conn: sqlite3.Connection, rating_id: str) -> dict[str, Any] | None:
+    """How a stored press was judged (the confirmation a redelivery gets again)."""
+    row = conn.execute("SELECT counted, reason, level FROM ratings WHERE id = ?",
+                       (rating_id,)).fetchone()
+    return None if row is None else {"counted": bool(row[0]), "reason": row[1], "level": row[2]}
+
+
+def uncounted_presses(conn: sqlite3.Connection, start: float, end: float) -> int:
+    """Presses made in [start, end) that are not ratings (the anomalies)."""
+    return conn.execute("SELECT count(*) FROM ratings WHERE counted = 0 AND at >= ? AND at < ?",
+                        (start, end)).fetchone()[0]
+
+
+# ------------------------------------------------- journal and replies
+def command_reply(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
+    """The reply stored for a command (``kiosk/core/commands.py`` names the keys)."""
+    row = conn.execute("SELECT reply FROM commands WHERE command_id = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def journal(conn: sqlite3.Connection) -> Iterator[dict]:
+    """Every committed event, in order (``Queue.replay`` rebuilds the state from it)."""
+    for (payload,) in conn.execute("SELECT payload FROM journal ORDER BY id"):
+        yield json.loads(payload)
+
+
+def ticket_and_rating_events(conn: sqlite3.Connection, from_id: int = 1,
+                             after: float = 0.0) -> list[tuple[int, str, dict]]:
+    """(journal id, kind, event) of the ticket and rating events from journal
+    id ``from_id`` made at or after ``after``: what the uplink republishes."""
+    rows = conn.execute(
+        "SELECT id, kind, payload FROM journal WHERE id >= ? AND at >= ? "
+        "AND (kind LIKE 'ticket%' OR kind = 'rating_pressed') ORDER BY id",
+        (from_id, after)).fetchall()
+    return [(event_id, kind, json.loads(payload)) for event_id, kind, payload in rows]
