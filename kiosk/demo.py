@@ -11,6 +11,7 @@ yourself (``help``).  Everything lands in one visible folder.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -40,6 +41,33 @@ HELP = """commands (then Enter):
   N 1..{levels}         press a rating button on counter N's box (1 = {best})
   traffic on|off simulated citizens and staff
   help, quit"""
+
+
+class DemoRunning(Exception):
+    """Another demo uses this data folder; the message is one line for a person."""
+
+
+def claim(data: Path) -> int:
+    """Make this demo the only one using ``data``, before anything is written there.
+
+    A second demo used to rewrite site.toml and the broker's files under the
+    first one's feet (its printed ``phucvu counter …`` line then failed).  The
+    lock is an flock on ``<data>/demo.lock``: the kernel drops it when the
+    demo dies, even by kill -9, so a crashed demo never blocks the next.
+    Returns the descriptor to keep open for the demo's life.
+    """
+    data.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data / "demo.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise DemoRunning(f"a demo already runs with {data} ({holder}); stop it (quit, or "
+                          "Ctrl-C) or give this one another --data folder") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def _port_free(port: int) -> bool:
@@ -247,7 +275,7 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
     from firmware_bridge.sim import SimBox
 
     data = data.resolve()
-    data.mkdir(parents=True, exist_ok=True)
+    lock = claim(data)
     (data / "serial").mkdir(exist_ok=True)
     port = cfg.mqtt.port if _port_free(cfg.mqtt.port) else free_port()
     speakers = _speakers()
@@ -377,6 +405,7 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
             box.stop()
         children.stop()
         broker.stop()
+        os.close(lock)
         print(f"\ndemo stopped; everything it made is in {data}")
 
 

@@ -28,6 +28,16 @@ def test_demo_runs_the_whole_appliance_headless(tmp_path):
             page = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read().decode()
         except (OSError, KeyError, ValueError):
             continue
+    # A second demo on the same folder says so in one line and writes nothing
+    # there: the first one's config, logins and logs stay as they were.
+    before = _files(data)
+    second = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--seconds", "5", "--data",
+                             str(data)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr
+    assert second.stderr.strip().startswith(f"Error: a demo already runs with {data} (pid {demo.pid})")
+    assert len(second.stderr.strip().splitlines()) == 1
+    after = _files(data)
+    assert after == before
     out, err = demo.communicate(timeout=180)
     assert demo.returncode == 0, out[-2000:] + err[-2000:]
     assert "Đăng nhập" in page
@@ -53,3 +63,11 @@ def test_demo_runs_the_whole_appliance_headless(tmp_path):
     # The four officials the demo logs in each have a row, served or not.
     for name in ("Nguyễn Văn An", "Phạm Thị Bình", "Hoàng Văn Cường", "Đỗ Thị Dung"):
         assert name in r.stdout, r.stdout
+
+
+def _files(data):
+    """The demo folder's config and broker files, by content (logs and tickets move on)."""
+    import hashlib
+    keep = [data / "site.toml", *sorted((data / "broker").rglob("*"))]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in keep
+            if p.is_file() and p.suffix not in (".log", ".db")}

@@ -209,7 +209,10 @@ def demo(config_path: str | None, data: str, seconds: float | None, traffic: boo
     """Start the appliance on this machine with simulated hardware."""
     from kiosk import demo as demo_mod
     path = config_path or str(DEMO_SITE)
-    demo_mod.run(load_site(path), path, Path(data), seconds=seconds, traffic=traffic)
+    try:
+        demo_mod.run(load_site(path), path, Path(data), seconds=seconds, traffic=traffic)
+    except demo_mod.DemoRunning as e:
+        fail(str(e))
 
 
 COMMANDS = [core, broker, bridge, box_sim, display, kiosk, speaker, web, aggregate, demo]
