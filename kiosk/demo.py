@@ -366,6 +366,12 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
         view = contract.mqtt_client("display-2", username="display-2",
                                     password=broker.password("display-2"), prefix=prefix)
         view.on_connect, view.on_message = on_connect, on_message
+        # Its presence follows its connection, as a real kiosk's does: online
+        # on every connect, offline by its will or when the demo stops.  A
+        # retained "offline" left by an earlier run would otherwise stand, and
+        # the head's dashboard would show kiosk-2 lost while it issues tickets.
+        watcher.on_connect = lambda c, u, f, rc, p=None: (
+            None if rc.is_failure else contract.announce_online(c, prefix, "kiosk-2", time.time()))
         for c in (watcher, view):
             c.connect_async("127.0.0.1", port, cfg.mqtt.keepalive)
             c.loop_start()
@@ -398,9 +404,14 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
     finally:
         if hall:
             hall.stop.set()
-        for c in (watcher,):
-            if c is not None:
-                c.loop_stop()
+        if watcher is not None:
+            try:
+                watcher.publish(topics.presence("kiosk-2"),
+                                contract.presence("kiosk-2", "offline", time.time()), qos=1,
+                                retain=True).wait_for_publish(2)
+            except (RuntimeError, ValueError):
+                pass        # the broker is gone already: its will says offline
+            watcher.loop_stop()
         for box in boxes.values():
             box.stop()
         children.stop()

@@ -28,6 +28,16 @@ def test_demo_runs_the_whole_appliance_headless(tmp_path):
             page = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read().decode()
         except (OSError, KeyError, ValueError):
             continue
+    # The simulated citizens' kiosk says it is online, even after a run that
+    # left its retained presence "offline" (the dashboard showed it lost).
+    from kiosk import config
+    site = config.load(data / "site.toml")
+    presence = subprocess.run(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(site.mqtt.port), "-u", "watch",
+         "-P", (data / "broker" / "secrets" / "watch.password").read_text().strip(),
+         "-t", f"{site.topic_prefix}/presence/kiosk-2", "-C", "1", "-W", "10"],
+        capture_output=True, text=True, timeout=20)
+    assert '"status":"online"' in presence.stdout.replace(" ", ""), presence
     # A second demo on the same folder says so in one line and writes nothing
     # there: the first one's config, logins and logs stay as they were.
     before = _files(data)
