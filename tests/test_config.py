@@ -1,10 +1,16 @@
 """The site config: validation messages, and docs/config.md lists every key."""
+import copy
 import re
 import tomllib
+import types
+import typing
 
 import pytest
+from pydantic import BaseModel
 
 from kiosk import config
+from kiosk.config.loading import toml_value
+from kiosk.province import config as province_config
 from tests.conftest import DEMO_SITE, ROOT
 
 
@@ -84,3 +90,153 @@ def test_every_key_is_documented():
     assert not missing, f"keys missing from docs/config.md: {missing}"
     stale = documented - set(config.documented_keys())
     assert not stale, f"docs/config.md lists keys the code does not have: {sorted(stale)}"
+
+
+
+# -- strict types ------------------------------------------------------------
+# The cases are generated from the models' fields, so a key added later is
+# checked without anyone remembering to add it here.
+
+# Wrong values of each TOML type, by the type a field expects.
+WRONG = {
+    int: ["7", 7.5, True],
+    float: ["7.5", True],
+    bool: ["true", 1, 0],
+    str: [7, 2.5, True],
+    "literal": [7, True],
+    "list": ["x", 7],
+    "table": ["x", 7, ["x"]],
+}
+
+
+def _kind(annotation):
+    """The kind a field expects, and a list's element or a table's model."""
+    if typing.get_origin(annotation) is typing.Annotated:   # list[Code]'s elements
+        return _kind(typing.get_args(annotation)[0])
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        (inner,) = args   # the models only use "X | None" unions
+        return _kind(inner)
+    if typing.get_origin(annotation) is typing.Literal:
+        return "literal", None
+    if typing.get_origin(annotation) is list:
+        return "list", args[0]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "table", annotation
+    assert annotation in (int, float, bool, str), f"no wrong values known for {annotation!r}"
+    return annotation, None
+
+
+def wrong_type_cases(model, data, path=()):
+    """(key path, wrong value) for every field of every section under ``model``.
+
+    ``data`` is a valid document holding every section at least once, so
+    every nested section is reached; one it lacks fails the assert below.
+    """
+    for name, info in model.model_fields.items():
+        key = (*path, name)
+        kind, inner = _kind(info.annotation)
+        for wrong in WRONG[kind]:
+            yield key, wrong
+        if kind in ("list", "table"):
+            assert name in data, f"{dotted(key)}: the base document must hold this to check inside it"
+        if kind == "list":
+            elem_kind, elem = _kind(inner)
+            for wrong in WRONG[elem_kind]:
+                yield (*key, 0), wrong
+            if elem_kind == "table":
+                yield from wrong_type_cases(elem, data[name][0], (*key, 0))
+        elif kind == "table":
+            yield from wrong_type_cases(inner, data[name], key)
+
+
+def dotted(key):
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in key).lstrip(".")
+
+
+def put(doc, key, value):
+    doc = copy.deepcopy(doc)
+    at = doc
+    for k in key[:-1]:
+        at = at[k]
+    at[key[-1]] = value
+    return doc
+
+
+def full_site():
+    """The demo centre with every optional section filled in."""
+    data = demo_data()
+    data["fields"][0]["hours"] = copy.deepcopy(data["hours"])
+    data["bridge"] = {"devices": [{"counter": 1, "port": "/dev/ttyUSB0"}]}
+    data["uplink"] = {"host": "mqtt.example.gov.vn"}
+    for section in ("priority", "rating", "mqtt", "store", "printer", "display", "announcer", "web"):
+        data.setdefault(section, {})
+    return data
+
+
+def full_province():
+    return tomllib.loads((ROOT / "deploy" / "province.example.toml").read_text())
+
+
+CONFIGS = {
+    "site": (config.SiteConfig, full_site, config.parse),
+    "province": (province_config.ProvinceConfig, full_province, province_config.parse),
+}
+CASES = [(which, key, wrong) for which, (model, base, _) in CONFIGS.items()
+         for key, wrong in wrong_type_cases(model, base())]
+
+
+def test_the_full_documents_are_valid():
+    for model, base, parse in CONFIGS.values():
+        parse(base())
+
+
+@pytest.mark.parametrize(("which", "key", "wrong"), CASES,
+                         ids=[f"{w}:{dotted(k)}={v!r}" for w, k, v in CASES])
+def test_a_wrong_typed_value_is_refused_naming_the_key(which, key, wrong):
+    _, base, parse = CONFIGS[which]
+    with pytest.raises(config.ConfigError) as e:
+        parse(put(base(), key, wrong), f"{which}.toml")
+    lines = str(e.value).splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{which}.toml: {dotted(key)}: expected "), lines[0]
+    assert f", got {toml_value(wrong)}" in lines[0], lines[0]
+
+
+def test_every_section_has_cases():
+    reached = {type(m) for m in _sections(config.parse(full_site()))}
+    reached |= {type(m) for m in _sections(province_config.parse(full_province()))}
+    checked = {k[0] for w, k, _ in CASES}
+    assert {"site", "hours", "fields", "counters", "priority", "rating", "mqtt", "store", "printer",
+            "display", "announcer", "bridge", "web", "uplink"} <= checked
+    assert {"province", "broker", "database"} <= checked
+    sections = {c for c in vars(config).values() if isinstance(c, type) and issubclass(c, config.Section)}
+    sections |= {c for c in vars(province_config).values()
+                 if isinstance(c, type) and issubclass(c, config.Section)}
+    missing = sections - reached - {config.Section, config.TlsClient}
+    assert not missing, f"sections the full documents do not reach: {missing}"
+
+
+def _sections(model):
+    yield model
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, BaseModel):
+                yield from _sections(v)
+
+
+def test_daily_quota_in_quotes_is_refused(tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text(DEMO_SITE.read_text().replace("daily_quota = 200", 'daily_quota = "200"', 1))
+    with pytest.raises(config.ConfigError) as e:
+        config.load(path)
+    assert str(e.value) == (f"{path}: fields[0].daily_quota: expected an integer, got the string '200'"
+                            " (numbers and true/false are written without quotes)")
+
+
+def test_an_integer_is_a_valid_number():
+    # 60 for 60.0: TOML's integers stay valid where a float is expected.
+    data = demo_data()
+    data["rating"]["window_s"] = 60
+    assert config.parse(data).rating.window_s == 60.0

@@ -18,6 +18,44 @@ class ConfigError(Exception):
     """A site config that cannot be used; the message is meant for a person."""
 
 
+# Sections are strict (kiosk/config/section.py): a value of the wrong TOML
+# type is refused, not converted, and named in TOML's words, because the
+# person reading the message wrote TOML, not Python.
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string in quotes",
+    "list_type": "an array [...]",
+    "model_type": "a table",
+    "dict_type": "a table",
+}
+
+
+def toml_value(value: Any) -> str:
+    """A parsed TOML value as the person wrote it, with its kind."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the float {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"the {type(value).__name__} {value}"   # TOML dates and times
+
+
+def _quote_hint(kind: str, given: Any) -> str:
+    # The likeliest cause of a string where a number or a boolean belongs.
+    if isinstance(given, str) and kind in ("int_type", "float_type", "bool_type"):
+        return " (numbers and true/false are written without quotes)"
+    return ""
+
+
 def describe_error(err: dict[str, Any]) -> str:
     loc = ""
     for part in err["loc"]:
@@ -30,8 +68,12 @@ def describe_error(err: dict[str, Any]) -> str:
         return f"{loc}: unknown key (not valid in this section; see docs/config.md)"
     if kind == "missing":
         return f"{loc}: required key is missing"
-    msg = err["msg"].removeprefix("Value error, ")
     given = err.get("input")
+    if kind in _EXPECTED:
+        return f"{loc}: expected {_EXPECTED[kind]}, got {toml_value(given)}{_quote_hint(kind, given)}"
+    msg = err["msg"].removeprefix("Value error, ")
+    if kind == "literal_error":
+        return f"{loc}: " + msg.replace("Input should be", "expected", 1) + f", got {toml_value(given)}"
     shown = "" if isinstance(given, (dict, list)) or given is None else f", got {given!r}"
     return f"{loc}: {msg}{shown}" if loc else f"{msg}"
 

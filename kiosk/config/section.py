@@ -1,6 +1,7 @@
 """What every section of a config file is made of.
 
-A section rejects unknown keys and cannot be changed once loaded; the types
+A section rejects unknown keys, refuses a value of the wrong type and cannot
+be changed once loaded; the types
 and validators here are shared by the site config and the province config
 (``kiosk/province/config.py``), so a code, a Vietnamese name, a time zone or
 a TLS client means the same in both files.
@@ -15,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML already types its values, so "200" for a number, "true"
+    # for a boolean or 1 for true is a mistake in the file; converting it
+    # would hide the mistake.  (An integer is still a valid float: 60 for
+    # 60.0 is how people write seconds.)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
