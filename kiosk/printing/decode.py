@@ -378,14 +378,26 @@ def _line_image(line: TextLine) -> Image.Image:
     return img
 
 
+FRAME = 12  # grey border, in dots, around the paper in a decoded picture
+
+
 def to_image(ops: list[Op], width: int = 576, *, frame: bool = True) -> Image.Image:
-    """Draw the paper: what the printer would print for these operations."""
+    """Draw the paper: what the printer would print for these operations.
+
+    The picture is ``width`` dots wide plus a grey ``FRAME`` on each side
+    (when ``frame``).  Anything wider than the paper is a DecodeError: the
+    printer would lose its right-hand part, and a cropped picture would hide
+    that.
+    """
     placed: list[tuple[Image.Image, str]] = []
     cuts: list[int] = []
     y = 0
     for op in ops:
         if isinstance(op, TextLine):
             im, align = _line_image(op), op.align
+            if im.width > width:
+                text = "".join(r.text for r in op.runs)
+                raise DecodeError(f"text {text!r} is {im.width} dots wide, wider than the {width}-dot paper")
         elif isinstance(op, Raster):
             im, align = op.image.convert("L"), op.align
             sx, sy = (2 if op.density & 1 else 1), (2 if op.density & 2 else 1)
@@ -400,9 +412,11 @@ def to_image(ops: list[Op], width: int = 576, *, frame: bool = True) -> Image.Im
             continue
         else:
             continue
+        if im.width > width:
+            raise DecodeError(f"a {type(op).__name__.lower()} {im.width} dots wide is wider than the {width}-dot paper")
         placed.append((im, align))
         y += im.height
-    margin = 12 if frame else 0
+    margin = FRAME if frame else 0
     page = Image.new("L", (width + 2 * margin, y + 2 * margin), 200 if frame else 255)
     page.paste(255, (margin, margin, margin + width, margin + y))
     y = margin

@@ -9,13 +9,22 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 _DATA = Path(__file__).with_name("profiles.json")
 
 # python-escpos knows these code pages (escpos/capabilities.json); a profile
 # naming anything else would fail only when the first odd letter is printed.
 _KNOWN_PAGES = {"CP437", "CP1258", "TCVN-3-1", "TCVN-3-2", "CP850", "CP858", "CP1252"}
+
+
+# How a ticket ends.  There is no "none": the cut command also ends the job
+# (the simulator saves a job at each cut), and a tear-bar printer needs the
+# paper fed past its bar.  "feed" is feed-and-cut (GS V 66 0): feed to the
+# cutting position, then cut; a model with only a tear bar feeds and has
+# nothing to cut with.
+Cut = Literal["full", "partial", "feed"]
+CUTS = get_args(Cut)
 
 
 class ProfileError(ValueError):
@@ -29,7 +38,7 @@ class PrinterProfile:
     width_dots: int
     code_pages: dict[str, int]
     tcvn3: bool
-    cut: Literal["full", "partial", "none"]
+    cut: Cut
     native_qr: bool
     raster_align: bool
     number_size: int
@@ -51,8 +60,11 @@ def _check(name: str, raw: dict) -> PrinterProfile:
         raise ProfileError(f"printer profile {name!r}: width_dots {prof.width_dots} must be a multiple of 8 in 128..832")
     if not 1 <= prof.number_size <= 8:
         raise ProfileError(f"printer profile {name!r}: number_size must be 1..8 (GS ! multiplier)")
-    if prof.cut not in ("full", "partial", "none"):
-        raise ProfileError(f"printer profile {name!r}: cut must be full, partial or none")
+    if prof.cut not in CUTS:
+        raise ProfileError(
+            f"printer profile {name!r}: cut must be full, partial or feed (feed-and-cut, also for a tear bar), "
+            f"got {prof.cut!r}"
+        )
     bad = set(prof.code_pages) - _KNOWN_PAGES
     if bad:
         raise ProfileError(f"printer profile {name!r}: unknown code pages {sorted(bad)}")

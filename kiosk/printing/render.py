@@ -18,6 +18,7 @@ import textwrap
 from functools import lru_cache
 
 import qrcode
+from escpos.constants import PAPER_FULL_CUT, PAPER_PART_CUT
 from escpos.magicencode import Encoder
 from escpos.printer import Dummy
 from PIL import Image, ImageDraw, ImageFont
@@ -211,10 +212,15 @@ class TicketRenderer:
         p.set(bold=False, custom_size=True, width=1, height=1, invert=False)
 
     def _cut(self, p: Dummy) -> None:
+        # Every ticket ends with a cut command: it is also where a job ends.
+        # Not p.cut(mode): that feeds six lines first (the layout feeds
+        # already) and sends nothing when the Dummy's profile lacks the cut.
         if self.profile.cut == "partial":
-            p._raw(GS + b"V\x01")
+            p._raw(PAPER_PART_CUT)
         elif self.profile.cut == "full":
-            p._raw(GS + b"V\x00")
+            p._raw(PAPER_FULL_CUT)
+        else:
+            p.cut(feed=False)   # GS V 66 0: feed to the cutter (or tear bar), then cut
 
     # -- full raster ------------------------------------------------------
     def full_image(self, elements: list[Element]) -> Image.Image:
