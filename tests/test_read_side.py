@@ -143,10 +143,10 @@ def test_a_missing_or_foreign_file_is_one_read_error(tmp_path):
     with pytest.raises(ReadError, match="does not exist; run phucvu init first"):
         Reader(tmp_path / "nope.db")
     (tmp_path / "junk.db").write_text("not a database")
-    with pytest.raises(ReadError, match="cannot read it as a phucvu database"):
+    with pytest.raises(ReadError, match="is not a SQLite database"):
         Reader(tmp_path / "junk.db")
     (tmp_path / "empty.db").touch()
-    with pytest.raises(ReadError, match="missing; start the core once"):
+    with pytest.raises(ReadError, match=r"is empty \(0 bytes\)"):
         Reader(tmp_path / "empty.db")
 
 
@@ -167,7 +167,7 @@ def test_a_file_damaged_after_opening_is_a_read_error_too(tmp_path):
 @pytest.mark.parametrize("command", [("status",), ("official", "list"), ("reprint", "--list")])
 @pytest.mark.parametrize("content, message", [
     (None, "does not exist; run phucvu init first"),
-    (b"not a database", "cannot read it as a phucvu database: file is not a database"),
+    (b"not a database", "is not a SQLite database"),
 ])
 def test_the_cli_says_what_is_wrong_with_the_file_in_one_line(tmp_path, command, content, message):
     db = tmp_path / "site.db"

@@ -134,9 +134,11 @@ def test_bad_arguments_are_named(site, day_db, kw, message):
 def test_missing_or_old_database_is_explained(site, tmp_path):
     with pytest.raises(ReportError, match="does not exist; run phucvu init first"):
         run(site, tmp_path / "nope.db")
+    # A file of schema 4, as a core before migration 5 left it.
+    from kiosk.core.schema import MIGRATIONS
     old = tmp_path / "old.db"
     conn = sqlite3.connect(old)
-    conn.execute("CREATE TABLE tickets (id TEXT)")
+    conn.executescript(";".join(MIGRATIONS[:4]) + "; PRAGMA user_version = 4;")
     conn.close()
     with pytest.raises(ReportError, match="lacks column"):
         run(site, old)

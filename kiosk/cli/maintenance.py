@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from kiosk.cli.options import (DEMO_SITE, common, config_option, demo_config_option, fail,
-                               load_site, mqtt_options, mqtt_settings)
+                               load_site, mqtt_options, mqtt_settings, read_db)
 from kiosk.cli.writer import ask_running_core
 
 
@@ -61,8 +61,7 @@ def reprint(cfg, db_path: str, ticket: str | None, as_list: bool, force: bool, m
 
 
 def _list_reprint_queue(db_path: str) -> None:
-    from kiosk.core.read import Reader
-    with Reader(db_path) as reader:
+    with read_db(db_path) as reader:
         day = reader.latest_day()
         rows = reader.reprint_queue(day) if day else []
     if not rows:
@@ -126,6 +125,9 @@ def replay_events(cfg, db_path: str, since, from_id: int, mqtt: dict) -> None:
     """Republish journaled ticket and rating events for the provincial uplink (docs/multi-site.md)."""
     from kiosk.province.uplink import ReplayError, replay
     host, port, user, password = mqtt_settings(cfg, mqtt)
+    # The uplink reads the journal only; a file damaged elsewhere is named
+    # before anything of it goes to the province.
+    read_db(db_path).close()
     try:
         n = replay(cfg, db_path, host=host, port=port, username=user, password=password,
                    since=since.date() if since else None, from_id=from_id)

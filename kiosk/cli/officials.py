@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from kiosk.cli.options import common, fail, mqtt_options
+from kiosk.cli.options import common, fail, mqtt_options, read_db
 from kiosk.cli.writer import send
 
 
@@ -73,8 +73,7 @@ def official_disable(cfg, db_path: str, code: str, mqtt: dict) -> None:
 @common
 def official_list(cfg, db_path: str) -> None:
     """List the roster."""
-    from kiosk.core.read import Reader
-    with Reader(db_path) as reader:
+    with read_db(db_path) as reader:
         rows = reader.officials()
     for r in rows:
         click.echo(f"{r['code']:<10}{r['name']:<30}{r['role']:<7}{'PIN' if r['has_pin'] else 'no PIN':<8}"

@@ -59,15 +59,32 @@ def common(f: Callable) -> Callable:
     def wrapper(config_path: str, db_path: str | None, **kwargs: Any) -> Any:
         from kiosk.core.domain import DomainError
         from kiosk.core.read import ReadError
-        from kiosk.core.store import StoreError
         cfg = load_site(config_path)
         try:
             return f(cfg, db_path or cfg.store.path, **kwargs)
         except DomainError as e:
             fail(e.message)
-        except (StoreError, ReadError, PayloadError, OSError) as e:
+        except (ReadError, PayloadError, OSError) as e:
             fail(str(e))
+        except Exception as e:
+            # Only a command that opened the store can have raised its error;
+            # importing it here would cost every read-only command the
+            # store's libraries (sqlite_utils, numpy): a sixth of a second.
+            store = sys.modules.get("kiosk.core.store")
+            if store is not None and isinstance(e, store.StoreError):
+                fail(str(e))
+            raise
     return wrapper
+
+
+def read_db(db_path: str):
+    """The database for a command that only reads it, every page checked first.
+
+    A one-off command can afford SQLite's ``quick_check`` and names a
+    damaged file even where its own query would not look.
+    """
+    from kiosk.core.read import Reader
+    return Reader(db_path, verify=True)
 
 
 def _mqtt_options(login: str) -> Callable[[Callable], Callable]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from kiosk.cli.options import DEFAULT_PROVINCE_CONFIG, common, config_option, fail
+from kiosk.cli.options import DEFAULT_PROVINCE_CONFIG, common, config_option, fail, read_db
 
 
 @click.command()
@@ -20,9 +20,8 @@ from kiosk.cli.options import DEFAULT_PROVINCE_CONFIG, common, config_option, fa
 def status(cfg, db_path: str, as_json: bool) -> None:
     """The queue summary: waiting per field, what each counter serves."""
     from kiosk.core.domain import Queue
-    from kiosk.core.read import Reader
     # Read-only: works while the core holds the write lock.
-    with Reader(db_path) as reader:
+    with read_db(db_path) as reader:
         q = Queue(cfg, reader.load_state([c.number for c in cfg.counters]))
     summary = q.summary(time.time())
     if as_json:

@@ -175,3 +175,64 @@ TICKET_COLUMNS = [
     "recalls", "transfers", "close_reason", "official", "first_called_at",
 ]
 COUNTER_COLUMNS = ["number", "status", "current", "priority_streak", "official"]
+
+
+# ------------------------------------------------------------ whose file is it
+# Both sides ask these before they trust a file (kiosk/core/store.py before it
+# writes or migrates, kiosk/core/read/ before it reads) and raise their own
+# error with the answer, so a bad file is one line whichever command met it.
+# Each answer names the file, what is wrong and what to do.
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def file_problem(path) -> str | None:
+    """What is wrong with an existing file, judged from its first bytes alone.
+
+    SQLite itself would take a 0-byte file for a new, empty database and
+    write one into it; a file the program did not create is never started
+    over.
+    """
+    with open(path, "rb") as f:
+        head = f.read(len(SQLITE_MAGIC))
+    if not head:
+        return (f"{path} is empty (0 bytes), not a phucvu database; remove it to start a new "
+                "one, or restore a backup")
+    if head != SQLITE_MAGIC:
+        return (f"{path} is not a SQLite database (a phucvu database is one); is [store] path "
+                "or --db right?  Else restore a backup")
+    return None
+
+
+def schema_problem(conn, path) -> str | None:
+    """What is wrong with a SQLite file's schema for this program, if anything.
+
+    Another program's database, or one from a newer phucvu, is left as it
+    is: migrating the one would write our tables into it, the other would be
+    a downgrade.
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        return (f"{path} has schema {version}, newer than this program ({len(MIGRATIONS)}); "
+                "upgrade phucvu")
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name")]
+    if (version == 0 and tables) or (version > 0 and "journal" not in tables):
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "") or "none"
+        return (f"{path} is a SQLite database of another program (schema {version}, tables: "
+                f"{shown}), not phucvu's; is [store] path or --db right?")
+    return None
+
+
+def damage(conn, path, pragma: str = "integrity_check") -> str | None:
+    """SQLite's own check of every page (``quick_check`` skips the indexes' contents)."""
+    result = conn.execute(f"PRAGMA {pragma}").fetchall()
+    if result == [("ok",)]:
+        return None
+    problems = "; ".join(r[0] for r in result[:3]).replace("\n", " ")
+    return f"{path} is damaged ({pragma}: {problems}); restore a backup"
+
+
+def unreadable(path, error: Exception) -> str:
+    """A file SQLite refused while it was checked or read."""
+    return f"{path} is damaged or not a phucvu database ({error}); restore a backup"

@@ -29,11 +29,12 @@ from kiosk.core.domain import QueueState
 from kiosk.core.projection import journal, project
 from kiosk.core.read import queries
 from kiosk.core.read.queries import machine_clock
+from kiosk.core import schema
 from kiosk.core.schema import MIGRATIONS
 
 
 class StoreError(Exception):
-    pass
+    """The store cannot do it; the message is one line for a person."""
 
 
 class StoreLocked(StoreError):
@@ -65,14 +66,20 @@ class Store:
         self.clock_ref = machine_clock
         if lock:
             self._take_lock()
-        self.conn = connect(self.path)
+        try:
+            # Only a path that does not exist is started as a new database.
+            if self.path.exists():
+                self._examine()
+            self.conn = connect(self.path)
+        except BaseException:
+            self._unlock()
+            raise
         self.db = sqlite_utils.Database(self.conn)
         self.db.enable_wal()
         # FULL: the WAL is synced on every commit, so a committed ticket
         # survives a power cut, not only a process crash.
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
-        self.check_integrity()
         self.migrate()
 
     # ----------------------------------------------------------- lifecycle
@@ -92,15 +99,33 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def check_integrity(self) -> None:
-        result = self.conn.execute("PRAGMA integrity_check").fetchall()
-        if result != [("ok",)]:
-            problems = "; ".join(r[0] for r in result[:5])
-            raise StoreError(f"{self.path} failed integrity_check: {problems}")
+    def _examine(self) -> None:
+        """Refuse a file that is not a sound phucvu database of this or an older schema.
+
+        Before anything writes to it: WAL mode, a migration or a new
+        database would change a file the user may need to rescue.  So the
+        checks run on a read-only connection.
+        """
+        problem = schema.file_problem(self.path)
+        if problem:
+            raise StoreError(problem)
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            problem = schema.schema_problem(conn, self.path) or schema.damage(conn, self.path)
+        except sqlite3.DatabaseError as e:
+            problem = schema.unreadable(self.path, e)
+        finally:
+            conn.close()
+        if problem:
+            raise StoreError(problem)
 
     @property
     def schema_version(self) -> int:
@@ -108,9 +133,6 @@ class Store:
 
     def migrate(self) -> None:
         version = self.schema_version
-        if version > len(MIGRATIONS):
-            raise StoreError(f"{self.path} has schema {version}, newer than this program "
-                             f"({len(MIGRATIONS)}); upgrade phucvu")
         for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
                 for statement in sql.split(";"):

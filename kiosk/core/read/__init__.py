@@ -17,6 +17,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from kiosk.core import schema
 from kiosk.core.domain import QueueState
 from kiosk.core.read import queries
 
@@ -28,22 +29,42 @@ class ReadError(Exception):
 
 
 def open_readonly(path: str | Path, require: dict[str, tuple[str, ...]], *,
-                  any_thread: bool = False) -> sqlite3.Connection:
-    """A read-only connection, once the tables and columns in ``require`` are there.
+                  any_thread: bool = False, verify: bool = False) -> sqlite3.Connection:
+    """A read-only connection, once the file is a phucvu database this code can
+    read and the tables and columns in ``require`` are there.
 
     A file from an older core lacks columns a newer reader needs; saying so
     (start the newer core once, it migrates) beats a bare "no such column".
+    An empty, foreign or newer file is named as such (kiosk/core/schema.py).
+    ``verify`` has SQLite check every page first (``quick_check``, about
+    0.2 s for a month of a large centre): a one-off command wants a damaged
+    file named even where its query would not look; the reports and the web
+    console, timed per request, read without it and meet damage only on the
+    pages they read (a ``ReadError`` all the same).
     """
     p = Path(path)
     if not p.is_file():
         raise ReadError(f"{p} does not exist; run phucvu init first (or is [store] path "
                         "right, or --db?)")
     try:
-        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=not any_thread)
+        problem = schema.file_problem(p)
+    except OSError as e:
+        raise ReadError(f"{p}: cannot open it: {e.strerror}") from None
+    if problem:
+        raise ReadError(problem)
+    conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=not any_thread)
+    try:
         conn.execute("PRAGMA busy_timeout = 5000")
+        problem = schema.schema_problem(conn, p) or (verify and schema.damage(conn, p, "quick_check"))
+        if problem:
+            raise ReadError(problem)
         _check_schema(conn, p, require)
     except sqlite3.DatabaseError as e:
-        raise ReadError(f"{p}: cannot read it as a phucvu database: {e}") from None
+        conn.close()
+        raise ReadError(schema.unreadable(p, e)) from None
+    except ReadError:
+        conn.close()
+        raise
     return conn
 
 
@@ -68,9 +89,9 @@ class Reader:
     ``ReadError`` too, so the caller has one error to turn into one line.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, verify: bool = False):
         self.path = Path(path)
-        self.conn = open_readonly(self.path, queries.REQUIRED)
+        self.conn = open_readonly(self.path, queries.REQUIRED, verify=verify)
 
     def __enter__(self) -> "Reader":
         return self
@@ -85,7 +106,7 @@ class Reader:
         try:
             return query(self.conn, *args)
         except sqlite3.DatabaseError as e:
-            raise ReadError(f"{self.path}: cannot read it as a phucvu database: {e}") from None
+            raise ReadError(schema.unreadable(self.path, e)) from None
 
     def load_state(self, counters: list[int]) -> QueueState:
         """The queue now, as the core would load it on this machine."""

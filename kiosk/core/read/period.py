@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
+from kiosk.core import schema
 from kiosk.core.read import ReadError, open_readonly
 
 # A ticket's outcome as bits of one integer (the SQL below packs them, and
@@ -123,9 +124,18 @@ class Period:
 
 
 def bounds(date_from: dt.date, date_to: dt.date, tz: dt.tzinfo) -> tuple[float, float]:
-    """Epoch seconds of local midnight starting ``date_from`` and ending ``date_to``."""
-    start = dt.datetime.combine(date_from, dt.time(0), tzinfo=tz).timestamp()
-    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), tzinfo=tz).timestamp()
+    """Epoch seconds of local midnight starting ``date_from`` and ending ``date_to``.
+
+    The calendar ends with 9999-12-31, so a period ending that day has no
+    end (nor, in some time zones, one at the calendar's first day): a
+    ``ReadError`` then, not Python's OverflowError.
+    """
+    try:
+        start = dt.datetime.combine(date_from, dt.time(0), tzinfo=tz).timestamp()
+        end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), tzinfo=tz).timestamp()
+    except (OverflowError, ValueError):
+        raise ReadError(f"the period {date_from} to {date_to} is out of range; give days from "
+                        f"{dt.date.min} to {dt.date.max - dt.timedelta(days=1)}") from None
     return start, end
 
 
@@ -174,7 +184,7 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
         if presses.in_transaction:
             presses.execute("COMMIT")
     except sqlite3.DatabaseError as e:
-        raise ReadError(f"{path}: reading the period failed: {e}") from None
+        raise ReadError(schema.unreadable(path, e)) from None
     finally:
         conn.close()
         presses.close()
