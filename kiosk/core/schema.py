@@ -1,5 +1,6 @@
-"""The site database's schema: numbered migrations, applied in order, and
-the column lists the code writes and reads.
+"""The site database's schema: numbered migrations, applied in order, the
+column lists the code writes and reads, and how to tell a file that is not
+a sound phucvu database of a schema this code knows.
 
 ``PRAGMA user_version`` holds the number of the last migration applied
 (``Store.migrate``).  Never edit a released migration: add one.
