@@ -5,7 +5,7 @@ the same queries on its own connection.  Every other process (the command
 line, the web console, the reports, the uplink's replay) opens the file here
 with ``mode=ro``: a reader never writes, takes no lock and runs while the
 core serves (WAL lets readers and the writer work side by side).  No other
-module holds SQL on the file (tests/test_boundaries.py checks).
+module holds SQL on the file (tests/test_read_side.py checks).
 
 - ``queries``: the queue state, the roster, prints, presses, the journal, as
   functions over a connection; ``Reader`` offers them to other processes;
