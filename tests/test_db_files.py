@@ -119,19 +119,26 @@ def test_every_command_refuses_a_bad_file_in_one_line_and_leaves_it_alone(kind, 
     db = tmp_path / "site.db"
     shutil.copyfile(good_db, db)
     damage(db)
-    before = _fingerprint(db)
     commands = _commands(tmp_path)
-    # The commands only read the file (that is what is checked), so they run side by side.
+    # Side by side, each on its own copy of the same bad bytes: the commands
+    # that write take the file's lock first, and two of them on one file
+    # would meet the lock ("in use") before the check this test is about.
+    copies = {}
+    for i, name in enumerate(commands):
+        copies[name] = tmp_path / f"c{i}" / "site.db"
+        copies[name].parent.mkdir()
+        shutil.copy2(db, copies[name])
+    before = {name: _fingerprint(c) for name, c in copies.items()}
     with ThreadPoolExecutor(4) as pool:
-        results = dict(zip(commands, pool.map(lambda a: _run([*a, "--db", str(db)]),
-                                               commands.values())))
+        results = dict(zip(commands, pool.map(
+            lambda item: _run([*item[1], "--db", str(copies[item[0]])]), commands.items())))
     for name, p in results.items():
         lines = p.stderr.strip().splitlines()
         assert "Traceback" not in p.stderr, (name, p.stderr)
         assert p.returncode == 1, (name, p.returncode, p.stdout, p.stderr)
         assert len(lines) == 1, (name, p.stderr)
-        assert str(db) in lines[0] and says in lines[0], (name, lines[0])
-    assert _fingerprint(db) == before
+        assert str(copies[name]) in lines[0] and says in lines[0], (name, lines[0])
+        assert _fingerprint(copies[name]) == before[name], name
     assert not (tmp_path / "copy.db").exists()
 
 
