@@ -5,6 +5,7 @@ the clock driven by the test: what the command line gets when no core runs
 is what the core would have replied.
 """
 import json
+import sqlite3
 
 import pytest
 
@@ -12,6 +13,7 @@ from kiosk.core.auth import hash_pin
 from kiosk.core.commands import Commands
 from kiosk.core.engine import Engine
 from kiosk.core.printq import PrintJob, record
+from kiosk.core.read import Reader
 from kiosk.core.store import Store
 from kiosk.printing.printer import PrintResult
 
@@ -110,3 +112,59 @@ def test_a_rating_press_delivered_twice_is_stored_once(engine, site):
     second = c.handle("phucvu/thang-loc/counter/1/rating", press)
     assert first.reply == second.reply and first.reply["reason"] == "no_window"
     assert second.events is None and count(engine, "ratings") == 1
+
+
+REQUEST = "phucvu/thang-loc/ticket/request/kiosk-1"
+
+
+def test_a_ticket_and_its_pending_print_job_are_one_commit(engine, site):
+    c = Commands(site, engine, printing=True)
+    out = c.handle(REQUEST, json.dumps({"request_id": "tap-3", "field": "tu-phap"}).encode())
+    # The reply waits for the printer, and the job is already on disk,
+    # seen by another connection: pending, not printed.
+    assert out.reply is None
+    with sqlite3.connect(engine.store.path) as other:
+        rows = other.execute("SELECT id, ticket_id, printed, state, reprint FROM print_jobs").fetchall()
+    assert rows == [(out.print_job.job_id, out.print_job.ticket["ticket_id"], 0, "pending", 0)]
+    retry = c.handle(REQUEST, json.dumps({"request_id": "tap-3", "field": "tu-phap"}).encode())
+    assert retry.reply["print"] == {"status": "pending"} and retry.print_job is None
+    # The printer's answer updates that row: one row per attempt.
+    record(engine.store, out.print_job, PrintResult(True, "ok", "", 90), MORNING + 5)
+    assert engine.store.conn.execute(
+        "SELECT printed, state, bytes FROM print_jobs").fetchall() == [(1, "ok", 90)]
+
+
+def test_a_ticket_whose_print_job_cannot_be_written_is_not_committed(engine, site):
+    c = Commands(site, engine, printing=True)
+    engine.store.conn.execute("CREATE TEMP TRIGGER no_jobs BEFORE INSERT ON print_jobs "
+                              "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="disk says no"):
+        c.handle(REQUEST, json.dumps({"request_id": "tap-4", "field": "tu-phap"}).encode())
+    assert count(engine, "tickets") == 0 and count(engine, "commands") == 0
+    assert engine.queue.state.tickets == {}
+
+
+def test_a_job_an_earlier_run_left_pending_is_interrupted_not_printed_again(engine, site):
+    c = Commands(site, engine, printing=True)
+    out = c.handle(REQUEST, json.dumps({"request_id": "tap-5", "field": "tu-phap"}).encode())
+    ticket = out.print_job.ticket
+    # A reprint while the ticket is at the printer would risk two copies.
+    busy = c.core_command({"command_id": "r0", "action": "reprint", "ticket": ticket["label"]})
+    assert busy["error"]["code"] == "print_pending"
+    with Reader(engine.store.path) as reader:
+        assert reader.reprint_queue(engine.queue.state.day) == []   # in flight, not in the queue
+    # The core died before the printer answered; the next start-up:
+    assert engine.store.interrupt_prints(MORNING + 60) == [
+        {"ticket_id": ticket["ticket_id"], "label": "A001"}]
+    assert engine.store.interrupt_prints(MORNING + 61) == []
+    with Reader(engine.store.path) as reader:
+        queued = reader.reprint_queue(engine.queue.state.day)
+    assert [(r["label"], r["print_state"]) for r in queued] == [("A001", "interrupted")]
+    assert "before the printer confirmed" in queued[0]["detail"]
+    retry = c.handle(REQUEST, json.dumps({"request_id": "tap-5", "field": "tu-phap"}).encode())
+    assert retry.reply["print"]["status"] == "not_printed"
+    assert retry.reply["print"]["reason"] == "interrupted"
+    # A person reprints it on purpose: a new pending job, marked as a reprint.
+    again = c.core_command({"command_id": "r1", "action": "reprint", "ticket": "A001"})
+    assert again["ok"] and again["print"] == {"status": "pending"}
+    assert engine.store.last_print(ticket["ticket_id"])["reprint"]

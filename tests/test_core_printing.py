@@ -163,3 +163,68 @@ def test_sigterm_with_a_printer_stops_cleanly_and_says_offline(core_on_sim, bus)
     # The clean stop's own message carries a time; the broker's last will does not.
     assert "at" in offline
     assert "Traceback" not in core_on_sim.log.read_text()
+
+
+class SlowPrinter(PrinterSimulator):
+    """A printer at the line speed the host set (9,600 baud: about 960 bytes
+    a second, so a ticket takes seconds): the pty fills and the core's
+    write waits, as on a real serial printer."""
+
+    def _consume(self, chunk: bytes) -> None:
+        super()._consume(chunk)
+        time.sleep(len(chunk) * 10 / (self.baud() or 9600))
+
+
+def test_a_core_killed_while_printing_leaves_the_ticket_for_reprint_not_lost(broker, bus, tmp_path):
+    slow = SlowPrinter(tmp_path / "slow").start()
+    fresh = PrinterSimulator(tmp_path / "fresh").start()
+    db = tmp_path / "phucvu.db"
+    first = CoreProcess(broker, db, extra=["--printer", f"serial:{slow.path}@9600"]).start()
+    second = None
+    try:
+        kiosk = bus("kiosk-1", client_id="kiosk-1")
+        kiosk.subscribe("ticket/reply/kiosk-1")
+        staff = bus("tester")
+        staff.subscribe("event/alert")
+        rid = uuid.uuid4().hex
+        kiosk.publish("ticket/request/kiosk-1", {"request_id": rid, "client": "kiosk-1",
+                                                 "field": "tu-phap"})
+        deadline = time.monotonic() + 15
+        while slow.received < 1000 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert slow.received >= 1000, "the ticket never reached the printer"
+        first.proc.kill()             # kill -9 mid-print: the reply never went out
+        first.proc.wait(10)
+        first.stop()
+        conn = sqlite3.connect(db)
+        assert conn.execute("SELECT printed, state FROM print_jobs").fetchall() == [(0, "pending")]
+        conn.close()
+        # The half-sent raster leaves the slow printer mid-job, as a real one
+        # would be until switched off and on: the restart prints on a fresh one.
+        second = CoreProcess(broker, db, extra=["--printer", f"serial:{fresh.path}@115200"]).start()
+        alert = staff.wait_for(lambda t, b: t == "event/alert", timeout=10)
+        assert alert["label"] == "A001" and alert["state"] == "interrupted"
+        import subprocess, sys
+        from tests.conftest import DEMO_SITE, ROOT
+        listed = subprocess.run(
+            [sys.executable, "-m", "kiosk.cli", "reprint", "--list", "--config", str(DEMO_SITE),
+             "--db", str(db), "--mqtt-port", str(broker.port),
+             "--mqtt-password-file", str(broker.password_file("cli"))],
+            capture_output=True, text=True, cwd=ROOT)
+        assert listed.stdout.startswith("A001") and "interrupted" in listed.stdout, listed
+        retry = request(kiosk, request_id=rid)
+        assert retry["ok"] and retry["ticket"]["label"] == "A001"
+        assert retry["print"]["status"] == "not_printed" and retry["print"]["reason"] == "interrupted"
+        # Not printed again by the restart: nothing on the fresh printer, at
+        # most the half ticket on the slow one, and still one job row.
+        time.sleep(1.0)
+        assert fresh.jobs == [] and len(slow.jobs) <= 1
+        conn = sqlite3.connect(db)
+        assert conn.execute("SELECT COUNT(*), SUM(printed) FROM print_jobs").fetchone() == (1, 0)
+        conn.close()
+    finally:
+        if second:
+            second.stop()
+        first.stop()
+        slow.close()
+        fresh.close()

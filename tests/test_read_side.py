@@ -105,7 +105,7 @@ def day(site, tmp_path):
     engine.run("issue", "tu-phap", None)
     engine.run("call_next", 1)
     engine.run("rate", 2, 1, rating_id="stray")     # no window open at counter 2
-    store.record_print(first, 1.0, False, True, "printed", "", 100)
+    store.record_print(store.start_print(first, 1.0, False), 1.0, True, "printed", "", 100)
     yield engine
     store.close()
 
@@ -132,7 +132,7 @@ def test_a_reader_sees_what_the_core_sees_beside_the_writer(site, day):
 def test_the_reprint_queue_is_the_tickets_whose_last_print_failed(day):
     store = day.store
     waiting = [t for t in day.queue.state.tickets.values() if t.state == "waiting"][0]
-    store.record_print(waiting.id, 2.0, False, False, "paper_out", "no paper", 0)
+    store.record_print(store.start_print(waiting.id, 2.0, False), 2.0, False, "paper_out", "no paper", 0)
     with Reader(store.path) as reader:
         rows = reader.reprint_queue(reader.latest_day())
     assert [(r["label"], r["print_state"], r["detail"]) for r in rows] == [

@@ -209,10 +209,11 @@ class Commands:
                     body["ticket"] = self._ticket_body(issued[0]["ticket_id"])
             return {**body, "command_id": cmd.command_id, "action": cmd.action}
 
-        events, body = self.engine.command(cmd.action, *args, key=key, reply=reply)
+        events, body = self.engine.command(cmd.action, *args, key=key, reply=reply,
+                                           print_issued=self.printing)
         out = Outcome(reply_to, body, events)
         if cmd.action == "issue" and body["ok"]:
-            self._print(out, body["ticket"])
+            self._print(out, body["ticket"], self._job(body["ticket"]))
         return out
 
     def _roster(self, cmd: CoreCommand, key: str, reply_to: str) -> Outcome:
@@ -237,19 +238,21 @@ class Commands:
         if ticket_id is None:
             return Outcome(reply_to, {**base, **refusals.error("unknown_ticket",
                                                               f"no ticket {cmd.ticket} today")})
-        last = self.engine.store.last_print(ticket_id)
-        if last and last["printed"] and not cmd.force:
-            # Nothing prints twice by accident: a printed ticket needs force.
-            return Outcome(reply_to, {**base, **refusals.error(
-                "already_printed", f"{state.tickets[ticket_id].label} was printed; "
-                                   "reprint it on purpose with force")})
+        refused = printq.reprint_refused(self.engine.store.last_print(ticket_id),
+                                         state.tickets[ticket_id].label, cmd.force)
+        if refused:
+            return Outcome(reply_to, {**base, **refusals.error(*refused)})
         body = self._ticket_body(ticket_id)
-        reply = {**base, "ok": True, "ticket": body, "print": {"status": "pending"}}
-        # Remembered before printing: a redelivered command (QoS 1) gets this
-        # reply, updated when the printer answers, and never a second copy.
-        self.engine.store.remember_reply(key, self.engine.clock(), reply)
+        reply = {**base, "ok": True, "ticket": body,
+                 "print": {"status": "pending"} if self.printing else dict(printq.NO_PRINTER)}
+        if not self.printing:
+            self.engine.store.remember_reply(key, self.engine.clock(), reply)
+            return Outcome(reply_to, reply)
+        # Remembered with its pending job, before printing: a redelivered
+        # command (QoS 1) gets this reply, updated when the printer answers.
         out = Outcome(reply_to)
-        self._print(out, body, reply, reprint=True, key=key)
+        self._print(out, body, self.engine.store.start_print(ticket_id, self.engine.clock(), True,
+                                                             (key, reply)), reply, True, key)
         return out
 
     # ---------------------------------------------------------------- tickets
@@ -293,22 +296,29 @@ class Commands:
                 body = {"ok": True, "ticket": self._ticket_body(issued["ticket_id"])}
             return {**body, "request_id": req.request_id}
 
-        events, body = self.engine.command("issue", req.field, req.priority, key=key, reply=reply)
+        # The ticket, its reply and its pending print job: one transaction.
+        events, body = self.engine.command("issue", req.field, req.priority, key=key, reply=reply,
+                                           print_issued=self.printing)
         if not body["ok"]:
             log.info("ticket request from %s refused: %s", client, body["error"]["message"])
             return Outcome(reply_to, body, events)
         out = Outcome(reply_to, None, events)
-        self._print(out, body["ticket"], body)
+        self._print(out, body["ticket"], self._job(body["ticket"]), body)
         return out
 
     def _ticket_body(self, ticket_id: str) -> dict:
         return views.ticket_full(self.config, self.engine.queue, self.engine.ticket(ticket_id))
 
-    def _print(self, out: Outcome, ticket: dict, reply: dict | None = None, *,
+    def _job(self, ticket: dict) -> int | None:
+        """The pending print job committed with ``ticket`` (none without a printer)."""
+        return (self.engine.store.last_print(ticket["ticket_id"]) or {}).get("id") \
+            if self.printing else None
+
+    def _print(self, out: Outcome, ticket: dict, job_id: int | None, reply: dict | None = None,
                reprint: bool = False, key: str | None = None) -> None:
         """Hand a committed ticket to the printer; a waiting reply goes out after it."""
-        if self.printing:
-            out.print_job = PrintJob(ticket, reprint, reply, out.reply_to if reply else None, key)
+        if job_id is not None:
+            out.print_job = PrintJob(ticket, job_id, reprint, reply, out.reply_to if reply else None, key)
         elif reply is not None:
             reply["print"] = dict(printq.NO_PRINTER)
             out.reply = reply

@@ -56,7 +56,7 @@ class Engine:
 
     def command(self, op: str, *args: Any, key: str,
                 reply: Callable[[list[dict] | DomainError], dict],
-                **kwargs: Any) -> tuple[list[dict], dict]:
+                print_issued: bool = False, **kwargs: Any) -> tuple[list[dict], dict]:
         """Run one operation for the command ``key``; returns the committed
         events and the command's reply.
 
@@ -64,14 +64,16 @@ class Engine:
         refusal (a ``DomainError``), on the state the operation left; it is
         stored with the events in one transaction, so a redelivered command
         finds its reply exactly when its effect is committed.  A refusal is
-        a reply like any other: nothing is raised.
+        a reply like any other: nothing is raised.  With ``print_issued``,
+        a ticket it issues gets its pending print job in that transaction
+        too (``Store.commit_events``).
         """
-        events, _, body = self._apply(op, args, kwargs, key, reply)
+        events, _, body = self._apply(op, args, kwargs, key, reply, print_issued)
         return events, body
 
     def _apply(self, op: str, args: tuple, kwargs: dict[str, Any], key: str | None = None,
-               reply: Callable[[list[dict] | DomainError], dict] | None = None
-               ) -> tuple[list[dict], DomainError | None, dict | None]:
+               reply: Callable[[list[dict] | DomainError], dict] | None = None,
+               print_issued: bool = False) -> tuple[list[dict], DomainError | None, dict | None]:
         if op not in OPERATIONS:
             raise ValueError(f"unknown operation {op!r}")
         now = self.clock()
@@ -88,10 +90,12 @@ class Engine:
             error = e
             events = self.queue.take_pending()
         body = None if reply is None else reply(events if error is None else error)
+        prints = [(e["ticket_id"], now) for e in events
+                  if print_issued and error is None and e["kind"] == "ticket_issued"]
         if events or body is not None:
             try:
                 self.store.commit_events(events, self.queue.state,
-                                         [] if body is None else [(key, now, body)])
+                                         [] if body is None else [(key, now, body)], prints)
             except BaseException:
                 self.reload()
                 raise

@@ -26,11 +26,14 @@ log = logging.getLogger("phucvu.printer")
 class PrintJob:
     """A committed ticket to print.
 
+    ``job_id`` is its ``print_jobs`` row, committed ``pending`` with the
+    ticket (or the reprint command) and answered by the printer's outcome.
     ``reply``, when given, waits for the outcome and then goes to
     ``reply_to``; ``key`` names the command whose stored reply learns the
     outcome too (a reprint, so that a redelivery does not print again).
     """
     ticket: dict
+    job_id: int
     reprint: bool = False
     reply: dict | None = None
     reply_to: str | None = None
@@ -117,20 +120,33 @@ def outcome(result: Any) -> dict[str, Any]:
 
 
 def stored_outcome(last: dict[str, Any] | None, printing: bool) -> dict[str, Any]:
-    """The ``print`` of a reply sent again, from the ticket's latest attempt (``Store.last_print``)."""
+    """The ``print`` of a reply sent again, from the ticket's latest job (``Store.last_print``)."""
     if last is None:
         return {"status": "pending"} if printing else {"status": "not_printed", "reason": "no_printer"}
+    if last["state"] == "pending" and not last["printed"]:
+        return {"status": "pending"}
     if last["printed"]:
         return {"status": "printed"}
     return {"status": "not_printed", "reason": last["state"], "detail": last["detail"]}
+
+
+def reprint_refused(last: dict[str, Any] | None, label: str, force: bool) -> tuple[str, str] | None:
+    """Why a reprint may not go ahead (code, message), from the ticket's latest job."""
+    if last and last["printed"] and not force:
+        # Nothing prints twice by accident: a printed ticket needs force.
+        return "already_printed", f"{label} was printed; reprint it on purpose with force"
+    if last and not last["printed"] and last["state"] == "pending":
+        # Its job is at the printer now: a second copy could print twice.
+        return "print_pending", f"{label} is being printed"
+    return None
 
 
 def record(store: Store, job: PrintJob, result: Any, at: float) -> dict[str, Any] | None:
     """One print attempt, recorded; returns the reply that waited for it,
     which now says how it went (and is stored so, for a command's reply)."""
     ticket = job.ticket
-    store.record_print(ticket["ticket_id"], at, job.reprint, result.printed, result.state,
-                       result.detail, result.bytes_sent)
+    store.record_print(job.job_id, at, result.printed, result.state, result.detail,
+                       result.bytes_sent)
     if not result.printed:
         log.warning("ticket %s not printed (%s); it waits in the reprint queue",
                     ticket["label"], result.state)
@@ -142,11 +158,15 @@ def record(store: Store, job: PrintJob, result: Any, at: float) -> dict[str, Any
     return job.reply
 
 
-def alert(ticket: dict, result: Any, at: float) -> dict[str, Any]:
-    """The ``event/alert`` body for a ticket that did not print."""
+# The state of a job the core did not see finish (``Store.interrupt_prints``).
+INTERRUPTED_VI = "Máy chủ dừng trước khi máy in xác nhận"
+
+
+def alert(ticket: dict, state: str, at: float) -> dict[str, Any]:
+    """The ``event/alert`` body for a ticket that did not print (``state``: why)."""
     from kiosk.printing.status import MESSAGE_VI
+    why = INTERRUPTED_VI if state == "interrupted" else MESSAGE_VI.get(state, state)
     return {"alert_id": f"print-{ticket['ticket_id']}-{int(at * 1000)}",
-            "kind": "printer", "severity": "error", "state": result.state,
-            "message": f"{MESSAGE_VI.get(result.state, result.state)}: phiếu {ticket['label']} "
-                       f"chưa in được, đang chờ in lại",
+            "kind": "printer", "severity": "error", "state": state,
+            "message": f"{why}: phiếu {ticket['label']} chưa in được, đang chờ in lại",
             "ticket_id": ticket["ticket_id"], "label": ticket["label"], "at": at}

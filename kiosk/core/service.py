@@ -96,6 +96,8 @@ class CoreService:
         self.ready = threading.Event()
         self.print_worker: PrintWorker | None = None
         self.printer_status: dict | None = None
+        # Tickets whose print job an earlier run left unanswered, alerted once connected.
+        self.interrupted: list[dict] = []
         self.last_calls: deque[dict] = deque(self._recent_calls(), maxlen=LAST_CALLS)
         # Bumped on every connection (see Inbound).
         self._connection = 0
@@ -109,6 +111,12 @@ class CoreService:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        # Before anything prints: a job pending from an earlier run may have
+        # printed or not, so it goes to the reprint queue, never to the printer.
+        self.interrupted = self.engine.store.interrupt_prints(self.engine.clock())
+        for t in self.interrupted:
+            log.warning("ticket %s: the core stopped before the printer confirmed it; "
+                        "it waits in the reprint queue", t["label"])
         if self.printer is not None:
             self.print_worker = PrintWorker(self.printer, self.config, report=self.inbox.put,
                                             poll_s=self.config.mqtt.keepalive)
@@ -239,6 +247,9 @@ class CoreService:
                       retain=True)
         if self.printer_status is not None:
             self._publish(self.topics.printer_status, self.printer_status, retain=True)
+        while self.interrupted:
+            self._publish(self.topics.alert_event,
+                          printq.alert(self.interrupted.pop(0), "interrupted", self.engine.clock()))
         if not self.ready.is_set():
             self.ready.set()
             log.info("core ready on %s:%s as %s", self.host, self.port, self.device)
@@ -248,7 +259,7 @@ class CoreService:
         reply = printq.record(self.engine.store, job, result, now)
         self._printer_report(result)
         if not result.printed:
-            self._publish(self.topics.alert_event, printq.alert(job.ticket, result, now))
+            self._publish(self.topics.alert_event, printq.alert(job.ticket, result.state, now))
         if reply is not None:
             self._publish(job.reply_to, reply)
 

@@ -55,6 +55,16 @@ def _put_reply(c: sqlite3.Connection, key: str, at: float, reply: dict) -> None:
               (key, at, json.dumps(reply, ensure_ascii=False)))
 
 
+def _put_print(c: sqlite3.Connection, ticket_id: str, at: float, reprint: bool) -> int:
+    """A print job not yet answered by the printer: ``pending``, printed = 0."""
+    return c.execute("INSERT INTO print_jobs (ticket_id, at, reprint, printed, state) "
+                     "VALUES (?, ?, ?, 0, 'pending')", (ticket_id, at, int(reprint))).lastrowid
+
+
+# What a job the core did not see finish says (``interrupt_prints``).
+INTERRUPTED = "the core stopped before the printer confirmed this ticket; it is not printed again by itself"
+
+
 class Store:
     """Owns the database file: lock, migrations, transactions, projections."""
 
@@ -168,12 +178,15 @@ class Store:
 
     # --------------------------------------------------------------- writes
     def commit_events(self, events: list[dict], state: QueueState,
-                      replies: Iterable[tuple[str, float, dict]] = ()) -> None:
+                      replies: Iterable[tuple[str, float, dict]] = (),
+                      prints: Iterable[tuple[str, float]] = ()) -> None:
         """Journal the events and project the state they produced, atomically.
 
         ``replies`` holds (command key, at, reply) to store in the same
         transaction, so a redelivered command finds its reply exactly when
-        its effect is committed.
+        its effect is committed.  ``prints`` holds (ticket id, at) of the
+        tickets to print: their pending jobs are committed with them, so no
+        ticket is ever committed with its printing unrecorded.
         """
         with self.transaction() as c:
             for e in events:
@@ -181,6 +194,8 @@ class Store:
                 project(c, e, state, self.clock_ref)
             for key, at, reply in replies:
                 _put_reply(c, key, at, reply)
+            for ticket_id, at in prints:
+                _put_print(c, ticket_id, at, False)
 
     # ---------------------------------------------------------------- reads
     # The core's reads are the read side's queries (kiosk/core/read/queries.py)
@@ -211,12 +226,33 @@ class Store:
         return queries.command_reply(self.conn, key)
 
     # --------------------------------------------------------------- prints
-    def record_print(self, ticket_id: str, at: float, reprint: bool, printed: bool, state: str,
-                     detail: str, nbytes: int) -> None:
+    def start_print(self, ticket_id: str, at: float, reprint: bool,
+                    reply: tuple[str, dict] | None = None) -> int:
+        """A pending print job, with the (command key, reply) that waits for
+        it in the same transaction; returns the job's id."""
         with self.transaction() as c:
-            c.execute("INSERT INTO print_jobs (ticket_id, at, reprint, printed, state, detail, bytes) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      (ticket_id, at, int(reprint), int(printed), state, detail, nbytes))
+            if reply is not None:
+                _put_reply(c, reply[0], at, reply[1])
+            return _put_print(c, ticket_id, at, reprint)
+
+    def record_print(self, job_id: int, at: float, printed: bool, state: str, detail: str,
+                     nbytes: int) -> None:
+        """The printer's answer, on the job's own row (one row per attempt)."""
+        with self.transaction() as c:
+            c.execute("UPDATE print_jobs SET at = ?, printed = ?, state = ?, detail = ?, bytes = ? "
+                      "WHERE id = ?", (at, int(printed), state, detail, nbytes, job_id))
+
+    def interrupt_prints(self, at: float) -> list[dict[str, Any]]:
+        """Jobs still pending from an earlier run become ``not_printed`` /
+        ``interrupted``: the core may have died mid-print, and nothing prints
+        twice unless a person asks for a reprint.  Returns their tickets."""
+        with self.transaction() as c:
+            rows = c.execute("SELECT j.id, j.ticket_id, t.label FROM print_jobs j "
+                             "LEFT JOIN tickets t ON t.id = j.ticket_id "
+                             "WHERE j.printed = 0 AND j.state = 'pending' ORDER BY j.id").fetchall()
+            c.executemany("UPDATE print_jobs SET at = ?, state = 'interrupted', detail = ? WHERE id = ?",
+                          [(at, INTERRUPTED, r[0]) for r in rows])
+        return [{"ticket_id": r[1], "label": r[2] or r[1]} for r in rows]
 
     # ------------------------------------------------------------- roster
     def add_official(self, code: str, name: str, pin_hash: str | None, role: str = "staff") -> None:

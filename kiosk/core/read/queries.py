@@ -134,20 +134,23 @@ def last_calls(conn: sqlite3.Connection, day: str, limit: int) -> list[dict[str,
 
 # ------------------------------------------------------------- printing
 def last_print(conn: sqlite3.Connection, ticket_id: str) -> dict[str, Any] | None:
+    """The ticket's latest print job; ``state`` is ``pending`` until the printer answers."""
     row = conn.execute(
-        "SELECT printed, state, detail, reprint FROM print_jobs WHERE ticket_id = ? "
+        "SELECT printed, state, detail, reprint, id FROM print_jobs WHERE ticket_id = ? "
         "ORDER BY id DESC LIMIT 1", (ticket_id,)).fetchone()
     if row is None:
         return None
-    return {"printed": bool(row[0]), "state": row[1], "detail": row[2], "reprint": bool(row[3])}
+    return {"printed": bool(row[0]), "state": row[1], "detail": row[2], "reprint": bool(row[3]),
+            "id": row[4]}
 
 
 def reprint_queue(conn: sqlite3.Connection, day: str) -> list[dict[str, Any]]:
-    """The day's tickets still in line whose latest print attempt failed."""
+    """The day's tickets still in line whose latest print attempt failed
+    (a job still pending is in flight, not in the queue)."""
     rows = conn.execute(
         "SELECT t.id, t.label, t.state, j.state, j.detail, j.at FROM tickets t "
         "JOIN print_jobs j ON j.id = (SELECT MAX(id) FROM print_jobs WHERE ticket_id = t.id) "
-        "WHERE t.day = ? AND j.printed = 0 AND t.state IN ('waiting', 'called', 'transferred') "
+        "WHERE t.day = ? AND j.printed = 0 AND j.state <> 'pending' AND t.state IN ('waiting', 'called', 'transferred') "
         "ORDER BY t.seq", (day,)).fetchall()
     return [{"ticket_id": r[0], "label": r[1], "ticket_state": r[2], "print_state": r[3],
              "detail": r[4], "at": r[5]} for r in rows]
