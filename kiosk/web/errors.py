@@ -29,6 +29,7 @@ MESSAGES_VI = {
     "day_closed": "Ngày làm việc đã kết thúc",
     "unknown_official": "Không có cán bộ này",
     "already_printed": "Phiếu đã in; đánh dấu “In lại dù đã in” để in lần nữa",
+    "print_pending": "Phiếu đang được in; chờ máy in trả lời rồi hãy in lại",
     "bad_payload": "Yêu cầu không hợp lệ",
     "roster": "Không sửa được danh sách cán bộ",
 }
