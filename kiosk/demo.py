@@ -11,7 +11,6 @@ yourself (``help``).  Everything lands in one visible folder.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import random
@@ -29,7 +28,7 @@ from typing import Any
 import tomli_w
 
 from kiosk import config as site_config
-from kiosk import contract
+from kiosk import contract, lockfile
 from kiosk.broker import Broker, free_port, users_for
 
 # The demo's read-only login for watching the whole bus (not a centre's login).
@@ -52,22 +51,16 @@ def claim(data: Path) -> int:
 
     A second demo used to rewrite site.toml and the broker's files under the
     first one's feet (its printed ``phucvu counter …`` line then failed).  The
-    lock is an flock on ``<data>/demo.lock``: the kernel drops it when the
-    demo dies, even by kill -9, so a crashed demo never blocks the next.
+    lock is ``<data>/demo.lock`` (kiosk/lockfile.py: dropped when the demo
+    dies, even by kill -9, so a crashed demo never blocks the next).
     Returns the descriptor to keep open for the demo's life.
     """
     data.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data / "demo.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-        os.close(fd)
-        raise DemoRunning(f"a demo already runs with {data} ({holder}); stop it (quit, or "
+        return lockfile.hold(data / "demo.lock", f"pid {os.getpid()}")
+    except lockfile.Held as e:
+        raise DemoRunning(f"a demo already runs with {data} ({e.holder}); stop it (quit, or "
                           "Ctrl-C) or give this one another --data folder") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
-    return fd
 
 
 def _port_free(port: int) -> bool:

@@ -13,7 +13,6 @@ the database instead of fighting it for the write lock.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
@@ -25,6 +24,7 @@ from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
+from kiosk import lockfile
 from kiosk.core.domain import QueueState
 from kiosk.core.projection import journal, project
 from kiosk.core.read import queries
@@ -94,18 +94,12 @@ class Store:
 
     # ----------------------------------------------------------- lifecycle
     def _take_lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise StoreLocked(f"{self.path} is in use by {holder}; "
+            self._lock_fd = lockfile.hold(self.path.with_name(self.path.name + ".lock"),
+                                          f"pid {os.getpid()} ({' '.join(sys.argv[:3])})")
+        except lockfile.Held as e:
+            raise StoreLocked(f"{self.path} is in use by {e.holder}; "
                               "stop it, or send commands through it") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})\n".encode(), 0)
-        self._lock_fd = fd
 
     def close(self) -> None:
         self.conn.close()
