@@ -249,3 +249,10 @@ def test_docs_list_exactly_the_code_topics():
         assert f"retain: {'yes' if spec.retain else 'no'}" in section.lower(), spec.pattern
         assert f"qos: {spec.qos}" in section.lower(), spec.pattern
         assert "```json" in section, f"{spec.pattern} has no payload example"
+
+
+def test_docs_say_how_long_a_command_id_is_remembered():
+    from kiosk.core.commands import COMMAND_MEMORY_S
+    page = (ROOT / "docs" / "mqtt.md").read_text()
+    section = page.split("### Command ids", 1)[1].split("\n### ", 1)[0]
+    assert f"**{COMMAND_MEMORY_S // 3600} hours of wall time**" in section

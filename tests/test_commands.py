@@ -168,3 +168,29 @@ def test_a_job_an_earlier_run_left_pending_is_interrupted_not_printed_again(engi
     again = c.core_command({"command_id": "r1", "action": "reprint", "ticket": "A001"})
     assert again["ok"] and again["print"] == {"status": "pending"}
     assert engine.store.last_print(ticket["ticket_id"])["reprint"]
+
+
+def test_a_command_id_is_remembered_for_a_day_then_means_a_new_command(site, tmp_path):
+    from kiosk.core.commands import COMMAND_MEMORY_S
+    now = [MORNING]
+    store = Store(tmp_path / "c.db")
+    engine = Engine(site, store, clock=lambda: now[0], monotonic=lambda: 1000.0)
+    c = Commands(site, engine)
+    first = c.core_command({"command_id": "i1", "action": "issue", "field": "tu-phap"})
+    now[0] += COMMAND_MEMORY_S - 60          # a late retry: still the same ticket
+    assert c.core_command({"command_id": "i1", "action": "issue", "field": "tu-phap"}) == first
+    assert count(engine, "tickets") == 1
+    now[0] += 120                            # the same id a day later: a new command
+    again = c.core_command({"command_id": "i1", "action": "issue", "field": "tu-phap"})
+    assert again["ok"] and again["ticket"]["ticket_id"] != first["ticket"]["ticket_id"]
+    assert count(engine, "tickets") == 2
+    # Its reply took the old row's place, so a retry of the new one gets the new ticket.
+    assert c.core_command({"command_id": "i1", "action": "issue", "field": "tu-phap"}) == again
+    # The wall clock stepped back an hour: still remembered, never done twice.
+    now[0] -= 3600
+    assert c.core_command({"command_id": "i1", "action": "issue", "field": "tu-phap"}) == again
+    # At core start the replies past their memory are dropped, the recent kept.
+    now[0] += 3600 + COMMAND_MEMORY_S + 1
+    c.counter_command(1, {"command_id": "n1", "action": "next"})
+    assert c.forget_old_replies() == 1 and count(engine, "commands") == 1
+    store.close()

@@ -8,7 +8,11 @@ through the same four steps:
    one that breaks the contract is kept in the ``rejected`` table and
    refused with ``bad_payload``;
 2. **dedupe**: an id seen before (``commands.command_id``, ``ratings.id``)
-   gets its stored outcome again and nothing is applied twice;
+   gets its stored outcome again and nothing is applied twice.  A command
+   or ticket request id is remembered for ``COMMAND_MEMORY_S`` of wall time
+   (a retry comes within seconds; a sender that reuses an id a day later
+   means a new command); a rating id is remembered for ever, because a
+   press counted twice judges an official;
 3. **run**: the engine decides, then commits the effect together with the
    reply (``Engine.command``; a rating press is stored as its own outcome);
 4. **reply**: an ``Outcome`` says what to publish, in order.
@@ -38,6 +42,12 @@ from kiosk.core.printq import PrintJob
 from kiosk.core.store import StoreError
 
 log = logging.getLogger("phucvu.core")
+
+# How long a command's or ticket request's reply is remembered (docs/mqtt.md,
+# "Command ids").  Far longer than any sender retries: the bridge, the kiosk
+# and the console retry within minutes, and a box's key older than this is
+# stale anyway.
+COMMAND_MEMORY_S = 24 * 3600
 
 # A counter command's action -> the engine operation it runs.
 COUNTER_OPS: dict[str, str] = {
@@ -115,6 +125,14 @@ class Commands:
         self.printing = printing
         self.topics = Topics(config.topic_prefix)
 
+    def _seen(self, key: str) -> dict[str, Any] | None:
+        """The reply stored for ``key`` within the command memory, if any."""
+        return self.engine.store.command_reply(key, self.engine.clock() - COMMAND_MEMORY_S)
+
+    def forget_old_replies(self) -> int:
+        """Drop the replies older than the command memory (at core start)."""
+        return self.engine.store.forget_replies(self.engine.clock() - COMMAND_MEMORY_S)
+
     # ---------------------------------------------------------------- entries
     def handle(self, topic: str, payload: bytes) -> Outcome:
         t = self.topics
@@ -150,7 +168,7 @@ class Commands:
         if isinstance(cmd, Outcome):
             return cmd
         key = f"counter/{n}:{cmd.command_id}"
-        stored = self.engine.store.command_reply(key)
+        stored = self._seen(key)
         if stored is not None:
             log.info("command %s on counter %s seen before; same reply", cmd.command_id, n)
             return Outcome(reply_to, stored)
@@ -176,7 +194,7 @@ class Commands:
         if isinstance(cmd, Outcome):
             return cmd
         key = f"core:{cmd.command_id}"
-        stored = self.engine.store.command_reply(key)
+        stored = self._seen(key)
         if stored is not None:
             return Outcome(reply_to, stored)
         done = {"command_id": cmd.command_id, "ok": True, "action": cmd.action}
@@ -276,7 +294,7 @@ class Commands:
                 f"client: {req.client!r} is not the requester {client!r} "
                 "(the reply goes to the login in the topic)"), reply_to, "request_id", what)
         key = f"ticket:{client}:{req.request_id}"
-        stored = self.engine.store.command_reply(key)
+        stored = self._seen(key)
         if stored is not None:
             # A retry after a lost reply (or a double tap): never a second ticket.
             log.info("ticket request %s from %s seen before", req.request_id, client)

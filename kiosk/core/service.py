@@ -117,6 +117,8 @@ class CoreService:
         for t in self.interrupted:
             log.warning("ticket %s: the core stopped before the printer confirmed it; "
                         "it waits in the reprint queue", t["label"])
+        if forgotten := self.commands.forget_old_replies():
+            log.info("forgot %d command replies past their memory", forgotten)
         if self.printer is not None:
             self.print_worker = PrintWorker(self.printer, self.config, report=self.inbox.put,
                                             poll_s=self.config.mqtt.keepalive)

@@ -51,7 +51,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 
 def _put_reply(c: sqlite3.Connection, key: str, at: float, reply: dict) -> None:
-    c.execute("INSERT INTO commands (command_id, at, reply) VALUES (?, ?, ?)",
+    # REPLACE: an id may come back after its memory ran out (COMMAND_MEMORY_S);
+    # it is then a new command whose reply takes the old row's place.
+    c.execute("INSERT OR REPLACE INTO commands (command_id, at, reply) VALUES (?, ?, ?)",
               (key, at, json.dumps(reply, ensure_ascii=False)))
 
 
@@ -216,8 +218,13 @@ class Store:
     def rating_outcome(self, rating_id: str) -> dict[str, Any] | None:
         return queries.rating_outcome(self.conn, rating_id)
 
-    def command_reply(self, key: str) -> dict[str, Any] | None:
-        return queries.command_reply(self.conn, key)
+    def command_reply(self, key: str, since: float) -> dict[str, Any] | None:
+        return queries.command_reply(self.conn, key, since)
+
+    def forget_replies(self, before: float) -> int:
+        """Drop the replies stored before ``before`` (wall time); returns how many."""
+        with self.transaction() as c:
+            return c.execute("DELETE FROM commands WHERE at < ?", (before,)).rowcount
 
     # --------------------------------------------------------------- prints
     def start_print(self, ticket_id: str, at: float, reprint: bool,

@@ -190,9 +190,11 @@ def uncounted_presses(conn: sqlite3.Connection, start: float, end: float) -> int
 
 
 # ------------------------------------------------- journal and replies
-def command_reply(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
-    """The reply stored for a command (``kiosk/core/commands.py`` names the keys)."""
-    row = conn.execute("SELECT reply FROM commands WHERE command_id = ?", (key,)).fetchone()
+def command_reply(conn: sqlite3.Connection, key: str, since: float) -> dict[str, Any] | None:
+    """The reply stored at or after ``since`` for a command
+    (``kiosk/core/commands.py`` names the keys and how long they are remembered)."""
+    row = conn.execute("SELECT reply FROM commands WHERE command_id = ? AND at >= ?",
+                       (key, since)).fetchone()
     return json.loads(row[0]) if row else None
 
 
