@@ -48,6 +48,10 @@ from kiosk.core.printq import Printed, PrinterReport, PrintJob, PrintWorker
 log = logging.getLogger("phucvu.core")
 
 LAST_CALLS = 10
+# At most this many waiting messages share one publication of the state
+# (``CoreService._batch``): enough for a burst of 60 counters, few enough that
+# the first reply of a batch is not held long behind the last commit.
+BATCH_MAX = 32
 _CALLS = ("ticket_called", "ticket_recalled")
 
 
@@ -101,6 +105,10 @@ class CoreService:
         self.last_calls: deque[dict] = deque(self._recent_calls(), maxlen=LAST_CALLS)
         # Bumped on every connection (see Inbound).
         self._connection = 0
+        # An internal item that ended a batch of messages, taken next (``_batch``).
+        self._held: list = []
+        # The last snapshot and summary published (``_publish_changed``).
+        self._last_state: dict[str, dict] = {}
         self.client = contract.mqtt_client(username, username=username,
                                            password=password, prefix=config.topic_prefix,
                                            device=device, keepalive=config.mqtt.keepalive,
@@ -162,37 +170,70 @@ class CoreService:
                 announced = True
             timeout = min(wake, max(0.0, next_refresh - self.monotonic()))
             try:
-                item = self.inbox.get(timeout=timeout)
+                item = self._held.pop() if self._held else self.inbox.get(timeout=timeout)
             except queue.Empty:
                 item = None
             if isinstance(item, _Stop):
                 notify.stopping("stopping")
                 notify.close()
                 return
-            if item is not None:
+            if isinstance(item, Inbound):
+                self._take_messages(self._batch(item))
+            elif item is not None:
                 self._take(item)
             if self.monotonic() >= next_refresh:
                 # Liveness for displays (stale mark) and hours that open/close.
                 self._publish_state(counters=None)
                 next_refresh = self.monotonic() + period
 
-    def _take(self, item: Inbound | Connected | Printed | PrinterReport) -> None:
-        """One item of the inbox; never dies on one, the log line says which."""
-        match item:
-            case Inbound(topic=topic, payload=payload):
+    def _batch(self, first: Inbound) -> list[Inbound]:
+        """``first`` and the messages already waiting behind it (never waits
+        for more).  A busy centre's messages come faster than one at a time;
+        handled as one batch, they share one publication of the retained
+        state, which every display, kiosk, box and console decodes."""
+        batch = [first]
+        while len(batch) < BATCH_MAX:
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(item, Inbound):
+                self._held.append(item)      # taken next, in its turn
+                break
+            batch.append(item)
+        return batch
+
+    def _take_messages(self, batch: list[Inbound]) -> None:
+        """Each message committed in turn, then what they did published once
+        (state, events, replies, in that order); never dies on one, the log
+        line says which."""
+        outcomes = []
+        for msg in batch:
+            try:
+                outcomes.append(self.commands.handle(msg.topic, msg.payload))
+            except Exception as e:
+                log.exception("failed to handle %s", msg.topic)
+                # The message itself is kept for a person to look at, and its
+                # sender hears so instead of sending it again for ever.
                 try:
-                    self._publish_outcome(self.commands.handle(topic, payload))
-                except Exception as e:
-                    log.exception("failed to handle %s", topic)
-                    self._reply_failed(topic, payload, e)
-                # After the commit (or the decision that there is nothing
-                # to commit): only now may the broker forget it.
-                self._ack(item)
-            case _:
-                try:
-                    self._internal(item)
+                    outcomes.append(self.commands.failed(msg.topic, msg.payload, e))
                 except Exception:
-                    log.exception("failed to handle %s", type(item).__name__)
+                    log.exception("could not reply to %s after an internal error", msg.topic)
+        try:
+            self._publish_outcomes(outcomes)
+        except Exception:
+            log.exception("failed to publish what %d messages did", len(batch))
+        # After the commit (or the decision that there is nothing to
+        # commit): only now may the broker forget them.
+        for msg in batch:
+            self._ack(msg)
+
+    def _take(self, item: Connected | Printed | PrinterReport) -> None:
+        """One internal item of the inbox; never dies on one, the log line says which."""
+        try:
+            self._internal(item)
+        except Exception:
+            log.exception("failed to handle %s", type(item).__name__)
 
     def _internal(self, item: Connected | Printed | PrinterReport) -> None:
         match item:
@@ -202,14 +243,6 @@ class CoreService:
                 self._printed(job, result)
             case PrinterReport(status=status):
                 self._printer_report(status)
-
-    def _reply_failed(self, topic: str, payload: bytes, exc: Exception) -> None:
-        # The message itself is kept for a person to look at, and its sender
-        # hears so instead of sending it again for ever.
-        try:
-            self._publish_outcome(self.commands.failed(topic, payload, exc))
-        except Exception:
-            log.exception("could not reply to %s after an internal error", topic)
 
     # ---------------------------------------------------------------- paho
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
@@ -272,18 +305,22 @@ class CoreService:
         self.printer_status = {**body, "at": self.engine.clock()}
         self._publish(self.topics.printer_status, self.printer_status, retain=True)
 
-    def _publish_outcome(self, out: Outcome) -> None:
-        """State and events first, then the reply; a ticket goes to the printer last."""
-        if out.republish:
+    def _publish_outcomes(self, outs: list[Outcome]) -> None:
+        """State and events first, then the replies; tickets go to the printer last."""
+        if any(o.republish for o in outs):
             self._publish_state(counters=None)
-        if out.events is not None:
-            self._after(out.events)
-        for topic, body, retain in out.messages:
-            self._publish(topic, body, retain=retain)
-        if out.reply is not None and out.reply_to is not None:
-            self._publish(out.reply_to, out.reply)
-        if out.print_job is not None and self.print_worker is not None:
-            self.print_worker.submit(out.print_job)
+        ran = [o.events for o in outs if o.events is not None]
+        if ran:
+            self._after([e for events in ran for e in events])
+        for out in outs:
+            for topic, body, retain in out.messages:
+                self._publish(topic, body, retain=retain)
+        for out in outs:
+            if out.reply is not None and out.reply_to is not None:
+                self._publish(out.reply_to, out.reply)
+        for out in outs:
+            if out.print_job is not None and self.print_worker is not None:
+                self.print_worker.submit(out.print_job)
 
     def _after(self, events: list[dict]) -> None:
         """Publish what committed events changed: state first, then events."""
@@ -308,18 +345,31 @@ class CoreService:
                 self._publish(self.topics.rating_event, {"site": site, **public_event(e)})
 
     def _publish_state(self, counters: set[int] | None) -> None:
-        """The retained state: the snapshot, the counters named (None: all), the summary."""
+        """The retained state: the snapshot, the counters named (None: all, and
+        everything republished as a heartbeat), the summary."""
         now, mono, q = self.engine.clock(), self.engine.monotonic(), self.engine.queue
         summary = q.summary(now)
-        self._publish(self.topics.display_snapshot,
-                      views.snapshot(self.config, q, now, summary, list(self.last_calls)),
-                      retain=True)
+        heartbeat = counters is None
+        self._publish_changed(self.topics.display_snapshot,
+                              views.snapshot(self.config, q, now, summary, list(self.last_calls)),
+                              heartbeat)
         for c in self.config.counters:
             if counters is None or c.number in counters:
                 self._publish(self.topics.counter_state(c.number),
                               views.counter_state(self.config, q, c.number, now, mono), retain=True)
         summary["updated_at"] = now
-        self._publish(self.topics.queue_summary, summary, retain=True)
+        self._publish_changed(self.topics.queue_summary, summary, heartbeat)
+
+    def _publish_changed(self, topic: str, body: dict, heartbeat: bool) -> None:
+        """A retained body, unless it says what the last one said (its time
+        aside) and this is no heartbeat.  A busy centre's rating presses
+        change neither the snapshot nor the summary; every display and
+        kiosk would decode 12 KB for nothing, many times a second."""
+        same = {k: v for k, v in body.items() if k != "updated_at"}
+        if not heartbeat and self._last_state.get(topic) == same:
+            return
+        self._last_state[topic] = same
+        self._publish(topic, body, retain=True)
 
     def _recent_calls(self) -> list[dict]:
         """The day's last calls from the database, so a restarted core's snapshot still has them."""

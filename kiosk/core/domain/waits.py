@@ -36,9 +36,12 @@ def ahead_of(state: QueueState, ticket: Ticket) -> int:
                                                            (ticket.seq, ticket.id))
 
 
-def estimate_wait_s(config: SiteConfig, state: QueueState, field_code: str, ahead: int) -> float:
-    servers = max(1, len(serving_counters(config, state, field_code)))
-    return ahead * average_service_s(config, state, field_code) / servers
+def estimate_wait_s(config: SiteConfig, state: QueueState, field_code: str, ahead: int,
+                    serving: list[int] | None = None) -> float:
+    """``serving``: the field's open counters, when the caller has them already."""
+    if serving is None:
+        serving = serving_counters(config, state, field_code)
+    return ahead * average_service_s(config, state, field_code) / max(1, len(serving))
 
 
 def summary(config: SiteConfig, state: QueueState, now: float) -> dict[str, Any]:
@@ -49,6 +52,7 @@ def summary(config: SiteConfig, state: QueueState, now: float) -> dict[str, Any]
         prio_waiting = len(state.line(f.code, True))
         waiting_n = prio_waiting + len(state.line(f.code, False))
         issued = state.last_number.get(f.code, 0) if state.day == today else 0
+        serving = serving_counters(config, state, f.code)
         fields.append({
             "field": f.code,
             "name_vi": f.name_vi,
@@ -60,7 +64,7 @@ def summary(config: SiteConfig, state: QueueState, now: float) -> dict[str, Any]
             "quota_left": max(0, f.daily_quota - issued),
             "open": days.is_open(config, f.code, now) and not (
                 state.day_closed and state.day == today),
-            "estimated_wait_min": round(estimate_wait_s(config, state, f.code, waiting_n) / 60, 1),
-            "counters": serving_counters(config, state, f.code),
+            "estimated_wait_min": round(estimate_wait_s(config, state, f.code, waiting_n, serving) / 60, 1),
+            "counters": serving,
         })
     return {"day": state.day, "day_closed": state.day_closed, "fields": fields}
