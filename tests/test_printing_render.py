@@ -114,12 +114,22 @@ def test_full_raster_is_one_picture_plus_cut():
     assert y == expected.height
 
 
-def test_static_header_is_rendered_once():
+def test_a_line_is_drawn_once_and_a_new_ticket_reuses_it():
     r = TicketRenderer(profiles.get("80mm"), "raster")
-    header = next(e for e in r.elements(view()) if isinstance(e, VText) and e.static)
-    assert r.text_images(header) is r.text_images(header)
-    dynamic = VText(ahead_text(3))
-    assert r.text_images(dynamic) is not r.text_images(dynamic)
+    first = r.render(view())
+    drawn = r._lines.cache_info()
+    # A second ticket of the same field and queue: every line is a hit, the bytes the same.
+    assert r.render(view()) == first
+    again = r._lines.cache_info()
+    assert again.misses == drawn.misses and again.hits > drawn.hits
+    # A line the cache has not seen is drawn, and drawn right.
+    line = VText(ahead_text(3))
+    images = r.text_images(line)
+    assert r.text_images(line) == images and r._lines.cache_info().misses == again.misses + 1
+    # The cache is bounded, so a day of different waits cannot grow the core.
+    for n in range(400):
+        r.text_images(VText(ahead_text(n)))
+    assert r._lines.cache_info().currsize <= 256
 
 
 def test_wording():

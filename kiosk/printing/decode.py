@@ -24,6 +24,10 @@ from . import fonts
 ESC, GS, DLE, LF, CR = 0x1B, 0x1D, 0x10, 0x0A, 0x0D
 
 
+# ESC/POS raster bits are 1 for ink; PIL's mode "1" is 0 for black.
+_INVERT = bytes(range(255, -1, -1))
+
+
 class DecodeError(ValueError):
     pass
 
@@ -282,7 +286,7 @@ class StreamParser:
                     raise DecodeError(f"byte {at}: GS v 0 with an empty {w}x{h} image")
                 self._need(pos, 8 + w * h)
                 data = bytes(b[pos + 8 : pos + 8 + w * h])
-                img = Image.frombytes("1", (w * 8, h), bytes(0xFF - x for x in data))
+                img = Image.frombytes("1", (w * 8, h), data.translate(_INVERT))
                 if self.runs:
                     self._end_line(ops)
                 ops.append(Raster(img, ALIGN.get(s.align, "left"), m & 3))

@@ -63,8 +63,6 @@ class VText:
     bold: bool = False
     align: Align = "center"
     invert: bool = False
-    # Same on every ticket of the site: the renderer caches its raster.
-    static: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,11 +124,11 @@ def layout(view: TicketView, *, number_size: int, qr: bool = True, feed_before_c
     """The ticket, top to bottom."""
     els: list[Element] = []
     if view.reprint:
-        els.append(VText(REPRINT_MARK, "title", bold=True, invert=True, static=True))
+        els.append(VText(REPRINT_MARK, "title", bold=True, invert=True))
         els.append(Feed(8))
     els += [
-        VText(nfc(view.commune).upper(), "body", bold=True, static=True),
-        VText(nfc(view.centre), "small", static=True),
+        VText(nfc(view.commune).upper(), "body", bold=True),
+        VText(nfc(view.centre), "small"),
         Rule(),
         VText(nfc(view.field_name_vi), "heading", bold=True),
         Native(view.label, number_size, number_size, bold=True),
@@ -145,11 +143,11 @@ def layout(view: TicketView, *, number_size: int, qr: bool = True, feed_before_c
     ]
     if view.counters:
         els.append(VText(counters_text([nfc(c) for c in view.counters]), "body"))
-    els += [Rule(), VText(INSTRUCTION, "body", bold=True, static=True)]
+    els += [Rule(), VText(INSTRUCTION, "body", bold=True)]
     if qr:
         els.append(Qr(view.ticket_id))
     els.append(Native(view.ticket_id, 1, 1))
     if view.reprint:
-        els += [Feed(8), VText(REPRINT_MARK, "body", bold=True, static=True)]
+        els += [Feed(8), VText(REPRINT_MARK, "body", bold=True)]
     els += [Feed(feed_before_cut * 24), Cut()]
     return els

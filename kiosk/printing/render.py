@@ -34,6 +34,7 @@ MODES = ("raster", "tcvn3", "full_raster")
 FONT_PX = {"title": 40, "heading": 24, "body": 18, "small": 16}
 PAD_Y = 1  # blank rows above and below each raster line, so accents never touch
 MARGIN = 8  # dots kept clear at each side of the paper
+LINE_CACHE = 256  # drawn lines kept (TicketRenderer._lines)
 _INVERT = bytes.maketrans(bytes(range(256)), bytes(255 - b for b in range(256)))
 GS = b"\x1d"
 ESC = b"\x1b"
@@ -79,7 +80,12 @@ class TicketRenderer:
         self._synthetic_bold = self.fonts.bold == self.fonts.regular
         self.encoder = TcvnEncoder(profile.code_pages)
         self._font = lru_cache(maxsize=16)(self._load_font)
-        self._static: dict[VText, Image.Image] = {}
+        # Drawing a line with FreeType is most of a ticket's cost, and holds
+        # the interpreter while the core has calls to publish.  A site's lines
+        # repeat: its name and instruction on every ticket, ten field names,
+        # "N people ahead" for the few hundred N of a day.  A line is a few
+        # KB, so 256 of them stay well under a megabyte.
+        self._lines = lru_cache(maxsize=LINE_CACHE)(self._draw_lines)
 
     # -- fonts and lines --------------------------------------------------
     def _load_font(self, size: str, bold: bool) -> ImageFont.FreeTypeFont:
@@ -107,12 +113,10 @@ class TicketRenderer:
         One image per line, each cropped to its own ink, so a wrapped centre
         name costs two short lines instead of one full-width block.
         """
-        if el.static:
-            imgs = self._static.get(el)
-            if imgs is None:
-                imgs = self._static[el] = [self._draw_line(el, line) for line in self.wrap(el)]
-            return imgs
-        return [self._draw_line(el, line) for line in self.wrap(el)]
+        return list(self._lines(el))
+
+    def _draw_lines(self, el: VText) -> tuple[Image.Image, ...]:
+        return tuple(self._draw_line(el, line) for line in self.wrap(el))
 
     def _draw_line(self, el: VText, line: str) -> Image.Image:
         font = self._font(el.size, el.bold)
