@@ -130,6 +130,10 @@ class Bus:
     def _deliver(self, rel: str, body: Any) -> None:
         if not rel.startswith("event/"):
             self.retained[rel] = body
+        if not self.streams:
+            # Nobody has a page open: encoding the line would be all the
+            # work, several times a second in a busy centre.
+            return
         line = json.dumps({"topic": rel, "body": body}, ensure_ascii=False)
         for q in list(self.streams):
             q.put_nowait(line)
