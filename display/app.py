@@ -121,11 +121,7 @@ def _widgets():
             self.cfg = cfg
             if cfg.display.font:
                 self.font_name = cfg.display.font
-            self.state = st.DisplayState(
-                commune=cfg.site.commune, centre=cfg.site.centre, keepalive_s=cfg.mqtt.keepalive,
-                highlight_s=cfg.display.highlight_s, last_calls_shown=cfg.display.last_calls,
-                show_official=cfg.display.show_official, config_notice=cfg.display.notice,
-                counter_names={c.number: c.name for c in cfg.counters}, started=time.monotonic())
+            self.state = st.DisplayState.from_config(cfg, started=time.monotonic())
             self._connect = connect
             self.link: Any = None
             self.announcer = announcer

@@ -134,6 +134,14 @@ class DisplayState:
     # The newest call: the one to highlight and the one announced.
     newest: _Call | None = None
 
+    @classmethod
+    def from_config(cls, cfg: Any, started: float = 0.0) -> "DisplayState":
+        """The state of a display of this site, as the wall display starts it."""
+        return cls(commune=cfg.site.commune, centre=cfg.site.centre, keepalive_s=cfg.mqtt.keepalive,
+                   highlight_s=cfg.display.highlight_s, last_calls_shown=cfg.display.last_calls,
+                   show_official=cfg.display.show_official, config_notice=cfg.display.notice,
+                   counter_names={c.number: c.name for c in cfg.counters}, started=started)
+
     @property
     def stale_after(self) -> float:
         return 1.5 * self.keepalive_s

@@ -68,10 +68,16 @@ class SimBox:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            with self._lock:
-                if self.fw is not None:
-                    self.fw.step()
+            self.step()
             time.sleep(self.step_s)
+
+    def step(self) -> None:
+        """One turn of the firmware's main loop.  ``start`` runs it every
+        ``step_s`` on a thread of the box's own; a bench with many boxes
+        plugs them (``plug``) and steps them all from one thread instead."""
+        with self._lock:
+            if self.fw is not None:
+                self.fw.step()
 
     # -- scripted actions
     def press(self, key: str) -> None:
