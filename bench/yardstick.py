@@ -68,7 +68,6 @@ import re
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -76,6 +75,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _procs import CannotMeasure, Proc, broker_kill9
 from _util import ROOT, emit
 
 import paho.mqtt.client as mqtt  # noqa: E402
@@ -104,68 +104,12 @@ FIELDS = ("tu-phap", "chung-thuc", "dat-dai", "van-hoa-xa-hoi", "kinh-te")
 T0 = time.monotonic()
 
 
-class CannotMeasure(Exception):
-    pass
-
-
 def rel(t: float | None = None) -> float:
     return round((time.monotonic() if t is None else t) - T0, 2)
 
 
 def log(msg: str) -> None:
     print(f"[{rel():7.2f}] {msg}", file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------- processes
-class Proc:
-    """A project process in its own session, so a kill reaches all of it."""
-
-    def __init__(self, name: str, cmd: list[str], logpath: Path, ready: bytes):
-        self.name, self.cmd, self.log, self.ready = name, cmd, logpath, ready
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30.0) -> None:
-        seen = self.log.read_bytes().count(self.ready) if self.log.exists() else 0
-        with open(self.log, "ab") as f:
-            self.proc = subprocess.Popen(self.cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise CannotMeasure(f"{self.name} exited {self.proc.returncode}; see {self.log}")
-            if self.log.read_bytes().count(self.ready) > seen:
-                return
-            time.sleep(0.02)
-        raise CannotMeasure(f"{self.name} not ready within {timeout} s; see {self.log}")
-
-    def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-            except ProcessLookupError:
-                pass
-        self.proc = None
-
-
-def broker_kill9(broker: Broker) -> None:
-    if broker.proc is not None:
-        broker.proc.kill()
-        broker.proc.wait()
-        if broker.proc.stderr:
-            broker.proc.stderr.close()
-        broker.proc = None
 
 
 # ------------------------------------------------------------------ the bus
