@@ -506,16 +506,28 @@ class Stop(Exception):
     pass
 
 
+def stored_reply(db: Path, key: str) -> dict | None:
+    """The reply the core stored with a command's effect (read-only)."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute("SELECT reply FROM commands WHERE command_id = ?", (key,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return json.loads(row[0]) if row else None
+
+
 class Counter:
     """One counter: its box, its official, the citizens in front of it."""
 
     def __init__(self, n: int, boxes: Boxes, admin: Admin, web: "Web", truth: Truth,
-                 rng: random.Random, day_end: float, stopping: threading.Event):
-        self.n, self.boxes, self.box = n, boxes, boxes.boxes[n]
+                 rng: random.Random, day_end: float, stopping: threading.Event, db: Path):
+        self.n, self.boxes, self.box, self.db = n, boxes, boxes.boxes[n], db
         self.admin, self.web, self.truth, self.rng = admin, web, truth, rng
         self.day_end, self.stopping = day_end, stopping
         self.official = f"nv{n:02d}"
-        self.last_label: str | None = None
         self.error: BaseException | None = None
 
     def sleep_until(self, t: float) -> None:
@@ -553,22 +565,22 @@ class Counter:
         eid, at = got
         deadline = at + 120
         while time.monotonic() < deadline:
-            r = self.admin.wait_reply(eid, 0.1)
+            r = self.admin.wait_reply(eid, 0.2)
+            if r is None and time.monotonic() - at > 2.0:
+                # The reply went with a broker that died: the core's own
+                # record of it.  (Not the box's screen: it may still show an
+                # older number the bridge sent before this call.)
+                r = stored_reply(self.db, f"counter/{self.n}:{eid}")
             if r is not None:
                 t = r.get("ticket") or {}
                 if r.get("ok") and t.get("label"):
                     label = t["label"]
                     break
                 return None
-            shown = self.box.display()[0].strip()
-            if re.fullmatch(r"[A-Z]\d{3}", shown) and shown != self.last_label:
-                label = shown
-                break
             if self.stopping.is_set():
                 raise Stop
         else:
             raise CannotMeasure(f"counter {self.n}: Next accepted and no answer for 120 s")
-        self.last_label = label
         with self.truth.lock:
             self.truth.calls.append((self.n, label, at, eid))
         return label
@@ -1051,7 +1063,7 @@ def main() -> int:
     log(f"seed {SEED}: {HOURS:g} hours at {SPEED:g}x ({DAY_S:.0f} s), {TICKETS} citizens, "
         f"{N_COUNTERS} counters, {N_DISPLAYS} displays; files in {tmp}")
     # The clients' own warnings (reconnecting, re-sending) go to a file, not the figures.
-    logging.basicConfig(filename=tmp / "clients.log", level=logging.INFO,
+    logging.basicConfig(filename=tmp / "clients.log", level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     rng = random.Random(SEED)
     stopping = threading.Event()
@@ -1127,7 +1139,7 @@ def main() -> int:
         day_end = day_start + DAY_S
         webc = Web(web_port, cfg)
         counters = [Counter(n, boxes, admin, webc, truth, random.Random(rng.getrandbits(32)), day_end,
-                            stopping) for n in links]
+                            stopping, db) for n in links]
         faults = Faults(random.Random(rng.getrandbits(32)), broker, core, bridge, sim, displays, kiosks,
                         clock_file, truth, stopping)
         ends = threading.Event()

@@ -29,7 +29,7 @@ def test_an_hour_of_a_busy_centre_with_every_fault_loses_nothing():
            "DAY_SEED": "5"}
     out = subprocess.run([sys.executable, "bench/day.py"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=400)
-    tail = out.stderr[-4000:]
+    tail = out.stderr[-12000:]
     assert out.returncode == 0, tail
     figures = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
     for name in LOSSES:
