@@ -34,7 +34,10 @@ class Bus:
         self.prefix = config.topic_prefix
         self.topics = contract.Topics(self.prefix)
         self.host, self.port = host, port
-        self.retained: dict[str, Any] = {}
+        # The retained topics as they came, decoded only when a page asks
+        # (``retained``): a busy centre's 12 KB snapshot arrives many times a
+        # second, mostly with nobody looking.
+        self._raw: dict[str, bytes] = {}
         self.streams: set[asyncio.Queue] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         # The broker takes the login as client id anyway (one connection per login).
@@ -56,6 +59,17 @@ class Bus:
                             qos=1, retain=True)
         self.client.loop_stop()
         self.client.disconnect()
+
+    @property
+    def retained(self) -> dict[str, Any]:
+        """Every retained topic's latest body (a payload that is not JSON is left out)."""
+        out: dict[str, Any] = {}
+        for rel, payload in list(self._raw.items()):
+            try:
+                out[rel] = json.loads(payload)
+            except ValueError:
+                log.warning("ignoring non-JSON payload on %s", rel)
+        return out
 
     def today(self) -> dt.date:
         """The core's service day (its retained summary), else the date in the site's zone."""
@@ -101,6 +115,13 @@ class Bus:
 
     def _on_message(self, client, userdata, msg):
         rel = msg.topic.removeprefix(self.prefix + "/")
+        if not rel.endswith("/reply") and not rel.startswith("event/"):
+            if msg.payload:
+                self._raw[rel] = msg.payload
+            else:
+                self._raw.pop(rel, None)     # a cleared retained topic
+        if not rel.endswith("/reply") and not self.streams:
+            return                           # kept as it came; nobody to tell now
         try:
             body = json.loads(msg.payload) if msg.payload else None
         except ValueError:
@@ -128,11 +149,7 @@ class Bus:
             raise WebError(504, "Hệ thống lõi không trả lời; thử lại sau ít giây") from None
 
     def _deliver(self, rel: str, body: Any) -> None:
-        if not rel.startswith("event/"):
-            self.retained[rel] = body
         if not self.streams:
-            # Nobody has a page open: encoding the line would be all the
-            # work, several times a second in a busy centre.
             return
         line = json.dumps({"topic": rel, "body": body}, ensure_ascii=False)
         for q in list(self.streams):
