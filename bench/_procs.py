@@ -20,6 +20,20 @@ class CannotMeasure(Exception):
     pass
 
 
+def could_not_measure(exc: BaseException) -> int:
+    """The bench's last line when it could not measure, and its exit code (2):
+    why, in one line (a traceback first for a bug in the bench itself)."""
+    if isinstance(exc, CannotMeasure):
+        print(f"error=could not measure: {exc}", file=sys.stderr)
+    elif isinstance(exc, KeyboardInterrupt):
+        print("error=interrupted", file=sys.stderr)
+    else:
+        import traceback
+        traceback.print_exception(exc)
+        print(f"error={exc!r}", file=sys.stderr)
+    return 2
+
+
 class Proc:
     """A project process in its own session, so a kill reaches all of it."""
 

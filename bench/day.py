@@ -102,7 +102,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
-from _procs import CannotMeasure, Proc, broker_kill9, with_clock
+from _procs import CannotMeasure, Proc, broker_kill9, could_not_measure, with_clock
 from _util import ROOT, emit, percentile
 
 from firmware_bridge.delivery import event_id  # noqa: E402
@@ -143,6 +143,7 @@ FAULTS = (_ALL_FAULTS if _CHOSEN == "all" else () if _CHOSEN == "none"
 DAY_S = HOURS * 3600 / SPEED
 WINDOW_S = 5.0            # [rating] window_s: its floor, real seconds
 PAUSE_S = 2.0             # an official calls the next citizen this long after Finish
+GAP_S = 1.5               # at least this long between one fault's repair and the next fault
 DISPLAY_OFF_S = 60.0 if HOURS >= 5 else 8.0
 ADMIN = "bench-admin"
 TAP = "bench-tap"
@@ -768,6 +769,10 @@ class Faults:
                 lo = day_start + span * (0.05 + 0.95 * i / len(kinds))
                 hi = day_start + span * (0.05 + 0.95 * (i + 1) / len(kinds))
                 at = self.rng.uniform(lo, max(lo, hi - 4))
+                # Never before the displays could have caught up with the last
+                # repair: each fault's convergence is its own.
+                repaired = max((b for _, b, _ in self.truth.faults), default=0.0)
+                at = max(at, repaired + GAP_S)
                 while time.monotonic() < at:
                     if self.stopping.wait(min(0.2, at - time.monotonic())):
                         return
@@ -1227,17 +1232,8 @@ def main() -> int:
         emit(figures)
         ok = True
         return 0
-    except CannotMeasure as e:
-        print(f"error=could not measure: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error=interrupted", file=sys.stderr)
-        return 2
-    except Exception as e:  # the bench must say why it could not measure
-        import traceback
-        traceback.print_exc()
-        print(f"error={e!r}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as e:  # the bench must say why it could not measure
+        return could_not_measure(e)
     finally:
         stopping.set()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

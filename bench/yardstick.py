@@ -75,7 +75,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _procs import CannotMeasure, Proc, broker_kill9
+from _procs import CannotMeasure, Proc, broker_kill9, could_not_measure
 from _util import ROOT, emit
 
 import paho.mqtt.client as mqtt  # noqa: E402
@@ -890,17 +890,8 @@ def main() -> int:
         emit(figures)
         ok = True
         return 0
-    except CannotMeasure as e:
-        print(f"error=could not measure: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error=interrupted", file=sys.stderr)
-        return 2
-    except Exception as e:  # the bench must say why it could not measure
-        import traceback
-        traceback.print_exc()
-        print(f"error={e!r}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as e:  # the bench must say why it could not measure
+        return could_not_measure(e)
     finally:
         stopping.set()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
