@@ -529,6 +529,7 @@ class Counter:
         self.admin, self.web, self.truth, self.rng = admin, web, truth, rng
         self.day_end, self.stopping = day_end, stopping
         self.official = f"nv{n:02d}"
+        self.last_rate = 0.0        # when this box last accepted a rating press
         self.error: BaseException | None = None
 
     def sleep_until(self, t: float) -> None:
@@ -553,6 +554,8 @@ class Counter:
                 self.boxes.accepted.wait(0.1)
         boot, seq, _, _ = b.accepted[before]
         eid = event_id(b.device_id, boot, seq)
+        if what.startswith("rate"):
+            self.last_rate = stamps[before]
         with self.truth.lock:
             if not what.startswith("rate"):
                 self.truth.keys.append((self.n, eid))
@@ -628,11 +631,13 @@ class Counter:
             with self.truth.lock:
                 self.truth.served[self.official] += 1
             if rng.random() < 0.65:
-                # The citizen, well inside the window.
-                self.sleep_until(fin[1] + rng.uniform(0.3, 1.3))
+                # The citizen, well inside the window, and not within the
+                # site's min_press_interval_s (1 s) of the official's last
+                # press, which the rules call a burst, not a person.
+                self.sleep_until(max(fin[1] + rng.uniform(0.3, 1.3), self.last_rate + 1.3))
                 level = rng.choices((1, 2, 3), (0.7, 0.25, 0.05))[0]
                 p = self.press(f"rate{level}")
-                if p is not None and p[1] - fin[1] < WINDOW_S - 1.5:
+                if p is not None and p[1] - fin[1] < WINDOW_S - 1.0:
                     with self.truth.lock:
                         self.truth.genuine.append((self.n, p[0], label, level))
                     if rng.random() < 0.15:
