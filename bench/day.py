@@ -507,6 +507,15 @@ class Stop(Exception):
     pass
 
 
+def pending_prints(db: Path) -> int:
+    """Print jobs the core has not yet heard the printer's answer to (read-only)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM print_jobs WHERE state = 'pending'").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def stored_reply(db: Path, key: str) -> dict | None:
     """The reply the core stored with a command's effect (read-only)."""
     try:
@@ -1200,6 +1209,14 @@ def main() -> int:
                 raise CannotMeasure("drain timed out: boxes still hold presses")
             time.sleep(0.1)
         time.sleep(2.0)
+
+        # The printer works through what the kiosks asked last (more so after a
+        # fault): a job still pending is in flight, not in the reprint queue.
+        deadline = time.monotonic() + 180
+        while pending_prints(db):
+            if time.monotonic() > deadline:
+                raise CannotMeasure(f"the printer still had {pending_prints(db)} jobs after 180 s")
+            time.sleep(0.2)
 
         # What staff see and do at closing: the reprint queue, reprinted from the console.
         base = ["--config", str(cfg_path), "--db", str(db), "--mqtt-port", str(broker.port)]
