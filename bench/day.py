@@ -102,13 +102,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
+from _admin import Admin
 from _procs import CannotMeasure, Proc, broker_kill9, could_not_measure, with_clock
 from _util import ROOT, emit, percentile
 
 from firmware_bridge.delivery import event_id  # noqa: E402
 from firmware_bridge.sim import SimBox  # noqa: E402
 from kiosk import config as site_config  # noqa: E402
-from kiosk import contract  # noqa: E402
 from kiosk.broker import Broker, users_for  # noqa: E402
 from kiosk.core.auth import hash_pin  # noqa: E402
 from kiosk.printing import decode  # noqa: E402
@@ -234,74 +234,6 @@ def free_port() -> int:
 
 
 # ------------------------------------------------------------------ the bus
-class Admin:
-    """The bench's superuser: set-up commands, and every reply the core sends."""
-
-    def __init__(self, broker: Broker, prefix: str):
-        self.prefix = prefix
-        self.cond = threading.Condition()
-        self.replies: dict[str, dict] = {}
-        self.arrived: dict[str, float] = {}
-        self.waiters: dict[str, threading.Event] = {}
-        self.c = contract.mqtt_client(ADMIN, username=ADMIN, password=broker.password(ADMIN),
-                                      prefix=prefix, persistent=True)
-        self.c.max_queued_messages_set(0)
-        self.c.on_connect = lambda c, *a: c.subscribe(
-            [(f"{prefix}/core/reply", 1), (f"{prefix}/counter/+/reply", 1)])
-        self.c.on_message = self._on_message
-        self.c.connect_async(broker.host, broker.port, 5)
-        self.c.loop_start()
-
-    def _on_message(self, client, userdata, msg) -> None:
-        try:
-            body = json.loads(msg.payload)
-        except ValueError:
-            return
-        key = body.get("command_id") if isinstance(body, dict) else None
-        if isinstance(key, str):
-            t = time.monotonic()
-            with self.cond:
-                self.arrived.setdefault(key, t)
-                self.replies[key] = body
-                waiter = self.waiters.pop(key, None)
-                self.cond.notify_all()
-            if waiter is not None:
-                waiter.set()
-
-    def wait_reply(self, key: str, timeout: float) -> dict | None:
-        """The reply to ``key``, waiting at most ``timeout`` (one event per
-        key: sixty counters waiting on one condition would all wake for each)."""
-        with self.cond:
-            if key in self.replies:
-                return self.replies[key]
-            waiter = self.waiters.setdefault(key, threading.Event())
-        waiter.wait(timeout)
-        with self.cond:
-            return self.replies.get(key)
-
-    def reply(self, key: str) -> dict | None:
-        with self.cond:
-            return self.replies.get(key)
-
-    def command(self, body: dict, timeout: float = 60.0, retry_s: float = 3.0) -> dict:
-        """core/command, sent again under the same id until the core replies."""
-        cid = body["command_id"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.c.publish(f"{self.prefix}/core/command", json.dumps(body, ensure_ascii=False), qos=1)
-            end = min(deadline, time.monotonic() + retry_s)
-            with self.cond:
-                while cid not in self.replies and time.monotonic() < end:
-                    self.cond.wait(end - time.monotonic())
-                if cid in self.replies:
-                    return self.replies[cid]
-        raise CannotMeasure(f"no reply to {cid} within {timeout} s")
-
-    def close(self) -> None:
-        self.c.loop_stop()
-        self.c.disconnect()
-
-
 class Display:
     """One wall display without its window, in its own process (bench/_display_client.py)."""
 
@@ -1126,7 +1058,7 @@ def main() -> int:
         procs = [core, bridge, web]
         boxes = Boxes({n: SimBox(f"box-{n}", links[n], seed=rng.getrandbits(32)) for n in links})
         core.start()
-        admin = Admin(broker, cfg.topic_prefix)
+        admin = Admin(broker, cfg.topic_prefix, ADMIN, command_timeout=60.0)
         for n in links:
             code = f"nv{n:02d}"
             admin.command({"command_id": f"add-{code}", "action": "official_add", "official": code,

@@ -75,6 +75,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _admin import Admin
 from _procs import CannotMeasure, Proc, broker_kill9, could_not_measure
 from _util import ROOT, emit
 
@@ -113,63 +114,6 @@ def log(msg: str) -> None:
 
 
 # ------------------------------------------------------------------ the bus
-class Admin:
-    """The bench's superuser: issues tickets and officials, reads replies, sends probes."""
-
-    def __init__(self, broker: Broker, prefix: str):
-        self.prefix = prefix
-        self.cond = threading.Condition()
-        self.replies: dict[str, dict] = {}
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=ADMIN,
-                             protocol=mqtt.MQTTv311, clean_session=False)
-        self.c.username_pw_set(ADMIN, broker.password(ADMIN))
-        self.c.reconnect_delay_set(0.1, 0.5)
-        self.c.max_queued_messages_set(0)
-        self.c.on_connect = lambda c, *a: c.subscribe(
-            [(f"{prefix}/core/reply", 1), (f"{prefix}/counter/+/reply", 1)])
-        self.c.on_message = self._on_message
-        self.c.connect_async(broker.host, broker.port, 5)
-        self.c.loop_start()
-
-    def _on_message(self, client, userdata, msg) -> None:
-        try:
-            body = json.loads(msg.payload)
-        except ValueError:
-            return
-        if not isinstance(body, dict):
-            return
-        key = body.get("command_id") or body.get("rating_id")
-        if isinstance(key, str):
-            with self.cond:
-                self.replies[key] = body
-                self.cond.notify_all()
-
-    def reply(self, key: str) -> dict | None:
-        with self.cond:
-            return self.replies.get(key)
-
-    def publish(self, rel_topic: str, body: dict) -> mqtt.MQTTMessageInfo:
-        return self.c.publish(f"{self.prefix}/{rel_topic}", json.dumps(body, ensure_ascii=False), qos=1)
-
-    def command(self, body: dict, timeout: float = 120.0, retry_s: float = 3.0) -> dict:
-        """core/command, sent again under the same id until the core replies."""
-        cid = body["command_id"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.publish("core/command", body)
-            end = min(deadline, time.monotonic() + retry_s)
-            with self.cond:
-                while cid not in self.replies and time.monotonic() < end:
-                    self.cond.wait(end - time.monotonic())
-                if cid in self.replies:
-                    return self.replies[cid]
-        raise CannotMeasure(f"no reply to {cid} within {timeout} s")
-
-    def close(self) -> None:
-        self.c.loop_stop()
-        self.c.disconnect()
-
-
 def one_shot(broker: Broker, user: str, topic: str, body: dict, client_id: str | None = None) -> bool:
     """Connect as ``user``, publish once at QoS 1, leave; True if the broker took it."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"{user}-x",
@@ -822,7 +766,7 @@ def main() -> int:
             boxes[n] = SimBox(f"box-{n}", links[n], seed=rng.getrandbits(32), step_s=0.002).start()
         core.start()
         bridge.start()
-        admin = Admin(broker, prefix)
+        admin = Admin(broker, prefix, ADMIN)
         for i in range(1, 5):
             admin.command({"command_id": f"bench-add-nv0{i}", "action": "official_add",
                            "official": f"nv0{i}", "name": f"Cán bộ {i}"})
