@@ -64,16 +64,26 @@ class Bus:
     def retained(self) -> dict[str, Any]:
         """Every retained topic's latest body (a payload that is not JSON is left out)."""
         out: dict[str, Any] = {}
-        for rel, payload in list(self._raw.items()):
-            try:
-                out[rel] = json.loads(payload)
-            except ValueError:
-                log.warning("ignoring non-JSON payload on %s", rel)
+        for rel in list(self._raw):
+            body = self._body(rel)
+            if body is not None:
+                out[rel] = body
         return out
+
+    def _body(self, rel: str) -> Any:
+        """One retained topic's latest body, or None (absent, or not JSON)."""
+        payload = self._raw.get(rel)
+        if payload is None:
+            return None
+        try:
+            return json.loads(payload)
+        except ValueError:
+            log.warning("ignoring non-JSON payload on %s", rel)
+            return None
 
     def today(self) -> dt.date:
         """The core's service day (its retained summary), else the date in the site's zone."""
-        summary = self.retained.get("queue/summary") or {}
+        summary = self._body("queue/summary") or {}
         if summary.get("day"):
             return dt.date.fromisoformat(summary["day"])
         return dt.datetime.now(self.config.tz).date()
