@@ -204,9 +204,36 @@ class CoreService:
         return batch
 
     def _take_messages(self, batch: list[Inbound]) -> None:
-        """Each message committed in turn, then what they did published once
-        (state, events, replies, in that order); never dies on one, the log
-        line says which."""
+        """The messages handled in turn and committed together, then what
+        they did published once (state, events, replies, in that order);
+        never dies on one, the log line says which.
+
+        One commit for the batch (``Store.group``): each message is its own
+        savepoint, so one that fails is undone alone.  If the group's commit
+        itself fails, none of it happened: memory is reloaded from the
+        database and the messages are handled again one by one, each with
+        its own commit, as if they had come singly."""
+        outcomes = None
+        if len(batch) > 1:
+            try:
+                with self.engine.store.group():
+                    outcomes = self._handle_each(batch)
+            except Exception:
+                log.exception("the commit of %d messages failed; handling them one by one", len(batch))
+                self.engine.reload()
+                outcomes = None
+        if outcomes is None:
+            outcomes = self._handle_each(batch)
+        try:
+            self._publish_outcomes(outcomes)
+        except Exception:
+            log.exception("failed to publish what %d messages did", len(batch))
+        # After the commit (or the decision that there is nothing to
+        # commit): only now may the broker forget them.
+        for msg in batch:
+            self._ack(msg)
+
+    def _handle_each(self, batch: list[Inbound]) -> list[Outcome]:
         outcomes = []
         for msg in batch:
             try:
@@ -219,14 +246,7 @@ class CoreService:
                     outcomes.append(self.commands.failed(msg.topic, msg.payload, e))
                 except Exception:
                     log.exception("could not reply to %s after an internal error", msg.topic)
-        try:
-            self._publish_outcomes(outcomes)
-        except Exception:
-            log.exception("failed to publish what %d messages did", len(batch))
-        # After the commit (or the decision that there is nothing to
-        # commit): only now may the broker forget them.
-        for msg in batch:
-            self._ack(msg)
+        return outcomes
 
     def _take(self, item: Connected | Printed | PrinterReport) -> None:
         """One internal item of the inbox; never dies on one, the log line says which."""

@@ -74,6 +74,8 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd: int | None = None
+        # Inside ``group()``: transactions are savepoints of its one commit.
+        self._grouped = False
         # (boot id, wall - monotonic) of this machine now; the engine sets it.
         self.clock_ref = machine_clock
         if lock:
@@ -148,13 +150,58 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing.  Inside ``group()`` it is a savepoint: undone
+        alone when it fails, made durable with the group's one commit."""
+        if self._grouped:
+            self.conn.execute("SAVEPOINT one")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK TO one")
+                self.conn.execute("RELEASE one")
+                raise
+            self.conn.execute("RELEASE one")
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        self._commit()
+
+    def _commit(self) -> None:
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT (disk full, I/O error) may leave the
+            # transaction open; the next BEGIN would then fail too.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """The transactions inside it share one commit (group commit).
+
+        With ``synchronous=FULL`` every commit waits for the disk; a busy
+        centre's messages arrive several at a time, and one sync for all of
+        them lets the first one's reply go out sooner.  Nothing inside is
+        durable until the block ends; when the commit fails, nothing of it
+        is, and the caller must not report any of it as done.
+        """
+        if self._grouped:
+            raise StoreError("a group inside a group")
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._grouped = True
+        try:
+            yield
+        except BaseException:
+            self._grouped = False
+            self.conn.execute("ROLLBACK")
+            raise
+        self._grouped = False
+        self._commit()
 
     def backup(self, target: str | Path) -> Path:
         """An online, consistent copy (SQLite's backup API), then checked."""
