@@ -1,16 +1,18 @@
 """The bridge service: counter boxes on serial ports <-> the core on MQTT.
 
 One ``CounterBox`` per configured device, each with its own port
-(``port.BoxPort``), its own MQTT login (``counter-<n>``, whose ACL lets it
-speak for that counter only; ``bus.CounterBus``) and one worker thread that
-owns all of its state.  What crosses between the two sides is decided
-elsewhere: ``delivery`` carries each press to the core and ACKs it to the
-box only once the core has committed it, ``box_display`` turns the core's
-counter state into what the box shows.
+(``port.BoxPort``) and its own MQTT login (``counter-<n>``, whose ACL lets it
+speak for that counter only; ``bus.CounterBus``).  One thread runs them all
+(``hub.Hub``): it polls every port and socket and hands each box what is
+ready.  What crosses between the two sides is decided elsewhere:
+``delivery`` carries each press to the core and ACKs it to the box only
+once the core has committed it, ``box_display`` turns the core's counter
+state into what the box shows.
 """
 from __future__ import annotations
 
 import logging
+import select
 import signal
 import threading
 import time
@@ -24,6 +26,7 @@ from firmware_bridge.box_display import display_state
 from firmware_bridge.bus import CounterBus
 from firmware_bridge.clocks import BoxClocks, monotonic_ms
 from firmware_bridge.delivery import Delivery
+from firmware_bridge.hub import Hub
 from firmware_bridge.ledger import Ledger
 from firmware_bridge.link import LinkDown
 from firmware_bridge.payloads import Payloads
@@ -34,8 +37,8 @@ log = logging.getLogger("phucvu.bridge")
 
 
 class CounterBox:
-    """One counter's box, bridged: the worker thread that moves everything
-    between its port and its MQTT login."""
+    """One counter's box, bridged: everything between its port and its MQTT
+    login.  The hub's thread calls ``ready``, ``after_io`` and ``tick``."""
 
     def __init__(self, config: SiteConfig, dev: DeviceSection, ledger: Ledger, password: str):
         self.dev = dev
@@ -43,10 +46,10 @@ class CounterBox:
         self.user = dev.username or f"counter-{dev.counter}"
         self.options = config.bridge
         self.n_levels = len(config.rating.levels)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()
+        self._hub: Hub | None = None
         self.port = BoxPort(dev, self.options)
-        self.bus = CounterBus(config, self.counter, self.user, password, stopping=self._stop)
+        self.bus = CounterBus(config, self.counter, self.user, password, stopping=self.stopping)
         self.clocks = BoxClocks()
         self.payloads = Payloads(self.bus.topics, self.counter, self.user, self.n_levels, self.clocks)
         self.delivery = Delivery(self.counter, ledger, self.payloads, self.bus, self.options.republish_s,
@@ -55,6 +58,7 @@ class CounterBox:
         self.state: dict[str, Any] | None = None
         self.state_version = 0
         self.last_state_sent = 0.0
+        self.next_open = 0.0
 
     @property
     def stats(self) -> dict[str, int]:
@@ -62,55 +66,73 @@ class CounterBox:
         return {**self.delivery.stats, **self.port.stats, "pubacked": self.bus.pubacked,
                 "payload_bugs": self.payloads.bugs}
 
-    def alive(self) -> bool:
-        """False once the worker thread has died (systemd's watchdog then restarts the bridge)."""
-        return self._thread is None or self._thread.is_alive()
-
-    # ------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------ alone
     def start(self) -> "CounterBox":
-        self.bus.start()
-        self._thread = threading.Thread(target=self._run, name=f"bridge-{self.counter}", daemon=True)
-        self._thread.start()
+        """This box alone on a hub of its own (tests; the service runs one hub for all)."""
+        self._hub = Hub([self]).start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self.bus.wake()
-        if self._thread is not None:
-            self._thread.join(timeout=3)
+        if self._hub is not None:
+            self._hub.stop()
+
+    def close(self) -> None:
+        """The port closed and the broker told (the hub's thread has stopped)."""
         self.port.close()
         self.bus.stop()
 
-    # ------------------------------------------------------------ worker
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.turn()
-            except LinkDown:
-                self.port.lost()
-            except Exception:  # a bug must not kill the counter's only path to the core
-                log.exception("counter %d: unexpected error; reopening the port", self.counter)
-                self.port.close()
-                self._stop.wait(self.options.reopen_s)
+    # ------------------------------------------------------------ the hub's calls
+    def ready(self, what: str, events: int) -> None:
+        """The poll found this box's port or socket ready."""
+        try:
+            if what == "mqtt":
+                if self.bus.socket() is None:
+                    return          # closed since the poll was set up
+                if events & ~select.POLLOUT:
+                    self.bus.read()
+                if events & select.POLLOUT and self.bus.socket() is not None:
+                    self.bus.write()
+            elif self.port.is_open:
+                data = self.port.read_ready()
+                now = time.monotonic()
+                for msg in self.port.messages(data, now):
+                    self._from_box(msg)
+        except LinkDown:
+            self.port.lost()
+        except Exception:   # a bug must not end the counter's only path to the core
+            self._fault()
 
-    def turn(self) -> None:
-        """One turn of the worker: read the box, hear the core, run the timers.
-        The worker thread loops on it; a test may drive it instead."""
-        now = time.monotonic()
-        if not self.port.is_open and not self.port.open(now):
-            self.bus.wait_wake(self.options.reopen_s)
+    def after_io(self) -> None:
+        """What the core said, handled as soon as it arrived."""
+        try:
             self._from_core()
-            return
-        data = self.port.read(0.1, also=self.bus.wake_fd)
-        now = time.monotonic()
-        for msg in self.port.messages(data, now):
-            self._from_box(msg)
-        self.bus.drain_wake()
-        self._from_core()
-        self.port.identify_if_due(now)
-        if now - self.last_state_sent >= self.options.state_refresh_s:
-            self._send_state()
-        self.port.close_if_silent(now)
+        except LinkDown:
+            self.port.lost()
+        except Exception:
+            self._fault()
+
+    def tick(self, now: float) -> None:
+        """The timers: the broker connection, the port, IDENTIFY, the state refresh."""
+        try:
+            self.bus.tick(now)
+            self._from_core()
+            if not self.port.is_open:
+                if now >= self.next_open and not self.port.open(now):
+                    self.next_open = now + self.options.reopen_s
+                return
+            self.port.identify_if_due(now)
+            if now - self.last_state_sent >= self.options.state_refresh_s:
+                self._send_state()
+            self.port.close_if_silent(now)
+        except LinkDown:
+            self.port.lost()
+        except Exception:
+            self._fault()
+
+    def _fault(self) -> None:
+        log.exception("counter %d: unexpected error; reopening the port", self.counter)
+        self.port.close()
+        self.next_open = time.monotonic() + self.options.reopen_s
 
     def _from_box(self, msg: Any) -> None:
         hello = self.port.hello
@@ -181,25 +203,24 @@ def main(config_path: str) -> int:
         return 2
     ledger = Ledger(config.bridge.state_db)
     ledger.prune()
-    boxes = [CounterBox(config, d, ledger, passwords[d.counter]).start() for d in config.bridge.devices]
+    boxes = [CounterBox(config, d, ledger, passwords[d.counter]) for d in config.bridge.devices]
+    hub = Hub(boxes).start()
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     ready = ", ".join(f"counter {b.counter} on {b.dev.port}" for b in boxes)
     log.info("bridge ready: %s", ready)
-    # systemd (Type=notify, WatchdogSec=): pings only while every box's
-    # thread is alive, so a box that died silently gets the bridge restarted.
+    # systemd (Type=notify, WatchdogSec=): pings only while the hub's thread
+    # is alive, so a bridge whose thread died silently gets restarted.
     from kiosk.sdnotify import Notifier
     notify = Notifier()
     notify.ready(ready)
     while not done.wait(notify.wake_every(5.0)):
-        dead = [b.counter for b in boxes if not b.alive()]
-        if dead:
-            notify.status(f"box thread stopped for counter {dead}; waiting for the watchdog")
-        else:
+        if hub.alive():
             notify.watchdog()
+        else:
+            notify.status("the bridge's thread stopped; waiting for the watchdog")
     notify.stopping()
-    for b in boxes:
-        b.stop()
+    hub.stop()
     ledger.close()
     return 0

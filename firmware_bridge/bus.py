@@ -1,17 +1,17 @@
 """The MQTT side of one counter box: its login, its subscriptions, its publishes.
 
-paho's callbacks never touch the box's state: they queue what happened and
-wake the box's worker through a pipe, so there is no lock shared with
-paho's own (on_publish runs inside paho's outgoing-message lock, and taking
-ours there would deadlock).  The worker reads the queue with ``messages``.
+No thread of its own: the bridge's one thread (``hub.Hub``) polls the
+client's socket with every other box's and calls ``read``, ``write`` and
+``tick`` (paho's external-loop API: ``loop_read``, ``loop_write``,
+``loop_misc``, ``reconnect``).  A publish is written to the socket at once,
+from the same thread.  paho's callbacks still only queue what happened (they
+run inside paho's locks); the box takes the queue with ``messages``.
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
-import select
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +27,11 @@ log = logging.getLogger("phucvu.bridge")
 # oldest half is forgotten: a broker that went away never PUBACKs them, and
 # nothing waits on them.
 MAX_MIDS = 512
+# The broker is on this machine or the centre's LAN: a connection that takes
+# longer than this is not coming, and the hub's one thread must get back to
+# the other boxes.
+CONNECT_TIMEOUT_S = 1.0
+RECONNECT_MIN_S, RECONNECT_MAX_S = 0.1, 0.5
 
 
 class CounterBus:
@@ -47,46 +52,82 @@ class CounterBus:
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
-        os.set_blocking(self._wake_r, False)
+        # A lost broker is tried again after RECONNECT_MIN_S, doubling to
+        # RECONNECT_MAX_S while it stays away (paho's own loop would do the
+        # same; here the hub's thread does it).
+        self.client.connect_timeout = CONNECT_TIMEOUT_S
+        self._retry_s = RECONNECT_MIN_S
+        self._next_attempt = 0.0
+        self._next_misc = 0.0
+        self._last_refusal = ""
+        self._started = False
         self.up = False
         # paho message id -> event id, only to count the broker's PUBACKs
         # (they settle paho's bookkeeping, never the box's event).
         self.mids: dict[int, str] = {}
         self.pubacked = 0
 
-    @property
-    def wake_fd(self) -> int:
-        """Readable when paho has queued something for the worker."""
-        return self._wake_r
-
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        """Set the broker; the hub's next ``tick`` connects."""
         self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port, self.config.mqtt.keepalive)
-        self.client.loop_start()
+        self._started = True
 
     def stop(self) -> None:
+        """Say offline and disconnect, on the caller's thread (the hub has stopped)."""
         if self.up:
             # A clean stop says offline itself: the broker sends the will only on a lost connection.
             info = self.client.publish(self.topics.presence(self.user),
                                        contract.presence(self.user, "offline", time.time()), qos=1, retain=True)
-            try:
-                info.wait_for_publish(1)
-            except (RuntimeError, ValueError) as e:
-                log.warning("counter %d: offline presence not confirmed: %s", self.counter, e)
+            self._pump_until(info.is_published, 1.0)
+            if not info.is_published():
+                log.warning("counter %d: offline presence not confirmed", self.counter)
         self.client.disconnect()
-        self.client.loop_stop()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        self._pump_until(lambda: self.client.socket() is None, 0.5)
 
-    # ------------------------------------------------------------ paho's thread (queue only)
-    def wake(self) -> None:
+    def _pump_until(self, done, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while not done() and time.monotonic() < end and self.client.socket() is not None:
+            self.client.loop(0.05)
+
+    # ------------------------------------------------------------ the hub's thread
+    def socket(self) -> Any:
+        """The broker connection's socket, or None while there is none."""
+        return self.client.socket()
+
+    def wants_write(self) -> bool:
+        """Whether paho has bytes the socket did not take yet."""
+        return self.client.want_write()
+
+    def read(self) -> None:
+        self.client.loop_read()
+
+    def write(self) -> None:
+        self.client.loop_write()
+
+    def tick(self, now: float) -> None:
+        """Keepalive and timeouts (once a second), or a connection attempt when due."""
+        if self.client.socket() is not None:
+            if now >= self._next_misc:
+                self.client.loop_misc()
+                self._next_misc = now + 1.0
+            return
+        if not self._started or self._stopping.is_set() or now < self._next_attempt:
+            return
         try:
-            os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            pass  # the pipe is full, so the worker is awake anyway
+            self.client.reconnect()
+        except (OSError, ValueError) as e:
+            self._next_attempt = now + self._retry_s
+            self._retry_s = min(2 * self._retry_s, RECONNECT_MAX_S)
+            if str(e) != self._last_refusal:
+                log.warning("counter %d: cannot reach the broker: %s (will keep trying)", self.counter, e)
+                self._last_refusal = str(e)
+            return
+        self._retry_s = RECONNECT_MIN_S
+        self._last_refusal = ""
+        self._next_misc = now + 1.0
 
+    # ------------------------------------------------------------ paho's callbacks (queue only)
     def _on_connect(self, client, userdata, flags, rc, props=None):
         if rc.is_failure:
             log.error("counter %d: broker refused login %s: %s", self.counter, self.user, rc)
@@ -100,31 +141,13 @@ class CounterBus:
     def _on_disconnect(self, client, userdata, flags, rc, props=None):
         self.up = False
         if not self._stopping.is_set():
-            log.warning("counter %d: broker connection lost (%s); paho reconnects", self.counter, rc)
+            log.warning("counter %d: broker connection lost (%s); reconnecting", self.counter, rc)
 
     def _on_publish(self, client, userdata, mid, rc=None, props=None):
         self._inbox.put(("puback", mid))
-        self.wake()
 
     def _on_message(self, client, userdata, msg):
         self._inbox.put(("message", msg.topic, bytes(msg.payload)))
-        self.wake()
-
-    # ------------------------------------------------------------ the worker's thread
-    def wait_wake(self, timeout: float) -> None:
-        """Sleep until paho queues something or ``timeout`` passes."""
-        try:
-            select.select([self._wake_r], [], [], timeout)
-        except OSError:
-            pass
-        self.drain_wake()
-
-    def drain_wake(self) -> None:
-        try:
-            while os.read(self._wake_r, 512):
-                pass
-        except (BlockingIOError, OSError):
-            pass
 
     def messages(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """(topic, JSON object) of each message queued so far, in order; PUBACKs

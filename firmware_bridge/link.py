@@ -77,15 +77,23 @@ class SerialLink:
             ready, _, _ = select.select(fds, [], [], timeout)
         except (OSError, ValueError) as e:
             self._down(f"select failed: {e}")
-        data = b""
-        if fds[0] in ready:
-            try:
-                data = ser.read(max(1, ser.in_waiting))
-            except (serial.SerialException, OSError) as e:
-                self._down(str(e))
-            if not data:
-                self._down("port readable but no data (unplugged)")
+        data = self.read_ready() if fds[0] in ready else b""
         return data, also is not None and also in ready
+
+    def read_ready(self) -> bytes:
+        """The bytes of a port that polled readable (the caller polled it);
+        raises LinkDown when the port fails or has hung up."""
+        ser = self._ser
+        if ser is None:
+            raise LinkDown("not open")
+        data = b""
+        try:
+            data = ser.read(max(1, ser.in_waiting))
+        except (serial.SerialException, OSError) as e:
+            self._down(str(e))
+        if not data:
+            self._down("port readable but no data (unplugged)")
+        return data
 
     def write(self, data: bytes) -> bool:
         """False (and the link closed) when the write failed; the protocol resends."""

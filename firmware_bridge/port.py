@@ -67,10 +67,13 @@ class BoxPort:
         self.hello = None
         self.decoder.reset()
 
-    def read(self, timeout: float, also: int) -> bytes:
-        """Bytes from the box, waiting at most ``timeout`` for them or for ``also`` (a fd)."""
-        data, _ = self.link.read(timeout, also=also)
-        return data
+    def fileno(self) -> int | None:
+        """The open port's file descriptor, for the bridge's poll; None when closed."""
+        return self.link.fileno() if self.link.is_open else None
+
+    def read_ready(self) -> bytes:
+        """Bytes from a port the bridge's poll found readable."""
+        return self.link.read_ready()
 
     def messages(self, data: bytes, now: float) -> Iterator[Any]:
         """The messages in bytes read at ``now``; damaged frames and bad messages counted and skipped."""

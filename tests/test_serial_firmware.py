@@ -25,6 +25,7 @@ import pytest
 from firmware_bridge.bridge import CounterBox
 from firmware_bridge.clocks import monotonic_ms
 from firmware_bridge.delivery import event_id
+from firmware_bridge.hub import Hub
 from firmware_bridge.firmware.app import KEYS, Debouncer, Firmware
 from firmware_bridge.firmware.shim import Board, Flash
 from firmware_bridge.ledger import Ledger
@@ -57,6 +58,8 @@ class Rig:
         cfg = site_config.load(path)
         self.ledger = Ledger(cfg.bridge.state_db)
         self.bridge = CounterBox(cfg, cfg.bridge.devices[0], self.ledger, password="")
+        # The bridge's loop, turned by the test in step with the box (no thread).
+        self.hub = Hub([self.bridge])
         self.published: list[tuple[str, dict]] = []
         # The broker is out of this test: the bridge's publishes are recorded instead.
         self.bridge.bus.publish = lambda eid, topic, body: self.published.append((topic, dict(body)))
@@ -73,7 +76,7 @@ class Rig:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}")
             self.fw.step()
-            self.bridge.turn()
+            self.hub.turn()
 
     def idle(self, seconds: float) -> None:
         """Box and bridge take turns for a while, nobody pressing, no core answering."""
@@ -95,7 +98,7 @@ class Rig:
         return [(p.boot, p.seq) for p in self.fw.proto.ring]
 
     def close(self) -> None:
-        self.bridge.stop()
+        self.bridge.close()
         self.ledger.close()
         os.close(self.master)
         os.close(self.slave)
@@ -172,7 +175,7 @@ def test_an_ack_lost_on_the_wire_is_sent_again_from_the_ledger_after_a_reboot(ri
     r.run(lambda: r.published, "the press published")
     boot = r.fw.boot
     r.core_confirms(r.published[0])
-    r.bridge.turn()                                     # the ACK goes out...
+    r.hub.turn()                                        # the ACK goes out...
     while select.select([r.master], [], [], 0.05)[0]:
         os.read(r.master, 4096)                         # ...and never reaches the box
     assert r.ring() == [(boot, 1)] and r.ledger.seen("box-7", boot, 1)
