@@ -893,11 +893,18 @@ def count(db: Path, cfg_path: Path, truth: Truth, paper: PaperWatch, listed: set
 
     call_ms, during, slow = [], 0, []
     legs: dict[str, list[float]] = {"box_bridge_broker": [], "core": [], "to_display": []}
+    timeline = []       # one line per call, for reading the tail (kept with DAY_KEEP)
     for n, label, at, eid in truth.calls:
         if truth.in_fault(at, CALL_FAULTS):
             during += 1
             continue
         sent, replied = taps["cmd"].get(eid), taps["reply"].get(eid)
+        seen = [d.seen.get((n, label)) for d in displays
+                if not (d.user in truth.offline
+                        and truth.offline[d.user][0] - 0.05 <= at <= truth.offline[d.user][1] + 1.0)]
+        timeline.append("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in
+                                  (rel(at), n, label, (sent or at) - at, (replied or at) - at,
+                                   max((s for s in seen if s), default=at) - at)))
         if sent is not None and replied is not None:
             legs["box_bridge_broker"].append((sent - at) * 1000)
             legs["core"].append((replied - sent) * 1000)
@@ -914,6 +921,9 @@ def count(db: Path, cfg_path: Path, truth: Truth, paper: PaperWatch, listed: set
             if shown is not None and shown >= at - 0.001:
                 call_ms.append((shown - at) * 1000)
                 slow.append((shown - at, rel(at), n, label, d.user))
+    if KEEP:
+        (db.parent / "calls.tsv").write_text("t\tcounter\tlabel\tat_broker_s\treplied_s\tlast_display_s\n"
+                                             + "\n".join(timeline) + "\n")
     for late, at, n, label, user in sorted(slow, reverse=True)[:5]:
         problems.append(f"slowest call: {label} at counter {n}, key at t={at}: {late * 1000:.0f} ms "
                         f"to {user}")
