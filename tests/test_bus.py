@@ -256,3 +256,34 @@ def test_docs_say_how_long_a_command_id_is_remembered():
     page = (ROOT / "docs" / "mqtt.md").read_text()
     section = page.split("### Command ids", 1)[1].split("\n### ", 1)[0]
     assert f"**{COMMAND_MEMORY_S // 3600} hours of wall time**" in section
+
+
+def test_calls_reach_the_snapshot_at_once_and_other_changes_coalesce(core, bus):
+    """A call is in the snapshot before its reply; a burst of tickets is not
+    a burst of 12 KB snapshots, and the last one still shows them all."""
+    from kiosk.core.service import VIEWS_EVERY_S
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1")
+    # One login hears both: the broker hands one client what the core
+    # published in the order it was published.
+    watcher = staff = bus("tester")
+    watcher.subscribe("display/snapshot", "counter/1/reply")
+    time.sleep(VIEWS_EVERY_S * 2)          # the retained snapshot and the core's first publications
+    with watcher.cond:
+        start = len(watcher.messages)
+    for _ in range(10):
+        assert ticket(kiosk, "tu-phap")["ok"]
+    waiting = lambda s: next(f["waiting"] for f in s["waiting"] if f["field"] == "tu-phap")  # noqa: E731
+    watcher.wait_for(snapshot_where(lambda s: waiting(s) == 10), timeout=VIEWS_EVERY_S * 4)
+    with watcher.cond:
+        burst = [json.loads(p) for t, p, _ in watcher.messages[start:] if t.endswith("display/snapshot")]
+    # One at once, then at most one per VIEWS_EVERY_S while the burst lasts.
+    assert 1 <= len(burst) < 10
+    with watcher.cond:
+        start = len(watcher.messages)
+    r = counter_cmd(staff, 1, "next")
+    assert r["ticket"]["label"] == "A001"
+    # Published before the reply, so heard before it.
+    with watcher.cond:
+        seen = [json.loads(p) for t, p, _ in watcher.messages[start:] if t.endswith("display/snapshot")]
+    assert seen and seen[-1]["counters"][0]["current"] == "A001"

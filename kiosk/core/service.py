@@ -52,6 +52,11 @@ LAST_CALLS = 10
 # (``CoreService._batch``): enough for a burst of 60 counters, few enough that
 # the first reply of a batch is not held long behind the last commit.
 BATCH_MAX = 32
+# A change that is no call (a ticket issued, a finish, a pause) reaches the
+# snapshot and the summary within this long, several at a time; a call or a
+# recall goes out at once.  A busy centre changes its waiting counts many
+# times a second, and every display and kiosk decodes each 12 KB snapshot.
+VIEWS_EVERY_S = 0.5
 _CALLS = ("ticket_called", "ticket_recalled")
 
 
@@ -109,6 +114,10 @@ class CoreService:
         self._held: list = []
         # The last snapshot and summary published (``_publish_changed``).
         self._last_state: dict[str, dict] = {}
+        # Not before this (monotonic) may a change that is no call publish
+        # them again; when one waits, ``_views_due`` says until when.
+        self._views_next = 0.0
+        self._views_due: float | None = None
         self.client = contract.mqtt_client(username, username=username,
                                            password=password, prefix=config.topic_prefix,
                                            device=device, keepalive=config.mqtt.keepalive,
@@ -169,6 +178,8 @@ class CoreService:
                 notify.ready(f"serving {self.config.site.id} on {self.host}:{self.port}")
                 announced = True
             timeout = min(wake, max(0.0, next_refresh - self.monotonic()))
+            if self._views_due is not None:
+                timeout = min(timeout, max(0.0, self._views_due - self.monotonic()))
             try:
                 item = self._held.pop() if self._held else self.inbox.get(timeout=timeout)
             except queue.Empty:
@@ -185,6 +196,8 @@ class CoreService:
                 # Liveness for displays (stale mark) and hours that open/close.
                 self._publish_state(counters=None)
                 next_refresh = self.monotonic() + period
+            elif self._views_due is not None and self.monotonic() >= self._views_due:
+                self._publish_state(counters=set())
 
     def _batch(self, first: Inbound) -> list[Inbound]:
         """``first`` and the messages already waiting behind it (never waits
@@ -354,7 +367,7 @@ class CoreService:
             if e["kind"] in _CALLS:
                 calls[e["call_id"]] = views.call_body(self.config, self.engine.queue, e)
                 self.last_calls.appendleft(calls[e["call_id"]])
-        self._publish_state(counters)
+        self._publish_state(counters, urgent=bool(calls))
         site = self.config.site.id
         for e in events:
             if e["kind"] in _CALLS:
@@ -364,21 +377,35 @@ class CoreService:
             elif e["kind"] == "rating_pressed":
                 self._publish(self.topics.rating_event, {"site": site, **public_event(e)})
 
-    def _publish_state(self, counters: set[int] | None) -> None:
+    def _publish_state(self, counters: set[int] | None, urgent: bool = False) -> None:
         """The retained state: the snapshot, the counters named (None: all, and
-        everything republished as a heartbeat), the summary."""
-        now, mono, q = self.engine.clock(), self.engine.monotonic(), self.engine.queue
-        summary = q.summary(now)
+        everything republished as a heartbeat), the summary.
+
+        The snapshot and summary go out at once for a heartbeat or an
+        ``urgent`` change (a call), else at most every VIEWS_EVERY_S: a
+        change that comes sooner waits for ``run`` to publish it when due."""
         heartbeat = counters is None
-        self._publish_changed(self.topics.display_snapshot,
-                              views.snapshot(self.config, q, now, summary, list(self.last_calls)),
-                              heartbeat)
+        mono = self.monotonic()
+        both = heartbeat or urgent or mono >= self._views_next
+        if both:
+            self._views_next = mono + VIEWS_EVERY_S
+            self._views_due = None
+        elif self._views_due is None:
+            self._views_due = self._views_next
+        now, q = self.engine.clock(), self.engine.queue
+        if both:
+            summary = q.summary(now)
+            self._publish_changed(self.topics.display_snapshot,
+                                  views.snapshot(self.config, q, now, summary, list(self.last_calls)),
+                                  heartbeat)
         for c in self.config.counters:
             if counters is None or c.number in counters:
                 self._publish(self.topics.counter_state(c.number),
-                              views.counter_state(self.config, q, c.number, now, mono), retain=True)
-        summary["updated_at"] = now
-        self._publish_changed(self.topics.queue_summary, summary, heartbeat)
+                              views.counter_state(self.config, q, c.number, now, self.engine.monotonic()),
+                              retain=True)
+        if both:
+            summary["updated_at"] = now
+            self._publish_changed(self.topics.queue_summary, summary, heartbeat)
 
     def _publish_changed(self, topic: str, body: dict, heartbeat: bool) -> None:
         """A retained body, unless it says what the last one said (its time
