@@ -825,6 +825,12 @@ def converge_ms(pending: list[tuple[str, float, list[Display]]], truth: Truth) -
 
 
 # ----------------------------------------------------------------- counting
+def machine_cpu() -> list[int]:
+    """The machine's CPU time so far by kind (user nice system idle iowait irq softirq steal), in ticks."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:9]]
+
+
 def run_cli(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=timeout)
@@ -1120,11 +1126,13 @@ def main() -> int:
         threads += [threading.Thread(target=c.run, name=f"counter-{c.n}", daemon=True) for c in counters]
         fault_thread = threading.Thread(target=faults.run, args=(day_start, day_end), daemon=True)
         log("the day begins")
+        cpu_start = machine_cpu()
         for t in threads:
             t.start()
         fault_thread.start()
         arrivals(random.Random(rng.getrandbits(32)), kiosks, day_start, day_end, ends)
         log(f"the doors close; {truth.requests} requests so far")
+        cpu = [b - a for a, b in zip(cpu_start, machine_cpu())]
         ends.set()
         while any(t.is_alive() for t in threads[N_KIOSKS:]) or fault_thread.is_alive():
             for x in [*counters, faults, *kiosks]:
@@ -1198,6 +1206,11 @@ def main() -> int:
         figures["snapshots_per_s"] = round(len(displays[0].snaps) / (time.monotonic() - day_start), 1)
         figures["snapshot_kb"] = round(sum(sizes) / len(sizes) / 1024, 1) if sizes else "nan"
         figures["reprinted_at_close"] = reprinted
+        # How busy the machine's cores were while the doors were open, and
+        # how much a neighbour on the host took (steal): the latencies only
+        # mean something next to these.
+        figures["machine_busy_pct"] = round(100 * (sum(cpu) - cpu[3] - cpu[4] - cpu[7]) / sum(cpu), 1)
+        figures["machine_steal_pct"] = round(100 * cpu[7] / sum(cpu), 1)
         figures["console_relogins"] = webc.relogins
         for kind, ms in truth.converge:
             print(f"  converge after {kind}: {ms:.0f} ms", file=sys.stderr)
