@@ -63,6 +63,9 @@ ticket id, the reprint mark), the displays, ``phucvu reprint --list`` and
                          counted in calls_during_faults)
   touch_ticket_p50_ms, touch_ticket_p99_ms   a kiosk's request -> the whole
                          ticket at the printer (outside faults)
+  machine_busy_pct, machine_steal_pct   how busy the machine's cores were
+                         while the doors were open, and what the host gave
+                         a neighbour: read the latencies next to them
 
 Every loss figure must be 0.  Exit 0 when measured (the figures speak), 2
 when it could not (a process would not start, the drain timed out).
@@ -73,7 +76,8 @@ when it could not (a process would not start, the drain timed out).
 DAY_COUNTERS (60) and DAY_DISPLAYS (10) size the centre; DAY_FAULTS=none
 plays the day without faults (a baseline for the latencies), a list such as
 ``core_kill9,paper_out`` only those; DAY_KEEP=1 keeps
-the temporary directory (logs, database, tickets).  tests/test_day.py runs
+the temporary directory (logs, database, tickets, and calls.tsv: each
+call's time per leg).  tests/test_day.py runs
 one hour of it.
 """
 from __future__ import annotations
