@@ -392,7 +392,7 @@ class CoreService:
             self._views_due = None
         elif self._views_due is None:
             self._views_due = self._views_next
-        now, q = self.engine.clock(), self.engine.queue
+        now, q, engine_mono = self.engine.clock(), self.engine.queue, self.engine.monotonic()
         if both:
             summary = q.summary(now)
             self._publish_changed(self.topics.display_snapshot,
@@ -401,7 +401,7 @@ class CoreService:
         for c in self.config.counters:
             if counters is None or c.number in counters:
                 self._publish(self.topics.counter_state(c.number),
-                              views.counter_state(self.config, q, c.number, now, self.engine.monotonic()),
+                              views.counter_state(self.config, q, c.number, now, engine_mono),
                               retain=True)
         if both:
             summary["updated_at"] = now
