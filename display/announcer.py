@@ -71,8 +71,8 @@ class Audio:
         fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".part", dir=path.parent)
         tmp = Path(name)
         try:
-            os.chmod(tmp, 0o644)      # mkstemp's 0600 would hide the wavs from whoever listens later
             with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
+                os.fchmod(f.fileno(), 0o644)    # mkstemp's 0600 would hide the wavs from whoever listens later
                 w.setnchannels(self.channels)
                 w.setsampwidth(2)
                 w.setframerate(self.rate)
