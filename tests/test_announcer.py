@@ -266,7 +266,8 @@ def test_the_same_name_twice_gets_a_suffix_never_a_replacement(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [second.name, target.name]
 
 
-def test_config_number_style_choices(tmp_path):
+def test_config_number_style_choices(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="phucvu.announcer")
     from kiosk import config
     base = config.load(Path(__file__).parent.parent / "deploy" / "demo-site.toml").model_dump()
     assert config.parse(base).announcer.number_style == "whole"
@@ -278,6 +279,8 @@ def test_config_number_style_choices(tmp_path):
         assert a.number_style == "hundreds"
         path = a.say("Mời công dân có số thứ tự bê không trăm linh một")
         assert path == tmp_path / "voice-test.wav" and ann.read_wav(path).seconds > 2
+        # say() (voice-test, the kiosk's "Nghe hướng dẫn") is logged too.
+        assert said_lines(caplog) == ['said (voice-test): "Mời công dân có số thứ tự bê không trăm linh một"']
     finally:
         a.close()
     base["announcer"] = {"number_style": "spelled"}
