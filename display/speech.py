@@ -15,11 +15,16 @@ from typing import Literal
 
 DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
 
-# How Vietnamese read a letter aloud on a ticket or a licence plate.
+# How Vietnamese read a letter aloud on a ticket or a licence plate.  Where
+# two names sound alike, the one that stays distinct is used: "giê" and "dê"
+# are both [ze] (the North) or [je] (the South), so G is "gờ"; "rờ" is [ɣə]
+# in the South like "gờ", so R is "e rờ"; espeak-ng says "gi" alone as a bare
+# [z], so J is "di" (the same sound, a whole syllable).  tests/test_announcer.py
+# checks with espeak-ng that no two letters sound the same.
 LETTERS = {
-    "A": "a", "B": "bê", "C": "xê", "D": "dê", "E": "e", "F": "ép", "G": "giê",
-    "H": "hát", "I": "i", "J": "gi", "K": "ca", "L": "lờ", "M": "mờ", "N": "nờ",
-    "O": "o", "P": "pê", "Q": "quy", "R": "rờ", "S": "ét", "T": "tê", "U": "u",
+    "A": "a", "B": "bê", "C": "xê", "D": "dê", "E": "e", "F": "ép", "G": "gờ",
+    "H": "hát", "I": "i", "J": "di", "K": "ca", "L": "lờ", "M": "mờ", "N": "nờ",
+    "O": "o", "P": "pê", "Q": "quy", "R": "e rờ", "S": "ét", "T": "tê", "U": "u",
     "V": "vê", "W": "vê kép", "X": "ích", "Y": "i dài", "Z": "dét",
 }
 

@@ -217,6 +217,18 @@ def test_number_style_is_what_espeak_says(tmp_path, espeak, caplog, style, said)
         assert ann.read_wav(p.path).frames == espeak.synth(text, tmp_path).frames
 
 
+@pytest.mark.parametrize("voice", ["vi", "vi-vn-x-central"])
+def test_no_two_letters_sound_the_same(voice):
+    # What espeak-ng will say, as phonemes: two fields' letters that sound
+    # alike ("dê" and "giê" are both [ze]) send citizens to the wrong counter.
+    heard = {}
+    for letter, word in speech.LETTERS.items():
+        r = subprocess.run(["espeak-ng", "-v", voice, "-q", "-x", word], capture_output=True, text=True)
+        heard.setdefault(r.stdout.strip(" _|\n"), []).append(letter)
+    assert [letters for letters in heard.values() if len(letters) > 1] == []
+    assert len(heard) == 26
+
+
 def test_b001_default_is_shorter_than_digit_by_digit(tmp_path, espeak):
     def seconds(style):
         a = ann.Announcer(espeak, template=TEMPLATE, number_style=style, use_chime=False,
