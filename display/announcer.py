@@ -10,6 +10,12 @@ the oldest waiting ones are dropped (and logged) so the hall is never
 minutes behind; a ticket called again while still waiting keeps only its
 newest call.
 
+Every announcement is logged at INFO with its call id and the exact sentence
+(``said call <id> (<label> at counter <n>): "<sentence>"``) so a centre can
+check what the hall heard; wav files are named ``<date>-<time>-<call id>-<label>-q<counter>.wav``
+and never overwrite an earlier file, across runs and between two announcers
+sharing a folder (docs/voice.md).
+
 Engines: espeak-ng's Vietnamese voice (offline, default) or a recorded clip
 pack (a folder of wav files plus ``manifest.json``, joined sample by sample
 with no gaps).  Output: a player command (aplay, pw-play, paplay) or, with
@@ -25,11 +31,13 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import wave
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -57,15 +65,50 @@ class Audio:
     def seconds(self) -> float:
         return len(self.frames) / (2 * self.channels * self.rate)
 
+    def _write_part(self, path: Path) -> Path:
+        # A private temporary name: two announcers writing the same final
+        # name must not write into one ".part" file.
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".part", dir=path.parent)
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
+                os.fchmod(f.fileno(), 0o644)    # mkstemp's 0600 would hide the wavs from whoever listens later
+                w.setnchannels(self.channels)
+                w.setsampwidth(2)
+                w.setframerate(self.rate)
+                w.writeframes(self.frames)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
     def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".part")
-        with wave.open(str(tmp), "wb") as w:
-            w.setnchannels(self.channels)
-            w.setsampwidth(2)
-            w.setframerate(self.rate)
-            w.writeframes(self.frames)
-        # Whoever watches the folder sees only whole files.
-        os.replace(tmp, path)
+        """Write (or replace) ``path``; whoever watches the folder sees only whole files."""
+        os.replace(self._write_part(path), path)
+
+    def write_new(self, path: Path) -> Path:
+        """Write under ``path``'s name, or ``<stem>-2``, ``-3``… if it is taken; never
+        replaces a file.  Returns the path written."""
+        tmp = self._write_part(path)
+        try:
+            for n in range(1, 1000):
+                target = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+                try:
+                    # link() fails when the name exists, even if another
+                    # process takes it between our check and our write.
+                    os.link(tmp, target)
+                    return target
+                except FileExistsError:
+                    continue
+                except OSError:
+                    # A filesystem without hard links (a FAT stick): check, then rename.
+                    if target.exists():
+                        continue
+                    os.replace(tmp, target)
+                    return target
+            raise AnnouncerError(f"{path.parent}: 999 files already named {path.stem}-*")
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def silence(self, seconds: float) -> "Audio":
         return Audio(self.rate, self.channels, b"\0\0" * self.channels * int(self.rate * seconds))
@@ -171,10 +214,11 @@ class ClipEngine:
                                      f"{fmt[0]} Hz x{fmt[1]}; record every clip in one format")
             self.audio[name] = a
         self.rate, self.channels = fmt  # type: ignore[misc]
-        # A pack that cannot say every digit fails now, not at ticket 9.
-        for n in range(10):
-            speech.match_clips(speech.call_sentence(template, f"A{n}{n}{n}", max(n, 1), number_style),
-                               self.phrases)
+        # A pack that cannot say every digit (and, read as numbers, every
+        # "mười", "linh", "lăm", "mốt") fails now, not at ticket 9.
+        labels = [f"A{n}{n}{n}" for n in range(10)] + ["A001", "A010", "A015", "A021", "A105"]
+        for i, label in enumerate(labels):
+            speech.match_clips(speech.call_sentence(template, label, 1 + i % 9, number_style), self.phrases)
 
     def synth(self, text: str, workdir: Path) -> Audio:
         parts = speech.match_clips(text, self.phrases)
@@ -208,10 +252,12 @@ class Played:
 
 
 class Announcer:
-    def __init__(self, engine: Any, *, template: str, number_style: speech.NumberStyle = "digits",
+    def __init__(self, engine: Any, *, template: str,
+                 number_style: speech.NumberStyle = speech.DEFAULT_NUMBER_STYLE,
                  use_chime: bool = True, max_backlog: int = 3, output_dir: str | Path | None = None,
                  player: list[str] | None = None, on_ready: Callable[[Job, Path], None] | None = None):
         speech.check_template(template)
+        speech.label_words("A001", number_style)      # an unknown style fails now
         self.engine = engine
         self.template = template
         self.number_style = number_style
@@ -230,7 +276,6 @@ class Announcer:
         self._cond = threading.Condition()
         self._busy = False
         self._stop = False
-        self._count = 0
         # Recent history for tests and diagnostics; bounded, the box runs for months.
         self.played: collections.deque[Played] = collections.deque(maxlen=1000)
         self.dropped: collections.deque[Job] = collections.deque(maxlen=1000)
@@ -272,9 +317,11 @@ class Announcer:
 
     def say(self, text: str, name: str = "voice-test") -> Path:
         """Speak one sentence now (voice-test); returns the wav it made."""
-        audio = self._render(speech.nfc(text))
+        text = speech.nfc(text)
+        audio = self._render(text)
         path = (self.output_dir or self._work) / f"{name}.wav"
         audio.write(path)
+        log.info('said (%s): "%s"', name, text)
         if self.player:
             self._play(path)
         return path
@@ -324,28 +371,59 @@ class Announcer:
                     self._busy = False
                     self._cond.notify_all()
 
+    def wav_name(self, job: Job) -> str:
+        """``20261127-083012-345-2026-11-27-17-B023-q2.wav``: the time first so a
+        folder lists in the order the hall heard it; the call id so a name
+        found in the log finds its file.  A counter restarting at each run
+        used to overwrite the previous run's files."""
+        now = datetime.now()
+        stamp = f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}"
+        call = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in job.call_id)[:64]
+        label = "".join(ch for ch in job.label if ch.isalnum())
+        return f"{stamp}-{call}-{label}-q{job.counter}.wav"
+
     def _announce(self, job: Job) -> None:
         audio = self._render(job.text)
-        self._count += 1
         folder = self.output_dir or self._work
-        safe = "".join(ch for ch in job.label if ch.isalnum())
-        path = folder / f"{self._count:05d}-{safe}-q{job.counter}.wav"
-        audio.write(path)
+        path = audio.write_new(folder / self.wav_name(job))
         ready = time.monotonic()
         if self.on_ready:
             self.on_ready(job, path)
+        # The one line a centre reads to know what the hall heard: call id,
+        # the exact sentence, and the file it was spoken from; logged as the
+        # sound starts, so the log's time is when the hall heard it.
+        log.info('said call %s (%s at counter %d, %.1f s, %s): "%s"', job.call_id, job.label, job.counter,
+                 audio.seconds, path.name, job.text)
         start = time.monotonic()
         if self.player:
             self._play(path)
             path.unlink(missing_ok=True)
         end = time.monotonic()
         self.played.append(Played(job.call_id, job.label, job.counter, path, job.received, ready, start, end))
-        log.info("announced %s at counter %d (%.1f s of sound)", job.label, job.counter, audio.seconds)
 
     def _play(self, path: Path) -> None:
         r = subprocess.run([*self.player, str(path)], capture_output=True, text=True)
         if r.returncode != 0:
             log.error("%s failed (%d): %s", self.player[0], r.returncode, r.stderr.strip())
+
+
+def keep_log_lines() -> None:
+    """Make the announcer's INFO lines reach stdout (the journal) in a process
+    that set up no logging.
+
+    The display runs Kivy in MIXED log mode and the speaker configures no
+    logging, so Python would show only warnings and drop the "said call" line
+    that tells a centre what the hall heard.  A process that has its own
+    handlers (the CLI's services, pytest) is left as it is.
+    """
+    if logging.getLogger().handlers or log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    # Set up later, a root handler would print each line twice.
+    log.propagate = False
 
 
 def find_player() -> list[str]:
@@ -371,6 +449,7 @@ def from_config(cfg: Any, *, output_dir: str | Path | None = None, fallback_dir:
     server).
     """
     a = cfg.announcer
+    keep_log_lines()
     try:
         if a.engine == "clips":
             if not a.clips_dir:

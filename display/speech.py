@@ -1,7 +1,8 @@
 """What the hall hears, as words: pure text logic shared by every voice engine.
 
-"B023" at counter 2 becomes "Mời công dân có số thứ tự bê không hai ba đến
-quầy số hai".  Letters and digits are spelled as Vietnamese words (not left to
+"B023" at counter 2 becomes "Mời công dân có số thứ tự bê hai mươi ba đến
+quầy số hai" (the number read as a whole number, as a caller would say it;
+``announcer.number_style`` picks another reading, docs/voice.md).  Letters and digits are spelled as Vietnamese words (not left to
 the synthesiser) so espeak-ng and a recorded clip pack say exactly the same
 thing, and a clip pack needs one file per word, digit and letter.
 
@@ -14,15 +15,28 @@ from typing import Literal
 
 DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
 
-# How Vietnamese read a letter aloud on a ticket or a licence plate.
+# How Vietnamese read a letter aloud on a ticket or a licence plate.  Where
+# two names sound alike, the one that stays distinct is used: "giê" and "dê"
+# are both [ze] (the North) or [je] (the South), so G is "gờ"; "rờ" is [ɣə]
+# in the South like "gờ", so R is "e rờ"; espeak-ng says "gi" alone as a bare
+# [z], so J is "di" (the same sound, a whole syllable).  tests/test_announcer.py
+# checks with espeak-ng that no two letters sound the same.
 LETTERS = {
-    "A": "a", "B": "bê", "C": "xê", "D": "dê", "E": "e", "F": "ép", "G": "giê",
-    "H": "hát", "I": "i", "J": "gi", "K": "ca", "L": "lờ", "M": "mờ", "N": "nờ",
-    "O": "o", "P": "pê", "Q": "quy", "R": "rờ", "S": "ét", "T": "tê", "U": "u",
+    "A": "a", "B": "bê", "C": "xê", "D": "dê", "E": "e", "F": "ép", "G": "gờ",
+    "H": "hát", "I": "i", "J": "di", "K": "ca", "L": "lờ", "M": "mờ", "N": "nờ",
+    "O": "o", "P": "pê", "Q": "quy", "R": "e rờ", "S": "ét", "T": "tê", "U": "u",
     "V": "vê", "W": "vê kép", "X": "ích", "Y": "i dài", "Z": "dét",
 }
 
-NumberStyle = Literal["digits", "words"]
+# How the digits of a label are read (docs/voice.md has a recording of each):
+#   whole     B001 "bê một", A012 "a mười hai": what a person calling says;
+#   hundreds  B001 "bê không trăm linh một": every printed digit has a word,
+#             still read as one number;
+#   digits    B001 "bê không không một": one word per digit.
+# "words" is the name "whole" had before; site files using it keep working.
+NumberStyle = Literal["whole", "hundreds", "digits", "words"]
+NUMBER_STYLES = ("whole", "hundreds", "digits")
+DEFAULT_NUMBER_STYLE = "whole"
 
 
 class SpeechError(ValueError):
@@ -63,8 +77,19 @@ def number_words(n: int) -> str:
     return " ".join(parts)
 
 
-def label_words(label: str, style: NumberStyle = "digits") -> str:
-    """A ticket label such as "B023" as words, digit by digit or as a number."""
+def hundreds_words(digits: str) -> str:
+    """Digits read as one number that keeps its printed hundreds: "001" is
+    "không trăm linh một", "012" "không trăm mười hai", "120" "một trăm hai mươi"."""
+    n = int(digits)
+    if len(digits) < 3 or n >= 100 or n == 0:
+        return number_words(n)
+    # Vietnamese reads an empty hundreds place as "không trăm", and an empty
+    # tens place after it as "linh" (as in 1005 "một nghìn không trăm linh năm").
+    return "không trăm " + (f"linh {DIGITS[n]}" if n < 10 else number_words(n))
+
+
+def label_words(label: str, style: NumberStyle = DEFAULT_NUMBER_STYLE) -> str:
+    """A ticket label such as "B023" as words, in one of ``NUMBER_STYLES``."""
     label = label.strip().upper()
     if not label:
         raise SpeechError("empty ticket label")
@@ -84,12 +109,16 @@ def label_words(label: str, style: NumberStyle = "digits") -> str:
     if digits:
         if style == "digits":
             words += [DIGITS[int(d)] for d in digits]
-        else:
+        elif style == "hundreds":
+            words.append(hundreds_words(digits))
+        elif style in ("whole", "words"):
             words.append(number_words(int(digits)))
+        else:
+            raise SpeechError(f"unknown number_style {style!r} (expected one of {', '.join(NUMBER_STYLES)})")
     return " ".join(words)
 
 
-def call_sentence(template: str, label: str, counter: int, style: NumberStyle = "digits") -> str:
+def call_sentence(template: str, label: str, counter: int, style: NumberStyle = DEFAULT_NUMBER_STYLE) -> str:
     """The sentence for one call, from the configured template.
 
     ``{number}`` is the ticket label in words, ``{counter}`` the counter

@@ -37,7 +37,7 @@ def test_speaker_only_mode_announces_calls_from_the_bus_once(broker, bus, site, 
         stop.set()
         t.join(60)
     names = sorted(p.name for p in (tmp_path / "wavs").glob("*.wav"))
-    assert names == ["00001-A001-q1.wav", "00002-B002-q2.wav"]
+    assert [n.split("-", 3)[3] for n in names] == ["2026-11-27-1-A001-q1.wav", "2026-11-27-2-B002-q2.wav"]
     assert [p.call_id for p in result["a"].played] == ["2026-11-27-1", "2026-11-27-2"]
     core.wait_for(lambda topic, body: topic == "presence/display-1" and body["status"] == "offline")
 

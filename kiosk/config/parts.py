@@ -83,7 +83,9 @@ class AnnouncerSection(Section):
     engine: Literal["espeak", "clips"] = "espeak"
     voice: str = "vi"
     template: str = "Mời công dân có số thứ tự {number} đến quầy số {counter}"
-    number_style: Literal["digits", "words"] = "digits"
+    # How a label's digits are read: B001 "bê một" (whole), "bê không trăm linh
+    # một" (hundreds), "bê không không một" (digits); docs/voice.md.
+    number_style: Literal["whole", "hundreds", "digits"] = "whole"
     clips_dir: str = ""
     chime: bool = True
     # Older calls than this many waiting are dropped so the hall is not behind.
@@ -96,6 +98,12 @@ class AnnouncerSection(Section):
     output_dir: str = ""
 
     _nfc = field_validator("template")(nfc)
+
+    @field_validator("number_style", mode="before")
+    @classmethod
+    def _old_style_name(cls, v: object) -> object:
+        # "words" was the name of "whole" before hundreds existed; old files still start.
+        return "whole" if v == "words" else v
 
 
 class DeviceSection(Section):
