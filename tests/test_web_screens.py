@@ -108,8 +108,10 @@ def test_console_times_in_site_zone_and_rating_line_names_previous_ticket(web, f
     browser_hhmm = page.evaluate(
         f"new Date({state['current']['called_at']} * 1000).toTimeString().slice(0, 5)")
     assert browser_hhmm != called
-    # Issue times in the waiting list were in the site's zone as well.
-    assert all(len(t) == 5 and t[2] == ":" for t in issued)
+    # Issue times in the waiting list are in the site's zone as well.
+    with sqlite3.connect(f"file:{web.app.state.api.reader.db_path}?mode=ro", uri=True) as c:
+        stamps = [r[0] for r in c.execute("SELECT issued_at FROM tickets ORDER BY seq")]
+    assert issued == [site_hhmm(site, t) for t in stamps]
 
     page.wait_for_function("document.getElementById('msg').textContent == 'A001: đã gọi'")
     page.click("#btn-finish")
@@ -159,6 +161,41 @@ def test_percentiles_of_a_known_set():
     assert figures.percentile(waits, 0.5) == 300
     assert figures.percentile(waits, 0.9) == 540
     assert figures.percentile([42], 0.9) == 42
+
+
+def _states(**counters) -> dict:
+    """Retained counter states: n=(status, current label or None, waiting)."""
+    return {f"counter/{n[1:]}/state": {"status": st, "current": {"label": cur} if cur else None,
+                                        "waiting": w}
+            for n, (st, cur, w) in counters.items()}
+
+
+def test_alert_rules_at_their_thresholds(site):
+    site = site.model_copy(update={"web": site.web.model_copy(
+        update={"alert_wait_min": 30, "alert_imbalance_waiting": 15})})
+    busy = _states(c1=("open", "A001", 15), c2=("open", None, 0), c3=("open", None, 0),
+                   c4=("open", None, 0))
+    got = figures.alerts(site, busy, {}, 1000.0)
+    assert [(a["kind"], a["counter"], a["idle"]) for a in got] == [("imbalance", 1, [2, 3, 4])]
+    # One fewer waiting, or nobody idle (serving or paused): no imbalance.
+    assert figures.alerts(site, _states(c1=("open", "A001", 14), c2=("open", None, 0)), {}, 1000.0) == []
+    assert figures.alerts(site, _states(c1=("open", "A001", 20), c2=("open", "B001", 0),
+                                        c3=("paused", None, 0), c4=("closed", None, 0)), {}, 1000.0) == []
+    # The wait target: 29 min 59 s is under it, 30 min is at it.
+    now = 100_000.0
+    assert figures.alerts(site, {}, {"tu-phap": now - 1799}, now) == []
+    at = figures.alerts(site, {}, {"tu-phap": now - 1800, "dat-dai": now - 60}, now)
+    assert [(a["kind"], a["field"], a["minutes"]) for a in at] == [("wait", "tu-phap", 30)]
+
+
+def test_satisfaction_rows_only_for_presses(site):
+    names = {"nv01": "Nguyễn Thị Hương"}
+    levels = [lv.code for lv in site.rating.levels]
+    sat = figures.satisfaction(site, [("nv01", levels[0], 3), ("nv01", levels[-1], 1)], names)
+    assert [(b["name"], b["total"]) for b in sat["bars"]] == [("Nguyễn Thị Hương", 4)]
+    sat = figures.satisfaction(site, [("nv01", levels[0], 2), (None, levels[0], 1)], names)
+    assert [b["name"] for b in sat["bars"]] == ["Nguyễn Thị Hương", "Không xác định"]
+    assert figures.satisfaction(site, [], names)["bars"] == []
 
 
 def _rows_of_day(db) -> list[tuple]:
