@@ -427,6 +427,10 @@ def test_screenshots(web, browser, bus):
     assert core_command(admin, {"action": "login", "official": "nv01", "counter": 1})["ok"]
     assert core_command(admin, {"action": "login", "official": "nv02", "counter": 2})["ok"]
     watcher.publish("counter/2/command", {"command_id": "shot-2", "action": "next"})
+    # A long line at counter 3 while counter 4 sits idle: the imbalance alert
+    # (default [web] alert_imbalance_waiting = 10) is in the dashboard's shot.
+    for _ in range(web.app.state.api.config.web.alert_imbalance_waiting):
+        assert core_command(admin, {"action": "issue", "field": "dat-dai"})["ok"]
 
     login(page, web.url, "ld01", "5678")
     page.wait_for_url("**/dashboard")
@@ -434,6 +438,7 @@ def test_screenshots(web, browser, bus):
     page.wait_for_selector("#chart .bar-row")
     page.wait_for_function("document.getElementById('counters').textContent.includes('nv02')")
     page.wait_for_function("document.querySelectorAll('#kpi-fields tbody tr').length > 0")
+    page.wait_for_selector("#queue-alerts li.alert-imbalance")
     shoot(page, "console-dashboard")
     page.click("#logout")
     page.wait_for_url("**/login")
