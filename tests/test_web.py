@@ -270,7 +270,7 @@ def test_dashboard_chart_downloads_and_reprint(web, browser, bus, tmp_path):
     login(page, web.url, "ld01", "5678")
     page.wait_for_url("**/dashboard")
     page.wait_for_selector("#link.ok")
-    page.wait_for_function("document.getElementById('chart').naturalWidth > 0")
+    page.wait_for_selector("#chart .bar-row")
     page.wait_for_function("document.getElementById('anomalies').textContent == '1'")
     page.wait_for_function(
         "[...document.querySelectorAll('#counters td')].some(td => td.textContent == 'nv01')")
@@ -372,8 +372,21 @@ def test_admin_roster_and_pause(web, browser, bus):
     p2.wait_for_function("document.getElementById('msg').textContent.includes('Sai mã')")
 
 
+# The counter PC (1366×768), a full-HD monitor and an older 1024×768 laptop.
+SHOT_SIZES = [(1366, 768), (1920, 1080), (1024, 768)]
+
+
+def shoot(page, name: str) -> None:
+    """The page at every size in SHOT_SIZES, back at 1366×768 afterwards."""
+    for w, h in SHOT_SIZES:
+        page.set_viewport_size({"width": w, "height": h})
+        page.wait_for_timeout(150)     # one layout pass after the resize
+        page.screenshot(path=str(IMAGES / f"{name}-{w}x{h}.png"))
+    page.set_viewport_size({"width": 1366, "height": 768})
+
+
 def test_screenshots(web, browser, bus):
-    """Console, dashboard and admin at 1366×768, saved for docs/console.md."""
+    """Console, login, dashboard and admin at every size in SHOT_SIZES, for docs/console.md."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     admin = web.admin
     for field in ("tu-phap", "tu-phap", "chung-thuc", "dat-dai", "tu-phap"):
@@ -391,11 +404,16 @@ def test_screenshots(web, browser, bus):
     # (the console used to list plain issue order and show B001 third).
     page.wait_for_function("[...document.querySelectorAll('#waiting-list li b')].map(b => b.textContent)"
                            ".join() == 'A001,A002,A003,B001'")
-    page.screenshot(path=str(IMAGES / "console-1366x768.png"))
-    # Finish and let the citizen rate, so the dashboard's chart has a bar.
+    # Finish, call the next one: the shot shows the rating line of the
+    # finished ticket beside the new one.  Then the citizen rates, so the
+    # dashboard's chart has a bar.
     page.wait_for_function("document.getElementById('msg').textContent.endsWith('đã gọi')")
     page.keyboard.press("h")
     page.wait_for_function("document.getElementById('rating').textContent.includes('đánh giá')")
+    page.wait_for_function("document.getElementById('msg').textContent == 'Đã hoàn thành'")
+    page.keyboard.press("n")
+    page.wait_for_function("document.getElementById('current').textContent == 'A001'")
+    shoot(page, "console")
     box = bus("counter-1")
     box.publish("counter/1/rating", {"rating_id": "shot-1", "level": 1, "device": "box-1", "boot": 1, "device_time_ms": 1000})
 
@@ -405,17 +423,23 @@ def test_screenshots(web, browser, bus):
     page.wait_for_url("**/login")
     # Logging out of the console logs the official out of the counter.
     watcher.wait_for(lambda t, b: t == "counter/1/state" and b["official"] is None)
-    page.screenshot(path=str(IMAGES / "console-login-1366x768.png"))
+    shoot(page, "console-login")
     assert core_command(admin, {"action": "login", "official": "nv01", "counter": 1})["ok"]
     assert core_command(admin, {"action": "login", "official": "nv02", "counter": 2})["ok"]
     watcher.publish("counter/2/command", {"command_id": "shot-2", "action": "next"})
+    # A long line at counter 3 while counter 4 sits idle: the imbalance alert
+    # (default [web] alert_imbalance_waiting = 10) is in the dashboard's shot.
+    for _ in range(web.app.state.api.config.web.alert_imbalance_waiting):
+        assert core_command(admin, {"action": "issue", "field": "dat-dai"})["ok"]
 
     login(page, web.url, "ld01", "5678")
     page.wait_for_url("**/dashboard")
     page.wait_for_selector("#link.ok")
-    page.wait_for_function("document.getElementById('chart').naturalWidth > 0")
+    page.wait_for_selector("#chart .bar-row")
     page.wait_for_function("document.getElementById('counters').textContent.includes('nv02')")
-    page.screenshot(path=str(IMAGES / "console-dashboard-1366x768.png"))
+    page.wait_for_function("document.querySelectorAll('#kpi-fields tbody tr').length > 0")
+    page.wait_for_selector("#queue-alerts li.alert-imbalance")
+    shoot(page, "console-dashboard")
     page.click("#logout")
     page.wait_for_url("**/login")
 
@@ -423,9 +447,10 @@ def test_screenshots(web, browser, bus):
     page.wait_for_url("**/admin")
     page.wait_for_selector("#roster tr[data-code=nv01]")
     page.wait_for_selector("#counters button")
-    page.screenshot(path=str(IMAGES / "console-admin-1366x768.png"))
+    shoot(page, "console-admin")
     for name in ("console", "console-login", "console-dashboard", "console-admin"):
-        assert (IMAGES / f"{name}-1366x768.png").stat().st_size > 10_000
+        for w, h in SHOT_SIZES:
+            assert (IMAGES / f"{name}-{w}x{h}.png").stat().st_size > 10_000
 
 
 def test_a_retried_console_press_calls_one_citizen(web, browser):

@@ -103,6 +103,7 @@ def build_app(config: SiteConfig, db_path: str | Path, password: str, *,
                              max_age=config.web.session_lifetime_s, same_site="strict")]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.bus = bus
+    app.state.api = api
     return app
 
 

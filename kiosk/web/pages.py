@@ -53,6 +53,8 @@ class Pages:
             "counters": [{"number": c.number, "name": c.name, "fields": list(c.fields)}
                          for c in config.counters],
             "priorities": {p.code: p.name_vi for p in config.priority.classes},
+            # Every time on a page is shown in the site's zone, whatever the browser's.
+            "tz": config.site.timezone,
         }, ensure_ascii=False)
 
     def page(self, name: str, request: Request, **values: str) -> Response:

@@ -48,3 +48,15 @@ class Reader:
     def anomalies(self, start: float, end: float) -> int:
         with read.Reader(self.db_path) as r:
             return r.uncounted_presses(start, end)
+
+    def today(self, config: SiteConfig, day: str, start: float, end: float) -> dict[str, Any]:
+        """The dashboard's figures for the service day ``day`` ([start, end) in
+        epoch seconds), read in one short connection."""
+        from kiosk.web import figures
+        with read.Reader(self.db_path) as r:
+            names = {o["code"]: o["name"] for o in r.officials()}
+            return {"anomalies": r.uncounted_presses(start, end),
+                    "oldest": r.oldest_waiting(day),
+                    "kpis": figures.time_kpis(config, r.day_times(day)),
+                    "satisfaction": figures.satisfaction(
+                        config, r.ratings_by_official(start, end), names)}

@@ -129,3 +129,12 @@ class Reader:
 
     def ticket_and_rating_events(self, from_id: int, after: float) -> list[tuple[int, str, dict]]:
         return self._read(queries.ticket_and_rating_events, from_id, after)
+
+    def day_times(self, day: str) -> list[tuple]:
+        return self._read(queries.day_times, day)
+
+    def oldest_waiting(self, day: str) -> dict[str, float]:
+        return self._read(queries.oldest_waiting, day)
+
+    def ratings_by_official(self, start: float, end: float) -> list[tuple[str | None, str, int]]:
+        return self._read(queries.ratings_by_official, start, end)

@@ -213,3 +213,28 @@ def ticket_and_rating_events(conn: sqlite3.Connection, from_id: int = 1,
         "AND (kind LIKE 'ticket%' OR kind = 'rating_pressed') ORDER BY id",
         (from_id, after)).fetchall()
     return [(event_id, kind, json.loads(payload)) for event_id, kind, payload in rows]
+
+
+# ------------------------------------------------------------ dashboard
+def day_times(conn: sqlite3.Connection, day: str) -> list[tuple]:
+    """(field, counter, issued_at, first_called_at, called_at, finished_at, state)
+    of the day's tickets: what the dashboard's wait and service percentiles
+    are computed from (kiosk/web/figures.py)."""
+    return conn.execute(
+        "SELECT field, counter, issued_at, COALESCE(first_called_at, called_at), called_at, "
+        "finished_at, state FROM tickets WHERE day = ? ORDER BY seq", (day,)).fetchall()
+
+
+def oldest_waiting(conn: sqlite3.Connection, day: str) -> dict[str, float]:
+    """Per field, when its longest-waiting ticket still in line was issued."""
+    return dict(conn.execute(
+        "SELECT field, MIN(issued_at) FROM tickets WHERE day = ? "
+        "AND state IN ('waiting', 'transferred') GROUP BY field", (day,)).fetchall())
+
+
+def ratings_by_official(conn: sqlite3.Connection, start: float,
+                        end: float) -> list[tuple[str | None, str, int]]:
+    """(official, level, count) of the counted presses made in [start, end)."""
+    return conn.execute(
+        "SELECT official, level, count(*) FROM ratings WHERE counted = 1 AND at >= ? AND at < ? "
+        "GROUP BY official, level ORDER BY official, level", (start, end)).fetchall()

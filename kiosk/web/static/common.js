@@ -58,9 +58,36 @@ function bindLogout() {
   };
 }
 
+// Times and dates in the site's zone (SITE.tz, [site] timezone), never the
+// browser's: a counter PC set to UTC must still show the hall's clock.
 function hhmm(t) {
   if (!t) return "";
-  return new Date(t * 1000).toLocaleTimeString("vi-VN", {hour: "2-digit", minute: "2-digit"});
+  return new Date(t * 1000).toLocaleTimeString("vi-VN", {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: SITE.tz || undefined});
+}
+
+// Dates as Vietnamese write them, dd/mm/yyyy, whatever the browser's locale
+// (a date <input> would follow the browser's: mm/dd/yyyy on an English one).
+function isoToVi(iso) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : "";
+}
+
+// "5/3/2026" or "05/03/2026" -> "2026-03-05"; null when it is no real date.
+function viToIso(text) {
+  const m = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4})\s*$/.exec(text || "");
+  if (!m) return null;
+  const [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const probe = new Date(Date.UTC(y, mo - 1, d));
+  if (probe.getUTCFullYear() !== y || probe.getUTCMonth() !== mo - 1 || probe.getUTCDate() !== d) return null;
+  return `${y}-${String(mo).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+}
+
+// Minutes (and seconds under ten minutes) of a duration in seconds.
+function minutes(s) {
+  if (s == null) return "—";
+  if (s < 600) return `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, "0")}`;
+  return `${Math.round(s / 60)} ph`;
 }
 
 const STATUS_VI = {open: "Đang mở", paused: "Tạm nghỉ", closed: "Đóng"};

@@ -55,8 +55,12 @@ function render() {
     : "Chưa gọi công dân nào";
   $("btn-pause").innerHTML = (s.status === "paused" ? "Tiếp tục" : "Tạm nghỉ") + " <kbd>P</kbd>";
   $("waiting-count").textContent = s.waiting;
-  $("rating").textContent = s.rating_window
-    ? `Đang chờ công dân đánh giá đến ${hhmm(s.rating_window.until)}` : "";
+  // The window is about the ticket just finished, not the one now served:
+  // named, and set apart below the buttons.
+  const w = s.rating_window;
+  $("rating").textContent = w
+    ? `Phiếu vừa xong ${w.ticket_id.split("-").pop()}: đang chờ công dân đánh giá đến ${hhmm(w.until)}` : "";
+  $("rating").classList.toggle("hidden", !w);
 }
 
 function renderSummary(summary) {

@@ -36,21 +36,63 @@ function renderAlerts() {
     `<li class="${esc(a.severity)}"><time>${hhmm(a.at)}</time> ${esc(a.message)}</li>`).join("");
 }
 
-async function loadOverview() {
-  const r = await fetch("/api/overview", {credentials: "same-origin"});
-  if (r.ok) $("anomalies").textContent = (await r.json()).anomalies;
+function renderQueueAlerts(list) {
+  $("queue-alerts").innerHTML = list.length
+    ? list.map(a => `<li class="alert-${esc(a.kind)}">${esc(a.message)}</li>`).join("")
+    : `<li class="none">Không có hàng chờ nào quá mục tiêu hay lệch quầy</li>`;
 }
 
-function loadChart() {
-  $("chart").src = `/api/chart.png?from=${TODAY}&to=${TODAY}&t=${Date.now()}`;
+function renderKpis(kpis) {
+  const row = k => `<tr><td>${esc(k.name)}</td><td class="num">${minutes(k.wait.p50)}</td>` +
+    `<td class="num">${minutes(k.wait.p90)}</td><td class="num">${minutes(k.service.p50)}</td>` +
+    `<td class="num">${minutes(k.service.p90)}</td><td class="num">${k.wait.n}</td></tr>`;
+  $("kpi-fields").tBodies[0].innerHTML = kpis.fields.map(row).join("");
+  $("kpi-counters").tBodies[0].innerHTML = kpis.counters.map(row).join("");
+}
+
+// Satisfaction as stacked HTML bars: text stays text (crisp at any zoom,
+// as large as the page's), one row per official with presses today.
+const LEVEL_COLOURS = {true: ["#1d7a3a", "#5fae6e", "#9fd3a6"], false: ["#b3261e", "#e07a2f", "#f0b35a"]};
+function renderChart(sat) {
+  const used = {true: 0, false: 0};
+  const colour = {};
+  for (const lv of sat.levels) colour[lv.code] = LEVEL_COLOURS[lv.satisfied][used[lv.satisfied]++ % 3];
+  if (!sat.bars.length) {
+    $("chart").innerHTML = `<p class="none">Chưa có đánh giá nào hôm nay</p>`;
+    return;
+  }
+  const legend = sat.levels.map(lv =>
+    `<span><i style="background:${colour[lv.code]}"></i>${esc(lv.name)}</span>`).join("");
+  const rows = sat.bars.map(b => {
+    const good = sat.levels.filter(lv => lv.satisfied).reduce((s, lv) => s + (b.counts[lv.code] || 0), 0);
+    const segs = sat.levels.filter(lv => b.counts[lv.code]).map(lv => {
+      const n = b.counts[lv.code];
+      return `<span class="seg" style="flex:${n};background:${colour[lv.code]}" title="${esc(lv.name)}: ${n}">${n}</span>`;
+    }).join("");
+    return `<div class="bar-row" data-official="${esc(b.official || "")}"><span class="bar-name">${esc(b.name)}</span>` +
+      `<span class="bar">${segs}</span><span class="bar-rate">${Math.round(100 * good / b.total)}% hài lòng · ${b.total}</span></div>`;
+  }).join("");
+  $("chart").innerHTML = `<div class="legend">${legend}</div>${rows}`;
+}
+
+async function loadOverview() {
+  const r = await fetch("/api/overview", {credentials: "same-origin"});
+  if (!r.ok) return;
+  const o = await r.json();
+  $("anomalies").textContent = o.anomalies;
+  renderQueueAlerts(o.alerts);
+  renderKpis(o.kpis);
+  renderChart(o.satisfaction);
 }
 
 let refresh = null;
 function scheduleFigures() {
-  // Ratings and finishes change the chart; redraw at most every few seconds.
+  // Ratings, calls and finishes change the figures; read them again at most every second.
   if (refresh) return;
-  refresh = setTimeout(() => { refresh = null; loadOverview(); loadChart(); }, 3000);
+  refresh = setTimeout(() => { refresh = null; loadOverview(); }, 1000);
 }
+// A wait grows with nobody pressing anything: look again each half minute.
+setInterval(scheduleFigures, 30000);
 
 live((topic, body, r) => {
   if (topic === "event/alert") { alerts.unshift(body); renderAlerts(); return; }
@@ -58,16 +100,24 @@ live((topic, body, r) => {
   renderCounters(r);
   renderFields(r["queue/summary"]);
   renderDevices(r);
-  if (topic.startsWith("counter/")) scheduleFigures();
+  if (topic === "*" || topic === "queue/summary" || topic.startsWith("counter/")) scheduleFigures();
 }, ok => $("link").className = "dot " + (ok ? "ok" : "bad"));
 
 function links() {
-  const q = `from=${$("from").value}&to=${$("to").value}&by=${$("by").value}`;
-  $("dl-xlsx").href = `/api/report?fmt=xlsx&${q}`;
-  $("dl-csv").href = `/api/report?fmt=csv&${q}`;
+  const from = viToIso($("from").value), to = viToIso($("to").value);
+  const bad = !from ? "from" : !to ? "to" : null;
+  ["from", "to"].forEach(id => $(id).classList.toggle("invalid", id === bad));
+  $("report-msg").textContent = bad ? "Ngày ghi theo dạng ngày/tháng/năm, ví dụ 05/03/2026" : "";
+  for (const fmt of ["xlsx", "csv"]) {
+    const a = $(`dl-${fmt}`);
+    a.classList.toggle("disabled", !!bad);
+    if (bad) a.removeAttribute("href");
+    else a.href = `/api/report?fmt=${fmt}&from=${from}&to=${to}&by=${$("by").value}`;
+  }
 }
-$("from").value = TODAY; $("to").value = TODAY;
-["from", "to", "by"].forEach(id => $(id).onchange = links);
+$("from").value = isoToVi(TODAY); $("to").value = isoToVi(TODAY);
+$("today").textContent = isoToVi(TODAY);
+["from", "to", "by"].forEach(id => { $(id).onchange = links; $(id).oninput = links; });
 links();
 
 $("reprint").onsubmit = async ev => {
@@ -78,5 +128,4 @@ $("reprint").onsubmit = async ev => {
 };
 
 loadOverview();
-loadChart();
 bindLogout();
