@@ -46,15 +46,58 @@ def demo_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
         calls.append({"call_id": f"{day}-{seq}", "call_seq": seq, "ticket_id": f"{day.replace('-', '')}-{label}",
                       "label": label, "counter": n, "counter_name": cfg.counter(n).name, "field": code,
                       "field_name_vi": fields[code].name_vi, "recall": i == 3, "at": now - 60 * i})
+    # The next number after the one each field's counter serves.
+    after = {"tu-phap": 13, "chung-thuc": 24, "dat-dai": 5, "van-hoa-xa-hoi": 8, "kinh-te": 3}
     waiting = [{"field": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "prefix": f.prefix,
-                "waiting": w, "estimated_wait_min": w * f.minutes_per_citizen / 2}
+                "waiting": w, "estimated_wait_min": w * f.minutes_per_citizen / 2,
+                "next": [f"{f.prefix}{after.get(f.code, 1) + k:03d}" for k in range(min(3, w))]}
                for f, w in zip(cfg.fields, (5, 3, 2, 0, 1))]
     snapshot = {"site": cfg.site.id, "commune": cfg.site.commune, "centre": cfg.site.centre, "day": day,
                 "day_closed": False, "call_seq": 40, "updated_at": now, "counters": counters,
-                "last_calls": calls[1:], "waiting": waiting}
+                "last_calls": calls[1:], "waiting": waiting,
+                "board": {"served": 37, "rated": 29, "satisfied_pct": 93, "called": 41, "on_time_pct": 88,
+                          "wait_target_min": cfg.display.wait_target_min}}
     return {"snapshot": snapshot, "call": calls[0],
             "notice": {"text": "Trung tâm nghỉ trưa từ 11:30 đến 13:30. Công dân vui lòng giữ phiếu "
                                "và chú ý nghe gọi số. Xin cảm ơn!"}}
+
+
+def busy_config(cfg: Any) -> Any:
+    """The demo site grown to 12 counters and 6 fields with the longest real
+    field names: what the layout must still fit at every size."""
+    from kiosk import config
+
+    data = cfg.model_dump()
+    data["fields"].append({**data["fields"][2], "code": "tai-nguyen", "name_vi": "Tài nguyên – Môi trường",
+                           "name_en": "Natural resources and environment", "prefix": "F"})
+    codes = [f["code"] for f in data["fields"]]
+    data["counters"] = [{"number": n, "name": f"Quầy {n}", "fields": [codes[(n - 1) % len(codes)]]}
+                        for n in range(1, 13)]
+    return config.parse(data)
+
+
+def busy_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
+    """Every counter serving, some paused, long waits, a full public board."""
+    msgs = demo_messages(cfg, now)
+    snap = msgs["snapshot"]
+    fields = list(cfg.fields)
+    counters = []
+    for c in cfg.counters:
+        f = fields[(c.number - 1) % len(fields)]
+        paused = c.number in (6, 11)
+        counters.append({"number": c.number, "name": c.name, "status": "paused" if paused else "open",
+                         "current": None if paused else f"{f.prefix}{100 + c.number:03d}",
+                         "field": None if paused else f.code,
+                         "field_name_vi": None if paused else f.name_vi, "official": None})
+    snap["counters"] = counters
+    snap["waiting"] = [{"field": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "prefix": f.prefix,
+                        "waiting": 128 - 17 * i, "estimated_wait_min": 145.0 - 20 * i,
+                        "next": [f"{f.prefix}{200 + k:03d}" for k in range(3)]}
+                       for i, f in enumerate(fields)]
+    snap["board"] = {"served": 1234, "rated": 987, "satisfied_pct": 100, "called": 1300,
+                     "on_time_pct": 100, "wait_target_min": 30}
+    msgs["notice"] = {"text": LONG_NOTICE}
+    return msgs
 
 
 def render(config_path: str, out: Path, width: int, height: int, stale: bool = False) -> Path:
