@@ -314,7 +314,7 @@ def _widgets():
             spacing = root.u * 0.3
             gaps = spacing * max(0, len(rows) - 1)
             # Few counters: big rows from the top; many: they share the height.
-            row_h = max(min_row, min(root.u * 12, (root.ids.counters_area.height - gaps) / max(1, len(rows))))
+            row_h = max(min_row, min(root.u * 17, (root.ids.counters_area.height - gaps) / max(1, len(rows))))
             root.counter_row_h = row_h
             root.counters_h = row_h * len(rows) + gaps
             for i, (w, c) in enumerate(zip(rows, v.counters)):
@@ -389,15 +389,27 @@ def _widgets():
 
 
 def save_screenshot(path: str | Path) -> Path:
-    """Save the current frame as exactly ``path`` (Kivy appends a number)."""
+    """Save the current frame as exactly ``path``.
+
+    Read as RGBA and written with Pillow: Kivy's own ``Window.screenshot``
+    reads packed RGB rows, which GL pads to 4 bytes, and so shears the
+    picture of any window whose width is not a multiple of 4 (1366x768).
+    """
     from kivy.core.window import Window
+    from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
+    from PIL import Image
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    made = Window.screenshot(name=str(path))
-    if not made:
-        raise RuntimeError(f"Kivy could not save a screenshot to {path.parent}")
-    os.replace(made, path)
+    width, height = Window.size
+    data = glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE)
+    if not data or len(data) < width * height * 4:
+        raise RuntimeError(f"Kivy could not read the frame for {path.name}")
+    image = Image.frombytes("RGBA", (width, height), bytes(data[: width * height * 4]))
+    # GL rows start at the bottom; a PNG's at the top.  No alpha: a TV has none.
+    tmp = path.with_name(path.name + ".part")
+    image.transpose(Image.Transpose.FLIP_TOP_BOTTOM).convert("RGB").save(tmp, format="PNG")
+    os.replace(tmp, path)
     return path
 
 

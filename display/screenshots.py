@@ -17,9 +17,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "deploy" / "demo-site.toml"
-# (name, width, height): the normal view at both sizes, and the
-# "Mất kết nối" mark with a notice long enough to scroll.
-SHOTS = (("display", 1920, 1080), ("display", 1280, 720), ("display-stale", 1280, 720))
+# (name, width, height): the demo centre at every supported size, the
+# "Mất kết nối" mark with a notice long enough to scroll, a busy centre (12
+# counters, the longest field names) and the public board in rotation.
+SHOTS = (("display", 1280, 720), ("display", 1366, 768), ("display", 1920, 1080), ("display", 3840, 2160),
+         ("display-stale", 1280, 720), ("display-busy", 1280, 720), ("display-busy", 1920, 1080),
+         ("display-board", 1920, 1080))
 LONG_NOTICE = ("Trung tâm nghỉ trưa từ 11:30 đến 13:30, buổi chiều làm việc từ 13:30 đến 17:00. "
                "Công dân vui lòng giữ phiếu và chú ý nghe gọi số. Xin cảm ơn!")
 
@@ -100,14 +103,28 @@ def busy_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
     return msgs
 
 
-def render(config_path: str, out: Path, width: int, height: int, stale: bool = False) -> Path:
-    """In this process: draw the demo state at width x height and save ``out``."""
+def render(config_path: str, out: Path, width: int, height: int, stale: bool = False,
+           kind: str = "display") -> Path:
+    """In this process: draw the demo state at width x height and save ``out``.
+
+    ``kind``: ``display`` (the demo centre), ``display-busy`` (12 counters),
+    ``display-board`` (``public_board = "rotate"`` in its board turn).
+    """
     from kiosk import config
     from display import app as display_app
 
     cfg = config.load(config_path)
+    if kind == "display-busy":
+        cfg = busy_config(cfg)
+    elif kind == "display-board":
+        data = cfg.model_dump()
+        data["display"]["public_board"] = "rotate"
+        cfg = config.parse(data)
     app = display_app.build_app(cfg, width=width, height=height, fullscreen=False)
-    msgs = demo_messages(cfg)
+    msgs = busy_messages(cfg) if kind == "display-busy" else demo_messages(cfg)
+    if kind == "display-board":
+        # Started one turn ago: the board has the calls' place now.
+        app.state.started -= display_app.ROTATE_S
 
     from kivy.clock import Clock
 
@@ -115,6 +132,8 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
         app.feed("presence", {"device": "core", "status": "offline" if stale else "online"})
         app.feed("snapshot", msgs["snapshot"])
         app.feed("notice", {"text": LONG_NOTICE} if stale else msgs["notice"])
+        if kind == "display-busy":
+            app.feed("notice", msgs["notice"])
         if not stale:
             app.feed("call", msgs["call"])
         # Let layout settle and the ticker start before the picture.
@@ -143,7 +162,8 @@ def main(config_path: str = str(DEMO), out_dir: str = str(ROOT / "docs" / "image
         env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1")
         env.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="phucvu-kivy-"))
         r = subprocess.run([sys.executable, "-m", "display.screenshots", "--render", config_path,
-                            str(out), str(w), str(h), *(["--stale"] if "stale" in name else [])],
+                            str(out), str(w), str(h), "--kind", name,
+                            *(["--stale"] if "stale" in name else [])],
                            env=env, cwd=ROOT, capture_output=True, text=True)
         if r.returncode != 0 or not out.exists():
             raise SystemExit(f"rendering {out.name} failed ({r.returncode}):\n{r.stderr[-2000:]}")
@@ -156,11 +176,12 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--render", nargs=4, metavar=("CONFIG", "OUT", "W", "H"), help=argparse.SUPPRESS)
     p.add_argument("--stale", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--kind", default="display", help=argparse.SUPPRESS)
     p.add_argument("--config", default=str(DEMO))
     p.add_argument("--out-dir", default=str(ROOT / "docs" / "images"))
     a = p.parse_args()
     if a.render:
         cfg_path, out, w, h = a.render
-        render(cfg_path, Path(out), int(w), int(h), stale=a.stale)
+        render(cfg_path, Path(out), int(w), int(h), stale=a.stale, kind=a.kind)
     else:
         main(a.config, a.out_dir)

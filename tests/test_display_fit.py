@@ -29,9 +29,12 @@ DRIVER = textwrap.dedent(r'''
 
     cfg_path, width, height, board = sys.argv[1:5]
     data = config.load(cfg_path).model_dump()
-    data["display"]["public_board"] = board
+    data["display"]["public_board"] = board.split("-")[0]
     cfg = screenshots.busy_config(config.parse(data))
     app = display_app.build_app(cfg, width=int(width), height=int(height))
+    if board == "rotate-board":
+        # Started one turn ago: the board has taken the calls' place.
+        app.state.started -= display_app.ROTATE_S
     msgs = screenshots.busy_messages(cfg)
     from kivy.clock import Clock
     from kivy.core.text import Label as CoreLabel
@@ -62,7 +65,7 @@ DRIVER = textwrap.dedent(r'''
             x, y = w.to_window(w.x, w.y)
             # root.ids holds weak proxies; __self__ is the widget itself.
             out.append({"id": next((k for k, v in app.root.ids.items() if v.__self__ is w), ""),
-                        "text": w.text, "font": w.font_size, "w": w.width, "h": w.height,
+                        "text": w.text, "font": w.font_size, "w": w.width, "h": w.height, "y": y,
                         "tw": tw, "th": th, "pad": w.padding_x, "x": x, "right": x + w.width,
                         "scrolls": w is app.root.ids.ticker.__self__})
         print(json.dumps({"labels": out, "window": list(Window.size)}, ensure_ascii=False), flush=True)
@@ -99,6 +102,18 @@ def problems(frame: dict, height: int) -> list[str]:
             bad.append(f"taller than its box: {what}")
         if not lb["scrolls"] and (lb["x"] < -1 or lb["right"] > frame["window"][0] + 1):
             bad.append(f"outside the window: {what}")
+    # No label sits on another (a box that kept a stale height pushes its
+    # neighbours over the header), and none leaves the window.
+    boxes = [lb for lb in frame["labels"] if not lb["scrolls"]]
+    for lb in boxes:
+        if lb["y"] < -1 or lb["y"] + lb["h"] > frame["window"][1] + 1:
+            bad.append(f"outside the window: {lb['text'][:40]!r}")
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            dx = min(a["right"], b["right"]) - max(a["x"], b["x"])
+            dy = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+            if dx > 1 and dy > 1:
+                bad.append(f"{a['text'][:30]!r} overlaps {b['text'][:30]!r}")
     return bad
 
 
@@ -117,9 +132,16 @@ def test_busy_display_fits_and_reads_from_the_back(tmp_path, size):
 def test_public_board_in_rotation_and_off(tmp_path):
     panel = [lb["text"] for lb in render(tmp_path, (1280, 720), "panel")["labels"]]
     assert "CÔNG KHAI HÔM NAY" in panel and "LƯỢT GỌI GẦN ĐÂY" in panel
-    # In rotation the calls show first (the board takes their place later).
+    # In rotation the calls show first, then the board takes their place.
     rotate = [lb["text"] for lb in render(tmp_path, (1280, 720), "rotate")["labels"]]
     assert "LƯỢT GỌI GẦN ĐÂY" in rotate and "CÔNG KHAI HÔM NAY" not in rotate
+    for size in ((1280, 720), (1920, 1080)):
+        frame = render(tmp_path, size, "rotate-board")
+        turned = [lb["text"] for lb in frame["labels"]]
+        assert "CÔNG KHAI HÔM NAY" in turned and "LƯỢT GỌI GẦN ĐÂY" not in turned
+        assert "1234" in turned
+        bad = problems(frame, size[1])
+        assert not bad, "\n".join(bad)
     # Off: the board's figures are no label anywhere.
     off = [lb["text"] for lb in render(tmp_path, (1280, 720), "off")["labels"]]
     assert "LƯỢT GỌI GẦN ĐÂY" in off
