@@ -36,6 +36,8 @@ TICKER_SPEED = 0.12     # window heights per second: readable, not jumpy
 # Every ticker step redraws the whole screen; 20 steps a second reads as
 # smooth from across a hall and leaves a software renderer time to breathe.
 TICKER_FPS = 20
+# [display] public_board = "rotate": the calls and the board take turns.
+ROTATE_S = 15
 
 
 def configure_window(width: int, height: int, fullscreen: bool) -> None:
@@ -63,8 +65,41 @@ def _widgets():
     from kivy.clock import Clock
     from kivy.lang import Builder
     from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+    from kivy.core.text import Label as CoreLabel
     from kivy.uix.boxlayout import BoxLayout
+    from kivy.uix.label import Label
     from kivy.uix.widget import Widget
+
+    class FitLabel(Label):
+        """One line at ``max_font``, shrunk to fit its width, never under ``min_font``.
+
+        Shrinking instead of Kivy's ``shorten``: a field name cut to
+        "Văn hóa – X…" tells the citizen nothing.  The layout gives the
+        longest names room at the floor; the fit test checks that.
+        """
+        max_font = NumericProperty(20)
+        min_font = NumericProperty(10)
+
+        def __init__(self, **kw: Any):
+            super().__init__(**kw)
+            refit = self._refit
+            for prop in ("text", "width", "max_font", "min_font", "font_name", "bold", "padding"):
+                self.fbind(prop, refit)
+            refit()
+
+        def _refit(self, *_: Any) -> None:
+            size = self.max_font
+            avail = self.width - 2 * self.padding_x
+            if self.text and avail > 0:
+                # Width scales with the size, but hinting rounds it: measure
+                # again at the new size, a few times at most.
+                for _ in range(4):
+                    w, _h = CoreLabel(text=self.text, font_size=size, font_name=self.font_name,
+                                      bold=self.bold).get_extents(self.text)
+                    if w <= avail or size <= self.min_font:
+                        break
+                    size = size * avail / w * 0.98
+            self.font_size = max(self.min_font, size)
 
     class CounterRow(BoxLayout):
         name = StringProperty("")
@@ -84,9 +119,12 @@ def _widgets():
         index = NumericProperty(0)
         row_h = NumericProperty(50)
 
-    class WaitingRow(BoxLayout):
+    class FieldRow(BoxLayout):
         name = StringProperty("")
         count_text = StringProperty("")
+        next_text = StringProperty("")
+        wait_text = StringProperty("")
+        index = NumericProperty(0)
         row_h = NumericProperty(50)
 
     class DisplayRoot(Widget):
@@ -110,9 +148,17 @@ def _widgets():
         counters_h = NumericProperty(0)
         calls_h = NumericProperty(0)
         waiting_h = NumericProperty(0)
+        calls_visible = BooleanProperty(True)
+        board_visible = BooleanProperty(False)
+        board_served = StringProperty("—")
+        board_satisfied = StringProperty("—")
+        board_on_time = StringProperty("—")
+        board_on_time_what = StringProperty("")
 
     class DisplayApp(App):
         font_name = StringProperty("Roboto")
+        # The smallest text on the wall: 1/30 of the window height.
+        floor = NumericProperty(24)
 
         def __init__(self, cfg: Any, *, connect: Callable[["DisplayApp"], Any] | None = None,
                      announcer: Any = None, screenshot_dir: str | Path | None = None, **kw: Any):
@@ -141,9 +187,15 @@ def _widgets():
             # Row heights follow the boxes they sit in, which settle only
             # after layout: refresh once more whenever a box is resized.
             relayout = Clock.create_trigger(lambda _dt: self.refresh(), 0)
-            root.bind(size=lambda *_: relayout())
+
+            def resized(*_: Any) -> None:
+                self.floor = root.height / 30
+                relayout()
+
+            root.bind(size=resized)
             root.ids.counters_area.bind(height=lambda *_: relayout())
             root.ids.waiting_area.bind(height=lambda *_: relayout())
+            root.ids.calls_area.bind(height=lambda *_: relayout())
             return root
 
         def on_start(self):
@@ -255,11 +307,14 @@ def _widgets():
             root.blink_on = blink_on
             root.day_closed = v.day_closed
 
+            floor = self.floor
+            # A row holds one line at the floor at least (texture ~1.2 x font).
+            min_row = floor * 1.45
             rows = _ensure(root.ids.counters, CounterRow, len(v.counters))
-            spacing = root.u * 0.4
+            spacing = root.u * 0.3
             gaps = spacing * max(0, len(rows) - 1)
             # Few counters: big rows from the top; many: they share the height.
-            row_h = max(root.u * 4, min(root.u * 14, (root.ids.counters_area.height - gaps) / max(1, len(rows))))
+            row_h = max(min_row, min(root.u * 17, (root.ids.counters_area.height - gaps) / max(1, len(rows))))
             root.counter_row_h = row_h
             root.counters_h = row_h * len(rows) + gaps
             for i, (w, c) in enumerate(zip(rows, v.counters)):
@@ -268,26 +323,40 @@ def _widgets():
                 w.official, w.status_text = c.official, c.status_text
                 w.highlight, w.blink_on = c.highlight, blink_on
 
-            # Two columns, newest first down the left column.
-            crows = _ensure(root.ids.calls, CallRow, len(v.last_calls))
-            call_h = root.u * 5.2
-            per_col = (self.state.last_calls_shown + 1) // 2
-            root.calls_h = call_h * per_col
-            n = len(v.last_calls)
-            half = (n + 1) // 2
-            order = [i for r in range(half) for i in (r, r + half) if i < n]
-            for w, i in zip(crows, order):
-                c = v.last_calls[i]
+            # Per field: two lines (name and count; next numbers and wait).
+            wrows = _ensure(root.ids.waiting, FieldRow, len(v.waiting))
+            wgaps = spacing * max(0, len(wrows) - 1)
+            field_h = max(min_row * 2, min(root.u * 16, (root.ids.waiting_area.height - wgaps) / max(1, len(wrows))))
+            root.waiting_h = field_h * len(wrows) + wgaps
+            for i, (w, r) in enumerate(zip(wrows, v.waiting)):
+                w.index, w.row_h = i, field_h
+                w.name = r.name
+                w.count_text = f"{r.waiting} người"
+                w.next_text = ("Tiếp: " + "  ".join(r.next)) if r.next else ""
+                w.wait_text = st.short_wait(r.estimated_wait_min, r.waiting)
+
+            # The board: always, never, or in turn with the recent calls.
+            mode = self.cfg.display.public_board
+            board = v.board if mode != "off" else None
+            # The calls first: a display that just started shows them.
+            turn = int((time.monotonic() - self.state.started) // ROTATE_S) % 2 == 1
+            root.board_visible = board is not None and (mode == "panel" or turn)
+            root.calls_visible = not (root.board_visible and mode == "rotate")
+            if board is not None:
+                root.board_served = board.served
+                root.board_satisfied = board.satisfied
+                root.board_on_time = board.on_time
+                root.board_on_time_what = f"Chờ ≤ {board.wait_target_min} phút"
+
+            # As many recent calls as the space holds, newest first.
+            call_h = min_row * 1.05
+            fit = max(1, int(root.ids.calls_area.height // call_h)) if root.calls_visible else 0
+            shown = v.last_calls[: min(fit, len(v.last_calls))]
+            crows = _ensure(root.ids.calls, CallRow, len(shown))
+            root.calls_h = call_h * len(shown)
+            for i, (w, c) in enumerate(zip(crows, shown)):
                 w.index, w.row_h = i, call_h
                 w.label, w.counter_name, w.recall = c.label, c.counter_name, c.recall
-
-            wrows = _ensure(root.ids.waiting, WaitingRow, len(v.waiting))
-            wait_h = min(root.u * 5, root.ids.waiting_area.height / max(1, len(wrows)))
-            root.waiting_h = wait_h * len(wrows)
-            for w, r in zip(wrows, v.waiting):
-                w.row_h = wait_h
-                w.name = f"{r.prefix} · {r.name}" if r.prefix else r.name
-                w.count_text = f"{r.waiting} người"
 
         def _maybe_screenshot(self) -> None:
             if self.screenshot_dir is not None:
@@ -320,15 +389,27 @@ def _widgets():
 
 
 def save_screenshot(path: str | Path) -> Path:
-    """Save the current frame as exactly ``path`` (Kivy appends a number)."""
+    """Save the current frame as exactly ``path``.
+
+    Read as RGBA and written with Pillow: Kivy's own ``Window.screenshot``
+    reads packed RGB rows, which GL pads to 4 bytes, and so shears the
+    picture of any window whose width is not a multiple of 4 (1366x768).
+    """
     from kivy.core.window import Window
+    from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
+    from PIL import Image
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    made = Window.screenshot(name=str(path))
-    if not made:
-        raise RuntimeError(f"Kivy could not save a screenshot to {path.parent}")
-    os.replace(made, path)
+    width, height = Window.size
+    data = glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE)
+    if not data or len(data) < width * height * 4:
+        raise RuntimeError(f"Kivy could not read the frame for {path.name}")
+    image = Image.frombytes("RGBA", (width, height), bytes(data[: width * height * 4]))
+    # GL rows start at the bottom; a PNG's at the top.  No alpha: a TV has none.
+    tmp = path.with_name(path.name + ".part")
+    image.transpose(Image.Transpose.FLIP_TOP_BOTTOM).convert("RGB").save(tmp, format="PNG")
+    os.replace(tmp, path)
     return path
 
 

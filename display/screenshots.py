@@ -17,9 +17,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "deploy" / "demo-site.toml"
-# (name, width, height): the normal view at both sizes, and the
-# "Mất kết nối" mark with a notice long enough to scroll.
-SHOTS = (("display", 1920, 1080), ("display", 1280, 720), ("display-stale", 1280, 720))
+# (name, width, height): the demo centre at every supported size, the
+# "Mất kết nối" mark with a notice long enough to scroll, a busy centre (12
+# counters, the longest field names) and the public board in rotation.
+SHOTS = (("display", 1280, 720), ("display", 1366, 768), ("display", 1920, 1080), ("display", 3840, 2160),
+         ("display-stale", 1280, 720), ("display-busy", 1280, 720), ("display-busy", 1920, 1080),
+         ("display-board", 1920, 1080))
 LONG_NOTICE = ("Trung tâm nghỉ trưa từ 11:30 đến 13:30, buổi chiều làm việc từ 13:30 đến 17:00. "
                "Công dân vui lòng giữ phiếu và chú ý nghe gọi số. Xin cảm ơn!")
 
@@ -46,25 +49,82 @@ def demo_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
         calls.append({"call_id": f"{day}-{seq}", "call_seq": seq, "ticket_id": f"{day.replace('-', '')}-{label}",
                       "label": label, "counter": n, "counter_name": cfg.counter(n).name, "field": code,
                       "field_name_vi": fields[code].name_vi, "recall": i == 3, "at": now - 60 * i})
+    # The next number after the one each field's counter serves.
+    after = {"tu-phap": 13, "chung-thuc": 24, "dat-dai": 5, "van-hoa-xa-hoi": 8, "kinh-te": 3}
     waiting = [{"field": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "prefix": f.prefix,
-                "waiting": w, "estimated_wait_min": w * f.minutes_per_citizen / 2}
+                "waiting": w, "estimated_wait_min": w * f.minutes_per_citizen / 2,
+                "next": [f"{f.prefix}{after.get(f.code, 1) + k:03d}" for k in range(min(3, w))]}
                for f, w in zip(cfg.fields, (5, 3, 2, 0, 1))]
     snapshot = {"site": cfg.site.id, "commune": cfg.site.commune, "centre": cfg.site.centre, "day": day,
                 "day_closed": False, "call_seq": 40, "updated_at": now, "counters": counters,
-                "last_calls": calls[1:], "waiting": waiting}
+                "last_calls": calls[1:], "waiting": waiting,
+                "board": {"served": 37, "rated": 29, "satisfied_pct": 93, "called": 41, "on_time_pct": 88,
+                          "wait_target_min": cfg.display.wait_target_min}}
     return {"snapshot": snapshot, "call": calls[0],
             "notice": {"text": "Trung tâm nghỉ trưa từ 11:30 đến 13:30. Công dân vui lòng giữ phiếu "
                                "và chú ý nghe gọi số. Xin cảm ơn!"}}
 
 
-def render(config_path: str, out: Path, width: int, height: int, stale: bool = False) -> Path:
-    """In this process: draw the demo state at width x height and save ``out``."""
+def busy_config(cfg: Any) -> Any:
+    """The demo site grown to 12 counters and 6 fields with the longest real
+    field names: what the layout must still fit at every size."""
+    from kiosk import config
+
+    data = cfg.model_dump()
+    data["fields"].append({**data["fields"][2], "code": "tai-nguyen", "name_vi": "Tài nguyên – Môi trường",
+                           "name_en": "Natural resources and environment", "prefix": "F"})
+    codes = [f["code"] for f in data["fields"]]
+    data["counters"] = [{"number": n, "name": f"Quầy {n}", "fields": [codes[(n - 1) % len(codes)]]}
+                        for n in range(1, 13)]
+    return config.parse(data)
+
+
+def busy_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
+    """Every counter serving, some paused, long waits, a full public board."""
+    msgs = demo_messages(cfg, now)
+    snap = msgs["snapshot"]
+    fields = list(cfg.fields)
+    counters = []
+    for c in cfg.counters:
+        f = fields[(c.number - 1) % len(fields)]
+        paused = c.number in (6, 11)
+        counters.append({"number": c.number, "name": c.name, "status": "paused" if paused else "open",
+                         "current": None if paused else f"{f.prefix}{100 + c.number:03d}",
+                         "field": None if paused else f.code,
+                         "field_name_vi": None if paused else f.name_vi, "official": None})
+    snap["counters"] = counters
+    snap["waiting"] = [{"field": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "prefix": f.prefix,
+                        "waiting": 128 - 17 * i, "estimated_wait_min": 145.0 - 20 * i,
+                        "next": [f"{f.prefix}{200 + k:03d}" for k in range(3)]}
+                       for i, f in enumerate(fields)]
+    snap["board"] = {"served": 1234, "rated": 987, "satisfied_pct": 100, "called": 1300,
+                     "on_time_pct": 100, "wait_target_min": 30}
+    msgs["notice"] = {"text": LONG_NOTICE}
+    return msgs
+
+
+def render(config_path: str, out: Path, width: int, height: int, stale: bool = False,
+           kind: str = "display") -> Path:
+    """In this process: draw the demo state at width x height and save ``out``.
+
+    ``kind``: ``display`` (the demo centre), ``display-busy`` (12 counters),
+    ``display-board`` (``public_board = "rotate"`` in its board turn).
+    """
     from kiosk import config
     from display import app as display_app
 
     cfg = config.load(config_path)
+    if kind == "display-busy":
+        cfg = busy_config(cfg)
+    elif kind == "display-board":
+        data = cfg.model_dump()
+        data["display"]["public_board"] = "rotate"
+        cfg = config.parse(data)
     app = display_app.build_app(cfg, width=width, height=height, fullscreen=False)
-    msgs = demo_messages(cfg)
+    msgs = busy_messages(cfg) if kind == "display-busy" else demo_messages(cfg)
+    if kind == "display-board":
+        # Started one turn ago: the board has the calls' place now.
+        app.state.started -= display_app.ROTATE_S
 
     from kivy.clock import Clock
 
@@ -72,6 +132,8 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
         app.feed("presence", {"device": "core", "status": "offline" if stale else "online"})
         app.feed("snapshot", msgs["snapshot"])
         app.feed("notice", {"text": LONG_NOTICE} if stale else msgs["notice"])
+        if kind == "display-busy":
+            app.feed("notice", msgs["notice"])
         if not stale:
             app.feed("call", msgs["call"])
         # Let layout settle and the ticker start before the picture.
@@ -100,7 +162,8 @@ def main(config_path: str = str(DEMO), out_dir: str = str(ROOT / "docs" / "image
         env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1")
         env.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="phucvu-kivy-"))
         r = subprocess.run([sys.executable, "-m", "display.screenshots", "--render", config_path,
-                            str(out), str(w), str(h), *(["--stale"] if "stale" in name else [])],
+                            str(out), str(w), str(h), "--kind", name,
+                            *(["--stale"] if "stale" in name else [])],
                            env=env, cwd=ROOT, capture_output=True, text=True)
         if r.returncode != 0 or not out.exists():
             raise SystemExit(f"rendering {out.name} failed ({r.returncode}):\n{r.stderr[-2000:]}")
@@ -113,11 +176,12 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--render", nargs=4, metavar=("CONFIG", "OUT", "W", "H"), help=argparse.SUPPRESS)
     p.add_argument("--stale", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--kind", default="display", help=argparse.SUPPRESS)
     p.add_argument("--config", default=str(DEMO))
     p.add_argument("--out-dir", default=str(ROOT / "docs" / "images"))
     a = p.parse_args()
     if a.render:
         cfg_path, out, w, h = a.render
-        render(cfg_path, Path(out), int(w), int(h), stale=a.stale)
+        render(cfg_path, Path(out), int(w), int(h), stale=a.stale, kind=a.kind)
     else:
         main(a.config, a.out_dir)

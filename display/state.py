@@ -63,6 +63,16 @@ class WaitingRow:
     prefix: str
     waiting: int
     estimated_wait_min: float | None
+    next: list[str] = field(default_factory=list)   # the next labels the field calls
+
+
+@dataclass(frozen=True)
+class Board:
+    """The public board (công khai), as the display words it."""
+    served: str
+    satisfied: str
+    on_time: str
+    wait_target_min: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,7 @@ class View:
     stale: bool
     has_data: bool
     day_closed: bool
+    board: Board | None = None      # None until a core that sends one speaks
 
 
 @dataclass
@@ -268,6 +279,7 @@ class DisplayState:
                     prefix=str(raw.get("prefix") or ""),
                     waiting=int(raw.get("waiting") or 0),
                     estimated_wait_min=float(est) if est is not None else None,
+                    next=[_nfc(x) for x in (raw.get("next") or []) if isinstance(x, str)][:3],
                 ))
         calls = [CallRow(c.label, c.counter, c.counter_name, c.recall)
                  for c in self.calls[: self.last_calls_shown]]
@@ -287,7 +299,26 @@ class DisplayState:
             stale=self.is_stale(now),
             has_data=self.snapshot is not None,
             day_closed=bool(snap.get("day_closed", False)),
+            board=board_from(snap.get("board")),
         )
+
+
+def _pct(v: Any) -> str:
+    return "—" if v is None else f"{round(float(v))}%"
+
+
+def board_from(raw: Any) -> Board | None:
+    """The snapshot's ``board``; figures the core does not know yet read "—"."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        served = raw.get("served")
+        return Board(served="—" if served is None else str(int(served)),
+                     satisfied=_pct(raw.get("satisfied_pct")), on_time=_pct(raw.get("on_time_pct")),
+                     wait_target_min=int(raw.get("wait_target_min") or 0))
+    except (TypeError, ValueError):
+        log.warning("display/snapshot: unusable board %r", raw)
+        return None
 
 
 def date_vi(d: dt.datetime) -> str:
@@ -301,3 +332,14 @@ def wait_text(minutes: float | None) -> str:
     if minutes < 1:
         return "dưới 1 phút"
     return f"khoảng {round(minutes)} phút"
+
+
+def short_wait(minutes: float | None, waiting: int) -> str:
+    """The wall's per-field wait: short enough to sit beside three numbers."""
+    if waiting <= 0:
+        return "không chờ"
+    if minutes is None:
+        return ""
+    if minutes < 1:
+        return "< 1 phút"
+    return f"≈ {round(minutes)} phút"

@@ -160,9 +160,18 @@ def test_retained_snapshot_is_on_screen_at_start(screen, bus, site, tmp_path):
                                  ["Quầy 3", "C004", False], ["Quầy 4", "", False]]
     texts = frame["texts"]
     for expected in ("XÃ THẮNG LỘC", "Trung tâm Phục vụ hành chính công xã Thắng Lộc", "Tư pháp – Hộ tịch",
-                     "Đất đai – Xây dựng", "Tạm dừng", "B · Chứng thực", "3 người", msgs["notice"]["text"]):
+                     "Đất đai – Xây dựng", "Tạm dừng", "Chứng thực", "3 người", msgs["notice"]["text"]):
         assert expected in texts, expected
     assert "MẤT KẾT NỐI" not in texts
+    # Per field: the next numbers from the snapshot and the wait (3 x 5 min / 2).
+    assert "Tiếp: B024  B025  B026" in texts and "≈ 8 phút" in texts
+    assert "không chờ" in texts      # van-hoa-xa-hoi has nobody waiting
+    # The public board (panel, the default) with the snapshot's figures.
+    board = msgs["snapshot"]["board"]
+    for expected in ("CÔNG KHAI HÔM NAY", "Đã phục vụ", str(board["served"]), "Hài lòng",
+                     f"{board['satisfied_pct']}%", f"Chờ ≤ {board['wait_target_min']} phút",
+                     f"{board['on_time_pct']}%"):
+        assert expected in texts, expected
 
     # A call event: the number appears at its counter and as the newest call.
     core.publish("event/call", msgs["call"] | {"label": "B024", "call_id": "t-41", "call_seq": 41})
@@ -258,7 +267,10 @@ def test_real_core_calls_reach_the_screen_and_survive_a_broker_restart(core, scr
     assert next_at_counter_1("n1")["ok"]
     frame = s.wait(lambda f: f["counters"][0][1] == "A001" and f["newest"] == "A001")
     assert frame["counters"][0] == ["Quầy 1", "A001", True]
-    assert "ĐẾN QUẦY 1" in frame["texts"] and "A · Tư pháp – Hộ tịch" in frame["texts"]
+    assert "ĐẾN QUẦY 1" in frame["texts"] and "Tư pháp – Hộ tịch" in frame["texts"]
+    # The real core's snapshot names who is next in the field, and the board counts.
+    frame = s.wait(lambda f: "Tiếp: A002" in f["texts"])
+    assert "CÔNG KHAI HÔM NAY" in frame["texts"]
 
     broker.restart()
     # The core reconnects and republishes; the display follows by itself.

@@ -65,8 +65,15 @@ def test_screenshots_command_renders_every_size(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     from PIL import Image
     sizes = {p.name: Image.open(p).size for p in tmp_path.glob("display-*.png")}
-    assert sizes == {"display-1920x1080.png": (1920, 1080), "display-1280x720.png": (1280, 720),
-                     "display-stale-1280x720.png": (1280, 720)}
+    assert sizes == {"display-1280x720.png": (1280, 720), "display-1366x768.png": (1366, 768),
+                     "display-1920x1080.png": (1920, 1080), "display-3840x2160.png": (3840, 2160),
+                     "display-stale-1280x720.png": (1280, 720), "display-busy-1280x720.png": (1280, 720),
+                     "display-busy-1920x1080.png": (1920, 1080), "display-board-1920x1080.png": (1920, 1080)}
+    # A width that is no multiple of 4 is not sheared: the header's panel
+    # colour top left, the notice's yellow along the whole bottom row.
+    odd = Image.open(tmp_path / "display-1366x768.png").convert("RGB")
+    assert all(abs(a - b) <= 2 for a, b in zip(odd.getpixel((2, 2)), (20, 41, 77)))
+    assert all(odd.getpixel((x, 766))[0] > 230 and odd.getpixel((x, 766))[2] < 60 for x in (2, 683, 1363))
     # The stale picture really carries the red mark in its header.
     stale = Image.open(tmp_path / "display-stale-1280x720.png").convert("RGB")
     reds = [px for px in stale.crop((640, 0, 1000, 90)).getcolors(maxcolors=65536)

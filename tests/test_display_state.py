@@ -163,3 +163,20 @@ def test_a_new_call_first_seen_in_a_snapshot_is_highlighted(site, msgs):
     # Republished later: still not new.
     assert s.apply_snapshot(snap, now=110.0) == []
     assert s.view(110.0, WALL).highlight_label == ""
+
+
+def test_next_numbers_wait_and_board_from_the_snapshot():
+    s = st.DisplayState(commune="Xã A", centre="TT", keepalive_s=10)
+    s.apply_snapshot({"day": "2026-11-27", "counters": [],
+                      "waiting": [{"field": "tu-phap", "name_vi": "Tư pháp", "prefix": "A", "waiting": 4,
+                                   "estimated_wait_min": 12.4, "next": ["A013", "A014", "A015", "A016"]}],
+                      "board": {"served": 42, "satisfied_pct": 92.6, "on_time_pct": None,
+                                "wait_target_min": 30}}, now=1.0)
+    v = s.view(1.0, dt.datetime(2026, 11, 27, 9, 0))
+    assert v.waiting[0].next == ["A013", "A014", "A015"]
+    assert st.short_wait(v.waiting[0].estimated_wait_min, 4) == "≈ 12 phút"
+    assert st.short_wait(0.0, 0) == "không chờ" and st.short_wait(0.4, 1) == "< 1 phút"
+    assert v.board == st.Board(served="42", satisfied="93%", on_time="—", wait_target_min=30)
+    # An older core without a board: no board, not a crash.
+    s.apply_snapshot({"day": "2026-11-27", "counters": []}, now=2.0)
+    assert s.view(2.0, dt.datetime(2026, 11, 27, 9, 0)).board is None

@@ -73,6 +73,12 @@ class DisplaySection(Section):
     height: int = Field(default=1080, ge=360, le=4320)
     # A TTF covering Vietnamese; empty: Kivy's bundled Roboto.
     font: str = ""
+    # The public board (công khai): its own panel, in turn with the calls
+    # panel, or not shown.
+    public_board: Literal["panel", "rotate", "off"] = "panel"
+    # A citizen first called within this many minutes of taking the ticket
+    # counts as served on time on the public board.
+    wait_target_min: int = Field(default=30, ge=1, le=480)
 
     _nfc = field_validator("notice")(nfc)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from kiosk.config import SiteConfig
-from kiosk.core.domain import Queue, Ticket
+from kiosk.core.domain import Queue, Ticket, next_labels, public_board
 
 
 def ticket_brief(t: Ticket | None) -> dict[str, Any] | None:
@@ -45,9 +45,18 @@ def call_body(config: SiteConfig, q: Queue, e: dict) -> dict[str, Any]:
             "recall": e["kind"] == "ticket_recalled", "at": e["at"]}
 
 
+# How many of each field's next numbers the snapshot carries: the display
+# shows three, and every display decodes the snapshot many times a minute.
+NEXT_UP = 3
+
+
 def snapshot(config: SiteConfig, q: Queue, now: float, summary: dict,
-             last_calls: list[dict]) -> dict[str, Any]:
-    """``display/snapshot``: everything a wall display shows, from ``q.summary(now)``."""
+             last_calls: list[dict], counted_levels: dict[int, int] | None = None) -> dict[str, Any]:
+    """``display/snapshot``: everything a wall display shows, from ``q.summary(now)``.
+
+    ``counted_levels``: today's counted ratings per level index (from the
+    store), for the public board's satisfaction rate; None leaves it unknown.
+    """
     s = q.state
     counters = []
     for c in config.counters:
@@ -60,12 +69,14 @@ def snapshot(config: SiteConfig, q: Queue, now: float, summary: dict,
             "official": k.official})
     waiting = [{"field": f["field"], "name_vi": f["name_vi"], "name_en": f["name_en"],
                 "prefix": f["prefix"], "waiting": f["waiting"],
-                "estimated_wait_min": f["estimated_wait_min"]}
+                "estimated_wait_min": f["estimated_wait_min"],
+                "next": next_labels(config, s, f["field"], NEXT_UP)}
                for f in summary["fields"]]
     return {"site": config.site.id, "commune": config.site.commune,
             "centre": config.site.centre, "day": s.day, "day_closed": s.day_closed,
             "call_seq": s.call_seq, "updated_at": now, "counters": counters,
-            "last_calls": last_calls, "waiting": waiting}
+            "last_calls": last_calls, "waiting": waiting,
+            "board": public_board(config, s, counted_levels)}
 
 
 def rating_window(q: Queue, n: int, now: float, mono: float) -> dict[str, Any] | None:

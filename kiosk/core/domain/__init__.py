@@ -21,8 +21,10 @@ the modules behind it are rooms for whoever changes one behaviour:
 - ``days``: the service day, opening hours, numbering;
 - ``ratings``: rating windows and the judge of each press;
 - ``clocks``: press times, each box's clock mapped onto the core's;
-- ``waits``: people ahead, the estimated wait, the queue summary.
+- ``waits``: people ahead, the estimated wait, the queue summary;
+- ``board``: each field's next numbers and the public board (công khai).
 """
+from kiosk.core.domain.board import next_labels, public_board
 from kiosk.core.domain.clocks import Stamp, elapsed, map_press
 from kiosk.core.domain.events import LOCAL_KEYS, public_event
 from kiosk.core.domain.queue import DomainError, Queue
@@ -35,5 +37,5 @@ __all__ = [
     "ANOMALIES", "CALLABLE", "CALLED", "CLOSED", "COUNTER_STATES", "FINISHED", "LOCAL_KEYS",
     "NO_SHOW", "OPEN", "PAUSED", "SERVICE_WINDOW", "TICKET_STATES", "TRANSFERRED", "WAITING",
     "Counter", "DomainError", "Queue", "QueueState", "Stamp", "Ticket", "elapsed", "map_press",
-    "public_event",
+    "next_labels", "public_board", "public_event",
 ]

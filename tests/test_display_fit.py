@@ -1,0 +1,148 @@
+"""The wall display fits every screen a centre buys, from the back of the room.
+
+Each size renders the real Kivy display offscreen in its own process (one
+window per process) with a busy centre: 12 counters, 6 fields with the
+longest real names, 3-digit waits, a full public board, a long notice.  The
+child measures every shown label's text with Kivy's own text renderer, at
+the label's font, unshortened: a text wider or taller than its widget is
+cut on screen (Kivy's ``shorten`` puts "…" in it), and a font under 1/30 of
+the screen height cannot be read at 8 m on a 43-inch TV.  Only the clock's
+date line may be smaller.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = ((1280, 720), (1366, 768), (1920, 1080), (3840, 2160))
+
+DRIVER = textwrap.dedent(r'''
+    import json, sys
+    from kiosk import config
+    from display import app as display_app
+    from display import screenshots
+
+    cfg_path, width, height, board = sys.argv[1:5]
+    data = config.load(cfg_path).model_dump()
+    data["display"]["public_board"] = board.split("-")[0]
+    cfg = screenshots.busy_config(config.parse(data))
+    app = display_app.build_app(cfg, width=int(width), height=int(height))
+    if board == "rotate-board":
+        # Started one turn ago: the board has taken the calls' place.
+        app.state.started -= display_app.ROTATE_S
+    msgs = screenshots.busy_messages(cfg)
+    from kivy.clock import Clock
+    from kivy.core.text import Label as CoreLabel
+    from kivy.core.window import Window
+    from kivy.uix.label import Label
+
+    def feed(_dt):
+        app.feed("presence", {"device": "core", "status": "online"})
+        app.feed("snapshot", msgs["snapshot"])
+        app.feed("notice", msgs["notice"])
+        app.feed("call", msgs["call"])
+        Clock.schedule_once(measure, 1.0)
+
+    def shown(w):
+        while w is not None and w is not w.get_root_window():
+            if w.opacity == 0 or w.width <= 0 or w.height <= 0:
+                return False
+            w = w.parent
+        return True
+
+    def measure(_dt):
+        out = []
+        for w in app.root.walk():
+            if not isinstance(w, Label) or not w.text or not shown(w):
+                continue
+            core = CoreLabel(text=w.text, font_size=w.font_size, font_name=w.font_name, bold=w.bold)
+            tw, th = core.get_extents(w.text)
+            x, y = w.to_window(w.x, w.y)
+            # root.ids holds weak proxies; __self__ is the widget itself.
+            out.append({"id": next((k for k, v in app.root.ids.items() if v.__self__ is w), ""),
+                        "text": w.text, "font": w.font_size, "w": w.width, "h": w.height, "y": y,
+                        "tw": tw, "th": th, "pad": w.padding_x, "x": x, "right": x + w.width,
+                        "scrolls": w is app.root.ids.ticker.__self__})
+        print(json.dumps({"labels": out, "window": list(Window.size)}, ensure_ascii=False), flush=True)
+        app.stop()
+
+    Clock.schedule_once(feed, 0.3)
+    app.run()
+''')
+
+
+def render(tmp_path: Path, size, board="panel") -> dict:
+    script = tmp_path / "fit_driver.py"
+    script.write_text(DRIVER)
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
+               KIVY_HOME=str(tmp_path / "kivy-home"), PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, str(script), str(ROOT / "deploy" / "demo-site.toml"),
+                        str(size[0]), str(size[1]), board],
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    assert r.returncode == 0 and lines, f"display exited {r.returncode}: {r.stderr[-3000:]}"
+    return json.loads(lines[-1])
+
+
+def problems(frame: dict, height: int) -> list[str]:
+    floor = height / 30
+    bad = []
+    for lb in frame["labels"]:
+        what = f"{lb['text'][:40]!r} (font {lb['font']:.1f}px, box {lb['w']:.0f}x{lb['h']:.0f}, text {lb['tw']}x{lb['th']})"
+        if lb["id"] != "date" and lb["font"] < floor - 0.01:
+            bad.append(f"under the {floor:.1f}px floor: {what}")
+        if not lb["scrolls"] and lb["tw"] > lb["w"] - 2 * lb["pad"] + 1:
+            bad.append(f"wider than its box: {what}")
+        if lb["th"] > lb["h"] + 1:
+            bad.append(f"taller than its box: {what}")
+        if not lb["scrolls"] and (lb["x"] < -1 or lb["right"] > frame["window"][0] + 1):
+            bad.append(f"outside the window: {what}")
+    # No label sits on another (a box that kept a stale height pushes its
+    # neighbours over the header), and none leaves the window.
+    boxes = [lb for lb in frame["labels"] if not lb["scrolls"]]
+    for lb in boxes:
+        if lb["y"] < -1 or lb["y"] + lb["h"] > frame["window"][1] + 1:
+            bad.append(f"outside the window: {lb['text'][:40]!r}")
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            dx = min(a["right"], b["right"]) - max(a["x"], b["x"])
+            dy = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+            if dx > 1 and dy > 1:
+                bad.append(f"{a['text'][:30]!r} overlaps {b['text'][:30]!r}")
+    return bad
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_busy_display_fits_and_reads_from_the_back(tmp_path, size):
+    frame = render(tmp_path, size)
+    texts = [lb["text"] for lb in frame["labels"]]
+    # The busy centre is really on screen: every counter, the longest field
+    # names whole, next numbers, waits and the public board.
+    for want in ("Quầy 12", "Tài nguyên – Môi trường", "Văn hóa – Xã hội", "F200", "F202", "1234"):
+        assert any(want in t for t in texts), f"{want!r} not on screen: {texts}"
+    bad = problems(frame, size[1])
+    assert not bad, "\n".join(bad)
+
+
+def test_public_board_in_rotation_and_off(tmp_path):
+    panel = [lb["text"] for lb in render(tmp_path, (1280, 720), "panel")["labels"]]
+    assert "CÔNG KHAI HÔM NAY" in panel and "LƯỢT GỌI GẦN ĐÂY" in panel
+    # In rotation the calls show first, then the board takes their place.
+    rotate = [lb["text"] for lb in render(tmp_path, (1280, 720), "rotate")["labels"]]
+    assert "LƯỢT GỌI GẦN ĐÂY" in rotate and "CÔNG KHAI HÔM NAY" not in rotate
+    for size in ((1280, 720), (1920, 1080)):
+        frame = render(tmp_path, size, "rotate-board")
+        turned = [lb["text"] for lb in frame["labels"]]
+        assert "CÔNG KHAI HÔM NAY" in turned and "LƯỢT GỌI GẦN ĐÂY" not in turned
+        assert "1234" in turned
+        bad = problems(frame, size[1])
+        assert not bad, "\n".join(bad)
+    # Off: the board's figures are no label anywhere.
+    off = [lb["text"] for lb in render(tmp_path, (1280, 720), "off")["labels"]]
+    assert "LƯỢT GỌI GẦN ĐÂY" in off
+    assert not any("1234" in t or "CÔNG KHAI" in t for t in off)
