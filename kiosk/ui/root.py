@@ -27,7 +27,7 @@ from kiosk.ui import flow, i18n, texts, theme
 from kiosk.ui.admin import AdminPad
 from kiosk.ui.choices import Choices
 from kiosk.ui.widgets import (AdminScreen, BusyScreen, ClosedScreen, HomeScreen, PrintingScreen,
-                              PriorityScreen, ProblemScreen, load_kv)
+                              PriorityScreen, ProblemScreen, load_kv, ui)
 
 log = logging.getLogger("phucvu.kiosk")
 
@@ -192,7 +192,10 @@ class KioskRoot(BoxLayout):
 
     def _layout(self) -> None:
         landscape = self.width >= self.height
-        self.choices.layout(landscape, self.width)
+        ui.scale = theme.window_scale(self.width, self.height)
+        ui.portrait = not landscape
+        ui.narrow = landscape and self.width < 1100
+        self.choices.layout(landscape, self.width, self.height)
         self.screens["admin"].landscape = landscape
 
     # -- touches and replies -----------------------------------------------------

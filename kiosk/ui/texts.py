@@ -26,7 +26,8 @@ def _name(thing: Any, lang: str) -> str:
 
 
 def header(cfg: site_config.SiteConfig, lang: str) -> dict[str, Any]:
-    return {"commune": cfg.site.commune, "centre": cfg.site.centre, "lang_label": t("lang_other", lang)}
+    return {"commune": cfg.site.commune, "centre": cfg.site.centre, "lang_label": t("lang_other", lang),
+            "listen_label": t("listen", lang)}
 
 
 def clock(cfg: site_config.SiteConfig, wall: float, lang: str) -> dict[str, Any]:
