@@ -237,7 +237,7 @@ def test_printed_and_problem_screens_show_the_ticket(site):
     shown = texts.screens(site, "vi", None, flow.Outcome("printed", ticket=TICKET))
     assert shown["printing"]["number"] == "A013"
     assert shown["printing"]["details"].splitlines() == [
-        "Tư pháp – Hộ tịch", "Trước bạn còn 4\u00a0người", "Thời gian chờ khoảng 20\u00a0phút",
+        "Tư pháp – Hộ tịch", "Trước bạn còn 4\u00a0người", "Thời gian chờ khoảng\u00a020\u00a0phút",
         "Quầy phục vụ: 1 hoặc 2"]
     assert texts.details({**TICKET, "ahead": 0}, "en").splitlines()[1:] == [
         "You will be called shortly", "Served at counter 1 or 2"]
@@ -269,7 +269,7 @@ def test_home_title_and_tiles_follow_priority_and_summary(site):
                           {"field": "dat-dai", "waiting": 0, "quota_left": 0},
                           {"field": "kinh-te", "waiting": 2, "estimated_wait_min": None, "open": False}]}
     tiles = {tile["code"]: tile for tile in texts.tiles(site, summary, "en")}
-    assert tiles["tu-phap"]["state"] == "open" and tiles["tu-phap"]["info"].startswith("5\u00a0waiting · about ")
+    assert tiles["tu-phap"]["state"] == "open" and tiles["tu-phap"]["info"].startswith("5\u00a0waiting · about\u00a0")
     assert (tiles["dat-dai"]["state"], tiles["dat-dai"]["info"]) == ("quota", "No numbers left today")
     assert (tiles["kinh-te"]["state"], tiles["kinh-te"]["info"]) == ("closed", "Not taking numbers now")
     day_closed = texts.tiles(site, {**summary, "day_closed": True}, "vi")
@@ -297,4 +297,4 @@ def test_a_number_stays_on_the_line_of_its_unit(site):
         info = {t["code"]: t["info"] for t in texts.tiles(site, summary, lang)}["tu-phap"]
         assert "5\u00a0" in info and "12\u00a0" in info, info
     shown = texts.details({"ahead": 4, "estimated_wait_min": 20.0}, "vi")
-    assert "4\u00a0người" in shown and "20\u00a0phút" in shown
+    assert "4\u00a0người" in shown and "khoảng\u00a020\u00a0phút" in shown

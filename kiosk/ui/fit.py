@@ -63,7 +63,23 @@ def fits(label: Label, font_size: float, max_lines: int) -> bool:
         return False
     if max_lines:
         return lines <= max_lines
-    return need_h <= h + 0.5
+    if need_h > h:
+        return False
+    # Kivy drops lines of a box before its height is full; ask it how many it keeps.
+    return boxed_lines(label.text, font_size, label.bold, w, h, label.font_name, label.halign) >= lines
+
+
+def boxed_lines(text: str, font_size: float, bold: bool, width: float, height: float,
+                font_name: str = "Roboto", halign: str = "left") -> int:
+    """How many lines Kivy draws of ``text`` in a ``width`` × ``height`` box."""
+    key = ("boxed", text, round(font_size, 1), bold, round(width), round(height), font_name, halign)
+    hit = _cache.get(key)
+    if hit is None:
+        core = CoreLabel(text=text, font_size=font_size, bold=bold, font_name=font_name, halign=halign,
+                         valign="middle", text_size=(max(1, width), max(1, height)))
+        core.refresh()
+        hit = _cache[key] = (0, 0, len(getattr(core, "_cached_lines", []) or []))
+    return hit[2]
 
 
 def best_size(label: Label, nominal: float, floor: float, max_lines: int) -> float:
@@ -108,13 +124,16 @@ def problems(root: Any, window_size: tuple[int, int]) -> list[str]:
         if label.font_size < theme.TEXT_FLOOR_PX - 0.01:
             out.append(f"{name}: font {label.font_size:.0f} px under the floor {theme.TEXT_FLOOR_PX}")
         w, h = inner(label)
-        widest, need_h, _ = measure(label.text, label.font_size, label.bold, max(1, w), label.font_name)
+        widest, need_h, lines = measure(label.text, label.font_size, label.bold, max(1, w), label.font_name)
         if widest > w + 1:
             out.append(f"{name}: a word {widest:.0f} px wide in {w:.0f} px (cut mid-word)")
         if label.shorten and label.texture_size[0] and label._label.get_extents(label.text)[0] > w + 1:
             out.append(f"{name}: shortened with '…'")
         if label.text_size[1] is not None and need_h > h + 1:
             out.append(f"{name}: {need_h:.0f} px of text in a {h:.0f} px box (lines clipped)")
+        drawn = getattr(label._label, "_cached_lines", None)
+        if drawn is not None and len(drawn) < lines:
+            out.append(f"{name}: {len(drawn)} of its {lines} lines drawn (lines clipped)")
         tw, th = label.texture_size
         if tw > label.width + 1 or th > label.height + 1:
             out.append(f"{name}: text {tw:.0f}x{th:.0f} spills out of {label.width:.0f}x{label.height:.0f}")

@@ -17,8 +17,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "home_title": {"vi": "Mời chọn lĩnh vực cần giải quyết", "en": "Please choose a service"},
     "listen": {"vi": "Nghe hướng dẫn", "en": "Listen"},
     "waiting": {"vi": "{n}\u00a0người đang chờ", "en": "{n}\u00a0waiting"},
-    # A no-break space ties a number to its unit, so a line never ends on "khoảng 1".
-    "waiting_estimate": {"vi": "{n}\u00a0người chờ · khoảng {m}\u00a0phút", "en": "{n}\u00a0waiting · about {m}\u00a0min"},
+    # No-break spaces keep "khoảng 12 phút" on one line, never "khoảng 1" / "2 phút".
+    "waiting_estimate": {"vi": "{n}\u00a0người chờ · khoảng\u00a0{m}\u00a0phút", "en": "{n}\u00a0waiting · about\u00a0{m}\u00a0min"},
     "waiting_unknown": {"vi": "Đang cập nhật số người chờ", "en": "Updating the queue"},
     "tile_closed": {"vi": "Tạm ngừng nhận số", "en": "Not taking numbers now"},
     "tile_quota": {"vi": "Đã hết số hôm nay", "en": "No numbers left today"},
@@ -34,7 +34,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "take_ticket": {"vi": "Vui lòng nhận phiếu và chờ gọi số", "en": "Please take your ticket and wait to be called"},
     "ahead": {"vi": "Trước bạn còn {n}\u00a0người", "en": "{n}\u00a0people ahead of you"},
     "ahead_none": {"vi": "Bạn sẽ được gọi ngay", "en": "You will be called shortly"},
-    "estimate_long": {"vi": "Thời gian chờ khoảng {m}\u00a0phút", "en": "Estimated wait about {m}\u00a0minutes"},
+    "estimate_long": {"vi": "Thời gian chờ khoảng\u00a0{m}\u00a0phút", "en": "Estimated wait about\u00a0{m}\u00a0minutes"},
     "counters": {"vi": "Quầy phục vụ: {list}", "en": "Served at counter {list}"},
     "problem_title": {"vi": "Máy in phiếu đang gặp sự cố", "en": "The ticket printer has a problem"},
     "problem_do": {"vi": "Vui lòng ghi nhớ số này và báo cho cán bộ tại quầy",

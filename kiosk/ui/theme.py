@@ -35,13 +35,13 @@ TEXT_PAIRS: list[tuple[str, str]] = [
 ]
 
 # The floor under which no kiosk text is shrunk to fit (kiosk/ui/fit.py): 24 px is
-# about 4.3 mm on the densest panel a centre buys (a 7-inch 800×480 tablet, about
-# 133 px per inch), the size of 12-point print; on a 1920×1080 kiosk it is 4.3 mm too.
+# 4.1 mm on the densest panel a centre buys (a 10-inch 1280×800, about 149 px per
+# inch), near 12-point print; 4.3 mm on a 15.6-inch 1920×1080, 4.6 mm on a 7-inch 800×480.
 TEXT_FLOOR_PX = 24
 
 TOUCH_MIN_PX = 142
 # A touch target never gets smaller than this on the smaller panels: 90 px is
-# 16 mm at 143 px per inch (a 10-inch 1280×800), more elsewhere.
+# 15 mm at 149 px per inch (a 10-inch 1280×800, the densest), more elsewhere.
 TOUCH_FLOOR_PX = 90
 BODY_PX = 30           # body text; the floor is 28
 BODY_MIN_PX = 28
