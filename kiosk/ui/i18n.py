@@ -111,5 +111,6 @@ def join_counters(numbers: list[int], lang: str) -> str:
     words = [str(n) for n in numbers]
     if len(words) <= 1:
         return "".join(words)
-    last = " hoặc " if lang == "vi" else " or "
+    # A no-break space keeps the last counter with its "hoặc" ("1 hoặc" / "2" never).
+    last = " hoặc\u00a0" if lang == "vi" else " or\u00a0"
     return ", ".join(words[:-1]) + last + words[-1]
