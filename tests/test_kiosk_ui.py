@@ -146,7 +146,7 @@ def test_touch_issues_a_ticket_and_shows_its_number(make_kiosk, core):
     assert len(rows) == 1 and rows[0][1] == "tu-phap"
     assert k.shown_number() == rows[0][0]
     # The summary the core re-published shows the new waiting citizen.
-    pump(lambda: tile.info.startswith("1 "), what="tile shows 1 waiting")
+    pump(lambda: tile.info.startswith("1\u00a0"), what="tile shows 1 waiting")
 
 
 def test_double_tap_gives_one_ticket(make_kiosk, core):
@@ -297,7 +297,7 @@ def test_printed_shows_number_then_returns_home(make_kiosk, bus):
     k.advance(1.0)
     p = k.root.screens["printing"]
     assert (p.phase, p.number, p.take_text) == ("done", "A013", "Vui lòng nhận phiếu và chờ gọi số")
-    assert "Trước bạn còn 4 người" in p.details and "1 hoặc 2" in p.details
+    assert "Trước bạn còn 4\u00a0người" in p.details and "1 hoặc\u00a02" in p.details
     k.advance(10)
     assert k.screen == "home"
 
@@ -429,8 +429,11 @@ def test_admin_gesture_does_nothing_without_a_pin_hash(make_kiosk):
 
 
 # ------------------------------------------------------------------ accessibility
-@pytest.mark.parametrize("size", [(1920, 1080), (1280, 800), (1080, 1920)])
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 800), (1080, 1920), (800, 480)])
 def test_touch_targets_and_text_sizes(make_kiosk, window, size):
+    """Buttons keep TOUCH_MIN_PX where the window has room (scale 1) and shrink
+    with the window, never under TOUCH_FLOOR_PX; text never under TEXT_FLOOR_PX
+    (tests/test_kiosk_fit.py checks that it also fits)."""
     from kivy.uix.behaviors import ButtonBehavior
     from kivy.uix.label import Label
     from kiosk.ui import theme
@@ -452,11 +455,13 @@ def test_touch_targets_and_text_sizes(make_kiosk, window, size):
                 if w.opacity == 0 or w.disabled or w.width == 0:
                     continue
                 if isinstance(w, ButtonBehavior):
-                    if min(w.size) < theme.TOUCH_MIN_PX:
+                    least = theme.touch(theme.TOUCH_MIN_PX, theme.window_scale(*size))
+                    assert least >= theme.TOUCH_FLOOR_PX
+                    if min(w.size) < least:
                         problems.append(f"{name}: button {getattr(w, 'text', '') or w.__class__.__name__!r} "
                                         f"is {w.width:.0f}×{w.height:.0f}")
                 elif isinstance(w, Label) and w.text.strip():
-                    if w.font_size < theme.BODY_MIN_PX:
+                    if w.font_size < theme.TEXT_FLOOR_PX:
                         problems.append(f"{name}: text {w.text!r} at {w.font_size}px")
                 if w.right > size[0] + 1 or w.y < -1:
                     problems.append(f"{name}: {w.__class__.__name__} {getattr(w, 'text', '')!r} off screen")

@@ -50,7 +50,7 @@ def test_dates_and_counters():
     import datetime as dt
     assert i18n.date_text(dt.date(2026, 11, 27), "vi") == "Thứ Sáu, 27/11/2026"
     assert i18n.date_text(dt.date(2026, 11, 29), "en") == "Sunday 29 November 2026"
-    assert i18n.join_counters([1, 2, 4], "vi") == "1, 2 hoặc 4"
+    assert i18n.join_counters([1, 2, 4], "vi") == "1, 2 hoặc\u00a04"
     assert i18n.join_counters([3], "en") == "3"
     assert i18n.minutes_text(0.2) == "1"
     assert i18n.minutes_text(12.5) == "12"
@@ -237,10 +237,10 @@ def test_printed_and_problem_screens_show_the_ticket(site):
     shown = texts.screens(site, "vi", None, flow.Outcome("printed", ticket=TICKET))
     assert shown["printing"]["number"] == "A013"
     assert shown["printing"]["details"].splitlines() == [
-        "Tư pháp – Hộ tịch", "Trước bạn còn 4 người", "Thời gian chờ khoảng 20 phút",
-        "Quầy phục vụ: 1 hoặc 2"]
+        "Tư pháp – Hộ tịch", "Trước bạn còn 4\u00a0người", "Thời gian chờ khoảng\u00a020\u00a0phút",
+        "Quầy phục vụ: 1 hoặc\u00a02"]
     assert texts.details({**TICKET, "ahead": 0}, "en").splitlines()[1:] == [
-        "You will be called shortly", "Served at counter 1 or 2"]
+        "You will be called shortly", "Served at counter 1 or\u00a02"]
     shown = texts.screens(site, "en", None, flow.Outcome("problem", ticket=TICKET, reason="paper_out"))
     assert (shown["problem"]["number"], shown["problem"]["reason"]) == ("A013", "The printer is out of paper")
     shown = texts.screens(site, "vi", None, flow.Outcome("problem", ticket=TICKET, reason="jammed"))
@@ -269,7 +269,7 @@ def test_home_title_and_tiles_follow_priority_and_summary(site):
                           {"field": "dat-dai", "waiting": 0, "quota_left": 0},
                           {"field": "kinh-te", "waiting": 2, "estimated_wait_min": None, "open": False}]}
     tiles = {tile["code"]: tile for tile in texts.tiles(site, summary, "en")}
-    assert tiles["tu-phap"]["state"] == "open" and tiles["tu-phap"]["info"].startswith("5 waiting · about ")
+    assert tiles["tu-phap"]["state"] == "open" and tiles["tu-phap"]["info"].startswith("5\u00a0waiting · about\u00a0")
     assert (tiles["dat-dai"]["state"], tiles["dat-dai"]["info"]) == ("quota", "No numbers left today")
     assert (tiles["kinh-te"]["state"], tiles["kinh-te"]["info"]) == ("closed", "Not taking numbers now")
     day_closed = texts.tiles(site, {**summary, "day_closed": True}, "vi")
@@ -286,3 +286,15 @@ def test_pin_hash_from_environment(tmp_path):
     assert load_pin_hash({"PHUCVU_KIOSK_PIN_HASH_FILE": str(f)}) == h
     with pytest.raises(SystemExit, match="PHUCVU_KIOSK_PIN_HASH"):
         load_pin_hash({"PHUCVU_KIOSK_PIN_HASH": "1357"})
+
+
+def test_a_number_stays_on_the_line_of_its_unit(site):
+    """Wrapping only at spaces, a no-break space keeps "khoảng 12 phút" whole
+    (never "khoảng 12" / "phút" on two lines)."""
+    from kiosk.ui import texts
+    summary = {"fields": [{"field": "tu-phap", "waiting": 5, "estimated_wait_min": 12.0, "open": True}]}
+    for lang in ("vi", "en"):
+        info = {t["code"]: t["info"] for t in texts.tiles(site, summary, lang)}["tu-phap"]
+        assert "5\u00a0" in info and "12\u00a0" in info, info
+    shown = texts.details({"ahead": 4, "estimated_wait_min": 20.0}, "vi")
+    assert "4\u00a0người" in shown and "khoảng\u00a020\u00a0phút" in shown

@@ -61,7 +61,7 @@ class AdminPad:
         self.lock = Lockout(ATTEMPTS, lock_s, clock=clock)
         self.keys: dict[str, KButton] = {}
         for k in KEYS:
-            b = KButton(font_size=56 if k.isdigit() else theme.BODY_PX + 4,
+            b = KButton(nominal=56 if k.isdigit() else theme.BODY_PX + 4,
                         bg=theme.rgba("tile") if k == "ok" else theme.rgba("button"))
             b.bind(on_release=lambda btn, key=k: self.press(key))
             self.keys[k] = b

@@ -124,6 +124,7 @@ def main(config_path: str | Path, *, mqtt_user: str | None, password_file: str |
 
         def on_stop(self):
             self.bus.stop()
+            self.root_widget.guide.close()
 
     app = KioskApp()
     _feed_systemd(app)

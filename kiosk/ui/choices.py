@@ -31,19 +31,21 @@ class Choices:
         self.priority_tile.bind(on_release=lambda *_: on_priority())
         self.class_buttons: dict[str, KButton] = {}
         for pc in cfg.priority.classes:
-            b = KButton(bg=theme.rgba("priority"), font_size=theme.TILE_NAME_PX - 4)
+            b = KButton(bg=theme.rgba("priority"), nominal=theme.TILE_NAME_PX - 4)
             b.bind(on_release=lambda btn, code=pc.code: on_class(code))
             self.class_buttons[pc.code] = b
             priority.ids.classes.add_widget(b)
 
-    def layout(self, landscape: bool, width: float) -> None:
+    def layout(self, landscape: bool, width: float, height: float) -> None:
         grid = self.home.ids.tiles
         grid.clear_widgets()
-        # Three columns need a wide screen; 1280×800 gets two, portrait one.
-        grid.cols = 1 if not landscape else (3 if width >= 1600 else 2)
+        # Three columns on a wide screen, and on a short one (800×480) where three
+        # rows would leave each tile too low for its two lines; else two; portrait one.
+        grid.cols = 1 if not landscape else (3 if width >= 1600 or height < 600 else 2)
         for tile in [*self.tiles.values(), self.priority_tile]:
             grid.add_widget(tile)
-        self.priority.ids.classes.cols = 2 if landscape else 1
+        many = len(self.class_buttons) > 4
+        self.priority.ids.classes.cols = (3 if many else 2) if landscape else (2 if many else 1)
 
     def relabel(self, summary: dict[str, Any] | None, lang: str, chosen: str | None) -> None:
         """``chosen``: the priority class already chosen, if any."""

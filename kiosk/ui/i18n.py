@@ -15,8 +15,10 @@ LANGS = ("vi", "en")
 
 STRINGS: dict[str, dict[str, str]] = {
     "home_title": {"vi": "Mời chọn lĩnh vực cần giải quyết", "en": "Please choose a service"},
-    "waiting": {"vi": "{n} người đang chờ", "en": "{n} waiting"},
-    "waiting_estimate": {"vi": "{n} người chờ · khoảng {m} phút", "en": "{n} waiting · about {m} min"},
+    "listen": {"vi": "Nghe hướng dẫn", "en": "Listen"},
+    "waiting": {"vi": "{n}\u00a0người đang chờ", "en": "{n}\u00a0waiting"},
+    # No-break spaces keep "khoảng 12 phút" on one line, never "khoảng 1" / "2 phút".
+    "waiting_estimate": {"vi": "{n}\u00a0người chờ · khoảng\u00a0{m}\u00a0phút", "en": "{n}\u00a0waiting · about\u00a0{m}\u00a0min"},
     "waiting_unknown": {"vi": "Đang cập nhật số người chờ", "en": "Updating the queue"},
     "tile_closed": {"vi": "Tạm ngừng nhận số", "en": "Not taking numbers now"},
     "tile_quota": {"vi": "Đã hết số hôm nay", "en": "No numbers left today"},
@@ -30,9 +32,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "printing": {"vi": "Đang in phiếu…", "en": "Printing your ticket…"},
     "your_number": {"vi": "Số thứ tự của bạn", "en": "Your number"},
     "take_ticket": {"vi": "Vui lòng nhận phiếu và chờ gọi số", "en": "Please take your ticket and wait to be called"},
-    "ahead": {"vi": "Trước bạn còn {n} người", "en": "{n} people ahead of you"},
+    "ahead": {"vi": "Trước bạn còn {n}\u00a0người", "en": "{n}\u00a0people ahead of you"},
     "ahead_none": {"vi": "Bạn sẽ được gọi ngay", "en": "You will be called shortly"},
-    "estimate_long": {"vi": "Thời gian chờ khoảng {m} phút", "en": "Estimated wait about {m} minutes"},
+    "estimate_long": {"vi": "Thời gian chờ khoảng\u00a0{m}\u00a0phút", "en": "Estimated wait about\u00a0{m}\u00a0minutes"},
     "counters": {"vi": "Quầy phục vụ: {list}", "en": "Served at counter {list}"},
     "problem_title": {"vi": "Máy in phiếu đang gặp sự cố", "en": "The ticket printer has a problem"},
     "problem_do": {"vi": "Vui lòng ghi nhớ số này và báo cho cán bộ tại quầy",
@@ -109,5 +111,6 @@ def join_counters(numbers: list[int], lang: str) -> str:
     words = [str(n) for n in numbers]
     if len(words) <= 1:
         return "".join(words)
-    last = " hoặc " if lang == "vi" else " or "
+    # A no-break space keeps the last counter with its "hoặc" ("1 hoặc" / "2" never).
+    last = " hoặc\u00a0" if lang == "vi" else " or\u00a0"
     return ", ".join(words[:-1]) + last + words[-1]

@@ -26,8 +26,9 @@ from kiosk import config as site_config
 from kiosk.ui import flow, i18n, texts, theme
 from kiosk.ui.admin import AdminPad
 from kiosk.ui.choices import Choices
+from kiosk.ui.voice import Guide
 from kiosk.ui.widgets import (AdminScreen, BusyScreen, ClosedScreen, HomeScreen, PrintingScreen,
-                              PriorityScreen, ProblemScreen, load_kv)
+                              PriorityScreen, ProblemScreen, load_kv, ui)
 
 log = logging.getLogger("phucvu.kiosk")
 
@@ -67,7 +68,7 @@ class KioskRoot(BoxLayout):
                  on_exit: Callable[[], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time,
-                 timings: type[Timings] | Timings = Timings, **kw):
+                 timings: type[Timings] | Timings = Timings, guide: Guide | None = None, **kw):
         load_kv()
         super().__init__(**kw)
         self.cfg = cfg
@@ -108,6 +109,8 @@ class KioskRoot(BoxLayout):
         self.screens["closed"].bind(on_home=lambda *_: self.go_home())
         self.screens["admin"].bind(on_cancel=lambda *_: self.go_home())
         self.ids.header.bind(on_lang=lambda *_: self.toggle_lang())
+        self.ids.header.bind(on_listen=lambda *_: self.listen())
+        self.guide = guide if guide is not None else Guide(cfg)
         self.admin = AdminPad(self.screens["admin"], pin_hash=pin_hash, on_exit=on_exit or (lambda: None),
                               lang=lambda: self.lang, lock_s=timings.lock_s, clock=clock)
         self.choices = Choices(cfg, self.screens["home"], self.screens["priority"],
@@ -185,6 +188,13 @@ class KioskRoot(BoxLayout):
         self.lang = i18n.other(self.lang)
         self.refresh()
 
+    def listen(self) -> None:
+        """The listen button: the current screen read aloud, off the UI thread."""
+        self.last_touch = self.clock()
+        shown = texts.screens(self.cfg, "vi", self.priority, self.last_outcome)
+        self.guide.say(texts.spoken(self.cfg, self.current, shown, self.last_outcome, self.summary,
+                                    self.screens["printing"].phase))
+
     def open_admin(self) -> None:
         if self.admin.open():
             self.refresh()
@@ -192,7 +202,10 @@ class KioskRoot(BoxLayout):
 
     def _layout(self) -> None:
         landscape = self.width >= self.height
-        self.choices.layout(landscape, self.width)
+        ui.scale = theme.window_scale(self.width, self.height)
+        ui.portrait = not landscape
+        ui.narrow = landscape and self.width < 1100
+        self.choices.layout(landscape, self.width, self.height)
         self.screens["admin"].landscape = landscape
 
     # -- touches and replies -----------------------------------------------------

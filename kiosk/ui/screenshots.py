@@ -10,14 +10,17 @@ DISPLAY, SDL renders offscreen with Mesa (real frames).  Files are named
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-RESOLUTIONS = ((1920, 1080), (1280, 800), (1080, 1920))
+# The panels centres buy: 7" and 10" tablets, old 4:3 and 5:4 monitors, 15.6" laptops
+# and kiosks, full HD, and a full-HD panel standing upright.
+RESOLUTIONS = ((800, 480), (1024, 768), (1280, 800), (1366, 768), (1280, 1024), (1920, 1080),
+               (1080, 1920))
 SCREENS = ("home", "home-en", "priority", "home-priority", "printing", "printed", "problem",
            "closed", "busy", "admin")
 
@@ -57,9 +60,24 @@ class _Clock:
         return self.now
 
 
-def render(config_path: Path, out: Path, size: tuple[int, int]) -> list[Path]:
+def _grab(w: int, h: int, target: Path) -> None:
+    """The frame as a PNG.  Read as RGBA: Window.screenshot() reads RGB rows,
+    which are not whole 4-byte words at 1366 px wide, and its PNG comes out
+    sheared with the colours rotated."""
+    from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
+    from PIL import Image
+
+    data = glReadPixels(0, 0, w, h, GL_RGBA, GL_UNSIGNED_BYTE)
+    img = Image.frombytes("RGBA", (w, h), data).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    img.convert("RGB").save(target)
+
+
+def render(config_path: Path, out: Path | None, size: tuple[int, int]) -> dict[str, list[str]]:
     """Every screen at one resolution; one process per resolution, because
-    SDL's offscreen surface does not grow when the window is resized."""
+    SDL's offscreen surface does not grow when the window is resized.
+
+    Writes the PNGs into ``out`` (None: none) and returns, per screen, what
+    ``fit.problems()`` found wrong with its text."""
     _prepare_kivy()
     from kivy.base import EventLoop
     from kivy.config import Config
@@ -71,15 +89,20 @@ def render(config_path: Path, out: Path, size: tuple[int, int]) -> list[Path]:
     from kiosk import config as site_config
     from kiosk.ui.root import KioskRoot
 
+    from kiosk.ui import fit
+
     cfg = site_config.load(config_path)
     EventLoop.ensure_window()
-    out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     sent: list[dict] = []
     clock = _Clock()
     root = KioskRoot(cfg, send=sent.append, clock=clock, wall=lambda: WALL, pin_hash=None)
     Window.add_widget(root)
 
-    def step(n: int = 4) -> None:
+    def step(n: int = 40) -> None:
+        # Fitting a label's font and the layouts that follow it take a few
+        # frames to settle after a screen changes (a turn of orientation more).
         for _ in range(n):
             EventLoop.idle()
 
@@ -129,7 +152,7 @@ def render(config_path: Path, out: Path, size: tuple[int, int]) -> list[Path]:
             root.screens["admin"].dots = "••"
             root.admin.pin_hash = None
 
-    written = []
+    found: dict[str, list[str]] = {}
     w, h = size
     if tuple(Window.size) != (w, h):
         raise SystemExit(f"screenshots: window is {tuple(Window.size)}, wanted {w}x{h}")
@@ -137,12 +160,11 @@ def render(config_path: Path, out: Path, size: tuple[int, int]) -> list[Path]:
     for name in SCREENS:
         stage(name)
         step()
-        tmp = Path(Window.screenshot(name=str(out / "_shot.png")))
-        target = out / f"kiosk-{name}-{w}x{h}.png"
-        shutil.move(tmp, target)
-        written.append(target)
+        found[name] = fit.problems(root, (w, h))
+        if out is not None:
+            _grab(w, h, out / f"kiosk-{name}-{w}x{h}.png")
     Window.remove_widget(root)
-    return written
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,11 +173,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, default=here / "deploy" / "demo-site.toml")
     ap.add_argument("--out", type=Path, default=here / "docs" / "images")
     ap.add_argument("--size", help="one resolution WIDTHxHEIGHT (used by the parent process)")
+    ap.add_argument("--check", action="store_true",
+                    help="with --size: render without saving and print the text problems as JSON")
     args = ap.parse_args(argv)
     if args.size:
         w, h = (int(x) for x in args.size.split("x"))
-        for path in render(args.config, args.out, (w, h)):
-            print(path)
+        found = render(args.config, None if args.check else args.out, (w, h))
+        if args.check:
+            print("FIT " + json.dumps(found, ensure_ascii=False))
+            return 0
+        bad = {k: v for k, v in found.items() if v}
+        for screen, lines in bad.items():
+            for line in lines:
+                print(f"kiosk-{screen}-{w}x{h}: {line}", file=sys.stderr)
         return 0
     for w, h in RESOLUTIONS:
         done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--config", str(args.config),

@@ -26,7 +26,8 @@ def _name(thing: Any, lang: str) -> str:
 
 
 def header(cfg: site_config.SiteConfig, lang: str) -> dict[str, Any]:
-    return {"commune": cfg.site.commune, "centre": cfg.site.centre, "lang_label": t("lang_other", lang)}
+    return {"commune": cfg.site.commune, "centre": cfg.site.centre, "lang_label": t("lang_other", lang),
+            "listen_label": t("listen", lang)}
 
 
 def clock(cfg: site_config.SiteConfig, wall: float, lang: str) -> dict[str, Any]:
@@ -128,3 +129,56 @@ def priority_tile(lang: str) -> dict[str, Any]:
 def priority_classes(cfg: site_config.SiteConfig, lang: str) -> dict[str, str]:
     """Each priority class's button label, by class code."""
     return {pc.code: _name(pc, lang) for pc in cfg.priority.classes}
+
+
+def spoken(cfg: site_config.SiteConfig, screen: str, shown: dict[str, Any], outcome: flow.Outcome | None,
+           summary: dict[str, Any] | None, phase: str = "done") -> str:
+    """What the listen button says on ``screen``: its prompt, and after a ticket
+    its number (in words, as the wall display reads it), the people ahead and
+    the wait.  Always Vietnamese: the offline voice is a Vietnamese voice.
+    ``shown`` is ``screens(cfg, "vi", …)``; ``phase`` the printing screen's."""
+    from display import speech
+
+    vi = "vi"
+    ticket = outcome.ticket if outcome and outcome.ticket else {}
+    parts: list[str] = []
+
+    def number() -> None:
+        label = str(ticket.get("label") or "")
+        if label:
+            try:
+                words = speech.label_words(label, cfg.announcer.number_style)
+            except speech.SpeechError:
+                words = label
+            parts.append(f"{t('your_number', vi)}: {words}")
+
+    if screen == "home":
+        parts.append(shown["home"]["title"])
+        if shown["home"]["priority_mode"]:
+            parts.append(t("home_title", vi))
+        for tile in tiles(cfg, summary, vi):
+            parts.append(f"{tile['name']}: {tile['info']}")
+        if not shown["home"]["priority_mode"]:
+            parts.append(f"{t('priority_button', vi)}: {t('priority_hint', vi)}")
+    elif screen == "priority":
+        parts.append(shown["priority"]["title"])
+        parts += list(priority_classes(cfg, vi).values())
+    elif screen == "printing" and phase == "printing":
+        parts.append(shown["printing"]["printing_text"])
+    elif screen == "printing":
+        number()
+        parts += details(ticket, vi).splitlines()
+        parts.append(shown["printing"]["take_text"])
+    elif screen == "problem":
+        p = shown["problem"]
+        parts += [p["title"], p["reason"], p["staff"]]
+        number()
+        parts.append(p["todo"])
+    elif screen == "closed":
+        c = shown["closed"]
+        parts += [c["title"], c["reason"], c["next_text"]]
+    elif screen == "busy":
+        parts += [shown["busy"]["title"], shown["busy"]["sub"]]
+    # The admin pad is for staff: nothing is read aloud there.
+    text = ". ".join(p.strip().rstrip(".…") for p in parts if p and p.strip())
+    return unicodedata.normalize("NFC", (text + ".") if text else "").replace("\u00a0", " ")

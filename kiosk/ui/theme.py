@@ -23,6 +23,7 @@ PALETTE: dict[str, str] = {
     "button": "#2B3A48",      # secondary buttons (back, language)
     "busy": "#7A4E00",        # busy screen title on bg
     "key": "#DDE3EA",         # PIN keys
+    "listen": "#1D6B3A",      # the listen button: green, apart from the grey language button
 }
 
 # (foreground, background) pairs that really occur on screen.
@@ -30,15 +31,41 @@ TEXT_PAIRS: list[tuple[str, str]] = [
     ("ink", "bg"), ("muted", "bg"), ("accent", "bg"), ("danger", "bg"), ("busy", "bg"),
     ("on_dark", "header"), ("on_dark", "tile"), ("on_dark", "tile_closed"),
     ("on_dark", "priority"), ("on_dark", "button"), ("ink", "key"),
+    ("on_dark", "listen"),
 ]
 
+# The floor under which no kiosk text is shrunk to fit (kiosk/ui/fit.py): 24 px is
+# 4.1 mm on the densest panel a centre buys (a 10-inch 1280×800, about 149 px per
+# inch), near 12-point print; 4.3 mm on a 15.6-inch 1920×1080, 4.6 mm on a 7-inch 800×480.
+TEXT_FLOOR_PX = 24
+
 TOUCH_MIN_PX = 142
+# A touch target never gets smaller than this on the smaller panels: 90 px is
+# 15 mm at 149 px per inch (a 10-inch 1280×800, the densest), more elsewhere.
+TOUCH_FLOOR_PX = 90
 BODY_PX = 30           # body text; the floor is 28
 BODY_MIN_PX = 28
 TILE_NAME_PX = 42
 TITLE_PX = 48
 HEADER_PX = 142
 NUMBER_PX = 300        # the ticket number on the result screens (scaled down to fit)
+
+
+def window_scale(width: float, height: float) -> float:
+    """How much the fixed sizes above shrink on this window: 1.0 on 1920×1080 and
+    on an upright 1080×1920, less on smaller panels (text then fits itself)."""
+    ref_w, ref_h = (1920, 1080) if width >= height else (1080, 1920)
+    return max(0.4, min(1.0, width / ref_w, height / ref_h))
+
+
+def px(nominal: float, scale: float) -> float:
+    """A text or box size on this window."""
+    return round(nominal * scale)
+
+
+def touch(nominal: float, scale: float) -> float:
+    """A button's size on this window: scaled, never under the touch floor."""
+    return max(TOUCH_FLOOR_PX, round(nominal * scale))
 
 
 def rgb(name: str) -> tuple[float, float, float]:

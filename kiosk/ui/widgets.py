@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.animation import Animation
+from kivy.clock import Clock
+from kivy.event import EventDispatcher
 from kivy.graphics import Color, Line, Rectangle, RoundedRectangle
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
@@ -20,15 +22,48 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from kiosk.ui import icons  # noqa: F401  (registers FieldIcon for the kv rules)
-from kiosk.ui import theme
+from kiosk.ui import fit, theme
 
 SCREENS_DIR = Path(__file__).with_name("screens")
 KV_FILES = ("widgets.kv", "home.kv", "priority.kv", "printing.kv", "problem.kv",
             "closed.kv", "busy.kv", "admin.kv")
 
 
+class UI(EventDispatcher):
+    """The window's scale (theme.window_scale), set by the root when the window
+    changes; kv rules bind to ``ui.scale`` so fixed sizes follow it."""
+
+    scale = NumericProperty(1.0)
+    narrow = BooleanProperty(False)     # landscape under 1100 px wide
+    portrait = BooleanProperty(False)
+
+
+ui = UI()
+
+
 # ----------------------------------------------------------------- widgets
-class KButton(ButtonBehavior, Label):
+class FitLabel(Label):
+    """A label whose font shrinks from ``nominal`` towards ``floor`` until its
+    text fits (kiosk/ui/fit.py): in its box (``max_lines`` 0, the layout sizes
+    the label) or in ``max_lines`` lines of its width."""
+
+    nominal = NumericProperty(theme.BODY_PX)
+    floor = NumericProperty(theme.TEXT_FLOOR_PX)
+    max_lines = NumericProperty(0)
+
+    def __init__(self, **kw):
+        self._fit_trigger = Clock.create_trigger(self._fit, -1)
+        super().__init__(**kw)
+        self.bind(text=self._fit_trigger, size=self._fit_trigger, nominal=self._fit_trigger,
+                  floor=self._fit_trigger, max_lines=self._fit_trigger, bold=self._fit_trigger,
+                  text_size=self._fit_trigger)
+        self._fit_trigger()
+
+    def _fit(self, *_):
+        self.font_size = fit.best_size(self, self.nominal, self.floor, int(self.max_lines))
+
+
+class KButton(ButtonBehavior, FitLabel):
     bg = ListProperty(theme.rgba("button"))
 
 
@@ -47,12 +82,17 @@ class Header(BoxLayout):
     clock = StringProperty("")
     date = StringProperty("")
     lang_label = StringProperty("")
+    listen_label = StringProperty("")
 
     def __init__(self, **kw):
         self.register_event_type("on_lang")
+        self.register_event_type("on_listen")
         super().__init__(**kw)
 
     def on_lang(self, *_):
+        pass
+
+    def on_listen(self, *_):
         pass
 
 

@@ -1,0 +1,152 @@
+"""Text that fits its box, and the check that it does.
+
+A kiosk label has a nominal font size and a floor (``theme.TEXT_FLOOR_PX``).
+``best_size()`` picks the largest size between the two at which the text,
+wrapped only at spaces, fits the label's box: no word wider than the box
+(Kivy would cut it mid-word) and no more lines than the box holds.  Below
+the floor the text is not shrunk any further: then the layout is wrong and
+``problems()`` (used by tests/test_kiosk_fit.py and ``phucvu screenshots``)
+says so.  Measuring uses Kivy's own text provider, so what is measured is
+what is drawn.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from kivy.core.text import Label as CoreLabel
+from kivy.uix.label import Label
+
+from kiosk.ui import theme
+
+_cache: dict[tuple, tuple[float, float, int]] = {}
+
+
+def measure(text: str, font_size: float, bold: bool, width: float, font_name: str = "Roboto"
+            ) -> tuple[float, float, int]:
+    """(widest word, height, lines) of ``text`` wrapped at spaces into ``width``."""
+    key = (text, round(font_size, 1), bold, round(width), font_name)
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    probe = CoreLabel(font_size=font_size, bold=bold, font_name=font_name)
+    widest = 0.0
+    for line in text.split("\n"):
+        for word in line.split(" "):
+            if word:
+                widest = max(widest, probe.get_extents(word)[0])
+    wrapped = CoreLabel(text=text, font_size=font_size, bold=bold, font_name=font_name,
+                        text_size=(max(1, width), None))
+    wrapped.refresh()
+    h = wrapped.texture.size[1] if wrapped.texture else 0
+    lines = len(wrapped._cached_lines) if getattr(wrapped, "_cached_lines", None) else text.count("\n") + 1
+    if len(_cache) > 4000:
+        _cache.clear()
+    _cache[key] = (widest, h, lines)
+    return _cache[key]
+
+
+def inner(label: Label) -> tuple[float, float]:
+    """The box the text is laid into: ``text_size`` where set, else the label."""
+    tw, th = label.text_size
+    px, py = label.padding[0], label.padding[1]
+    w = tw if tw is not None else label.width
+    h = th if th is not None else label.height
+    return w - 2 * px, h - 2 * py
+
+
+def fits(label: Label, font_size: float, max_lines: int) -> bool:
+    w, h = inner(label)
+    if w <= 0:
+        return False
+    widest, need_h, lines = measure(label.text, font_size, label.bold, w, label.font_name)
+    if widest > w + 0.5:
+        return False
+    if max_lines:
+        return lines <= max_lines
+    if need_h > h:
+        return False
+    # Kivy drops lines of a box before its height is full; ask it how many it keeps.
+    return boxed_lines(label.text, font_size, label.bold, w, h, label.font_name, label.halign) >= lines
+
+
+def boxed_lines(text: str, font_size: float, bold: bool, width: float, height: float,
+                font_name: str = "Roboto", halign: str = "left") -> int:
+    """How many lines Kivy draws of ``text`` in a ``width`` × ``height`` box."""
+    key = ("boxed", text, round(font_size, 1), bold, round(width), round(height), font_name, halign)
+    hit = _cache.get(key)
+    if hit is None:
+        core = CoreLabel(text=text, font_size=font_size, bold=bold, font_name=font_name, halign=halign,
+                         valign="middle", text_size=(max(1, width), max(1, height)))
+        core.refresh()
+        hit = _cache[key] = (0, 0, len(getattr(core, "_cached_lines", []) or []))
+    return hit[2]
+
+
+def best_size(label: Label, nominal: float, floor: float, max_lines: int) -> float:
+    """The largest font size in [floor, nominal] at which the text fits (floor if none)."""
+    if not label.text.strip() or label.width <= 1:
+        return nominal
+    size = nominal
+    while size > floor:
+        if fits(label, size, max_lines):
+            return size
+        size = max(floor, size - max(1.0, size * 0.06))
+    return floor
+
+
+# ----------------------------------------------------------------- the check
+def _visible_labels(widget: Any, ancestors: tuple = ()) -> Iterator[tuple[Label, tuple]]:
+    if getattr(widget, "opacity", 1) == 0:
+        return
+    if isinstance(widget, Label):
+        if widget.text.strip():
+            yield widget, ancestors
+        return
+    for child in widget.children:
+        yield from _visible_labels(child, ancestors + (widget,))
+
+
+def _rect(w: Any) -> tuple[float, float, float, float]:
+    x0, y0 = w.to_window(w.x, w.y)
+    return x0, y0, x0 + w.width, y0 + w.height
+
+
+def _name(label: Label) -> str:
+    return f"{type(label).__name__} {label.text[:40]!r}"
+
+
+def problems(root: Any, window_size: tuple[int, int]) -> list[str]:
+    """Every visible label that spills, is clipped, is cut mid-word or is under the floor."""
+    out = []
+    W, H = window_size
+    for label, ancestors in _visible_labels(root):
+        name = _name(label)
+        if label.font_size < theme.TEXT_FLOOR_PX - 0.01:
+            out.append(f"{name}: font {label.font_size:.0f} px under the floor {theme.TEXT_FLOOR_PX}")
+        w, h = inner(label)
+        widest, need_h, lines = measure(label.text, label.font_size, label.bold, max(1, w), label.font_name)
+        if widest > w + 1:
+            out.append(f"{name}: a word {widest:.0f} px wide in {w:.0f} px (cut mid-word)")
+        if label.shorten and label.texture_size[0] and label._label.get_extents(label.text)[0] > w + 1:
+            out.append(f"{name}: shortened with '…'")
+        if label.text_size[1] is not None and need_h > h + 1:
+            out.append(f"{name}: {need_h:.0f} px of text in a {h:.0f} px box (lines clipped)")
+        drawn = getattr(label._label, "_cached_lines", None)
+        if drawn is not None and len(drawn) < lines:
+            out.append(f"{name}: {len(drawn)} of its {lines} lines drawn (lines clipped)")
+        tw, th = label.texture_size
+        if tw > label.width + 1 or th > label.height + 1:
+            out.append(f"{name}: text {tw:.0f}x{th:.0f} spills out of {label.width:.0f}x{label.height:.0f}")
+        x0, y0, x1, y1 = _rect(label)
+        if x0 < -1 or y0 < -1 or x1 > W + 1 or y1 > H + 1:
+            out.append(f"{name}: outside the window at ({x0:.0f},{y0:.0f})-({x1:.0f},{y1:.0f})")
+            continue
+        for a in ancestors:
+            if a.width <= 0 or a.height <= 0 or not hasattr(a, "to_window"):
+                continue
+            ax0, ay0, ax1, ay1 = _rect(a)
+            if x0 < ax0 - 1 or y0 < ay0 - 1 or x1 > ax1 + 1 or y1 > ay1 + 1:
+                out.append(f"{name}: spills out of its {type(a).__name__} "
+                           f"({x0:.0f},{y0:.0f})-({x1:.0f},{y1:.0f}) vs ({ax0:.0f},{ay0:.0f})-({ax1:.0f},{ay1:.0f})")
+                break
+    return out
