@@ -287,3 +287,29 @@ def test_calls_reach_the_snapshot_at_once_and_other_changes_coalesce(core, bus):
     with watcher.cond:
         seen = [json.loads(p) for t, p, _ in watcher.messages[start:] if t.endswith("display/snapshot")]
     assert seen and seen[-1]["counters"][0]["current"] == "A001"
+
+
+def test_the_public_board_counts_todays_ratings_from_the_running_core(core, bus):
+    """The board's satisfaction rate comes from the core's own count of the
+    day's counted ratings, and survives a restart of the core."""
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1")
+    b = bus("tester")
+    b.subscribe("display/snapshot", "counter/1/reply", "event/rating")
+    for _ in range(2):
+        assert ticket(kiosk, "tu-phap")["ok"]
+    for level in (1, 3):                       # "Rất hài lòng" (satisfied), "Không hài lòng"
+        time.sleep(1.1)                        # [rating] min_press_interval_s: not "too_fast"
+        counter_cmd(b, 1, "next")
+        counter_cmd(b, 1, "finish")
+        rid = uuid.uuid4().hex
+        b.publish("counter/1/rating", {"rating_id": rid, "level": level})
+        ev = b.wait_for(lambda t, body: t == "event/rating" and body and body.get("rating_id") == rid)
+        assert ev["counted"], ev.get("reason")
+    snap = b.wait_for(snapshot_where(lambda s: s["board"]["rated"] == 2), timeout=5)
+    assert snap["board"]["satisfied_pct"] == 50
+    core.stop()
+    core.start()
+    again = b.wait_for(snapshot_where(lambda s: s["board"]["rated"] == 2 and s["updated_at"] > snap["updated_at"]),
+                       timeout=10)
+    assert again["board"]["satisfied_pct"] == 50

@@ -265,6 +265,9 @@ class Store:
     def rating_outcome(self, rating_id: str) -> dict[str, Any] | None:
         return queries.rating_outcome(self.conn, rating_id)
 
+    def counted_levels(self, day: str) -> dict[int, int]:
+        return queries.counted_levels(self.conn, day)
+
     def command_reply(self, key: str, since: float) -> dict[str, Any] | None:
         return queries.command_reply(self.conn, key, since)
 
