@@ -9,6 +9,7 @@ from itertools import islice
 from typing import Any, Iterator, Mapping
 
 from kiosk.config import SiteConfig
+from kiosk.core.domain.selection import interleaved
 from kiosk.core.domain.state import FINISHED, QueueState, Ticket
 
 
@@ -26,16 +27,7 @@ def field_order(config: SiteConfig, state: QueueState, field_code: str) -> Itera
         for _, ticket_id in state.line(field_code, priority):
             yield state.tickets[ticket_id]
 
-    prio, normal = chain(True), chain(False)
-    p, n = next(prio, None), next(normal, None)
-    streak, interleave = 0, config.priority.interleave
-    while p is not None or n is not None:
-        if p is not None and (n is None or streak < interleave):
-            yield p
-            p, streak = next(prio, None), streak + 1
-        else:
-            yield n
-            n, streak = next(normal, None), 0
+    yield from interleaved(chain(True), chain(False), 0, config.priority.interleave)
 
 
 def next_labels(config: SiteConfig, state: QueueState, field_code: str, n: int = 3) -> list[str]:

@@ -36,10 +36,15 @@ def order(config: SiteConfig, state: QueueState, counter_no: int) -> Iterator[Ti
             for _, ticket_id in line:
                 yield state.tickets[ticket_id]
 
-    prio, normal = chain(True), chain(False)
+    yield from interleaved(chain(True), chain(False), state.counters[counter_no].priority_streak,
+                           config.priority.interleave)
+
+
+def interleaved(prio: Iterator[Ticket], normal: Iterator[Ticket], streak: int,
+                interleave: int) -> Iterator[Ticket]:
+    """Priority tickets first, a normal one after ``interleave`` priority
+    calls in a row (``streak`` of them made already) when one waits."""
     p, n = next(prio, None), next(normal, None)
-    streak = state.counters[counter_no].priority_streak
-    interleave = config.priority.interleave
     while p is not None or n is not None:
         if p is not None and (n is None or streak < interleave):
             yield p
