@@ -44,6 +44,7 @@ from kiosk.core.commands import Commands, Outcome
 from kiosk.core.domain import public_event
 from kiosk.core.engine import Engine
 from kiosk.core.printq import Printed, PrinterReport, PrintJob, PrintWorker
+from kiosk.core.service_board import DayRatings
 
 log = logging.getLogger("phucvu.core")
 
@@ -118,10 +119,7 @@ class CoreService:
         # them again; when one waits, ``_views_due`` says until when.
         self._views_next = 0.0
         self._views_due: float | None = None
-        # Today's counted ratings per level, for the public board: read from
-        # the store when the day changes, then counted from the events.
-        self._levels_day: str | None = None
-        self._levels: dict[int, int] = {}
+        self.day_ratings = DayRatings(engine)
         self.client = contract.mqtt_client(username, username=username,
                                            password=password, prefix=config.topic_prefix,
                                            device=device, keepalive=config.mqtt.keepalive,
@@ -363,7 +361,7 @@ class CoreService:
         """Publish what committed events changed: state first, then events."""
         counters: set[int] | None = set()
         calls: dict[str, dict] = {}
-        self._count_levels(events)
+        self.day_ratings.count(events)
         for e in events:
             if e["kind"] in ("day_started", "day_closed"):
                 counters = None
@@ -381,21 +379,6 @@ class CoreService:
                 self._publish(self.topics.ticket_event, {"site": site, **public_event(e)})
             elif e["kind"] == "rating_pressed":
                 self._publish(self.topics.rating_event, {"site": site, **public_event(e)})
-
-    def _count_levels(self, events: list[dict]) -> None:
-        """Today's counted ratings per level, kept up to date from committed events."""
-        day = self.engine.queue.state.day
-        if day != self._levels_day:
-            # A new day, or the first publication: the store has the truth
-            # (including what this event batch committed).
-            self._levels_day = day
-            self._levels = self.engine.store.counted_levels(day) if day else {}
-            return
-        for e in events:
-            if e["kind"] == "rating_pressed" and e.get("counted") and e.get("level_index"):
-                t = self.engine.queue.state.tickets.get(e.get("ticket_id"))
-                if t is not None and t.day == day:
-                    self._levels[e["level_index"]] = self._levels.get(e["level_index"], 0) + 1
 
     def _publish_state(self, counters: set[int] | None, urgent: bool = False) -> None:
         """The retained state: the snapshot, the counters named (None: all, and
@@ -417,7 +400,7 @@ class CoreService:
             summary = q.summary(now)
             self._publish_changed(self.topics.display_snapshot,
                                   views.snapshot(self.config, q, now, summary, list(self.last_calls),
-                                                 self._counted_levels()),
+                                                 self.day_ratings.levels()),
                                   heartbeat)
         for c in self.config.counters:
             if counters is None or c.number in counters:
@@ -427,11 +410,6 @@ class CoreService:
         if both:
             summary["updated_at"] = now
             self._publish_changed(self.topics.queue_summary, summary, heartbeat)
-
-    def _counted_levels(self) -> dict[int, int]:
-        if self.engine.queue.state.day != self._levels_day:
-            self._count_levels([])
-        return self._levels
 
     def _publish_changed(self, topic: str, body: dict, heartbeat: bool) -> None:
         """A retained body, unless it says what the last one said (its time

@@ -1,0 +1,42 @@
+"""The day's counted ratings per level, for the public board's satisfaction rate.
+
+Ratings live in the store, not in the queue state the snapshot is built
+from; reading them for every snapshot (many a second) would be a query per
+publication.  So the count is read from the store when the service day
+changes (and at the first publication) and kept up to date from the
+committed ``rating_pressed`` events after that.
+"""
+from __future__ import annotations
+
+from kiosk.core.engine import Engine
+
+
+class DayRatings:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._day: str | None = None
+        self._levels: dict[int, int] = {}
+
+    def levels(self) -> dict[int, int]:
+        """Level index -> counted ratings of today's tickets."""
+        self._follow_day()
+        return self._levels
+
+    def count(self, events: list[dict]) -> None:
+        """Committed events: their counted presses for today's tickets added."""
+        if self._follow_day():
+            return      # read from the store, which has these events already
+        for e in events:
+            if e["kind"] == "rating_pressed" and e.get("counted") and e.get("level_index"):
+                t = self.engine.queue.state.tickets.get(e.get("ticket_id"))
+                if t is not None and t.day == self._day:
+                    self._levels[e["level_index"]] = self._levels.get(e["level_index"], 0) + 1
+
+    def _follow_day(self) -> bool:
+        """Whether the day changed (the count then read again from the store)."""
+        day = self.engine.queue.state.day
+        if day == self._day:
+            return False
+        self._day = day
+        self._levels = self.engine.store.counted_levels(day) if day else {}
+        return True
