@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.core.auth import hash_pin
+from kiosk.web.screenshots import CHROMIUM, ROSTER, launch, login  # noqa: F401
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 # The suite writes its screenshots to a temporary folder, so a test run never
 # changes tracked files; PHUCVU_UPDATE_IMAGES=1 ./run test -k screenshots
@@ -73,12 +73,6 @@ def core_command(bus, payload: dict) -> dict:
     return bus.wait_for(lambda t, b: t == "core/reply" and b and b.get("command_id") == cid)
 
 
-ROSTER = [("nv01", "Nguyễn Thị Hương", "staff", "1234"),
-          ("nv02", "Trần Văn Đức", "staff", "2345"),
-          ("ld01", "Lê Minh Tuấn", "head", "5678"),
-          ("qt01", "Phạm Thu Hà", "admin", "9012")]
-
-
 @pytest.fixture
 def web(site, broker, core, bus):
     admin = bus("tester")
@@ -96,24 +90,21 @@ def web(site, broker, core, bus):
 def browser():
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-            viewport={"width": 1366, "height": 768}, accept_downloads=True)
+        ctx = launch(p, profile, accept_downloads=True)
         ctx.set_default_timeout(10_000)
         yield ctx
         ctx.close()
 
 
-def login(page, url, code, pin, counter=None):
-    page.goto(url + "/login")
-    page.fill("#code", code)
-    page.fill("#pin", pin)
-    if counter is not None:
-        page.select_option("#counter", str(counter))
-    page.click("#submit")
+def signed_in(browser, web, code: str, counter: int | None = None):
+    """A new page logged in as ``code`` (a ROSTER login), on its start page with the live link up."""
+    pin = next(p for c, _, _, p in ROSTER if c == code)
+    page = browser.new_page()
+    login(page, web.url, code, pin, counter=counter)
+    page.wait_for_url("**/console" if counter is not None else "**/" + {
+        "head": "dashboard", "admin": "admin"}[next(r for c, _, r, _ in ROSTER if c == code)])
+    page.wait_for_selector("#link.ok")
+    return page
 
 
 def test_next_changes_the_page_and_the_display(web, browser, bus):
@@ -121,10 +112,7 @@ def test_next_changes_the_page_and_the_display(web, browser, bus):
     display.subscribe("display/snapshot")
     for _ in range(2):
         assert core_command(web.admin, {"action": "issue", "field": "tu-phap"})["ok"]
-    page = browser.new_page()
-    login(page, web.url, "nv01", "1234", counter=1)
-    page.wait_for_url("**/console")
-    page.wait_for_selector("#link.ok")
+    page = signed_in(browser, web, "nv01", counter=1)
     assert page.text_content("#current") == "—"
     page.wait_for_function("document.querySelectorAll('#waiting-list li b').length == 2")
 
@@ -165,10 +153,7 @@ def test_call_a_number_and_transfer(web, browser, bus):
     watcher.subscribe("counter/+/state")
     for _ in range(3):
         assert core_command(web.admin, {"action": "issue", "field": "chung-thuc"})["ok"]
-    page = browser.new_page()
-    login(page, web.url, "nv02", "2345", counter=2)
-    page.wait_for_url("**/console")
-    page.wait_for_selector("#link.ok")
+    page = signed_in(browser, web, "nv02", counter=2)
     page.keyboard.press("g")
     page.keyboard.type("b003")
     page.keyboard.press("Enter")
@@ -266,10 +251,7 @@ def test_dashboard_chart_downloads_and_reprint(web, browser, bus, tmp_path):
     box.publish("counter/1/rating", {"rating_id": "t-r2", "level": 1, "device": "box-1", "boot": 1, "device_time_ms": 1000})
     box.wait_for(lambda t, b: t == "event/rating" and b["rating_id"] == "t-r2")
 
-    page = browser.new_page()
-    login(page, web.url, "ld01", "5678")
-    page.wait_for_url("**/dashboard")
-    page.wait_for_selector("#link.ok")
+    page = signed_in(browser, web, "ld01")
     page.wait_for_selector("#chart .bar-row")
     page.wait_for_function("document.getElementById('anomalies').textContent == '1'")
     page.wait_for_function(
@@ -310,10 +292,7 @@ def test_dashboard_chart_downloads_and_reprint(web, browser, bus, tmp_path):
 
 
 def test_dashboard_shows_device_offline_and_paper_out(web, browser, bus, broker):
-    page = browser.new_page()
-    login(page, web.url, "ld01", "5678")
-    page.wait_for_url("**/dashboard")
-    page.wait_for_selector("#link.ok")
+    page = signed_in(browser, web, "ld01")
     # A display that dies: the broker publishes its last will when the
     # process is killed (a real client, mosquitto_sub, with a real will).
     import json
@@ -373,29 +352,11 @@ def test_admin_roster_and_pause(web, browser, bus):
 
 
 # The counter PC (1366×768), a full-HD monitor and an older 1024×768 laptop.
-SHOT_SIZES = [(1366, 768), (1920, 1080), (1024, 768)]
-
-
-def shoot(page, name: str) -> None:
-    """The page at every size in SHOT_SIZES, back at 1366×768 afterwards."""
-    for w, h in SHOT_SIZES:
-        page.set_viewport_size({"width": w, "height": h})
-        page.wait_for_timeout(150)     # one layout pass after the resize
-        page.screenshot(path=str(IMAGES / f"{name}-{w}x{h}.png"))
-    page.set_viewport_size({"width": 1366, "height": 768})
-
-
-def test_screenshots(web, browser, bus):
-    """Console, login, dashboard and admin at every size in SHOT_SIZES, for docs/console.md."""
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    admin = web.admin
+def test_the_waiting_list_is_in_the_order_next_calls(web, browser):
     for field in ("tu-phap", "tu-phap", "chung-thuc", "dat-dai", "tu-phap"):
-        assert core_command(admin, {"action": "issue", "field": field})["ok"]
-    assert core_command(admin, {"action": "issue", "field": "tu-phap", "priority": "cao-tuoi"})["ok"]
-    page = browser.new_page()
-    login(page, web.url, "nv01", "1234", counter=1)
-    page.wait_for_url("**/console")
-    page.wait_for_selector("#link.ok")
+        assert core_command(web.admin, {"action": "issue", "field": field})["ok"]
+    assert core_command(web.admin, {"action": "issue", "field": "tu-phap", "priority": "cao-tuoi"})["ok"]
+    page = signed_in(browser, web, "nv01", counter=1)
     page.click("#btn-next")
     page.wait_for_function("document.getElementById('current').textContent != '—'")
     # The list is re-read after the call: the ticket served is no longer in it.
@@ -404,53 +365,23 @@ def test_screenshots(web, browser, bus):
     # (the console used to list plain issue order and show B001 third).
     page.wait_for_function("[...document.querySelectorAll('#waiting-list li b')].map(b => b.textContent)"
                            ".join() == 'A001,A002,A003,B001'")
-    # Finish, call the next one: the shot shows the rating line of the
-    # finished ticket beside the new one.  Then the citizen rates, so the
-    # dashboard's chart has a bar.
-    page.wait_for_function("document.getElementById('msg').textContent.endsWith('đã gọi')")
-    page.keyboard.press("h")
-    page.wait_for_function("document.getElementById('rating').textContent.includes('đánh giá')")
-    page.wait_for_function("document.getElementById('msg').textContent == 'Đã hoàn thành'")
-    page.keyboard.press("n")
-    page.wait_for_function("document.getElementById('current').textContent == 'A001'")
-    shoot(page, "console")
-    box = bus("counter-1")
-    box.publish("counter/1/rating", {"rating_id": "shot-1", "level": 1, "device": "box-1", "boot": 1, "device_time_ms": 1000})
 
-    watcher = bus("tester")
-    watcher.subscribe("counter/1/state")
-    page.click("#logout")
-    page.wait_for_url("**/login")
-    # Logging out of the console logs the official out of the counter.
-    watcher.wait_for(lambda t, b: t == "counter/1/state" and b["official"] is None)
-    shoot(page, "console-login")
-    assert core_command(admin, {"action": "login", "official": "nv01", "counter": 1})["ok"]
-    assert core_command(admin, {"action": "login", "official": "nv02", "counter": 2})["ok"]
-    watcher.publish("counter/2/command", {"command_id": "shot-2", "action": "next"})
-    # A long line at counter 3 while counter 4 sits idle: the imbalance alert
-    # (default [web] alert_imbalance_waiting = 10) is in the dashboard's shot.
-    for _ in range(web.app.state.api.config.web.alert_imbalance_waiting):
-        assert core_command(admin, {"action": "issue", "field": "dat-dai"})["ok"]
 
-    login(page, web.url, "ld01", "5678")
-    page.wait_for_url("**/dashboard")
-    page.wait_for_selector("#link.ok")
-    page.wait_for_selector("#chart .bar-row")
-    page.wait_for_function("document.getElementById('counters').textContent.includes('nv02')")
-    page.wait_for_function("document.querySelectorAll('#kpi-fields tbody tr').length > 0")
-    page.wait_for_selector("#queue-alerts li.alert-imbalance")
-    shoot(page, "console-dashboard")
-    page.click("#logout")
-    page.wait_for_url("**/login")
+def test_screenshots(tmp_path):
+    """``phucvu screenshots``' browser part: its own centre, every page at every size."""
+    from PIL import Image
 
-    login(page, web.url, "qt01", "9012")
-    page.wait_for_url("**/admin")
-    page.wait_for_selector("#roster tr[data-code=nv01]")
-    page.wait_for_selector("#counters button")
-    shoot(page, "console-admin")
-    for name in ("console", "console-login", "console-dashboard", "console-admin"):
-        for w, h in SHOT_SIZES:
-            assert (IMAGES / f"{name}-{w}x{h}.png").stat().st_size > 10_000
+    from kiosk.web import screenshots
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    made = screenshots.main(str(ROOT / "deploy" / "demo-site.toml"), IMAGES)
+    assert len(made) == len(screenshots.NAMES) * len(screenshots.SIZES)
+    for path in made:
+        w, h = (int(v) for v in path.stem.rsplit("-", 1)[1].split("x"))
+        with Image.open(path) as im:
+            # Full-page shots: the viewport's width, at least its height.
+            assert im.width == w and im.height >= h, path
+            shades = sum(1 for n in im.convert("L").histogram() if n)
+            assert shades > 50, f"{path} is nearly blank ({shades} shades of grey)"
 
 
 def test_a_retried_console_press_calls_one_citizen(web, browser):

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from kiosk.web import figures
-from tests.test_web import CHROMIUM, ROSTER, WebServer, core_command, login  # noqa: F401
+from tests.test_web import ROSTER, WebServer, core_command, launch, login, signed_in  # noqa: F401
 from kiosk.core.auth import hash_pin
 
 # The browser's own zone and language, far from the site's (Asia/Ho_Chi_Minh, UTC+7).
@@ -29,13 +29,7 @@ def foreign_browser():
     """Chromium in Los Angeles time with an English UI: what a borrowed PC may be."""
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, env={"TZ": BROWSER_TZ},
-            locale="en-US",
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--lang=en-US"],
-            viewport={"width": 1366, "height": 768})
+        ctx = launch(p, profile, env={"TZ": BROWSER_TZ}, locale="en-US", args=("--lang=en-US",))
         ctx.set_default_timeout(10_000)
         yield ctx
         ctx.close()
@@ -92,10 +86,7 @@ def test_console_times_in_site_zone_and_rating_line_names_previous_ticket(web, f
     watcher.subscribe("counter/1/state")
     for _ in range(2):
         assert core_command(web.admin, {"action": "issue", "field": "tu-phap"})["ok"]
-    page = foreign_browser.new_page()
-    login(page, web.url, "nv01", "1234", counter=1)
-    page.wait_for_url("**/console")
-    page.wait_for_selector("#link.ok")
+    page = signed_in(foreign_browser, web, "nv01", counter=1)
     page.wait_for_function("document.querySelectorAll('#waiting-list li time').length == 2")
     issued = [t for t in page.eval_on_selector_all("#waiting-list li time", "ts => ts.map(t => t.textContent)")]
     page.click("#btn-next")

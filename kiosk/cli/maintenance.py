@@ -99,12 +99,14 @@ def voice_test(text: str, config_path: str, out_dir: str | None) -> None:
 @demo_config_option
 @click.option("--out", default="docs/images", show_default=True, help="Where the PNGs go.")
 def screenshots(config_path: str | None, out: str) -> None:
-    """Render every kiosk screen, the wall display and sample tickets to PNG (docs/images)."""
+    """Render every kiosk screen, the wall display, the browser pages and sample tickets to PNG."""
     import datetime as dt
 
     from display.screenshots import main as display_shots
     from kiosk.printing.tools import write_samples
     from kiosk.ui.screenshots import main as kiosk_shots
+    from kiosk.web.screenshots import ScreenshotError
+    from kiosk.web.screenshots import main as web_shots
     path = config_path or str(DEMO_SITE)
     cfg = load_site(path)
     made = display_shots(path, out)
@@ -113,6 +115,13 @@ def screenshots(config_path: str | None, out: str) -> None:
     # A fixed moment, so the sample tickets do not change on every run.
     sizes = write_samples(cfg, out, now=dt.datetime(2026, 11, 27, 9, 41, tzinfo=cfg.tz))
     click.echo(f"{len(made)} display, the kiosk's screens and {len(sizes)} tickets written to {out}")
+    # The browser pages start a centre of their own (broker, core, console)
+    # and need chromium: last, so a missing browser costs only these.
+    try:
+        pages = web_shots(path, out)
+    except ScreenshotError as e:
+        fail(f"browser pages not rendered: {e}")
+    click.echo(f"{len(pages)} browser pages written to {out}")
 
 
 @click.command("replay-events")
