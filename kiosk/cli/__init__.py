@@ -12,7 +12,8 @@ The commands live in rooms by what they do:
 - ``services``: the long-running processes (core, broker, bridge, kiosk,
   display, speaker, web, aggregate), the box simulator and the demo;
 - ``maintenance``: backup, reprint, print-test, voice-test, screenshots,
-  replay-events.
+  replay-events;
+- ``configs``: config check, config diff (the site file alone).
 
 Shared options and the one-line errors are in ``options``.  State-changing
 commands build the body the core takes on the bus and send it through
@@ -25,7 +26,7 @@ import sys
 
 import click
 
-from kiosk.cli import maintenance, officials, queue, reports, services
+from kiosk.cli import configs, maintenance, officials, queue, reports, services
 
 
 @click.group()
@@ -34,7 +35,7 @@ def cli() -> None:
     """phucvu: tickets, calls and satisfaction for a public-service centre."""
 
 
-for _room in (queue, officials, reports, services, maintenance):
+for _room in (queue, officials, reports, services, maintenance, configs):
     for _command in _room.COMMANDS:
         cli.add_command(_command)
 
