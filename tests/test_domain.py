@@ -196,6 +196,24 @@ def test_opening_hours_and_quota(tmp_path):
     assert e.value.code == "closed"
 
 
+def test_a_closed_field_takes_no_new_tickets_but_serves_its_line(tmp_path):
+    from kiosk import config
+    data = {
+        "site": {"id": "x", "commune": "Xã X", "centre": "TT X"},
+        "fields": [{"code": "a", "name_vi": "Á", "name_en": "A", "prefix": "A", "minutes_per_citizen": 5}],
+        "counters": [{"number": 1, "name": "Quầy 1", "fields": ["a"]}],
+    }
+    q = Queue(config.parse(data))
+    q.issue("a", None, at(27, 8))
+    data["fields"][0]["closed"] = True
+    closed = Queue(config.parse(data), q.state)
+    with pytest.raises(DomainError) as e:
+        closed.issue("a", None, at(27, 8, 1))
+    assert e.value.code == "field_closed" and "next_open" not in e.value.details
+    closed.login(1, "nv01", at(27, 8, 2))
+    assert called(closed.call_next(1, at(27, 8, 3))) == "A001"
+
+
 def test_people_ahead_and_estimated_wait(q):
     for i in range(3):
         q.issue("tu-phap", None, at(27, 8, i))

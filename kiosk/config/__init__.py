@@ -19,6 +19,7 @@ and ``kiosk.sdnotify`` it is all of ``kiosk`` that ``display`` and
 the rest of the tree.
 """
 from kiosk.config.centre import (
+    FIELD_ICONS,
     WEEKDAYS,
     CounterSection,
     FieldSection,
@@ -45,7 +46,7 @@ from kiosk.config.section import Section, TlsClient, nfc, timezone_name
 from kiosk.config.site import SiteConfig
 
 __all__ = [
-    "WEEKDAYS", "AnnouncerSection", "BridgeSection", "ConfigError", "CounterSection",
+    "FIELD_ICONS", "WEEKDAYS", "AnnouncerSection", "BridgeSection", "ConfigError", "CounterSection",
     "DeviceSection", "DisplaySection", "FieldSection", "MqttSection", "PrinterSection",
     "PriorityClass", "PrioritySection", "RatingLevel", "RatingSection", "Section", "Session",
     "SiteConfig", "SiteSection", "StoreSection", "TlsClient", "UplinkSection", "WebSection",

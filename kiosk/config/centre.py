@@ -58,6 +58,11 @@ class SiteSection(Section):
     _tz = field_validator("timezone")(timezone_name)
 
 
+# The kiosk's built-in field icons (kiosk/ui/icons.py draws each shape); the
+# admin pages offer these.  "priority" is the priority tile's own.
+FIELD_ICONS = ("tu-phap", "chung-thuc", "dat-dai", "van-hoa-xa-hoi", "kinh-te", "document")
+
+
 class FieldSection(Section):
     """A lĩnh vực: one queue with its own ticket prefix."""
 
@@ -69,6 +74,17 @@ class FieldSection(Section):
     daily_quota: int = Field(default=999, ge=1, le=999)
     # None: the site's [[hours]].
     hours: list[Session] | None = None
+    # "": the icon named like the field's code, else the plain document.
+    icon: Literal[("", *FIELD_ICONS)] = ""  # type: ignore[valid-type]
+    # Closed for new tickets (the kiosk shows it closed, the core refuses to
+    # issue); those already waiting are still called.  How a field with
+    # people waiting is taken out of service: it cannot be deleted then.
+    closed: bool = False
+
+    def icon_kind(self) -> str:
+        if self.icon:
+            return self.icon
+        return self.code if self.code in FIELD_ICONS else "document"
 
     _nfc = field_validator("name_vi", "name_en")(nfc)
 

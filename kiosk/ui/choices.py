@@ -24,7 +24,7 @@ class Choices:
         self.priority = priority
         self.tiles: dict[str, FieldTile] = {}
         for f in cfg.fields:
-            tile = FieldTile(code=f.code, icon=f.code)
+            tile = FieldTile(code=f.code, icon=f.icon_kind())
             tile.bind(on_release=lambda tile: on_field(tile.code))
             self.tiles[f.code] = tile
         self.priority_tile = FieldTile(code="", icon="priority", bg=theme.rgba("priority"))

@@ -10,7 +10,9 @@ from kivy.graphics import Color, Ellipse, Line, Rectangle
 from kivy.properties import ListProperty, StringProperty
 from kivy.uix.widget import Widget
 
-KINDS = ("tu-phap", "chung-thuc", "dat-dai", "van-hoa-xa-hoi", "kinh-te", "priority", "document")
+from kiosk.config import FIELD_ICONS
+
+KINDS = (*FIELD_ICONS, "priority")
 
 
 class FieldIcon(Widget):

@@ -119,6 +119,9 @@ class Queue:
                 raise DomainError("unknown_priority",
                                   f"no priority class {priority!r} (classes are {known})") from None
         self._begin(now)
+        if f.closed:
+            # Taken out of service by the admin: no next opening to promise.
+            raise DomainError("field_closed", f"field {field_code!r} takes no new tickets")
         if self.state.day_closed:
             raise DomainError("day_closed", f"service day {self.state.day} is closed",
                               next_open=days.next_opening(self.config, field_code, now))
