@@ -121,10 +121,11 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
         data["display"]["public_board"] = "rotate"
         cfg = config.parse(data)
     app = display_app.build_app(cfg, width=width, height=height, fullscreen=False)
+    from display import wall  # after build_app: it sets the window up first
     msgs = busy_messages(cfg) if kind == "display-busy" else demo_messages(cfg)
     if kind == "display-board":
         # Started one turn ago: the board has the calls' place now.
-        app.state.started -= display_app.ROTATE_S
+        app.state.started -= wall.ROTATE_S
 
     from kivy.clock import Clock
 
@@ -146,7 +147,7 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
         Clock.schedule_once(save, 0.05)
 
     def save(_dt):
-        display_app.save_screenshot(out)
+        wall.save_screenshot(out)
         app.stop()
 
     Clock.schedule_once(feed, 0.3)

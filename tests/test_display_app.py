@@ -39,6 +39,7 @@ DRIVER = textwrap.dedent(r'''
                            port=int(port)).start()
 
     app = display_app.build_app(cfg, width=int(width), height=int(height), connect=connect)
+    from display import wall  # after build_app: it sets the window up first
     from kivy.clock import Clock
     commands = collections.deque()
 
@@ -56,7 +57,7 @@ DRIVER = textwrap.dedent(r'''
                 app.stop()
                 return
             if cmd == "shot":
-                display_app.save_screenshot(arg)
+                wall.save_screenshot(arg)
                 print(json.dumps({"shot": arg}), flush=True)
         root = app.root
         print(json.dumps({

@@ -32,9 +32,10 @@ DRIVER = textwrap.dedent(r'''
     data["display"]["public_board"] = board.split("-")[0]
     cfg = screenshots.busy_config(config.parse(data))
     app = display_app.build_app(cfg, width=int(width), height=int(height))
+    from display import wall  # after build_app: it sets the window up first
     if board == "rotate-board":
         # Started one turn ago: the board has taken the calls' place.
-        app.state.started -= display_app.ROTATE_S
+        app.state.started -= wall.ROTATE_S
     msgs = screenshots.busy_messages(cfg)
     from kivy.clock import Clock
     from kivy.core.text import Label as CoreLabel

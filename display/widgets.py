@@ -1,0 +1,124 @@
+"""The Kivy widget classes that the rules in kv/display.kv lay out.
+
+Each class only declares the properties its kv rule binds to (FitLabel also
+fits its font); what they show is decided by the app (wall.py).
+
+Import this module only through ``display.app.build_app``: Kivy reads the
+clock and window settings when kivy.clock and kivy.core.window are first
+imported, so ``configure_window`` must run before the imports below.  The
+check under them turns a wrong order into an error instead of a display
+with a sleeping clock and the wrong window size.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.config import Config
+
+if Config.get("kivy", "kivy_clock") != "interrupt":
+    raise ImportError("display.widgets imported before display.app.configure_window ran")
+
+from kivy.core.text import Label as CoreLabel  # noqa: E402
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty  # noqa: E402
+from kivy.uix.boxlayout import BoxLayout  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
+from kivy.uix.widget import Widget  # noqa: E402
+
+
+class FitLabel(Label):
+    """One line at ``max_font``, shrunk to fit its width, never under ``min_font``.
+
+    Shrinking instead of Kivy's ``shorten``: a field name cut to
+    "Văn hóa – X…" tells the citizen nothing.  The layout gives the
+    longest names room at the floor; the fit test checks that.
+    """
+    max_font = NumericProperty(20)
+    min_font = NumericProperty(10)
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        refit = self._refit
+        for prop in ("text", "width", "max_font", "min_font", "font_name", "bold", "padding"):
+            self.fbind(prop, refit)
+        refit()
+
+    def _refit(self, *_: Any) -> None:
+        size = self.max_font
+        avail = self.width - 2 * self.padding_x
+        if self.text and avail > 0:
+            # Width scales with the size, but hinting rounds it: measure
+            # again at the new size, a few times at most.
+            for _ in range(4):
+                w, _h = CoreLabel(text=self.text, font_size=size, font_name=self.font_name,
+                                  bold=self.bold).get_extents(self.text)
+                if w <= avail or size <= self.min_font:
+                    break
+                size = size * avail / w * 0.98
+        self.font_size = max(self.min_font, size)
+
+class CounterRow(BoxLayout):
+    name = StringProperty("")
+    current = StringProperty("")
+    field_name = StringProperty("")
+    official = StringProperty("")
+    status_text = StringProperty("")
+    highlight = BooleanProperty(False)
+    blink_on = BooleanProperty(False)
+    index = NumericProperty(0)
+    row_h = NumericProperty(100)
+
+class CallRow(BoxLayout):
+    label = StringProperty("")
+    counter_name = StringProperty("")
+    recall = BooleanProperty(False)
+    index = NumericProperty(0)
+    row_h = NumericProperty(50)
+
+class FieldRow(BoxLayout):
+    name = StringProperty("")
+    count_text = StringProperty("")
+    next_text = StringProperty("")
+    wait_text = StringProperty("")
+    index = NumericProperty(0)
+    row_h = NumericProperty(50)
+
+class DisplayRoot(Widget):
+    u = NumericProperty(10.8)
+    commune = StringProperty("")
+    commune_upper = StringProperty("")
+    centre = StringProperty("")
+    clock_text = StringProperty("")
+    date_text = StringProperty("")
+    stale = BooleanProperty(False)
+    notice = StringProperty("")
+    ticker_offset = NumericProperty(0)
+    highlight_label = StringProperty("")
+    highlight_counter = StringProperty("")
+    last_label = StringProperty("")
+    last_counter = StringProperty("")
+    has_calls = BooleanProperty(False)
+    blink_on = BooleanProperty(True)
+    day_closed = BooleanProperty(False)
+    counter_row_h = NumericProperty(100)
+    counters_h = NumericProperty(0)
+    calls_h = NumericProperty(0)
+    waiting_h = NumericProperty(0)
+    calls_visible = BooleanProperty(True)
+    board_visible = BooleanProperty(False)
+    board_served = StringProperty("—")
+    board_satisfied = StringProperty("—")
+    board_on_time = StringProperty("—")
+    board_on_time_what = StringProperty("")
+
+
+def ensure_rows(box: Any, cls: type, n: int) -> list[Any]:
+    # Rows are kept and updated in place; only a change in count adds or
+    # removes widgets, so a call costs a few property sets, not a rebuild.
+    rows = list(reversed(box.children))
+    while len(rows) < n:
+        w = cls()
+        box.add_widget(w, index=0)
+        rows.append(w)
+    while len(rows) > n:
+        box.remove_widget(rows.pop())
+    return rows
