@@ -21,6 +21,7 @@ from typing import Any, Callable
 # display.widgets first: it refuses to load before configure_window ran,
 # and so keeps kivy.app (which imports the clock) from loading too early.
 from display.widgets import CallRow, CounterRow, DisplayRoot, FieldRow, ensure_rows  # isort: skip
+from display import pages
 from display import state as st
 
 from kivy.app import App
@@ -54,6 +55,8 @@ class DisplayApp(App):
         if cfg.display.font:
             self.font_name = cfg.display.font
         self.state = st.DisplayState.from_config(cfg, started=time.monotonic())
+        # The clock of the paged columns (display/pages.py); tests move it.
+        self.page_started = self.state.started
         self._connect = connect
         self.link: Any = None
         self.announcer = announcer
@@ -196,29 +199,38 @@ class DisplayApp(App):
         floor = self.floor
         # A row holds one line at the floor at least (texture ~1.2 x font).
         min_row = floor * 1.45
-        rows = ensure_rows(root.ids.counters, CounterRow, len(v.counters))
         spacing = root.u * 0.3
-        gaps = spacing * max(0, len(rows) - 1)
+        # More rows than fit at the readable size: pages in turn, each
+        # with its "1/5" mark, rather than rows too small to read.
+        elapsed = time.monotonic() - self.page_started
+        cp = pages.page(len(v.counters), root.ids.counters_area.height, min_row, spacing, elapsed)
+        shown_counters = v.counters[cp.start:cp.stop]
+        rows = ensure_rows(root.ids.counters, CounterRow, len(shown_counters))
         # Few counters: big rows from the top; many: they share the height.
-        row_h = max(min_row, min(root.u * 17, (root.ids.counters_area.height - gaps) / max(1, len(rows))))
+        row_h = max(min_row, min(root.u * 17, (root.ids.counters_area.height - spacing * max(0, cp.per_page - 1))
+                                 / max(1, cp.per_page)))
         root.counter_row_h = row_h
-        root.counters_h = row_h * len(rows) + gaps
-        for i, (w, c) in enumerate(zip(rows, v.counters)):
+        root.counters_h = row_h * len(rows) + spacing * max(0, len(rows) - 1)
+        root.counters_page = cp.mark
+        for i, (w, c) in enumerate(zip(rows, shown_counters)):
             w.index, w.row_h = i, row_h
             w.name, w.current, w.field_name = c.name, c.current, c.field_name
             w.official, w.status_text = c.official, c.status_text
             w.highlight, w.blink_on = c.highlight, blink_on
 
         # Per field: two lines (name and count; next numbers and wait).
-        wrows = ensure_rows(root.ids.waiting, FieldRow, len(v.waiting))
-        wgaps = spacing * max(0, len(wrows) - 1)
-        field_h = max(min_row * 2, min(root.u * 16, (root.ids.waiting_area.height - wgaps) / max(1, len(wrows))))
-        root.waiting_h = field_h * len(wrows) + wgaps
-        for i, (w, r) in enumerate(zip(wrows, v.waiting)):
+        fp = pages.page(len(v.waiting), root.ids.waiting_area.height, min_row * 2, spacing, elapsed)
+        shown_fields = v.waiting[fp.start:fp.stop]
+        wrows = ensure_rows(root.ids.waiting, FieldRow, len(shown_fields))
+        field_h = max(min_row * 2, min(root.u * 16, (root.ids.waiting_area.height - spacing * max(0, fp.per_page - 1))
+                                       / max(1, fp.per_page)))
+        root.waiting_h = field_h * len(wrows) + spacing * max(0, len(wrows) - 1)
+        root.waiting_page = fp.mark
+        for i, (w, r) in enumerate(zip(wrows, shown_fields)):
             w.index, w.row_h = i, field_h
             w.name = r.name
             w.count_text = f"{r.waiting} người"
-            w.next_text = ("Tiếp: " + "  ".join(r.next)) if r.next else ""
+            w.next_text = ("Tiếp: " + " ".join(r.next)) if r.next else ""
             w.wait_text = st.short_wait(r.estimated_wait_min, r.waiting)
 
         # The board: always, never, or in turn with the recent calls.

@@ -101,6 +101,8 @@ class DisplayRoot(Widget):
     day_closed = BooleanProperty(False)
     counter_row_h = NumericProperty(100)
     counters_h = NumericProperty(0)
+    counters_page = StringProperty("")
+    waiting_page = StringProperty("")
     calls_h = NumericProperty(0)
     waiting_h = NumericProperty(0)
     calls_visible = BooleanProperty(True)

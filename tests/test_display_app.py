@@ -165,7 +165,7 @@ def test_retained_snapshot_is_on_screen_at_start(screen, bus, site, tmp_path):
         assert expected in texts, expected
     assert "MẤT KẾT NỐI" not in texts
     # Per field: the next numbers from the snapshot and the wait (3 x 5 min / 2).
-    assert "Tiếp: B024  B025  B026" in texts and "≈ 8 phút" in texts
+    assert "Tiếp: B024 B025 B026" in texts and "≈ 8 phút" in texts
     assert "không chờ" in texts      # van-hoa-xa-hoi has nobody waiting
     # The public board (panel, the default) with the snapshot's figures.
     board = msgs["snapshot"]["board"]
