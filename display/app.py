@@ -16,6 +16,10 @@ from typing import Any
 # our log lines reach the terminal or the journal as written.
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
+# The wall draws text and rectangles, no pictures: SDL2's image loader (for
+# the window icon) is enough.  Kivy's default list also loads Pillow as an
+# image provider, 2 MB of memory the display never uses (docs/performance.md).
+os.environ.setdefault("KIVY_IMAGE", "sdl2")
 
 from kivy.config import Config  # noqa: E402
 

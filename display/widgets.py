@@ -11,6 +11,7 @@ with a sleeping clock and the wrong window size.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from kivy.config import Config
@@ -23,6 +24,18 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty  # 
 from kivy.uix.boxlayout import BoxLayout  # noqa: E402
 from kivy.uix.label import Label  # noqa: E402
 from kivy.uix.widget import Widget  # noqa: E402
+
+
+# The wall's font sizes, each 15 % over the one below it, from the floor up.
+RUNG = 1.15
+
+
+def rung(size: float, floor: float) -> float:
+    """The largest size on the ladder from ``floor`` that is not over ``size``
+    (``floor`` itself for anything under it): few sizes, few open fonts."""
+    if size <= floor * RUNG:
+        return floor
+    return floor * RUNG ** int(math.log(size / floor, RUNG) + 1e-9)
 
 
 class FitLabel(Label):
@@ -43,18 +56,28 @@ class FitLabel(Label):
         refit()
 
     def _refit(self, *_: Any) -> None:
-        size = self.max_font
+        # Sizes on a ladder, and measured at as few sizes as can be: Kivy's
+        # SDL2 text provider keeps every (font, size, bold) it ever measured
+        # or drew open as a FreeType face with its glyph cache (a few hundred
+        # KB at wall sizes), up to 64 of them.  Each label fitted to its own
+        # fractional size on every layout pass kept ~60 faces open (+9 MB
+        # RSS over the display before fitting, docs/performance.md); on the
+        # ladder every label shares a dozen sizes.
+        floor = self.min_font
+        size = rung(self.max_font, floor)
         avail = self.width - 2 * self.padding_x
-        if self.text and avail > 0:
-            # Width scales with the size, but hinting rounds it: measure
-            # again at the new size, a few times at most.
-            for _ in range(4):
-                w, _h = CoreLabel(text=self.text, font_size=size, font_name=self.font_name,
-                                  bold=self.bold).get_extents(self.text)
-                if w <= avail or size <= self.min_font:
-                    break
-                size = size * avail / w * 0.98
-        self.font_size = max(self.min_font, size)
+        if self.text and avail > 0 and size > floor:
+            # Width scales with the size: one measure at the floor (a size
+            # drawn anyway) gives the rung; hinting rounds, so check it.
+            size = min(size, rung(floor * avail / max(1, self._width_at(floor)), floor))
+            while size > floor and self._width_at(size) > avail:
+                size = rung(size / RUNG, floor)
+        self.font_size = size
+
+    def _width_at(self, size: float) -> int:
+        return CoreLabel(text=self.text, font_size=size, font_name=self.font_name,
+                         bold=self.bold).get_extents(self.text)[0]
+
 
 class CounterRow(BoxLayout):
     name = StringProperty("")
