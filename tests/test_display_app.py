@@ -281,3 +281,13 @@ def test_real_core_calls_reach_the_screen_and_survive_a_broker_restart(core, scr
     frame = s.wait(lambda f: f["counters"][0][1] == "A002" and f["newest"] == "A002" and not f["stale"],
                    timeout=15)
     assert frame["counters"][0] == ["Quầy 1", "A002", True]
+
+
+def test_the_widgets_refuse_to_load_before_the_window_is_set_up(tmp_path):
+    # Kivy reads the clock and window settings at its first import of them;
+    # display.wall / display.widgets imported first would freeze the defaults.
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
+               KIVY_HOME=str(tmp_path / "kivy"), KIVY_LOG_MODE="MIXED", PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-c", "import display.wall"], capture_output=True, text=True,
+                       cwd=ROOT, env=env, timeout=60)
+    assert r.returncode != 0 and "before display.app.configure_window" in r.stderr, r.stderr[-1000:]
