@@ -19,10 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "deploy" / "demo-site.toml"
 # (name, width, height): the demo centre at every supported size, the
 # "Mất kết nối" mark with a notice long enough to scroll, a busy centre (12
-# counters, the longest field names) and the public board in rotation.
+# counters, the longest field names), the public board in rotation, and a
+# large centre (60 counters, 15 fields) on its first page.
 SHOTS = (("display", 1280, 720), ("display", 1366, 768), ("display", 1920, 1080), ("display", 3840, 2160),
          ("display-stale", 1280, 720), ("display-busy", 1280, 720), ("display-busy", 1920, 1080),
-         ("display-board", 1920, 1080))
+         ("display-board", 1920, 1080), ("display-60-counters", 1280, 720),
+         ("display-60-counters", 1920, 1080), ("display-60-counters", 3840, 2160))
 LONG_NOTICE = ("Trung tâm nghỉ trưa từ 11:30 đến 13:30, buổi chiều làm việc từ 13:30 đến 17:00. "
                "Công dân vui lòng giữ phiếu và chú ý nghe gọi số. Xin cảm ơn!")
 
@@ -65,17 +67,30 @@ def demo_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
                                "và chú ý nghe gọi số. Xin cảm ơn!"}}
 
 
-def busy_config(cfg: Any) -> Any:
-    """The demo site grown to 12 counters and 6 fields with the longest real
-    field names: what the layout must still fit at every size."""
+# Real lĩnh vực names of a large centre, none longer on the wall than
+# "Tài nguyên – Môi trường": the fields a 15-field centre adds to the demo's.
+MORE_FIELDS = (("giao-duc", "Giáo dục – Đào tạo"), ("y-te", "Y tế"), ("noi-vu", "Nội vụ"),
+               ("cong-thuong", "Công thương"), ("giao-thong", "Giao thông – Vận tải"),
+               ("tai-chinh", "Tài chính – Kế hoạch"), ("nong-nghiep", "Nông nghiệp"),
+               ("lao-dong", "Lao động – Việc làm"), ("khieu-nai", "Khiếu nại – Tố cáo"))
+
+
+def busy_config(cfg: Any, counters: int = 12, fields: int = 6) -> Any:
+    """The demo site grown to ``counters`` counters and ``fields`` fields (12
+    and 6 by default) with the longest real field names: what the layout must
+    still fit at every size, paged when there are more than fit."""
     from kiosk import config
 
     data = cfg.model_dump()
     data["fields"].append({**data["fields"][2], "code": "tai-nguyen", "name_vi": "Tài nguyên – Môi trường",
                            "name_en": "Natural resources and environment", "prefix": "F"})
+    for (code, name), prefix in zip(MORE_FIELDS[: max(0, fields - len(data["fields"]))], "GHIJKLMNO"):
+        data["fields"].append({**data["fields"][1], "code": code, "name_vi": name, "name_en": code,
+                               "prefix": prefix})
+    data["fields"] = data["fields"][:fields]
     codes = [f["code"] for f in data["fields"]]
     data["counters"] = [{"number": n, "name": f"Quầy {n}", "fields": [codes[(n - 1) % len(codes)]]}
-                        for n in range(1, 13)]
+                        for n in range(1, counters + 1)]
     return config.parse(data)
 
 
@@ -94,7 +109,7 @@ def busy_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
                          "field_name_vi": None if paused else f.name_vi, "official": None})
     snap["counters"] = counters
     snap["waiting"] = [{"field": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "prefix": f.prefix,
-                        "waiting": 128 - 17 * i, "estimated_wait_min": 145.0 - 20 * i,
+                        "waiting": max(2, 128 - 17 * i), "estimated_wait_min": max(5.0, 145.0 - 20 * i),
                         "next": [f"{f.prefix}{200 + k:03d}" for k in range(3)]}
                        for i, f in enumerate(fields)]
     snap["board"] = {"served": 1234, "rated": 987, "satisfied_pct": 100, "called": 1300,
@@ -108,6 +123,7 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
     """In this process: draw the demo state at width x height and save ``out``.
 
     ``kind``: ``display`` (the demo centre), ``display-busy`` (12 counters),
+    ``display-60-counters`` (60 counters, 15 fields: paged),
     ``display-board`` (``public_board = "rotate"`` in its board turn).
     """
     from kiosk import config
@@ -116,15 +132,18 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
     cfg = config.load(config_path)
     if kind == "display-busy":
         cfg = busy_config(cfg)
+    elif kind == "display-60-counters":
+        cfg = busy_config(cfg, counters=60, fields=15)
     elif kind == "display-board":
         data = cfg.model_dump()
         data["display"]["public_board"] = "rotate"
         cfg = config.parse(data)
     app = display_app.build_app(cfg, width=width, height=height, fullscreen=False)
-    msgs = busy_messages(cfg) if kind == "display-busy" else demo_messages(cfg)
+    from display import wall  # after build_app: it sets the window up first
+    msgs = busy_messages(cfg) if kind in ("display-busy", "display-60-counters") else demo_messages(cfg)
     if kind == "display-board":
         # Started one turn ago: the board has the calls' place now.
-        app.state.started -= display_app.ROTATE_S
+        app.state.started -= wall.ROTATE_S
 
     from kivy.clock import Clock
 
@@ -132,7 +151,7 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
         app.feed("presence", {"device": "core", "status": "offline" if stale else "online"})
         app.feed("snapshot", msgs["snapshot"])
         app.feed("notice", {"text": LONG_NOTICE} if stale else msgs["notice"])
-        if kind == "display-busy":
+        if kind in ("display-busy", "display-60-counters"):
             app.feed("notice", msgs["notice"])
         if not stale:
             app.feed("call", msgs["call"])
@@ -146,7 +165,7 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
         Clock.schedule_once(save, 0.05)
 
     def save(_dt):
-        display_app.save_screenshot(out)
+        wall.save_screenshot(out)
         app.stop()
 
     Clock.schedule_once(feed, 0.3)

@@ -39,6 +39,7 @@ DRIVER = textwrap.dedent(r'''
                            port=int(port)).start()
 
     app = display_app.build_app(cfg, width=int(width), height=int(height), connect=connect)
+    from display import wall  # after build_app: it sets the window up first
     from kivy.clock import Clock
     commands = collections.deque()
 
@@ -56,7 +57,7 @@ DRIVER = textwrap.dedent(r'''
                 app.stop()
                 return
             if cmd == "shot":
-                display_app.save_screenshot(arg)
+                wall.save_screenshot(arg)
                 print(json.dumps({"shot": arg}), flush=True)
         root = app.root
         print(json.dumps({
@@ -164,7 +165,7 @@ def test_retained_snapshot_is_on_screen_at_start(screen, bus, site, tmp_path):
         assert expected in texts, expected
     assert "MẤT KẾT NỐI" not in texts
     # Per field: the next numbers from the snapshot and the wait (3 x 5 min / 2).
-    assert "Tiếp: B024  B025  B026" in texts and "≈ 8 phút" in texts
+    assert "Tiếp: B024 B025 B026" in texts and "≈ 8 phút" in texts
     assert "không chờ" in texts      # van-hoa-xa-hoi has nobody waiting
     # The public board (panel, the default) with the snapshot's figures.
     board = msgs["snapshot"]["board"]
@@ -280,3 +281,13 @@ def test_real_core_calls_reach_the_screen_and_survive_a_broker_restart(core, scr
     frame = s.wait(lambda f: f["counters"][0][1] == "A002" and f["newest"] == "A002" and not f["stale"],
                    timeout=15)
     assert frame["counters"][0] == ["Quầy 1", "A002", True]
+
+
+def test_the_widgets_refuse_to_load_before_the_window_is_set_up(tmp_path):
+    # Kivy reads the clock and window settings at its first import of them;
+    # display.wall / display.widgets imported first would freeze the defaults.
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
+               KIVY_HOME=str(tmp_path / "kivy"), KIVY_LOG_MODE="MIXED", PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-c", "import display.wall"], capture_output=True, text=True,
+                       cwd=ROOT, env=env, timeout=60)
+    assert r.returncode != 0 and "before display.app.configure_window" in r.stderr, r.stderr[-1000:]

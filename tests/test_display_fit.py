@@ -27,19 +27,22 @@ DRIVER = textwrap.dedent(r'''
     from display import app as display_app
     from display import screenshots
 
-    cfg_path, width, height, board = sys.argv[1:5]
+    cfg_path, width, height, board, counters, fields = sys.argv[1:7]
     data = config.load(cfg_path).model_dump()
     data["display"]["public_board"] = board.split("-")[0]
-    cfg = screenshots.busy_config(config.parse(data))
+    cfg = screenshots.busy_config(config.parse(data), int(counters), int(fields))
     app = display_app.build_app(cfg, width=int(width), height=int(height))
+    from display import wall  # after build_app: it sets the window up first
     if board == "rotate-board":
         # Started one turn ago: the board has taken the calls' place.
-        app.state.started -= display_app.ROTATE_S
+        app.state.started -= wall.ROTATE_S
     msgs = screenshots.busy_messages(cfg)
     from kivy.clock import Clock
     from kivy.core.text import Label as CoreLabel
     from kivy.core.window import Window
     from kivy.uix.label import Label
+    from display import pages
+    frames = []
 
     def feed(_dt):
         app.feed("presence", {"device": "core", "status": "online"})
@@ -68,7 +71,16 @@ DRIVER = textwrap.dedent(r'''
                         "text": w.text, "font": w.font_size, "w": w.width, "h": w.height, "y": y,
                         "tw": tw, "th": th, "pad": w.padding_x, "x": x, "right": x + w.width,
                         "scrolls": w is app.root.ids.ticker.__self__})
-        print(json.dumps({"labels": out, "window": list(Window.size)}, ensure_ascii=False), flush=True)
+        frames.append(out)
+        # Paged columns: step the page clock and measure every page.
+        count = max(int((m or "1/1").split("/")[1]) for m in (app.root.counters_page, app.root.waiting_page))
+        if len(frames) < count:
+            app.page_started -= pages.PAGE_S
+            app.refresh()
+            Clock.schedule_once(measure, 0.4)
+            return
+        print(json.dumps({"labels": frames[0], "pages": frames, "window": list(Window.size)},
+                         ensure_ascii=False), flush=True)
         app.stop()
 
     Clock.schedule_once(feed, 0.3)
@@ -76,13 +88,13 @@ DRIVER = textwrap.dedent(r'''
 ''')
 
 
-def render(tmp_path: Path, size, board="panel") -> dict:
+def render(tmp_path: Path, size, board="panel", counters=12, fields=6) -> dict:
     script = tmp_path / "fit_driver.py"
     script.write_text(DRIVER)
     env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
                KIVY_HOME=str(tmp_path / "kivy-home"), PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, str(script), str(ROOT / "deploy" / "demo-site.toml"),
-                        str(size[0]), str(size[1]), board],
+                        str(size[0]), str(size[1]), board, str(counters), str(fields)],
                        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
     assert r.returncode == 0 and lines, f"display exited {r.returncode}: {r.stderr[-3000:]}"
@@ -146,3 +158,33 @@ def test_public_board_in_rotation_and_off(tmp_path):
     off = [lb["text"] for lb in render(tmp_path, (1280, 720), "off")["labels"]]
     assert "LƯỢT GỌI GẦN ĐÂY" in off
     assert not any("1234" in t or "CÔNG KHAI" in t for t in off)
+
+
+# A large centre: more counters and fields than fit at the readable size.
+# The columns page (display/pages.py); every page must fit and read from the
+# back, and every counter and field must come round on some page.
+BIG = ((1280, 720), (1920, 1080), (3840, 2160))
+
+
+@pytest.mark.parametrize("counters", (30, 60))
+@pytest.mark.parametrize("size", BIG, ids=[f"{w}x{h}" for w, h in BIG])
+def test_large_centre_pages_every_counter_readably(tmp_path, size, counters):
+    frame = render(tmp_path, size, counters=counters, fields=15)
+    assert len(frame["pages"]) > 1, "60 counters cannot fit one page at the readable size"
+    seen: set[str] = set()
+    marks: set[str] = set()
+    for i, labels in enumerate(frame["pages"]):
+        texts = [lb["text"] for lb in labels]
+        bad = problems({"labels": labels, "window": frame["window"]}, size[1])
+        assert not bad, f"page {i + 1}:\n" + "\n".join(bad)
+        seen |= set(texts)
+        marks |= {t for t in texts if "/" in t and t.replace("/", "").isdigit()}
+        # The newest call stays in the call panel on every page.
+        assert "B023" in texts
+    missing = [f"Quầy {n}" for n in range(1, counters + 1) if f"Quầy {n}" not in seen]
+    assert not missing, f"never shown: {missing}"
+    fields = ("Tư pháp – Hộ tịch", "Tài nguyên – Môi trường", "Giáo dục – Đào tạo", "Khiếu nại – Tố cáo")
+    assert all(f in seen for f in fields), [f for f in fields if f not in seen]
+    # Each page says where it is: "1/n" up to "n/n" for the counters.
+    n = len(frame["pages"])
+    assert {f"{k}/{n}" for k in range(1, n + 1)} <= marks, marks

@@ -68,7 +68,10 @@ def test_screenshots_command_renders_every_size(tmp_path):
     assert sizes == {"display-1280x720.png": (1280, 720), "display-1366x768.png": (1366, 768),
                      "display-1920x1080.png": (1920, 1080), "display-3840x2160.png": (3840, 2160),
                      "display-stale-1280x720.png": (1280, 720), "display-busy-1280x720.png": (1280, 720),
-                     "display-busy-1920x1080.png": (1920, 1080), "display-board-1920x1080.png": (1920, 1080)}
+                     "display-busy-1920x1080.png": (1920, 1080), "display-board-1920x1080.png": (1920, 1080),
+                     "display-60-counters-1280x720.png": (1280, 720),
+                     "display-60-counters-1920x1080.png": (1920, 1080),
+                     "display-60-counters-3840x2160.png": (3840, 2160)}
     # A width that is no multiple of 4 is not sheared: the header's panel
     # colour top left, the notice's yellow along the whole bottom row.
     odd = Image.open(tmp_path / "display-1366x768.png").convert("RGB")

@@ -1,0 +1,50 @@
+"""Paging a long list on the wall: as many rows as fit, the rest in turn.
+
+A centre with 30 or 60 counters cannot show them all at the readable size
+(text at least 1/30 of the screen height), and shrinking them would make
+them unreadable from the back of the room.  So the column shows as many
+rows as its height holds at that size, and the pages take turns every
+``PAGE_S`` seconds.  Pure arithmetic, no Kivy: the app (wall.py) feeds it
+the heights its layout settled on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Long enough to find one's counter on a page of a dozen rows, short enough
+# that a full turn of five pages comes round within a minute.
+PAGE_S = 8.0
+
+
+@dataclass(frozen=True)
+class Page:
+    start: int          # index of the first row on this page
+    stop: int           # one past the last
+    per_page: int       # rows on a full page (the row height is set for these)
+    number: int         # 0-based
+    count: int          # pages in all
+
+    @property
+    def mark(self) -> str:
+        """ "2/5" on a paged column, nothing when all rows fit."""
+        return f"{self.number + 1}/{self.count}" if self.count > 1 else ""
+
+
+def page(n: int, avail: float, min_row: float, spacing: float, elapsed: float,
+         seconds: float = PAGE_S) -> Page:
+    """The page of ``n`` rows shown ``elapsed`` seconds after paging started.
+
+    Rows are at least ``min_row`` high with ``spacing`` between them.  Every
+    page but the last is full (60 rows where 13 fit: 13, 13, 13, 13, 8), and
+    the app sizes rows for a full page, so they keep one height from page to
+    page.  Not balanced pages of 12 with taller rows: a taller row draws its
+    figures bigger, and those squeeze the longest field names under the floor.
+    """
+    if n <= 0:
+        return Page(0, 0, 0, 0, 1)
+    fit = max(1, int((avail + spacing) // (min_row + spacing)))
+    count = -(-n // fit)
+    per = min(n, fit)
+    number = int(max(0.0, elapsed) // seconds) % count
+    start = number * per
+    return Page(start, min(n, start + per), per, number, count)

@@ -1,0 +1,149 @@
+"""The Kivy widget classes that the rules in kv/display.kv lay out.
+
+Each class only declares the properties its kv rule binds to (FitLabel also
+fits its font); what they show is decided by the app (wall.py).
+
+Import this module only through ``display.app.build_app``: Kivy reads the
+clock and window settings when kivy.clock and kivy.core.window are first
+imported, so ``configure_window`` must run before the imports below.  The
+check under them turns a wrong order into an error instead of a display
+with a sleeping clock and the wrong window size.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kivy.config import Config
+
+if Config.get("kivy", "kivy_clock") != "interrupt":
+    raise ImportError("display.widgets imported before display.app.configure_window ran")
+
+from kivy.core.text import Label as CoreLabel  # noqa: E402
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty  # noqa: E402
+from kivy.uix.boxlayout import BoxLayout  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
+from kivy.uix.widget import Widget  # noqa: E402
+
+
+# The wall's font sizes, each 15 % over the one below it, from the floor up.
+RUNG = 1.15
+
+
+def rung(size: float, floor: float) -> float:
+    """The largest size on the ladder from ``floor`` that is not over ``size``
+    (``floor`` itself for anything under it): few sizes, few open fonts."""
+    if size <= floor * RUNG:
+        return floor
+    return floor * RUNG ** int(math.log(size / floor, RUNG) + 1e-9)
+
+
+class FitLabel(Label):
+    """One line at ``max_font``, shrunk to fit its width, never under ``min_font``.
+
+    Shrinking instead of Kivy's ``shorten``: a field name cut to
+    "Văn hóa – X…" tells the citizen nothing.  The layout gives the
+    longest names room at the floor; the fit test checks that.
+    """
+    max_font = NumericProperty(20)
+    min_font = NumericProperty(10)
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        refit = self._refit
+        for prop in ("text", "width", "max_font", "min_font", "font_name", "bold", "padding"):
+            self.fbind(prop, refit)
+        refit()
+
+    def _refit(self, *_: Any) -> None:
+        # Sizes on a ladder, and measured at as few sizes as can be: Kivy's
+        # SDL2 text provider keeps every (font, size, bold) it ever measured
+        # or drew open as a FreeType face with its glyph cache (a few hundred
+        # KB at wall sizes), up to 64 of them.  Each label fitted to its own
+        # fractional size on every layout pass kept ~60 faces open (+9 MB
+        # RSS over the display before fitting, docs/performance.md); on the
+        # ladder every label shares a dozen sizes.
+        floor = self.min_font
+        size = rung(self.max_font, floor)
+        avail = self.width - 2 * self.padding_x
+        if self.text and avail > 0 and size > floor:
+            # Width scales with the size: one measure at the floor (a size
+            # drawn anyway) gives the rung; hinting rounds, so check it.
+            size = min(size, rung(floor * avail / max(1, self._width_at(floor)), floor))
+            while size > floor and self._width_at(size) > avail:
+                size = rung(size / RUNG, floor)
+        self.font_size = size
+
+    def _width_at(self, size: float) -> int:
+        return CoreLabel(text=self.text, font_size=size, font_name=self.font_name,
+                         bold=self.bold).get_extents(self.text)[0]
+
+
+class CounterRow(BoxLayout):
+    name = StringProperty("")
+    current = StringProperty("")
+    field_name = StringProperty("")
+    official = StringProperty("")
+    status_text = StringProperty("")
+    highlight = BooleanProperty(False)
+    blink_on = BooleanProperty(False)
+    index = NumericProperty(0)
+    row_h = NumericProperty(100)
+
+class CallRow(BoxLayout):
+    label = StringProperty("")
+    counter_name = StringProperty("")
+    recall = BooleanProperty(False)
+    index = NumericProperty(0)
+    row_h = NumericProperty(50)
+
+class FieldRow(BoxLayout):
+    name = StringProperty("")
+    count_text = StringProperty("")
+    next_text = StringProperty("")
+    wait_text = StringProperty("")
+    index = NumericProperty(0)
+    row_h = NumericProperty(50)
+
+class DisplayRoot(Widget):
+    u = NumericProperty(10.8)
+    commune = StringProperty("")
+    commune_upper = StringProperty("")
+    centre = StringProperty("")
+    clock_text = StringProperty("")
+    date_text = StringProperty("")
+    stale = BooleanProperty(False)
+    notice = StringProperty("")
+    ticker_offset = NumericProperty(0)
+    highlight_label = StringProperty("")
+    highlight_counter = StringProperty("")
+    last_label = StringProperty("")
+    last_counter = StringProperty("")
+    has_calls = BooleanProperty(False)
+    blink_on = BooleanProperty(True)
+    day_closed = BooleanProperty(False)
+    counter_row_h = NumericProperty(100)
+    counters_h = NumericProperty(0)
+    counters_page = StringProperty("")
+    waiting_page = StringProperty("")
+    calls_h = NumericProperty(0)
+    waiting_h = NumericProperty(0)
+    calls_visible = BooleanProperty(True)
+    board_visible = BooleanProperty(False)
+    board_served = StringProperty("—")
+    board_satisfied = StringProperty("—")
+    board_on_time = StringProperty("—")
+    board_on_time_what = StringProperty("")
+
+
+def ensure_rows(box: Any, cls: type, n: int) -> list[Any]:
+    # Rows are kept and updated in place; only a change in count adds or
+    # removes widgets, so a call costs a few property sets, not a rebuild.
+    rows = list(reversed(box.children))
+    while len(rows) < n:
+        w = cls()
+        box.add_widget(w, index=0)
+        rows.append(w)
+    while len(rows) > n:
+        box.remove_widget(rows.pop())
+    return rows
