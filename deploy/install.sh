@@ -18,8 +18,8 @@
 #
 # Idempotent: each step compares before it acts, a second run changes
 # nothing, and the last line says how many things changed.  Never touched
-# once written: /etc/phucvu/site.toml (your site), the data in
-# /var/lib/phucvu, the MQTT passwords.
+# once written: the site config (/var/lib/phucvu/config/site.toml, reached as
+# /etc/phucvu/site.toml), the data in /var/lib/phucvu, the MQTT passwords.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)    # .../deploy
@@ -68,7 +68,7 @@ if [ -d /run/systemd/system ]; then LIVE=1; else LIVE=0; fi
 # ------------------------------------------------------------------ roles
 declare -A ROLE_UNITS=(
   [core]="phucvu-broker.service phucvu-core.service phucvu-backup.timer"
-  [kiosk]="phucvu-kiosk.service"
+  [kiosk]="phucvu-kiosk.service phucvu-configured.path"
   [display]="phucvu-display.service"
   [speaker]="phucvu-speaker.service"
   [bridge]="phucvu-bridge.service"
@@ -171,6 +171,7 @@ dir "$ETC" 0750 "root:$USER_NAME"
 dir "$ETC/mosquitto.d" 0750 "root:$USER_NAME"
 dir "$DATA" 0750 "$USER_NAME:$USER_NAME"
 dir "$DATA/backups" 0750 "$USER_NAME:$USER_NAME"
+dir "$DATA/config" 0750 "$USER_NAME:$USER_NAME"
 dir "$PREFIX" 0755 root:root
 if [ -n "${HAS[core]:-}" ]; then
   # The broker box makes the passwords (phucvu-broker.service, at each start,
@@ -213,9 +214,31 @@ if [ -f "$REPO/docs/deploy-raspberry-pi.md" ]; then
 fi
 
 # ------------------------------------------------------------------ config
-if [ ! -e "$ETC/site.toml" ]; then
-  install -m 0640 -o root -g "$USER_NAME" "$HERE/site.example.toml" "$ETC/site.toml"
-  changed "$ETC/site.toml (from site.example.toml: edit it for this centre)"
+# The site config lives in $DATA/config, where the core (the admin pages'
+# changes) and the kiosk's first-run wizard replace it atomically: the units
+# see /etc read-only (ProtectSystem=strict).  /etc/phucvu/site.toml points
+# there, so every command and unit keeps its path.
+SITE=$DATA/config/site.toml
+if [ -f "$ETC/site.toml" ] && [ ! -L "$ETC/site.toml" ]; then
+  # An older install's file, edited by hand: moved as it is, never rewritten.
+  [ ! -e "$SITE" ] || die "both $ETC/site.toml and $SITE exist; keep one and delete the other"
+  install -m 0640 -o "$USER_NAME" -g "$USER_NAME" "$ETC/site.toml" "$SITE"
+  rm "$ETC/site.toml"
+  changed "$ETC/site.toml moved to $SITE"
+fi
+if [ ! -L "$ETC/site.toml" ]; then
+  ln -s "$SITE" "$ETC/site.toml"
+  changed "$ETC/site.toml -> $SITE"
+fi
+if [ ! -e "$SITE" ]; then
+  if [ -n "${HAS[kiosk]:-}" ]; then
+    # The kiosk's screen asks for the centre (docs/admin.md, "First run");
+    # phucvu-configured.path starts the other services when it is written.
+    note "no site config yet: the kiosk's first-run wizard writes $SITE"
+  else
+    install -m 0640 -o "$USER_NAME" -g "$USER_NAME" "$HERE/site.example.toml" "$SITE"
+    changed "$SITE (from site.example.toml: edit it for this centre)"
+  fi
 fi
 if [ -n "${HAS[core]:-}" ]; then
   conf=$(mktemp)
@@ -249,7 +272,7 @@ fi
 
 # ------------------------------------------------------------------ units
 units_changed=0
-for f in "$HERE"/systemd/phucvu-*.service "$HERE"/systemd/phucvu-*.timer; do
+for f in "$HERE"/systemd/phucvu-*.service "$HERE"/systemd/phucvu-*.timer "$HERE"/systemd/phucvu-*.path; do
   if put "$f" "$UNITS/$(basename "$f")" 0644 root:root; then units_changed=1; fi
 done
 if ((units_changed && START && LIVE)); then systemctl daemon-reload; fi

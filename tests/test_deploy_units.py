@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import DEMO_SITE, ROOT
 
-UNITS = sorted((ROOT / "deploy/systemd").glob("phucvu-*.[st]*"))
+UNITS = sorted((ROOT / "deploy/systemd").glob("phucvu-*.[stp]*"))
 # The appliance's own units (install.sh's roles); other units in the folder
 # (the provincial aggregator) are verified but follow their own owner's rules.
 APPLIANCE = ["phucvu-broker.service", "phucvu-core.service", "phucvu-kiosk.service",
@@ -29,7 +29,8 @@ APPLIANCE = ["phucvu-broker.service", "phucvu-core.service", "phucvu-kiosk.servi
 # install.sh makes the venv; Debian's mosquitto and procps/util-linux the rest.
 PROVIDED = {"/opt/phucvu/venv/bin/phucvu": "deploy/install.sh",
             "/usr/sbin/mosquitto": "Debian package mosquitto",
-            "/bin/kill": "Debian package procps"}
+            "/bin/kill": "Debian package procps",
+            "/bin/systemctl": "Debian package systemd"}
 # The host's libseccomp may not know syscalls newer than itself; systemd
 # says so while parsing @system-service, which is not a fault of the unit.
 NOISE = re.compile(r"Failed to parse system call, ignoring|Failed to read \$container|"
@@ -140,9 +141,30 @@ def test_screens_run_kivy_on_kms_without_a_desktop():
 def test_install_sh_enables_only_units_that_exist():
     text = (ROOT / "deploy/install.sh").read_text()
     block = text[text.index("declare -A ROLE_UNITS"):text.index(")", text.index("declare -A ROLE_UNITS") + 30)]
-    named = set(re.findall(r"phucvu-[a-z]+\.(?:service|timer)", block))
+    named = set(re.findall(r"phucvu-[a-z]+\.(?:service|timer|path)", block))
     assert named and all((ROOT / "deploy/systemd" / n).exists() for n in named), named
     assert "phucvu-backup.timer" in named
+
+
+def test_services_wait_for_the_site_config_of_the_first_run():
+    """With no site config (a kiosk box fresh from install.sh), the kiosk runs
+    its setup wizard; every other unit reading the file is skipped, not
+    failed in a restart loop, and phucvu-configured.path starts them when
+    the wizard writes it, at the path install.sh links /etc/phucvu/site.toml to."""
+    readers = [u for u in UNITS if u.suffix == ".service" and "--config /etc/phucvu/site.toml" in u.read_text()]
+    assert len(readers) >= 7
+    for unit in readers:
+        cond = _unit(unit.name)["Unit"].get("ConditionPathExists")
+        if unit.name == "phucvu-kiosk.service":
+            assert cond is None, "the kiosk must start without a config: it runs the wizard"
+        else:
+            assert cond == "/etc/phucvu/site.toml", unit.name
+    install = (ROOT / "deploy/install.sh").read_text()
+    site = re.search(r"^SITE=\$DATA(/\S+)$", install, re.M).group(1)
+    assert _unit("phucvu-configured.path")["Path"]["PathExists"] == "/var/lib/phucvu" + site
+    assert _unit("phucvu-configured.path")["Path"]["Unit"] == "phucvu-configured.service"
+    svc = _unit("phucvu-configured.service")["Service"]
+    assert svc["RemainAfterExit"] == "yes"       # else PathExists= triggers it again and again
 
 
 def test_backup_timer_is_nightly_and_persistent():

@@ -39,6 +39,8 @@ APT_ARCHIVES = CACHE / "apt-archives"
 PIP_CACHE = Path("/root/.cache/pip")
 MIRROR = "http://deb.debian.org/debian"
 SRC_IN_ROOT = "/usr/local/src/phucvu"
+# Where /etc/phucvu/site.toml points (absolute, so it is read in the root, not on the host).
+SITE_IN_ROOT = "/var/lib/phucvu/config/site.toml"
 # What a copy of the checkout leaves out: build products and local state.
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "demo-data", "__pycache__", "*.egg-info",
                                     "build", ".pytest_cache", ".hypothesis", "node_modules")
@@ -176,7 +178,7 @@ def edit_site(root: Root, port: int) -> None:
     chroot shares the host's network), and the simulated printer.
     """
     import tomli_w
-    path = root.path / "etc/phucvu/site.toml"
+    path = root.path / SITE_IN_ROOT.lstrip("/")
     site = tomllib.loads(path.read_text())
     site["hours"] = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                       "open": "00:00", "close": "24:00"}]
@@ -232,8 +234,10 @@ def test_install_in_a_fresh_debian_root_then_the_core_answers(tmp_path):
         uid, gid = root.ids("phucvu")
         for g in ("dialout", "lp"):
             assert "phucvu" in root.members(g), g
-        st = root.stat("/etc/phucvu/site.toml")
-        assert (oct(st.st_mode & 0o777), st.st_uid, st.st_gid) == ("0o640", 0, gid)
+        # The site file lives where the core and the kiosk's wizard may replace it.
+        assert os.readlink(root.path / "etc/phucvu/site.toml") == SITE_IN_ROOT
+        st = root.stat(SITE_IN_ROOT)
+        assert (oct(st.st_mode & 0o777), st.st_uid, st.st_gid) == ("0o640", uid, gid)
         st = root.stat("/var/lib/phucvu")
         assert (oct(st.st_mode & 0o777), st.st_uid, st.st_gid) == ("0o750", uid, gid)
         assert os.readlink(root.path / "etc/phucvu/secrets") == "/var/lib/phucvu/broker/secrets"
@@ -247,7 +251,7 @@ def test_install_in_a_fresh_debian_root_then_the_core_answers(tmp_path):
             for unit in units:
                 link = root.path / "etc/systemd/system" / target / unit
                 assert os.readlink(link) == f"/etc/systemd/system/{unit}", link
-        for unit in ("phucvu-kiosk.service", "phucvu-display.service"):
+        for unit in ("phucvu-kiosk.service", "phucvu-display.service", "phucvu-configured.path"):
             assert not (root.path / "etc/systemd/system/multi-user.target.wants" / unit).is_symlink()
             assert (root.path / "etc/systemd/system" / unit).exists()
         assert os.readlink(root.path / "etc/systemd/system/mosquitto.service") == "/dev/null"
@@ -278,7 +282,7 @@ def test_install_in_a_fresh_debian_root_then_the_core_answers(tmp_path):
         st = os.stat(secrets / "core.password")
         assert (oct(st.st_mode & 0o777), st.st_uid) == ("0o600", uid)
 
-        site = tomllib.loads((root.path / "etc/phucvu/site.toml").read_text())
+        site = tomllib.loads((root.path / SITE_IN_ROOT.lstrip("/")).read_text())
         from kiosk.config import SiteConfig
         prefix = SiteConfig.model_validate(site).topic_prefix
         reply = ask_for_ticket(port, (secrets / "kiosk-1.password").read_text().strip(), prefix)
