@@ -163,3 +163,66 @@ def test_keyboard_moves_a_counters_field(web, browser):
             open_tab(page, tab)
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (w, tab)
 
+
+
+# ---- the web's own config work (kiosk/web/settings.py), no browser
+
+def demo_json():
+    from kiosk import config
+    from kiosk.web import settings
+    return settings, settings.as_json(config.load(DEMO_SITE))
+
+
+def test_merge_lays_the_edits_over_the_whole_config():
+    settings, cfg = demo_json()
+    merged = settings.merge(cfg, {"site": {"commune": "Xã Mới", "id": "other"},
+                                  "rating": {"window_s": 90},
+                                  "fields": cfg["fields"][:1]})
+    assert merged["site"] == {**cfg["site"], "commune": "Xã Mới"}      # id is not the page's
+    assert merged["rating"]["window_s"] == 90
+    assert merged["rating"]["late_after_s"] == cfg["rating"]["late_after_s"]
+    assert len(merged["fields"]) == 1 and merged["mqtt"] == cfg["mqtt"]
+    assert cfg["site"]["commune"] == "Xã Thắng Lộc"                    # the current one untouched
+    with pytest.raises(ValueError):
+        settings.merge(cfg, {"mqtt": {"port": 1}})
+
+
+def test_the_web_takes_the_live_sections_and_keeps_its_own():
+    from kiosk import config
+    settings, cfg = demo_json()
+    local = config.load(DEMO_SITE)
+    theirs = {**cfg, "fields": [{**cfg["fields"][0], "name_vi": "Mới"}, *cfg["fields"][1:]],
+              "web": {**cfg["web"], "port": 9999, "alert_wait_min": 7},
+              "mqtt": {**cfg["mqtt"], "port": 1}}
+    taken = settings.adopt(local, theirs)
+    assert taken.fields[0].name_vi == "Mới" and taken.web.alert_wait_min == 7
+    assert taken.web.port == local.web.port and taken.mqtt.port == local.mqtt.port
+    with pytest.raises(ValueError, match="site.id"):
+        settings.adopt(local, {**cfg, "site": {**cfg["site"], "id": "elsewhere"}})
+    with pytest.raises(ValueError, match="daily_quota"):
+        settings.adopt(local, {**cfg, "fields": [{**cfg["fields"][0], "daily_quota": 0}]})
+    # THE CONTRACT's hash: the first 16 hex of sha256 over sorted, unescaped JSON.
+    import hashlib
+    import json
+    want = hashlib.sha256(json.dumps(cfg, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    assert settings.config_hash(cfg) == want
+
+
+def test_errors_are_placed_at_their_input():
+    settings, cfg = demo_json()
+    cfg["counters"][1]["fields"] = ["chung-thuc", "nope"]
+    errors = settings.validate(cfg)
+    assert [(e["loc"], e["text"]) for e in errors] == [("counters[1].fields", "Không có lĩnh vực «nope»")]
+    _, cfg = demo_json()
+    cfg["hours"][0]["close"] = "00:00"
+    assert settings.validate(cfg)[0]["loc"] == "hours[0]"
+    assert settings.validate(cfg)[0]["text"] == "Giờ đóng 00:00 phải sau giờ mở 00:00"
+    _, cfg = demo_json()
+    cfg["priority"]["classes"][3]["code"] = "cao-tuoi"
+    [e] = settings.validate(cfg)
+    assert e["loc"] == "priority.classes[3].code" and "«cao-tuoi» đã dùng" in e["text"]
+    # The core's errors (loc and message only) are placed the same way.
+    [e] = settings.placed("", "fields: prefix 'B' is used twice",
+                          {"fields": [{"prefix": "B"}, {"prefix": "A"}, {"prefix": "B"}]})
+    assert e["loc"] == "fields[2].prefix"
+

@@ -203,6 +203,8 @@ _SHAPE = {"prefix": "Một chữ cái in hoa, từ A đến Z",
 
 
 def in_vietnamese(message: str, kind: str = "", loc: str = "") -> str:
+    # The file's hint about quotes means nothing in a form.
+    message = message.replace(" (numbers and true/false are written without quotes)", "")
     for pattern, vi in _OWN:
         m = re.fullmatch(pattern, message)
         if m:
