@@ -83,9 +83,7 @@ function drawFields() {
   $("fields").innerHTML = ED.fields.map((f, i) => {
     const at = `fields[${i}]`;
     const own = f.hours != null;
-    return `<div class="item" data-loc="${at}"><div class="item-head"><b>${esc(f.name_vi || "Lĩnh vực mới")}</b>` +
-      `<span class="muted">${esc(f.code)}</span>${f.closed ? '<span class="tag">Tạm ngừng nhận số</span>' : ""}` +
-      `<span class="grow"></span>${button("Xoá lĩnh vực", "remove", at)}</div><div class="form-grid">` +
+    return `<div class="item" data-loc="${at}"><div class="item-head">${fieldHead(f, at)}</div><div class="form-grid">` +
       (isNew(at) ? input(`${at}.code`, "Mã (chữ thường, không dấu)", {size: 14}) : "") +
       input(`${at}.name_vi`, "Tên tiếng Việt", {size: 26}) + input(`${at}.name_en`, "Tên tiếng Anh", {size: 22}) +
       input(`${at}.prefix`, "Tiền tố số", {size: 3, attrs: 'maxlength="2"'}) +
@@ -97,6 +95,12 @@ function drawFields() {
       `</div>` + (own ? `<div class="own-hours" data-loc="${at}.hours">${sessions(`${at}.hours`)}` +
         button("+ Thêm buổi", "add-session", `${at}.hours`) + `</div>` : "") + `</div>`;
   }).join("");
+}
+
+function fieldHead(f, at) {
+  return `<b>${esc(f.name_vi || "Lĩnh vực mới")}</b><span class="muted">${esc(f.code)}</span>` +
+    (f.closed ? '<span class="tag">Tạm ngừng nhận số</span>' : "") +
+    `<span class="grow"></span>${button("Xoá lĩnh vực", "remove", at)}`;
 }
 
 function drawCounters() {
@@ -196,16 +200,16 @@ document.querySelector("main").addEventListener("change", ev => {
   }
 });
 
-// Names show in other sections' headings and lists: redraw those, not the one being typed in.
+// Names show in headings and in other areas' lists: those follow, while the
+// input itself is left alone (redrawing it would take the focus back from
+// wherever Tab moved it).
 function redrawHeads(el) {
-  if (/^fields\[\d+\]\.(name_vi|prefix|closed)$/.test(el.dataset.loc)) drawCounters();
-  if (/^counters\[\d+\]\.name$/.test(el.dataset.loc)) {
-    const head = el.closest(".item").querySelector(".item-head b"); head.textContent = valueOf(el);
+  const loc = el.dataset.loc;
+  if (/^fields\[\d+\]\.(name_vi|prefix|closed)$/.test(loc)) drawCounters();
+  if (/^fields\[\d+\]\.(name_vi|closed)$/.test(loc)) {
+    el.closest(".item").querySelector(".item-head").innerHTML = fieldHead(getAt(loc.split(".")[0]), loc.split(".")[0]);
   }
-  if (/^fields\[\d+\]\.(name_vi|closed)$/.test(el.dataset.loc)) {
-    const focus = el.dataset.loc; drawFields();
-    const again = document.querySelector(`[data-loc="${focus}"]`); if (again && el.type !== "checkbox") again.focus();
-  }
+  if (/^counters\[\d+\]\.name$/.test(loc)) el.closest(".item").querySelector(".item-head b").textContent = valueOf(el);
 }
 
 const REDRAW = {fields: () => { drawFields(); drawCounters(); }, counters: drawCounters, hours: drawCentre,
