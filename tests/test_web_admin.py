@@ -237,6 +237,21 @@ def test_the_web_takes_the_live_sections_and_keeps_its_own():
     import json
     want = hashlib.sha256(json.dumps(cfg, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     assert settings.config_hash(cfg) == want
+    from kiosk.core.store_sitefile import config_hash      # the core's, which it publishes
+    assert config_hash(cfg) == want
+
+
+def test_the_history_reads_an_old_database_as_empty(tmp_path):
+    """A file from before ``config_versions`` (schema 6): the history is empty, not an error."""
+    import sqlite3
+
+    from kiosk.core.store import Store
+    from kiosk.web.reader import Reader
+    db = tmp_path / "old.db"
+    Store(db).close()
+    with sqlite3.connect(db) as c:
+        c.execute("DROP TABLE config_versions")
+    assert Reader(db).config_versions() == []
 
 
 def test_errors_are_placed_at_their_input():
@@ -257,3 +272,138 @@ def test_errors_are_placed_at_their_input():
                           {"fields": [{"prefix": "B"}, {"prefix": "A"}, {"prefix": "B"}]})
     assert e["loc"] == "fields[2].prefix"
 
+
+# ---- with the core's config_apply, config_restore, print_test and voice_test
+
+NEW_NAME = "Hộ tịch – Tư pháp"
+
+
+def save(page) -> str:
+    page.click("#save")
+    page.wait_for_function("['Đã lưu', 'Không', 'Có '].some(s => "
+                           "document.getElementById('save-msg').textContent.startsWith(s))")
+    return page.text_content("#save-msg")
+
+
+def rename_and_reorder(page):
+    """fields[0] renamed; counter 1 serves chung-thuc before tu-phap."""
+    open_tab(page, "fields")
+    page.fill("[data-loc='fields[0].name_vi']", NEW_NAME)
+    open_tab(page, "counters-setup")
+    page.focus("[data-act='down'][data-at='counters[0].fields[0]']")
+    page.keyboard.press("Enter")
+
+
+def test_a_rename_and_a_counters_order_reach_the_running_core(web, browser, bus, site_file):
+    display = bus("display-1")
+    display.subscribe("display/snapshot")
+    watch = bus("tester")
+    watch.subscribe("queue/summary", "counter/1/state")
+    page = loaded(signed_in(browser, web, "qt01"))
+    rename_and_reorder(page)
+    assert save(page).startswith("Đã lưu phiên bản")
+    lines = page.text_content("#save-lines")
+    assert NEW_NAME in lines and "counters[1].fields" in lines
+    assert page.locator("#save-lines li.effect").count() >= 1
+    assert page.is_hidden("#dirty")
+    # The page's own save arriving on config/site is not "someone else saved".
+    page.wait_for_timeout(500)
+    assert page.text_content("#save-msg").startswith("Đã lưu phiên bản")
+
+    # The retained config/site, as a newly connected client gets it.
+    late = bus("tester")
+    late.subscribe("config/site")
+    site = late.wait_for(lambda t, b: t == "config/site" and b["config"]["fields"][0]["name_vi"] == NEW_NAME)
+    assert site["by"] == "qt01" and site["config"]["counters"][0]["fields"] == ["chung-thuc", "tu-phap"]
+    # The file the core was started with, the old one kept beside it.
+    saved = tomllib.loads(site_text(site_file))
+    assert saved["fields"][0]["name_vi"] == NEW_NAME
+    assert saved["counters"][0]["fields"] == ["chung-thuc", "tu-phap"]
+    assert "Tư pháp – Hộ tịch" in (site_file.parent / "site.toml.prev").read_text(encoding="utf-8")
+    # The running core's names, on the display's snapshot and the kiosks' summary.
+    display.wait_for(lambda t, b: t == "display/snapshot" and
+                     any(w["name_vi"] == NEW_NAME for w in b["waiting"]))
+    watch.wait_for(lambda t, b: t == "queue/summary" and
+                   any(f.get("name_vi") == NEW_NAME for f in b["fields"]))
+    # A tu-phap ticket then a chung-thuc one: counter 1 now calls chung-thuc first.
+    assert core_command(web.admin, {"action": "issue", "field": "tu-phap"})["ok"]
+    assert core_command(web.admin, {"action": "issue", "field": "chung-thuc"})["ok"]
+    assert core_command(web.admin, {"action": "login", "official": "nv01", "counter": 1})["ok"]
+    box = bus("tester")
+    box.subscribe("counter/1/reply")
+    box.publish("counter/1/command", {"command_id": "adm-1", "action": "next"})
+    reply = box.wait_for(lambda t, b: t == "counter/1/reply" and b["command_id"] == "adm-1")
+    assert reply["ticket"]["label"] == "B001"
+    # The web runs on the new config too: its names and the console's.
+    assert web.app.state.bus.config.fields[0].name_vi == NEW_NAME
+    assert page.evaluate("fetch('/api/site').then(r => r.json())")["fields"][0]["name"] == NEW_NAME
+
+
+def test_deleting_a_field_with_people_waiting_is_refused(web, browser, site_file):
+    assert core_command(web.admin, {"action": "issue", "field": "kinh-te"})["ok"]
+    before = site_text(site_file)
+    page = loaded(signed_in(browser, web, "qt01"))
+    open_tab(page, "fields")
+    page.click("[data-act='remove'][data-at='fields[4]']")
+    assert "Đã lưu" not in save(page)
+    page.wait_for_selector("#save-lines li.bad")
+    reason = page.text_content("#save-lines")
+    assert "Kinh tế" in reason and "1" in reason
+    assert site_text(site_file) == before
+
+
+def test_a_stale_page_is_told_to_reload(web, browser):
+    first = loaded(signed_in(browser, web, "qt01"))
+    other = browser.new_page()     # the same admin in a second tab
+    other.goto(web.url + "/admin#centre")
+    loaded(other)
+    open_tab(first, "centre")
+    first.fill("[data-loc='site.province']", "Tỉnh Thanh Hóa")
+    open_tab(other, "centre")
+    other.fill("[data-loc='site.commune']", "Xã Thắng Lộc mới")
+    assert save(first).startswith("Đã lưu")
+    msg = save(other)
+    assert "tải lại" in msg
+    other.click("#stale-reload")
+    other.wait_for_function("document.querySelector(\"[data-loc='site.province']\").value == 'Tỉnh Thanh Hóa'")
+
+
+def test_history_lists_the_change_and_restore_brings_the_old_name_back(web, browser, bus, site_file):
+    page = loaded(signed_in(browser, web, "qt01"))
+    rename_and_reorder(page)
+    assert save(page).startswith("Đã lưu phiên bản")
+    version = int(page.text_content("#save-msg").split()[-1])
+    open_tab(page, "history")
+    row = f"#history tr[data-version='{version}']"
+    page.wait_for_selector(row)
+    text = page.text_content(row)
+    assert "qt01" in text and NEW_NAME in text
+    assert "Đang dùng" in text
+    # dd/mm/yyyy HH:MM in the site's zone
+    import re
+    assert re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", text)
+    page.click(f"#history tr[data-version='{version - 1}'] .restore")
+    page.wait_for_function("document.getElementById('history-msg').textContent.startsWith('Đã khôi phục')")
+    watch = bus("tester")
+    watch.subscribe("config/site")
+    watch.wait_for(lambda t, b: t == "config/site" and b["config"]["fields"][0]["name_vi"] == "Tư pháp – Hộ tịch")
+    assert tomllib.loads(site_text(site_file))["fields"][0]["name_vi"] == "Tư pháp – Hộ tịch"
+    page.wait_for_selector(f"#history tr[data-version='{version + 1}']")
+    open_tab(page, "fields")
+    page.wait_for_function("document.querySelector(\"[data-loc='fields[0].name_vi']\").value == 'Tư pháp – Hộ tịch'")
+
+
+def test_printer_and_voice_tests_reach_the_core(web, browser, bus, core):
+    display = bus("display-1")
+    display.subscribe("display/voice")
+    page = loaded(signed_in(browser, web, "qt01"))
+    open_tab(page, "devices")
+    printed = set(core.tickets.glob("*")) if core.tickets.exists() else set()
+    page.click("#print-test")
+    page.wait_for_function("document.getElementById('print-msg').textContent.startsWith('Đã in phiếu thử')")
+    assert set(core.tickets.glob("*")) - printed
+    page.fill("#voice-text", "Mời công dân có số thứ tự A001 đến quầy số 1")
+    page.click("#voice-form button[type=submit]")
+    said = display.wait_for(lambda t, b: t == "display/voice")
+    assert said["text"] == "Mời công dân có số thứ tự A001 đến quầy số 1"
+    page.wait_for_function("document.getElementById('voice-msg').textContent.startsWith('Đã gửi')")

@@ -112,10 +112,19 @@ class AdminApi:
     async def history(self, request: Request) -> Response:
         auth.need(request, "settings")
         rows = await asyncio.to_thread(self.reader.config_versions)
+        names = {o["code"]: o["name"] for o in await asyncio.to_thread(self.reader.officials)}
         current = self.bus.current_site().get("hash")
         return JSONResponse({"versions": [
-            {"version": r["version"], "at": self._when(r["at"]), "by": r["by"], "hash": r["hash"],
+            {"version": r["version"], "at": self._when(r["at"]), "by": r["by"],
+             "who": self._who(r["by"], names), "hash": r["hash"],
              "changes": r["changes"], "current": r["hash"] == current} for r in rows]})
+
+    @staticmethod
+    def _who(by: str, names: dict[str, str]) -> str:
+        # "file": the core took the site file as it found it (a hand edit, `phucvu config`).
+        if by == "file":
+            return "tệp cấu hình"
+        return f"{names[by]} ({by})" if by in names else str(by)
 
     def _when(self, at: Any) -> str:
         """dd/mm/yyyy HH:MM in the site's zone, as the centre reads its clock."""

@@ -48,25 +48,8 @@ class Reader:
     def config_versions(self, limit: int = 100) -> list[dict[str, Any]]:
         """The site config's history, newest first (the core's ``config_versions``,
         which it alone writes); empty on a database from before that table."""
-        import json
-        import sqlite3
         with read.Reader(self.db_path) as r:
-            try:
-                rows = r.conn.execute('SELECT version, at, "by", hash, changes FROM config_versions '
-                                      "ORDER BY version DESC LIMIT ?", (limit,)).fetchall()
-            except sqlite3.OperationalError as e:
-                if "no such table" in str(e):
-                    return []
-                raise
-        out = []
-        for version, at, by, digest, changes in rows:
-            try:
-                lines = json.loads(changes) if changes else []
-            except ValueError:
-                lines = [str(changes)]
-            out.append({"version": version, "at": at, "by": by, "hash": digest,
-                        "changes": lines if isinstance(lines, list) else [str(lines)]})
-        return out
+            return r.config_versions(limit)
 
     def anomalies(self, start: float, end: float) -> int:
         with read.Reader(self.db_path) as r:

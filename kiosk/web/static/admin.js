@@ -92,8 +92,9 @@ async function loadHistory() {
   const data = await r.json();
   const rows = data.versions || [];
   $("history").tBodies[0].innerHTML = rows.length ? rows.map(v =>
-    `<tr data-version="${v.version}"${v.current ? ' class="current"' : ""}><td class="num">${v.version}</td><td>${esc(v.at)}</td><td>${esc(v.by)}</td>` +
-    `<td><ul class="changes">${(v.changes || []).map(c => `<li>${esc(c)}</li>`).join("") || "<li>—</li>"}</ul></td>` +
+    `<tr data-version="${v.version}"${v.current ? ' class="current"' : ""}><td class="num">${v.version}</td><td>${esc(v.at)}</td><td>${esc(v.who || v.by)}</td>` +
+    `<td><ul class="changes">${(v.changes || []).map(c => `<li>${esc(c)}</li>`).join("") ||
+      `<li>${v.by === "file" ? "Cấu hình đọc từ tệp khi khởi động" : "—"}</li>`}</ul></td>` +
     `<td>${v.current ? "Đang dùng" : (EDIT ? `<button class="small restore">Khôi phục</button>` : "")}</td></tr>`).join("")
     : `<tr><td colspan="5" class="muted">Chưa có phiên bản nào được lưu.</td></tr>`;
   $("history").querySelectorAll(".restore").forEach(b => b.onclick = async () => {

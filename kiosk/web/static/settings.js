@@ -16,6 +16,7 @@ const TAB_OF = {site: "centre", hours: "centre", fields: "fields", counters: "co
 
 let LOADED = null;     // the /api/config answer the page was drawn from
 let ED = null;         // the page's edits: the editable sections, changed in place
+let SAVING = false;    // a save in flight: its own config/site is not "someone else's"
 
 function editable(cfg) {
   const pick = (o, keys) => Object.fromEntries(keys.map(k => [k, o[k]]));
@@ -326,8 +327,12 @@ $("save").onclick = async () => {
   clearErrors();
   $("save-msg").textContent = "Đang lưu…"; $("save-msg").className = "msg pending";
   $("save").disabled = true;
+  SAVING = true;
+  try { await saveNow(); } finally { SAVING = false; $("save").disabled = false; }
+};
+
+async function saveNow() {
   const r = await post("/api/config/apply", {base: LOADED.hash, edits: ED});
-  $("save").disabled = false;
   $("save-msg").className = "msg" + (r.ok ? "" : " bad");
   if (r.ok) {
     $("save-msg").textContent = r.changes.length ? `Đã lưu phiên bản ${r.version}` : "Không có gì thay đổi";
@@ -342,7 +347,7 @@ $("save").onclick = async () => {
   if (r.code === "config_stale") $("save-lines").insertAdjacentHTML("beforeend",
     `<li class="bad"><button type="button" class="small" id="stale-reload">Tải lại cấu hình mới nhất</button> (các sửa đổi chưa lưu sẽ mất)</li>`);
   const b = $("stale-reload"); if (b) b.onclick = () => reloadConfig().then(() => { $("save-msg").textContent = ""; $("save-lines").innerHTML = ""; });
-};
+}
 
 $("revert").onclick = () => { clearErrors(); $("save-msg").textContent = ""; ED = editable(LOADED.config); drawAll(); };
 
@@ -351,7 +356,8 @@ async function reloadConfig() {
   LOADED = await r.json();
   ED = editable(LOADED.config);
   $("version").textContent = LOADED.version != null ? `Phiên bản ${LOADED.version}` +
-    (LOADED.at ? ` · ${LOADED.at}` : "") + (LOADED.by ? ` · ${LOADED.by}` : "") : "";
+    (LOADED.at ? ` · ${LOADED.at}` : "") +
+    (LOADED.by ? ` · ${LOADED.by === "file" ? "tệp cấu hình" : LOADED.by}` : "") : "";
   if (!$("voice-text").value) $("voice-text").value = LOADED.voice_sample || "";
   document.body.dataset.hash = LOADED.hash;
   drawAll();
@@ -359,7 +365,7 @@ async function reloadConfig() {
 
 // Someone saved (here or elsewhere): untouched pages follow; a page with edits is told.
 function configChanged(info) {
-  if (!LOADED || !info || info.hash === LOADED.hash) return;
+  if (SAVING || !LOADED || !info || info.hash === LOADED.hash) return;
   if (!markDirty()) { reloadConfig(); return; }
   $("save-msg").className = "msg bad";
   $("save-msg").textContent = `Có người vừa lưu phiên bản ${info.version} (${info.by || "?"}); lưu bây giờ sẽ bị từ chối — tải lại rồi sửa lại.`;
