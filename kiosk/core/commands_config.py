@@ -223,9 +223,12 @@ class LiveConfig:
 def take_first_admin(path: str | Path, store: Store) -> str | None:
     """The wizard's first admin (``first-admin.json`` next to the site file),
     added once; the file is renamed ``.done``.  Returns the code added."""
-    f = sitefile.real_path(path).parent / FIRST_ADMIN
-    if not f.exists():
+    # Next to the path the wizard was given, or next to the file it names.
+    found = [d / FIRST_ADMIN for d in (Path(path).parent, sitefile.real_path(path).parent)
+             if (d / FIRST_ADMIN).exists()]
+    if not found:
         return None
+    f = found[0]
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
         code, name, pin_hash = data["official"], data["name"], data["pin_hash"]
