@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from kiosk import contract
 from kiosk.config import SiteConfig
+from kiosk.web.admin_api import AdminApi
 from kiosk.web.api import Api
 from kiosk.web.bus import Bus
 from kiosk.web.downloads import Downloads
@@ -68,6 +69,7 @@ def build_app(config: SiteConfig, db_path: str | Path, password: str, *,
     pages = Pages(config, bus)
     api = Api(config, bus, reader)
     downloads = Downloads(config, db_path, bus)
+    admin = AdminApi(bus, reader)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -84,6 +86,7 @@ def build_app(config: SiteConfig, db_path: str | Path, password: str, *,
         route("/console", pages.console),
         route("/dashboard", pages.dashboard),
         route("/admin", pages.admin),
+        route("/settings", pages.settings),
         route("/api/login", api.login, ["POST"]),
         route("/api/logout", api.logout, ["POST"]),
         route("/api/state", api.state),
@@ -96,6 +99,12 @@ def build_app(config: SiteConfig, db_path: str | Path, password: str, *,
         route("/api/reprint", api.reprint, ["POST"]),
         route("/api/officials", api.officials),
         route("/api/officials/{action}", api.roster, ["POST"]),
+        route("/api/site", admin.site),
+        route("/api/config", admin.current),
+        route("/api/config/history", admin.history),
+        route("/api/config/apply", admin.apply, ["POST"]),
+        route("/api/config/restore", admin.restore, ["POST"]),
+        route("/api/test/{what}", admin.device_test, ["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32),

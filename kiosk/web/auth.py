@@ -19,7 +19,9 @@ from kiosk.web.reader import Reader
 log = logging.getLogger("phucvu.web")
 
 ROLES_FOR = {"console": ("staff", "head", "admin"), "dashboard": ("head", "admin"),
-             "admin": ("admin",)}
+             "admin": ("admin",),
+             # The centre's settings: the head reads them, only an admin changes them.
+             "settings": ("head", "admin")}
 # Where a role lands after login and when it opens "/".
 HOME_FOR = {"staff": "/console", "head": "/dashboard", "admin": "/admin"}
 

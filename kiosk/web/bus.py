@@ -24,13 +24,22 @@ log = logging.getLogger("phucvu.web")
 # Retained topics a page needs at once; events are only forwarded live.
 LIVE_LEAVES = ("counter/+/state", "display/snapshot", "queue/summary", "printer/status",
                "presence/+", "event/alert", "event/call")
+# The core's effective site config (THE CONTRACT, docs/mqtt.md): kept apart
+# from the retained cache, so a console's first SSE message does not carry it.
+CONFIG_SITE = "config/site"
 # A comment line this often keeps proxies and the browser from dropping an idle stream.
 PING_S = 15
 
 
 class Bus:
     def __init__(self, config: SiteConfig, password: str, host: str, port: int):
+        # The config every part of the web reads (names, alert thresholds):
+        # the file it was started with until the core's config/site arrives,
+        # then that (``_take_site``).  Replaced whole, never changed in place.
         self.config = config
+        # The last config/site payload taken ({} before the first): what the
+        # admin pages edit, with the hash they send back as ``base``.
+        self.site: dict[str, Any] = {}
         self.prefix = config.topic_prefix
         self.topics = contract.Topics(self.prefix)
         self.host, self.port = host, port
@@ -115,7 +124,8 @@ class Bus:
         if rc.is_failure:
             log.error("MQTT login as 'web' refused: %s", rc)
             return
-        for topic in [f"{self.prefix}/{leaf}" for leaf in LIVE_LEAVES] + reply_topics(self.topics):
+        leaves = [*LIVE_LEAVES, CONFIG_SITE]
+        for topic in [f"{self.prefix}/{leaf}" for leaf in leaves] + reply_topics(self.topics):
             client.subscribe(topic, 1)
         contract.announce_online(client, self.prefix, "web", time.time())
         log.info("bus connected to %s:%s", self.host, self.port)
@@ -125,6 +135,9 @@ class Bus:
 
     def _on_message(self, client, userdata, msg):
         rel = msg.topic.removeprefix(self.prefix + "/")
+        if rel == CONFIG_SITE:
+            self._site_message(msg.payload)
+            return
         if not rel.endswith("/reply") and not rel.startswith("event/"):
             if msg.payload:
                 self._raw[rel] = msg.payload
@@ -143,6 +156,54 @@ class Bus:
         if self.loop is None:
             return
         self.loop.call_soon_threadsafe(self._deliver, rel, body)
+
+    def _site_message(self, payload: bytes) -> None:
+        try:
+            body = json.loads(payload) if payload else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
+            log.error("ignoring config/site: not a config/site payload")
+            return
+        if self.loop is None:
+            self._take_site(body)
+        else:
+            self.loop.call_soon_threadsafe(self._take_site, body)
+
+    def _take_site(self, body: dict[str, Any]) -> None:
+        """Run on what the core runs: its live sections, this console's own
+        bus, store and address kept (kiosk/web/settings.py ``adopt``)."""
+        from kiosk.web.settings import adopt
+        if body.get("hash") and body.get("hash") == self.site.get("hash"):
+            return
+        try:
+            self.config = adopt(self.config, body["config"])
+        except ValueError as e:
+            log.error("config/site version %s refused: %s", body.get("version"), e)
+            return
+        self.site = body
+        log.info("site config version %s (%s) by %s", body.get("version"), body.get("hash"),
+                 body.get("by"))
+        self._deliver(CONFIG_SITE, {k: body.get(k) for k in ("version", "hash", "at", "by")})
+
+    def current_site(self) -> dict[str, Any]:
+        """The config the admin pages edit and its hash: the core's last
+        config/site, or before it arrives this console's own file."""
+        from kiosk.web.settings import as_json, config_hash
+        if self.site:
+            return self.site
+        config = as_json(self.config)
+        return {"version": None, "hash": config_hash(config), "at": None, "by": None,
+                "changes": [], "config": config}
+
+    async def site_hash(self, want: str, timeout: float) -> bool:
+        """Wait until the core's config/site with hash ``want`` is taken here."""
+        deadline = time.monotonic() + timeout
+        while self.site.get("hash") != want:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def ask(self, topic: str, payload: dict[str, Any],
                   command_id: str | None = None) -> dict[str, Any]:

@@ -21,9 +21,13 @@ MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
 
 class Downloads:
     def __init__(self, config: SiteConfig, db_path: str | Path, bus: Bus):
-        self.config = config
         self.db_path = Path(db_path)
         self.bus = bus
+
+    @property
+    def config(self) -> SiteConfig:
+        # The bus's: the core's config/site replaces it while the web runs.
+        return self.bus.config
 
     async def chart(self, request: Request) -> Response:
         auth.need(request, "dashboard")

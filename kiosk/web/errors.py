@@ -32,6 +32,11 @@ MESSAGES_VI = {
     "print_pending": "Phiếu đang được in; chờ máy in trả lời rồi hãy in lại",
     "bad_payload": "Yêu cầu không hợp lệ",
     "roster": "Không sửa được danh sách cán bộ",
+    "config_invalid": "Có mục chưa hợp lệ; xem dòng đỏ bên cạnh ô",
+    "config_stale": "Có người vừa lưu cấu hình khác sau khi bạn mở trang; tải lại trang rồi sửa lại",
+    "config_strands": "Không lưu: thay đổi này làm kẹt người đang chờ",
+    "restart_needed": "Mục này không đổi được khi đang chạy; sửa tệp cấu hình rồi khởi động lại",
+    "unknown_version": "Không có phiên bản này trong lịch sử",
 }
 
 

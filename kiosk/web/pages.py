@@ -43,19 +43,29 @@ def error_page(status: int, message: str) -> str:
             f'<p><a href="/login">Đăng nhập</a> · <a href="/">Trang chính</a></p></main></html>')
 
 
+def site_names(config: SiteConfig) -> dict:
+    return {
+        "fields": [{"code": f.code, "name": f.name_vi, "prefix": f.prefix} for f in config.fields],
+        "counters": [{"number": c.number, "name": c.name, "fields": list(c.fields)}
+                     for c in config.counters],
+        "priorities": {p.code: p.name_vi for p in config.priority.classes},
+        # Every time on a page is shown in the site's zone, whatever the browser's.
+        "tz": config.site.timezone,
+    }
+
+
 class Pages:
     def __init__(self, config: SiteConfig, bus: Bus):
-        self.config = config
         self.bus = bus
-        # Names the pages show, handed over once in a data attribute.
-        self.site_json = json.dumps({
-            "fields": [{"code": f.code, "name": f.name_vi, "prefix": f.prefix} for f in config.fields],
-            "counters": [{"number": c.number, "name": c.name, "fields": list(c.fields)}
-                         for c in config.counters],
-            "priorities": {p.code: p.name_vi for p in config.priority.classes},
-            # Every time on a page is shown in the site's zone, whatever the browser's.
-            "tz": config.site.timezone,
-        }, ensure_ascii=False)
+
+    @property
+    def config(self) -> SiteConfig:
+        # The bus's: the core's config/site replaces it while the web runs.
+        return self.bus.config
+
+    def site_json(self) -> str:
+        """Names the pages show, handed over in a data attribute (and by /api/site)."""
+        return json.dumps(site_names(self.config), ensure_ascii=False)
 
     def page(self, name: str, request: Request, **values: str) -> Response:
         """A template filled with the session's and the site's values and the page's own;
@@ -65,7 +75,7 @@ class Pages:
             "csrf": sess.get("csrf", ""), "centre": self.config.site.centre,
             "commune": self.config.site.commune, "name": sess.get("name", ""),
             "code": sess.get("code", ""), "role": sess.get("role", ""),
-            "counter": str(sess.get("counter") or ""), "site": self.site_json, **values})
+            "counter": str(sess.get("counter") or ""), "site": self.site_json(), **values})
         return Response(text, media_type="text/html; charset=utf-8",
                         headers={"Cache-Control": "no-store"})
 
@@ -91,4 +101,11 @@ class Pages:
 
     async def admin(self, request: Request) -> Response:
         auth.need(request, "admin")
-        return self.page("admin.html", request)
+        return self.page("admin.html", request, mode="edit")
+
+    async def settings(self, request: Request) -> Response:
+        """The same pages for the head, read-only (an admin is sent to /admin)."""
+        sess = auth.need(request, "settings")
+        if sess["role"] == "admin":
+            return RedirectResponse("/admin", 303)
+        return self.page("admin.html", request, mode="view")

@@ -45,6 +45,12 @@ class Reader:
                  "issued_at": t.issued_at, "to_counter": t.target_counter}
                 for t in Queue(config, state).call_order(counter)]
 
+    def config_versions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The site config's history, newest first (the core's ``config_versions``,
+        which it alone writes); empty on a database from before that table."""
+        with read.Reader(self.db_path) as r:
+            return r.config_versions(limit)
+
     def anomalies(self, start: float, end: float) -> int:
         with read.Reader(self.db_path) as r:
             return r.uncounted_presses(start, end)

@@ -7,7 +7,9 @@ console (uvicorn in a thread).  A superuser login (``shots``, known only to
 this broker) adds the demo roster, issues tickets and plays the counter's
 box.  Then chromium, driven by Playwright, logs in as each role and saves
 every page at every size in ``SIZES``: ``console``, ``console-login``,
-``console-dashboard``, ``console-admin`` (``<name>-<w>x<h>.png``).
+``console-dashboard``, ``console-admin`` and each admin page
+(``console-admin-<page>``, one with a wrong value shown next to its input,
+one after a save, and the history), as ``<name>-<w>x<h>.png``.
 
 Playwright is a test dependency (``pip install -e '.[test]'``, which
 ``./run test`` does); without it, or without /usr/bin/chromium,
@@ -31,7 +33,11 @@ from kiosk import contract
 
 CHROMIUM = Path("/usr/bin/chromium")
 SIZES = [(1366, 768), (1920, 1080), (1024, 768)]
-NAMES = ("console", "console-login", "console-dashboard", "console-admin")
+# The admin pages, one per tab of /admin (console-admin is its first, the roster).
+ADMIN_TABS = ("centre", "fields", "counters-setup", "priority", "rating", "display", "devices")
+NAMES = ("console", "console-login", "console-dashboard", "console-admin",
+         *(f"console-admin-{t}" for t in ADMIN_TABS), "console-admin-fields-error",
+         "console-admin-saved", "console-admin-history")
 SHOTS = "shots"                     # the superuser login of this broker only
 ROSTER = [("nv01", "Nguyễn Thị Hương", "staff", "1234"),
           ("nv02", "Trần Văn Đức", "staff", "2345"),
@@ -255,6 +261,38 @@ def session(page, url: str, shots: Client, cfg, out: Path, sizes=SIZES) -> None:
     page.wait_for_selector("#roster tr[data-code=nv01]")
     page.wait_for_selector("#counters button")
     _shoot(page, out, "console-admin", sizes)
+    admin_pages(page, out, cfg, sizes)
+
+
+def admin_pages(page, out: Path, cfg, sizes) -> None:
+    """Each admin page; a wrong prefix refused next to its input; a saved
+    rename with the core's changes lines; the history that lists it."""
+    page.wait_for_selector("#fields .item", state="attached")
+    for tab in ADMIN_TABS:
+        page.click(f"#tabs a[data-tab='{tab}']")
+        page.wait_for_selector(f"#tab-{tab}:not(.hidden)")
+        if tab == "devices":
+            page.click("#print-test")
+            page.wait_for_function("document.getElementById('print-msg').textContent.startsWith('Đã in')")
+        _shoot(page, out, f"console-admin-{tab}", sizes)
+    page.click("#tabs a[data-tab='fields']")
+    page.fill("[data-loc='fields[0].prefix']", "ab")
+    page.click("#save")
+    page.wait_for_selector(".err[data-for='fields[0].prefix']")
+    _shoot(page, out, "console-admin-fields-error", sizes)
+    page.click("#revert")
+    old = cfg.fields[0].name_vi
+    page.fill("[data-loc='fields[0].name_vi']", f"{old} (mới)")
+    page.click("#tabs a[data-tab='counters-setup']")
+    first = cfg.counters[0]
+    if len(first.fields) > 1:
+        page.click("[data-act='down'][data-at='counters[0].fields[0]']")
+    page.click("#save")
+    page.wait_for_function("document.getElementById('save-msg').textContent.startsWith('Đã lưu')")
+    _shoot(page, out, "console-admin-saved", sizes)
+    page.click("#tabs a[data-tab='history']")
+    page.wait_for_selector("#history tr[data-version]")
+    _shoot(page, out, "console-admin-history", sizes)
 
 
 def main(config_path: str, out: str | Path, sizes=SIZES) -> list[Path]:
@@ -272,11 +310,19 @@ def main(config_path: str, out: str | Path, sizes=SIZES) -> list[Path]:
         except BrokerError as e:
             raise ScreenshotError(str(e)) from None
         stack.callback(broker.stop)
-        _start_core(stack, str(config_path), tmp, broker)
+        # The pictures save a change, and the core writes the file it runs:
+        # it runs a copy, so the site's own file is never touched.
+        copy = tmp / "site.toml"
+        copy.write_bytes(Path(config_path).read_bytes())
+        _start_core(stack, str(copy), tmp, broker)
         shots = Client(broker.host, broker.port, broker.password(SHOTS), cfg.topic_prefix)
         stack.callback(shots.close)
         for code, name, role, pin in ROSTER:
             shots.command(action="official_add", official=code, name=name, role=role, pin_hash=hash_pin(pin))
         url, _app = _start_web(stack, cfg, tmp, broker)
-        session(ctx.new_page(), url, shots, cfg, out, sizes)
+        page = ctx.new_page()
+        session(page, url, shots, cfg, out, sizes)
+        # Leave the page, so its live stream ends before the console stops
+        # (a stream cut by the stop is logged with a traceback).
+        page.goto("about:blank")
     return [out / f"{name}-{w}x{h}.png" for name in NAMES for w, h in sizes]

@@ -39,6 +39,11 @@ function live(onMessage, onStatus) {
   es.onerror = () => onStatus && onStatus(false);
   es.onmessage = ev => {
     const m = JSON.parse(ev.data);
+    if (m.topic === "config/site") {
+      // The centre's config changed: the names a page shows follow it.
+      refreshSite().then(() => onMessage(m.topic, m.body, retained));
+      return;
+    }
     if (m.topic === "*") {
       for (const k of Object.keys(retained)) delete retained[k];
       Object.assign(retained, m.body);
@@ -48,6 +53,13 @@ function live(onMessage, onStatus) {
     onMessage(m.topic, m.body, retained);
   };
   return es;
+}
+
+async function refreshSite() {
+  try {
+    const r = await fetch("/api/site", {credentials: "same-origin"});
+    if (r.ok) Object.assign(SITE, await r.json());
+  } catch (e) { /* the next change or a reload brings them */ }
 }
 
 function bindLogout() {
