@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -180,9 +181,15 @@ class CoreProcess:
             self.extra += ["--printer", f"sim:{self.tickets}"]
         self.proc: subprocess.Popen | None = None
         self.log = db.with_suffix(".core.log")
+        # The core rewrites its site file when a test changes the config
+        # (config_apply): it runs on a copy, never on deploy/demo-site.toml.
+        # A test's own --config in ``extra`` comes later and wins.
+        self.site = db.parent / "site.toml"
+        if not self.site.exists():
+            shutil.copyfile(DEMO_SITE, self.site)
 
     def start(self, ready_timeout: float = 15.0) -> "CoreProcess":
-        cmd = [sys.executable, "-m", "kiosk.cli", "core", "--config", str(DEMO_SITE),
+        cmd = [sys.executable, "-m", "kiosk.cli", "core", "--config", str(self.site),
                "--db", str(self.db), "--mqtt-port", str(self.broker.port),
                "--mqtt-password-file", str(self.broker.password_file("core")), *self.extra]
         self.logf = open(self.log, "ab")

@@ -42,6 +42,13 @@ def start_web(site, broker, core, bus, **web_keys):
                                     "role": role, "pin_hash": hash_pin(pin)})["ok"]
     if web_keys:
         site = site.model_copy(update={"web": site.web.model_copy(update=web_keys)})
+        # The web follows the core's config/site, its [web] section included:
+        # the core must run these thresholds too, so they go through config_apply.
+        admin.subscribe("config/site")
+        base = admin.wait_for(lambda t, b: t == "config/site")["hash"]
+        r = core_command(admin, {"action": "config_apply", "by": "test", "base": base,
+                                 "config": site.model_dump(mode="json")})
+        assert r["ok"], r
     w = WebServer(site, broker, core.db)
     w.admin = admin
     return w
