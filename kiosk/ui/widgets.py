@@ -60,7 +60,16 @@ class FitLabel(Label):
         self._fit_trigger()
 
     def _fit(self, *_):
-        self.font_size = fit.best_size(self, self.nominal, self.floor, int(self.max_lines))
+        size = fit.best_size(self, self.nominal, self.floor, int(self.max_lines))
+        if size != self.font_size:
+            self.font_size = size
+
+    def texture_update(self, *largs):
+        # Fit before drawing, so that new text is drawn once at its fitted size
+        # rather than first at the old size and again when the fit changes it.
+        self._fit()
+        super().texture_update(*largs)
+        self._trigger_texture.cancel()      # the draw the fit asked for is done
 
 
 class KButton(ButtonBehavior, FitLabel):
