@@ -118,3 +118,28 @@ def test_fitted_sizes_are_whole_pixels_from_the_ladder(window):
         sizes.append(size)
     # Three nominals, one box: they land on the same step, so one font serves all three.
     assert len(set(sizes)) == 1, sizes
+
+
+def test_field_names_on_the_home_screen_share_one_size(window, site):
+    """One long field name shrinks every tile's name to its size, not just its own."""
+    from kivy.base import EventLoop
+
+    from kiosk.ui.root import KioskRoot
+    root = KioskRoot(site, send=lambda request: None)
+    window.add_widget(root)
+    try:
+        for _ in range(3):
+            EventLoop.idle()
+        tiles = list(root.choices.tiles.values())
+        names = [t.ids.name_label for t in tiles]
+        before = {l.font_size for l in names}
+        assert len(before) == 1, before
+        tiles[0].name = "Tư pháp – Hộ tịch – Chứng thực – Nuôi con nuôi – Quốc tịch – Lý lịch tư pháp"
+        for _ in range(3):
+            EventLoop.idle()
+        long_size = names[0].own_size()
+        assert long_size < min(before), "the long name should need a smaller size"
+        sizes = {l.font_size for l in names} | {root.choices.priority_tile.ids.name_label.font_size}
+        assert sizes == {long_size}, sizes
+    finally:
+        window.remove_widget(root)
