@@ -44,3 +44,102 @@ def test_every_screen_fits(size, tmp_path):
 def test_the_sizes_are_the_ones_centres_buy():
     assert set(RESOLUTIONS) == {(800, 480), (1024, 768), (1280, 800), (1366, 768), (1280, 1024),
                                 (1920, 1080), (1080, 1920)}
+
+
+# ------------------------------------------------- the check itself, in this process
+@pytest.fixture(scope="module")
+def window():
+    from kivy.base import EventLoop
+    EventLoop.ensure_window()
+    from kivy.core.window import Window
+    return Window
+
+
+def _placed(window, *labels, size=(300, 80)):
+    """Each label alone in a box of ``size`` in the window, laid out and drawn."""
+    from kivy.base import EventLoop
+    from kivy.uix.boxlayout import BoxLayout
+    box = BoxLayout(size_hint=(None, None), size=size, pos=(10, 10))
+    for label in labels:
+        box.add_widget(label)
+    window.add_widget(box)
+    for _ in range(3):
+        EventLoop.idle()
+    return box
+
+
+def test_the_check_catches_text_that_does_not_fit(window):
+    """The walk the screen test relies on finds each kind of fault it names."""
+    from kivy.uix.label import Label
+
+    from kiosk.ui import fit, theme
+    from kiosk.ui.widgets import FitLabel
+
+    cases = {
+        "under the floor": Label(text="Tư pháp", font_size=theme.TEXT_FLOOR_PX - 6),
+        "cut mid-word": Label(text="Đăngkýkhaisinhkhaitử", font_size=40, text_size=(120, None)),
+        "lines clipped": FitLabel(text="Tư pháp – Hộ tịch, Đất đai – Xây dựng, Văn hóa – Xã hội",
+                                  nominal=40, halign="left", valign="middle"),
+    }
+    cases["lines clipped"].bind(size=lambda w, s: setattr(w, "text_size", s))
+    for why, label in cases.items():
+        box = _placed(window, label, size=(150, 40))
+        try:
+            found = fit.problems(box, tuple(window.size))
+        finally:
+            window.remove_widget(box)
+        assert found, f"{why}: not reported"
+    fine = Label(text="Tư pháp", font_size=theme.BODY_PX)
+    box = _placed(window, fine, size=(400, 100))
+    try:
+        assert fit.problems(box, tuple(window.size)) == []
+    finally:
+        window.remove_widget(box)
+
+
+def test_fitted_sizes_are_whole_pixels_from_the_ladder(window):
+    """Kivy opens a font for every distinct size it is given and keeps it: a
+    fitted size is the nominal in whole pixels or a step of the shared ladder."""
+    from kiosk.ui import fit
+    from kiosk.ui.widgets import FitLabel
+
+    sizes = []
+    for nominal in (58.8, 47.3, 42):
+        label = FitLabel(text="Tư pháp – Hộ tịch", nominal=nominal, bold=True,
+                         halign="left", valign="middle")
+        label.bind(size=lambda w, s: setattr(w, "text_size", s))
+        box = _placed(window, label, size=(260, 70))
+        try:
+            size = label.font_size
+        finally:
+            window.remove_widget(box)
+        assert size < nominal, "the text should have needed shrinking in this box"
+        assert size == int(size) and (size in fit.LADDER or size == fit.math.ceil(label.floor)), size
+        sizes.append(size)
+    # Three nominals, one box: they land on the same step, so one font serves all three.
+    assert len(set(sizes)) == 1, sizes
+
+
+def test_field_names_on_the_home_screen_share_one_size(window, site):
+    """One long field name shrinks every tile's name to its size, not just its own."""
+    from kivy.base import EventLoop
+
+    from kiosk.ui.root import KioskRoot
+    root = KioskRoot(site, send=lambda request: None)
+    window.add_widget(root)
+    try:
+        for _ in range(3):
+            EventLoop.idle()
+        tiles = list(root.choices.tiles.values())
+        names = [t.ids.name_label for t in tiles]
+        before = {l.font_size for l in names}
+        assert len(before) == 1, before
+        tiles[0].name = "Tư pháp – Hộ tịch – Chứng thực – Nuôi con nuôi – Quốc tịch – Lý lịch tư pháp"
+        for _ in range(3):
+            EventLoop.idle()
+        long_size = names[0].own_size()
+        assert long_size < min(before), "the long name should need a smaller size"
+        sizes = {l.font_size for l in names} | {root.choices.priority_tile.ids.name_label.font_size}
+        assert sizes == {long_size}, sizes
+    finally:
+        window.remove_widget(root)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from kivy.clock import Clock
+
 from kiosk import config as site_config
 from kiosk.ui import texts, theme
 from kiosk.ui.widgets import FieldTile, HomeScreen, KButton, PriorityScreen
@@ -29,12 +31,31 @@ class Choices:
             self.tiles[f.code] = tile
         self.priority_tile = FieldTile(code="", icon="priority", bg=theme.rgba("priority"))
         self.priority_tile.bind(on_release=lambda *_: on_priority())
+        # The names on the tiles share one size, the smallest any of them needs,
+        # so that one long name does not leave the grid in mixed sizes.
+        self._share = Clock.create_trigger(self.share_name_size, -1)
+        for tile in self.all_tiles():
+            tile.ids.name_label.bind(size=self._share, text=self._share, nominal=self._share,
+                                     opacity=self._share)
+            tile.bind(opacity=self._share)
         self.class_buttons: dict[str, KButton] = {}
         for pc in cfg.priority.classes:
             b = KButton(bg=theme.rgba("priority"), nominal=theme.TILE_NAME_PX - 4)
             b.bind(on_release=lambda btn, code=pc.code: on_class(code))
             self.class_buttons[pc.code] = b
             priority.ids.classes.add_widget(b)
+
+    def all_tiles(self) -> list[FieldTile]:
+        return [*self.tiles.values(), self.priority_tile]
+
+    def share_name_size(self, *_) -> None:
+        """Cap every tile's name at the smallest size a shown tile's name fits at."""
+        labels = [t.ids.name_label for t in self.all_tiles()]
+        shown = [l for t, l in zip(self.all_tiles(), labels)
+                 if t.opacity > 0 and t.parent is not None and l.text.strip()]
+        shared = min((l.own_size() for l in shown), default=0)
+        for label in labels:
+            label.cap = shared
 
     def layout(self, landscape: bool, width: float, height: float) -> None:
         grid = self.home.ids.tiles

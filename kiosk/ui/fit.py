@@ -8,9 +8,17 @@ the floor the text is not shrunk any further: then the layout is wrong and
 ``problems()`` (used by tests/test_kiosk_fit.py and ``phucvu screenshots``)
 says so.  Measuring uses Kivy's own text provider, so what is measured is
 what is drawn.
+
+Sizes are whole pixels from one ladder shared by every label (``LADDER``):
+Kivy's SDL2 text provider opens a font file, with its own glyph cache, for
+every distinct ``font_size`` it is asked for (the key is ``str(font_size)``,
+so 41.6 and 41.7 are two fonts) and never closes it.  Fractional sizes made
+the kiosk hold 64 fonts and 25 MB more; the ladder keeps it to a few.
+Measuring lays the text out without drawing it (no texture is made).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator
 
 from kivy.core.text import Label as CoreLabel
@@ -19,6 +27,34 @@ from kivy.uix.label import Label
 from kiosk.ui import theme
 
 _cache: dict[tuple, tuple[float, float, int]] = {}
+_CACHE_MAX = 4000
+
+
+def _ladder() -> tuple[int, ...]:
+    sizes, v = [], 8
+    while v <= 2000:
+        sizes.append(v)
+        v = max(v + 1, round(v * 1.06))    # steps of about 6 %, as fine as the eye needs
+    return tuple(sizes)
+
+
+LADDER = _ladder()
+
+
+def _remember(key: tuple, value: tuple) -> tuple:
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()
+    _cache[key] = value
+    return value
+
+
+def _layout(text: str, font_size: float, bold: bool, font_name: str, **options: Any) -> tuple[float, int]:
+    """(height, lines) of ``text`` as Kivy lays it out, without rendering a texture."""
+    core = CoreLabel(text=text, font_size=font_size, bold=bold, font_name=font_name, **options)
+    core.resolve_font_name()
+    w, h = core.render()
+    # Kivy's refresh() shows an empty or 1 px text as its 1x1 texture.
+    return (h if w > 1 and h > 1 else 1), len(core._cached_lines or [])
 
 
 def measure(text: str, font_size: float, bold: bool, width: float, font_name: str = "Roboto"
@@ -34,15 +70,8 @@ def measure(text: str, font_size: float, bold: bool, width: float, font_name: st
         for word in line.split(" "):
             if word:
                 widest = max(widest, probe.get_extents(word)[0])
-    wrapped = CoreLabel(text=text, font_size=font_size, bold=bold, font_name=font_name,
-                        text_size=(max(1, width), None))
-    wrapped.refresh()
-    h = wrapped.texture.size[1] if wrapped.texture else 0
-    lines = len(wrapped._cached_lines) if getattr(wrapped, "_cached_lines", None) else text.count("\n") + 1
-    if len(_cache) > 4000:
-        _cache.clear()
-    _cache[key] = (widest, h, lines)
-    return _cache[key]
+    h, lines = _layout(text, font_size, bold, font_name, text_size=(max(1, width), None))
+    return _remember(key, (widest, h, lines or text.count("\n") + 1))
 
 
 def inner(label: Label) -> tuple[float, float]:
@@ -75,23 +104,28 @@ def boxed_lines(text: str, font_size: float, bold: bool, width: float, height: f
     key = ("boxed", text, round(font_size, 1), bold, round(width), round(height), font_name, halign)
     hit = _cache.get(key)
     if hit is None:
-        core = CoreLabel(text=text, font_size=font_size, bold=bold, font_name=font_name, halign=halign,
-                         valign="middle", text_size=(max(1, width), max(1, height)))
-        core.refresh()
-        hit = _cache[key] = (0, 0, len(getattr(core, "_cached_lines", []) or []))
+        _, lines = _layout(text, font_size, bold, font_name, halign=halign, valign="middle",
+                           text_size=(max(1, width), max(1, height)))
+        hit = _remember(key, (0, 0, lines))
     return hit[2]
 
 
-def best_size(label: Label, nominal: float, floor: float, max_lines: int) -> float:
-    """The largest font size in [floor, nominal] at which the text fits (floor if none)."""
+def candidates(nominal: float, floor: float) -> list[int]:
+    """The sizes tried, largest first: the nominal (whole pixels), then the
+    ladder's steps above the floor; the floor itself is what is left."""
+    top, bottom = int(nominal), math.ceil(floor)
+    return [top] + [s for s in reversed(LADDER) if bottom < s < top] if top > bottom else []
+
+
+def best_size(label: Label, nominal: float, floor: float, max_lines: int) -> int:
+    """The largest font size in [floor, nominal] at which the text fits (floor if none),
+    in whole pixels (see the module's note on fonts)."""
     if not label.text.strip() or label.width <= 1:
-        return nominal
-    size = nominal
-    while size > floor:
+        return max(int(nominal), 1)
+    for size in candidates(nominal, floor):
         if fits(label, size, max_lines):
             return size
-        size = max(floor, size - max(1.0, size * 0.06))
-    return floor
+    return math.ceil(floor)
 
 
 # ----------------------------------------------------------------- the check

@@ -50,17 +50,34 @@ class FitLabel(Label):
     nominal = NumericProperty(theme.BODY_PX)
     floor = NumericProperty(theme.TEXT_FLOOR_PX)
     max_lines = NumericProperty(0)
+    # 0, or a size not to exceed: the size a group of labels shares (set by
+    # whoever owns the group, e.g. the field names of the home screen).
+    cap = NumericProperty(0)
 
     def __init__(self, **kw):
         self._fit_trigger = Clock.create_trigger(self._fit, -1)
         super().__init__(**kw)
         self.bind(text=self._fit_trigger, size=self._fit_trigger, nominal=self._fit_trigger,
                   floor=self._fit_trigger, max_lines=self._fit_trigger, bold=self._fit_trigger,
-                  text_size=self._fit_trigger)
+                  text_size=self._fit_trigger, cap=self._fit_trigger)
         self._fit_trigger()
 
+    def own_size(self) -> int:
+        """The size this label's text would fit at on its own, ignoring ``cap``."""
+        return fit.best_size(self, self.nominal, self.floor, int(self.max_lines))
+
     def _fit(self, *_):
-        self.font_size = fit.best_size(self, self.nominal, self.floor, int(self.max_lines))
+        nominal = min(self.nominal, self.cap) if self.cap else self.nominal
+        size = fit.best_size(self, nominal, self.floor, int(self.max_lines))
+        if size != self.font_size:
+            self.font_size = size
+
+    def texture_update(self, *largs):
+        # Fit before drawing, so that new text is drawn once at its fitted size
+        # rather than first at the old size and again when the fit changes it.
+        self._fit()
+        super().texture_update(*largs)
+        self._trigger_texture.cancel()      # the draw the fit asked for is done
 
 
 class KButton(ButtonBehavior, FitLabel):
