@@ -366,6 +366,15 @@ def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def config_hash(config: dict[str, Any]) -> str:
+    """The ``hash`` of a ``config/site`` body: the first 16 hex digits of the
+    sha256 of its ``config`` dumped with sorted keys.  Every consumer compares
+    it with the hash of what it runs, so they all compute it here."""
+    import hashlib
+    text = json.dumps(config, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def site_info(config: Any, at: float) -> dict[str, Any]:
     """The retained ``site/info`` body: the facts a provincial aggregator
     needs to judge this site's events (names, typical minutes per field,

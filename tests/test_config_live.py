@@ -457,3 +457,42 @@ def test_a_save_cut_off_between_the_file_and_the_commit_is_the_admins(broker, tm
         assert [(r[0], r[1]) for r in history(core.db)] == [(1, "file"), (2, "qt07"), (3, "file")]
     finally:
         core.stop()
+
+
+def test_a_site_file_the_core_cannot_write_changes_nothing(live, bus, site_file):
+    admin = Admin(bus)
+    first = admin.site()
+    # A directory where .prev goes: the save fails half-way (as root too,
+    # whom a read-only mode would not stop), after its temporary file.
+    blocker = site_file.parent / "site.toml.prev"
+    blocker.mkdir()
+    (blocker / "keep").write_text("x")
+    before = site_file.read_bytes()
+    reply = admin.apply(renamed(first["config"], 1, "Quầy một"), first["hash"])
+    assert reply["error"]["code"] == "config_unwritable", reply
+    assert "site.toml" in reply["error"]["message"]
+    assert site_file.read_bytes() == before and len(history(live.db)) == 1
+    assert sorted(p.name for p in site_file.parent.iterdir()) == ["site.toml", "site.toml.prev"]
+    assert admin.send({"action": "republish"})["ok"]
+    snap = admin.bus.wait_for(lambda t, b: t == "display/snapshot")
+    assert snap["counters"][0]["name"] == "Quầy 1"
+    # Once the directory is writable again, the same change goes through.
+    (blocker / "keep").unlink()
+    blocker.rmdir()
+    assert admin.apply(renamed(first["config"], 1, "Quầy một"), first["hash"])["ok"]
+
+
+def test_a_symlinked_site_file_is_replaced_where_it_lives(tmp_path):
+    real_dir = tmp_path / "site.d"
+    real_dir.mkdir()
+    shutil.copy(DEMO_SITE, real_dir / "site.toml")
+    link = tmp_path / "site.toml"
+    link.symlink_to(real_dir / "site.toml")
+    data = tomllib.loads(link.read_text(encoding="utf-8"))
+    data["counters"][0]["name"] = "Quầy một"
+    written = sitefile.write(link, sitefile.render(data, version=2, by="qt01", at=0.0))
+    assert written == real_dir / "site.toml" and link.is_symlink()
+    assert tomllib.loads(link.read_text(encoding="utf-8"))["counters"][0]["name"] == "Quầy một"
+    assert (real_dir / "site.toml.prev").read_bytes() == DEMO_SITE.read_bytes()
+    assert sorted(p.name for p in real_dir.iterdir()) == ["site.toml", "site.toml.prev"]
+    assert sitefile.header(link.read_text(encoding="utf-8")) == (2, "qt01")

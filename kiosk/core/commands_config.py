@@ -170,7 +170,15 @@ class LiveConfig:
         new, changes, effects = judged
         text = sitefile.render(raw, version=self.version + 1, by=by, at=self.clock())
         old = (self.config, self.hash)
-        sitefile.write(self.path, text)
+        try:
+            sitefile.write(self.path, text)
+        except OSError as e:
+            # A read-only /etc (systemd's ProtectSystem) or a full disk: said
+            # so, and the core keeps running on what it had.
+            body = {**reply, **refusals.error(
+                "config_unwritable", f"cannot write the site file {self.path}: {e.strerror or e}")}
+            log.error("config change by %s not applied: %s", by, body["error"]["message"])
+            return body, None
         self.config, self.hash = new, sitefile.config_hash(new)
         body = {**reply, "ok": True, "hash": self.hash, "changes": changes, "effects": effects}
         try:

@@ -14,8 +14,6 @@ interrupted save from a hand edit (kiosk/core/commands_config.py).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import os
 import re
 import tomllib
@@ -24,16 +22,16 @@ from typing import Any
 
 import tomli_w
 
+from kiosk import contract
 from kiosk.config import SiteConfig
 
 HEADER = re.compile(r"^# phucvu site config version (\d+), saved by (\S+) at (\S+)")
 
 
 def config_hash(config: SiteConfig | dict) -> str:
-    """The contract's hash: the first 16 hex of sha256 of the sorted JSON dump."""
+    """The contract's hash (``kiosk.contract.config_hash``) of a model or its JSON dump."""
     body = config.model_dump(mode="json") if isinstance(config, SiteConfig) else config
-    text = json.dumps(body, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return contract.config_hash(body)
 
 
 def real_path(path: str | Path) -> Path:
@@ -88,6 +86,7 @@ def write(path: str | Path, text: str) -> Path:
     directory = real.parent
     tmp = directory / f".{real.name}.tmp-{os.getpid()}"
     mode = real.stat().st_mode & 0o777 if real.exists() else 0o644
+    keep = directory / f".{real.name}.prev-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -95,7 +94,6 @@ def write(path: str | Path, text: str) -> Path:
             f.flush()
             os.fsync(f.fileno())
         if real.exists():
-            keep = directory / f".{real.name}.prev-{os.getpid()}"
             try:
                 os.link(real, keep)
             except OSError:
@@ -104,6 +102,7 @@ def write(path: str | Path, text: str) -> Path:
         os.replace(tmp, real)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        keep.unlink(missing_ok=True)
         raise
     _fsync_dir(directory)
     return real
