@@ -496,3 +496,44 @@ def test_a_symlinked_site_file_is_replaced_where_it_lives(tmp_path):
     assert (real_dir / "site.toml.prev").read_bytes() == DEMO_SITE.read_bytes()
     assert sorted(p.name for p in real_dir.iterdir()) == ["site.toml", "site.toml.prev"]
     assert sitefile.header(link.read_text(encoding="utf-8")) == (2, "qt01")
+
+
+def test_levels_reordered_during_the_day_keep_the_boards_rate(live, bus, site_file):
+    """Ratings are counted by level code, not by button position: after the
+    admin reverses the levels (no window open), today's two satisfied presses
+    are still satisfied on the wall's board (by position, one of them would
+    now be "Không hài lòng")."""
+    admin = Admin(bus)
+    config = admin.site()
+    short = copy.deepcopy(config["config"])
+    short["rating"]["window_s"] = 5                 # the shortest window, so the test can wait it out
+    r = admin.apply(short, config["hash"])
+    assert r["ok"], r
+    kiosk = bus("kiosk-1", client_id="kiosk-1")
+    kiosk.subscribe("ticket/reply/kiosk-1")
+    box = bus("counter-1")
+    box.subscribe("counter/1/reply")
+    admin.bus.subscribe("event/rating")
+    for i in range(2):
+        assert ticket(kiosk, f"lv-{i}", "tu-phap")["ok"]
+    for level in (1, 2):                            # Rất hài lòng, Hài lòng: both satisfied
+        time.sleep(1.1)                             # not "too_fast"
+        counter(box, 1, "next")
+        counter(box, 1, "finish")
+        rid = uuid.uuid4().hex
+        box.publish("counter/1/rating", {"rating_id": rid, "level": level})
+        ev = admin.bus.wait_for(lambda t, b: t == "event/rating" and b and b.get("rating_id") == rid)
+        assert ev["counted"], ev
+    snap = admin.bus.wait_for(lambda t, b: t == "display/snapshot" and b and b["board"]["rated"] == 2)
+    assert snap["board"]["satisfied_pct"] == 100
+    time.sleep(5.5)                                 # the last window closed
+    current = admin.site(lambda b: b["version"] == r["version"])
+    reversed_ = copy.deepcopy(current["config"])
+    reversed_["rating"]["levels"].reverse()
+    r2 = admin.apply(reversed_, current["hash"])
+    assert r2["ok"], r2
+    admin.site(lambda b: b["version"] == r2["version"])
+    # The snapshot goes out before config/site: the retained one is built on the new levels.
+    wall = bus("display-1")
+    wall.subscribe("display/snapshot")
+    assert wall.wait_for(lambda t, b: t == "display/snapshot")["board"]["satisfied_pct"] == 100

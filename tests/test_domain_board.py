@@ -40,7 +40,7 @@ def test_public_board_served_on_time_and_satisfaction(site):
     q.issue("dat-dai", None, at(8, 2))               # C003: still waiting
     q.call_next(3, at(8, 10))
     q.call_next(3, at(8, 1 + target + 5))            # finishes C001, calls C002 late
-    board = public_board(site, q.state, {1: 6, 2: 2, 3: 2})
+    board = public_board(site, q.state, {"rat-hai-long": 6, "hai-long": 2, "khong-hai-long": 2})
     assert board["served"] == 1
     assert board["called"] == 2 and board["on_time_pct"] == 50
     # Levels 1 and 2 are "satisfied" in the demo: 8 of 10.
@@ -54,15 +54,16 @@ def test_public_board_with_nothing_yet_is_unknown_not_zero(site):
     board = public_board(site, q.state, None)
     assert board["served"] == 0
     assert board["satisfied_pct"] is None and board["on_time_pct"] is None
-    # A level the site does not have never counts.
-    assert public_board(site, q.state, {9: 4})["satisfied_pct"] is None
+    # A level the site no longer has (removed by the admin during the day)
+    # is rated, not satisfied: the same as the reports count it.
+    assert public_board(site, q.state, {"hai-long": 1, "gone": 3})["satisfied_pct"] == 25
 
 
 def test_snapshot_carries_next_numbers_and_board(site):
     q = Queue(site)
     for i in range(5):
         q.issue("tu-phap", None, at(8, 0, i))
-    snap = views.snapshot(site, q, at(8, 5), q.summary(at(8, 5)), [], {1: 3, 3: 1})
+    snap = views.snapshot(site, q, at(8, 5), q.summary(at(8, 5)), [], {"rat-hai-long": 3, "khong-hai-long": 1})
     tu_phap = next(w for w in snap["waiting"] if w["field"] == "tu-phap")
     assert tu_phap["next"] == ["A001", "A002", "A003"]
     assert snap["board"]["satisfied_pct"] == 75

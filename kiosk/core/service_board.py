@@ -15,10 +15,10 @@ class DayRatings:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._day: str | None = None
-        self._levels: dict[int, int] = {}
+        self._levels: dict[str, int] = {}
 
-    def levels(self) -> dict[int, int]:
-        """Level index -> counted ratings of today's tickets."""
+    def levels(self) -> dict[str, int]:
+        """Level code -> counted ratings of today's tickets."""
         self._follow_day()
         return self._levels
 
@@ -27,10 +27,10 @@ class DayRatings:
         if self._follow_day():
             return      # read from the store, which has these events already
         for e in events:
-            if e["kind"] == "rating_pressed" and e.get("counted") and e.get("level_index"):
+            if e["kind"] == "rating_pressed" and e.get("counted") and e.get("level"):
                 t = self.engine.queue.state.tickets.get(e.get("ticket_id"))
                 if t is not None and t.day == self._day:
-                    self._levels[e["level_index"]] = self._levels.get(e["level_index"], 0) + 1
+                    self._levels[e["level"]] = self._levels.get(e["level"], 0) + 1
 
     def _follow_day(self) -> bool:
         """Whether the day changed (the count then read again from the store)."""

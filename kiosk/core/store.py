@@ -265,7 +265,7 @@ class Store:
     def rating_outcome(self, rating_id: str) -> dict[str, Any] | None:
         return queries.rating_outcome(self.conn, rating_id)
 
-    def counted_levels(self, day: str) -> dict[int, int]:
+    def counted_levels(self, day: str) -> dict[str, int]:
         return queries.counted_levels(self.conn, day)
 
     def command_reply(self, key: str, since: float) -> dict[str, Any] | None:

@@ -51,10 +51,10 @@ NEXT_UP = 3
 
 
 def snapshot(config: SiteConfig, q: Queue, now: float, summary: dict,
-             last_calls: list[dict], counted_levels: dict[int, int] | None = None) -> dict[str, Any]:
+             last_calls: list[dict], counted_levels: dict[str, int] | None = None) -> dict[str, Any]:
     """``display/snapshot``: everything a wall display shows, from ``q.summary(now)``.
 
-    ``counted_levels``: today's counted ratings per level index (from the
+    ``counted_levels``: today's counted ratings per level code (from the
     store), for the public board's satisfaction rate; None leaves it unknown.
     """
     s = q.state

@@ -36,15 +36,16 @@ def next_labels(config: SiteConfig, state: QueueState, field_code: str, n: int =
 
 
 def public_board(config: SiteConfig, state: QueueState,
-                 counted_levels: Mapping[int, int] | None) -> dict[str, Any]:
+                 counted_levels: Mapping[str, int] | None) -> dict[str, Any]:
     """The day's public figures.
 
     - ``served``: tickets of the day finished at a counter;
     - ``satisfied_pct``: of the day's counted ratings, the share at a level
       with ``satisfied = true`` (``[[rating.levels]]``), in whole percent;
-      None while there is none.  ``counted_levels`` maps a level's 1-based
-      index to how many counted ratings it had today (the store has them;
-      the state does not);
+      None while there is none.  ``counted_levels`` maps a level's code to
+      how many counted ratings it had today (the store has them; the state
+      does not).  A code the site no longer has (the admin removed the
+      level during the day) is rated and not satisfied, as in the reports;
     - ``on_time_pct``: of the day's tickets called at least once, the share
       first called within ``[display] wait_target_min`` minutes of being
       issued; None while nobody was called.
@@ -61,12 +62,11 @@ def public_board(config: SiteConfig, state: QueueState,
         if first is not None:
             called += 1
             on_time += (first - t.issued_at) <= target_s
-    levels = config.rating.levels
+    happy = {lv.code: lv.satisfied for lv in config.rating.levels}
     rated = satisfied = 0
-    for index, count in (counted_levels or {}).items():
-        if 1 <= index <= len(levels):
-            rated += count
-            satisfied += count if levels[index - 1].satisfied else 0
+    for code, count in (counted_levels or {}).items():
+        rated += count
+        satisfied += count if happy.get(code, False) else 0
     return {"served": served, "rated": rated,
             "satisfied_pct": round(100 * satisfied / rated) if rated else None,
             "called": called,

@@ -232,12 +232,14 @@ def oldest_waiting(conn: sqlite3.Connection, day: str) -> dict[str, float]:
         "AND state IN ('waiting', 'transferred') GROUP BY field", (day,)).fetchall())
 
 
-def counted_levels(conn: sqlite3.Connection, day: str) -> dict[int, int]:
-    """Level index -> counted ratings of the tickets of ``day`` (the public board's rate)."""
+def counted_levels(conn: sqlite3.Connection, day: str) -> dict[str, int]:
+    """Level code -> counted ratings of the tickets of ``day`` (the public board's rate).
+
+    By code, as the reports count: the admin may reorder the levels during
+    the day (issue 17), and a position would then name another level."""
     return dict(conn.execute(
-        "SELECT r.level_index, count(*) FROM ratings r JOIN tickets t ON t.id = r.ticket_id "
-        "WHERE r.counted = 1 AND t.day = ? AND r.level_index IS NOT NULL GROUP BY r.level_index",
-        (day,)).fetchall())
+        "SELECT r.level, count(*) FROM ratings r JOIN tickets t ON t.id = r.ticket_id "
+        "WHERE r.counted = 1 AND t.day = ? GROUP BY r.level", (day,)).fetchall())
 
 
 def ratings_by_official(conn: sqlite3.Connection, start: float,
