@@ -532,6 +532,9 @@ def test_levels_reordered_during_the_day_keep_the_boards_rate(live, bus, site_fi
     reversed_["rating"]["levels"].reverse()
     r2 = admin.apply(reversed_, current["hash"])
     assert r2["ok"], r2
+    # The admin is told what the physical buttons now mean.
+    assert any(e.startswith("rating.levels: the boxes' buttons now mean 1 = Không hài lòng")
+               for e in r2["effects"]), r2["effects"]
     admin.site(lambda b: b["version"] == r2["version"])
     # The snapshot goes out before config/site: the retained one is built on the new levels.
     wall = bus("display-1")

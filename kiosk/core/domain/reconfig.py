@@ -58,6 +58,12 @@ def check(old: SiteConfig, new: SiteConfig, state: QueueState,
     refusals += _classes(old, new, state)
     refusals += _levels(old, new, state, mono)
     effects = [line for c in changes if (line := _effect(c, old, new, state))]
+    if [lv.code for lv in old.rating.levels] != [lv.code for lv in new.rating.levels]:
+        # A box's buttons are judged by position: the stickers on every box
+        # must now say what the new order means, or presses are misjudged.
+        buttons = ", ".join(f"{i} = {lv.name_vi}" for i, lv in enumerate(new.rating.levels, 1))
+        effects.append(f"rating.levels: the boxes' buttons now mean {buttons}; "
+                       "relabel the buttons of every counter box")
     return refusals, effects, restart
 
 
