@@ -2,7 +2,7 @@
 
 Pure: no Kivy, no paho, no clock of its own.  The app feeds it the decoded
 payloads of ``display/snapshot``, ``event/call``, ``display/notice`` and
-``presence/core`` together with a monotonic time, and asks ``view(now,
+``presence/core`` (and a merged ``config/site``, ``apply_config``) together with a monotonic time, and asks ``view(now,
 wall)`` for plain data to put into widgets.  That keeps every rule (which
 call is highlighted, when the "Mất kết nối" mark shows) testable without a
 window.
@@ -226,6 +226,31 @@ class DisplayState:
         if not isinstance(text, str):
             raise BadMessage("notice without a 'text' string")
         self.notice = _nfc(text.strip())
+
+    def apply_config(self, cfg: Any) -> None:
+        """A saved change of the centre (config/site, already merged and valid).
+
+        The settings are taken at once, and the snapshot in hand is patched
+        to the new names, counters and fields, so the wall changes now rather
+        than at the core's next snapshot (which says the same thing)."""
+        self.commune, self.centre = cfg.site.commune, cfg.site.centre
+        self.highlight_s = cfg.display.highlight_s
+        self.last_calls_shown = cfg.display.last_calls
+        self.show_official = cfg.display.show_official
+        self.config_notice = _nfc(cfg.display.notice)
+        self.counter_names = {c.number: c.name for c in cfg.counters}
+        snap = self.snapshot
+        if snap is None:
+            return
+        snap["commune"], snap["centre"] = cfg.site.commune, cfg.site.centre
+        rows = {r.get("number"): r for r in snap.get("counters", []) if isinstance(r, dict)}
+        snap["counters"] = [{**rows.get(c.number, {"number": c.number, "status": "closed"}), "name": c.name}
+                            for c in cfg.counters]
+        waiting = {r.get("field"): r for r in snap.get("waiting", []) or [] if isinstance(r, dict)}
+        snap["waiting"] = [{**waiting.get(f.code, {"field": f.code, "waiting": 0, "next": []}),
+                            "name_vi": f.name_vi, "prefix": f.prefix} for f in cfg.fields]
+        if isinstance(snap.get("board"), dict):
+            snap["board"] = {**snap["board"], "wait_target_min": cfg.display.wait_target_min}
 
     def apply_presence(self, payload: dict[str, Any], now: float) -> None:
         status = payload.get("status") if isinstance(payload, dict) else None
