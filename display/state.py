@@ -64,6 +64,7 @@ class WaitingRow:
     waiting: int
     estimated_wait_min: float | None
     next: list[str] = field(default_factory=list)   # the next labels the field calls
+    closed: bool = False      # fields.closed: no new tickets (those waiting are still called)
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class DisplayState:
     show_official: bool = False
     config_notice: str = ""
     counter_names: dict[int, str] = field(default_factory=dict)
+    closed_fields: set[str] = field(default_factory=set)
     started: float = 0.0
 
     snapshot: dict[str, Any] | None = None
@@ -151,7 +153,8 @@ class DisplayState:
         return cls(commune=cfg.site.commune, centre=cfg.site.centre, keepalive_s=cfg.mqtt.keepalive,
                    highlight_s=cfg.display.highlight_s, last_calls_shown=cfg.display.last_calls,
                    show_official=cfg.display.show_official, config_notice=cfg.display.notice,
-                   counter_names={c.number: c.name for c in cfg.counters}, started=started)
+                   counter_names={c.number: c.name for c in cfg.counters},
+                   closed_fields={f.code for f in cfg.fields if f.closed}, started=started)
 
     @property
     def stale_after(self) -> float:
@@ -239,6 +242,7 @@ class DisplayState:
         self.show_official = cfg.display.show_official
         self.config_notice = _nfc(cfg.display.notice)
         self.counter_names = {c.number: c.name for c in cfg.counters}
+        self.closed_fields = {f.code for f in cfg.fields if f.closed}
         snap = self.snapshot
         if snap is None:
             return
@@ -305,6 +309,7 @@ class DisplayState:
                     waiting=int(raw.get("waiting") or 0),
                     estimated_wait_min=float(est) if est is not None else None,
                     next=[_nfc(x) for x in (raw.get("next") or []) if isinstance(x, str)][:3],
+                    closed=raw.get("field") in self.closed_fields,
                 ))
         calls = [CallRow(c.label, c.counter, c.counter_name, c.recall)
                  for c in self.calls[: self.last_calls_shown]]
@@ -359,8 +364,14 @@ def wait_text(minutes: float | None) -> str:
     return f"khoảng {round(minutes)} phút"
 
 
-def short_wait(minutes: float | None, waiting: int) -> str:
-    """The wall's per-field wait: short enough to sit beside three numbers."""
+CLOSED_FIELD_TEXT = "tạm ngừng"
+
+
+def short_wait(minutes: float | None, waiting: int, closed: bool = False) -> str:
+    """The wall's per-field wait: short enough to sit beside three numbers.
+    A closed field (no new tickets) says so once nobody of it waits."""
+    if closed and waiting <= 0:
+        return CLOSED_FIELD_TEXT
     if waiting <= 0:
         return "không chờ"
     if minutes is None:

@@ -275,7 +275,7 @@ class DisplayApp(App):
             w.name = r.name
             w.count_text = f"{r.waiting} người"
             w.next_text = ("Tiếp: " + " ".join(r.next)) if r.next else ""
-            w.wait_text = st.short_wait(r.estimated_wait_min, r.waiting)
+            w.wait_text = st.short_wait(r.estimated_wait_min, r.waiting, r.closed)
 
         # The board: always, never, or in turn with the recent calls.
         mode = self.cfg.display.public_board

@@ -114,6 +114,7 @@ def changed_config(site) -> dict:
     c["counters"] = c["counters"][:3]
     c["counters"][2]["fields"] = ["dat-dai", "kinh-te", "van-hoa-xa-hoi"]
     c["fields"][0]["name_vi"] = "Hộ tịch"
+    c["fields"][3]["closed"] = True          # van-hoa-xa-hoi: nobody waits in the demo
     c["fields"].append({"code": "bao-hiem", "name_vi": "Bảo hiểm xã hội", "name_en": "Social insurance",
                         "prefix": "F", "minutes_per_citizen": 8})
     c["counters"][0]["fields"].append("bao-hiem")
@@ -156,6 +157,7 @@ def test_display_takes_a_saved_change_and_speaks_a_voice_test(wall, bus, site, t
     assert frame["counters"][0][1] == "A012"          # the number being served stays
     assert frame["fields"][0] == "Hộ tịch" and frame["fields"][-1] == "Bảo hiểm xã hội"
     assert "XÃ THẮNG LỘC MỚI" in frame["texts"]       # (past calls at counter 4 keep its name)
+    assert "tạm ngừng" in frame["texts"] and "không chờ" in frame["texts"]   # bao-hiem is open
     assert frame["notice"] == "Chiều nay trung tâm làm việc đến 16:00"
     assert "Chiều nay trung tâm làm việc đến 16:00" in frame["texts"]
     assert not frame["board_visible"] and frame["calls_visible"]
