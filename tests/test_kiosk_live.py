@@ -133,3 +133,26 @@ def test_bad_payloads_change_nothing_and_log_one_line(window, make_kiosk, bus, s
     assert {code: t.name for code, t in k.root.choices.tiles.items()} == before
     assert k.root.cfg is k.root.live.config and k.root.ids.header.commune == site.site.commune
     assert json.loads(json.dumps(k.root.cfg.model_dump(mode="json"))) == site.model_dump(mode="json")
+
+
+def test_the_listen_voice_takes_the_new_announcer(site, tmp_path):
+    from display import announcer
+    from kiosk.config import merge
+    from kiosk.ui.voice import Guide
+    guide = Guide(site, make=lambda cfg: announcer.from_config(cfg, output_dir=tmp_path))
+    try:
+        guide.say("Mời chọn lĩnh vực")
+        assert guide.wait_idle(60) and guide._voice.engine.speed == site.announcer.speed
+        c = site.model_dump(mode="json")
+        c["announcer"]["speed"] = 110
+        c["announcer"]["voice"] = "vi-vn-x-south"
+        guide.retune(merge(site, payload(c)))
+        assert (guide._voice.engine.speed, guide._voice.engine.voice) == (110, "vi-vn-x-south")
+        guide.say("Nghe hướng dẫn")
+        assert guide.wait_idle(60) and len(guide.spoken) == 2
+        # A voice espeak-ng lacks: the old one stays.
+        c["announcer"]["voice"] = "khong-co-giong-nay"
+        guide.retune(merge(site, payload(c)))
+        assert guide._voice.engine.voice == "vi-vn-x-south"
+    finally:
+        guide.close()

@@ -182,7 +182,7 @@ class KioskRoot(BoxLayout):
 
     def apply_config(self, new: site_config.SiteConfig) -> None:
         old, self.cfg, self.config_waiting = self.cfg, new, None
-        self.guide.cfg = new
+        self.guide.retune(new)
         self.choices.build(new)
         self._layout()
         self.refresh()
