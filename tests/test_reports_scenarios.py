@@ -274,12 +274,13 @@ def test_schema_5_and_6_upgrade_an_older_database(site, tmp_path):
     conn.execute("ALTER TABLE ratings DROP COLUMN delivered_late")
     conn.execute("DROP TABLE box_clocks")
     conn.execute("DROP TABLE rejected")
+    conn.execute("DROP TABLE config_versions")       # schema 7
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
     Store(db).close()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
     assert conn.execute("SELECT COUNT(*) FROM ratings WHERE delivered_late = 0").fetchone()[0] > 0
     assert dict(conn.execute("SELECT id, first_called_at FROM tickets")) == expected
     # A003 was recalled: its first call is still the first, not the recall.

@@ -170,7 +170,15 @@ class LiveConfig:
         new, changes, effects = judged
         text = sitefile.render(raw, version=self.version + 1, by=by, at=self.clock())
         old = (self.config, self.hash)
-        sitefile.write(self.path, text)
+        try:
+            sitefile.write(self.path, text)
+        except OSError as e:
+            # A read-only /etc (systemd's ProtectSystem) or a full disk: said
+            # so, and the core keeps running on what it had.
+            body = {**reply, **refusals.error(
+                "config_unwritable", f"cannot write the site file {self.path}: {e.strerror or e}")}
+            log.error("config change by %s not applied: %s", by, body["error"]["message"])
+            return body, None
         self.config, self.hash = new, sitefile.config_hash(new)
         body = {**reply, "ok": True, "hash": self.hash, "changes": changes, "effects": effects}
         try:
@@ -223,9 +231,12 @@ class LiveConfig:
 def take_first_admin(path: str | Path, store: Store) -> str | None:
     """The wizard's first admin (``first-admin.json`` next to the site file),
     added once; the file is renamed ``.done``.  Returns the code added."""
-    f = sitefile.real_path(path).parent / FIRST_ADMIN
-    if not f.exists():
+    # Next to the path the wizard was given, or next to the file it names.
+    found = [d / FIRST_ADMIN for d in (Path(path).parent, sitefile.real_path(path).parent)
+             if (d / FIRST_ADMIN).exists()]
+    if not found:
         return None
+    f = found[0]
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
         code, name, pin_hash = data["official"], data["name"], data["pin_hash"]

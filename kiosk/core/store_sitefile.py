@@ -88,6 +88,7 @@ def write(path: str | Path, text: str) -> Path:
     directory = real.parent
     tmp = directory / f".{real.name}.tmp-{os.getpid()}"
     mode = real.stat().st_mode & 0o777 if real.exists() else 0o644
+    keep = directory / f".{real.name}.prev-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -95,7 +96,6 @@ def write(path: str | Path, text: str) -> Path:
             f.flush()
             os.fsync(f.fileno())
         if real.exists():
-            keep = directory / f".{real.name}.prev-{os.getpid()}"
             try:
                 os.link(real, keep)
             except OSError:
@@ -104,6 +104,7 @@ def write(path: str | Path, text: str) -> Path:
         os.replace(tmp, real)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        keep.unlink(missing_ok=True)
         raise
     _fsync_dir(directory)
     return real
