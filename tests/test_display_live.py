@@ -72,6 +72,7 @@ DRIVER = textwrap.dedent(r'''
             "fields": [w.name for w in reversed(root.ids.waiting.children)],
             "notice": root.notice, "commune": root.commune,
             "board_visible": root.board_visible, "calls_visible": root.calls_visible,
+            "calls": [w.label for w in reversed(root.ids.calls.children)],
             "template": voice.template, "speed": voice.engine.speed,
             "said": [p.path.name for p in voice.played],
         }, ensure_ascii=False), flush=True)
@@ -120,6 +121,7 @@ def changed_config(site) -> dict:
     c["counters"][0]["fields"].append("bao-hiem")
     c["display"]["notice"] = "Chiều nay trung tâm làm việc đến 16:00"
     c["display"]["public_board"] = "off"
+    c["display"]["last_calls"] = 5
     c["announcer"]["template"] = "Xin mời số {number} tới quầy {counter}"
     c["announcer"]["speed"] = 120
     return c
@@ -161,6 +163,7 @@ def test_display_takes_a_saved_change_and_speaks_a_voice_test(wall, bus, site, t
     assert frame["notice"] == "Chiều nay trung tâm làm việc đến 16:00"
     assert "Chiều nay trung tâm làm việc đến 16:00" in frame["texts"]
     assert not frame["board_visible"] and frame["calls_visible"]
+    assert len(before["calls"]) > 5 and len(frame["calls"]) == 5      # display.last_calls
     assert frame["template"] == "Xin mời số {number} tới quầy {counter}" and frame["speed"] == 120
     shot = tmp_path / "display-after.png"
     s.send(f"shot {shot}")
