@@ -10,6 +10,10 @@ the oldest waiting ones are dropped (and logged) so the hall is never
 minutes behind; a ticket called again while still waiting keeps only its
 newest call.
 
+``submit_text(voice)`` queues the admin's voice test (``display/voice``) the
+same way, and ``retune(cfg)`` takes a saved change of ``[announcer]`` for the
+next sentence (config/site).
+
 Every announcement is logged at INFO with its call id and the exact sentence
 (``said call <id> (<label> at counter <n>): "<sentence>"``) so a centre can
 check what the hall heard; wav files are named ``<date>-<time>-<call id>-<label>-q<counter>.wav``
@@ -45,6 +49,8 @@ log = logging.getLogger("phucvu.announcer")
 
 PLAYERS = (["aplay", "-q"], ["pw-play"], ["paplay"])
 PAUSE_AFTER_CHIME_S = 0.25
+# A voice test is one sentence, not a speech.
+MAX_VOICE_TEXT = 300
 
 
 # ------------------------------------------------------------------ engines
@@ -138,6 +144,9 @@ class Job:
     ticket_id: str
     text: str
     received: float
+    # "call", or "voice" for the admin's voice test (display/voice): a sentence
+    # of its own, queued like a call so it never cuts one off.
+    kind: str = "call"
 
 
 @dataclass
@@ -216,6 +225,52 @@ class Announcer:
             self._cond.notify_all()
         return True
 
+    def submit_text(self, voice: dict[str, Any]) -> bool:
+        """Queue a ``display/voice`` sentence (the admin's voice test) like a call."""
+        text = voice.get("text") if isinstance(voice, dict) else None
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_VOICE_TEXT:
+            log.warning("display/voice not spoken: expected a 'text' of 1 to %d characters (payload %r)",
+                        MAX_VOICE_TEXT, voice)
+            return False
+        voice_id = str(voice.get("id") or f"{time.time():.3f}")
+        job = Job(f"voice-{voice_id}", "", 0, f"voice-{voice_id}", speech.nfc(" ".join(text.split())),
+                  time.monotonic(), kind="voice")
+        with self._cond:
+            if job.call_id in self._seen:
+                log.info("voice %s already spoken; duplicate delivery ignored", voice_id)
+                return False
+            self._seen[job.call_id] = None
+            self._pending.append(job)
+            self._cond.notify_all()
+        return True
+
+    def retune(self, cfg: Any) -> None:
+        """A saved change of ``[announcer]`` (config/site), for the next sentence.
+
+        Everything is checked before anything changes: a template, style or
+        voice that cannot be used raises AnnouncerError and the running voice
+        stays.  ``player`` and ``output_dir`` belong to the machine and stay."""
+        a = cfg.announcer
+        try:
+            speech.check_template(a.template)
+            speech.label_words("A001", a.number_style)
+        except speech.SpeechError as e:
+            raise AnnouncerError(str(e)) from None
+        engine = self.engine
+        if isinstance(engine, EspeakEngine) and a.engine == "espeak":
+            if (a.voice, a.speed) != (engine.voice, engine.speed):
+                engine = EspeakEngine(a.voice, a.speed)
+        elif a.engine == "clips" and a.clips_dir:
+            engine = ClipEngine(a.clips_dir, a.template, a.number_style)
+        elif a.engine == "espeak":
+            engine = EspeakEngine(a.voice, a.speed)
+        else:
+            raise AnnouncerError("announcer.engine = \"clips\" needs announcer.clips_dir")
+        with self._cond:
+            self.engine = engine
+            self.template, self.number_style = a.template, a.number_style
+            self.use_chime, self.max_backlog = a.chime, a.max_backlog
+
     def say(self, text: str, name: str = "voice-test") -> Path:
         """Speak one sentence now (voice-test); returns the wav it made."""
         text = speech.nfc(text)
@@ -280,6 +335,8 @@ class Announcer:
         now = datetime.now()
         stamp = f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}"
         call = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in job.call_id)[:64]
+        if job.kind == "voice":
+            return f"{stamp}-{call}.wav"
         label = "".join(ch for ch in job.label if ch.isalnum())
         return f"{stamp}-{call}-{label}-q{job.counter}.wav"
 
@@ -293,8 +350,11 @@ class Announcer:
         # The one line a centre reads to know what the hall heard: call id,
         # the exact sentence, and the file it was spoken from; logged as the
         # sound starts, so the log's time is when the hall heard it.
-        log.info('said call %s (%s at counter %d, %.1f s, %s): "%s"', job.call_id, job.label, job.counter,
-                 audio.seconds, path.name, job.text)
+        if job.kind == "voice":
+            log.info('said voice test %s (%.1f s, %s): "%s"', job.call_id, audio.seconds, path.name, job.text)
+        else:
+            log.info('said call %s (%s at counter %d, %.1f s, %s): "%s"', job.call_id, job.label, job.counter,
+                     audio.seconds, path.name, job.text)
         start = time.monotonic()
         if self.player:
             self._play(path)

@@ -24,8 +24,10 @@ Handler = Callable[[str, dict[str, Any]], None]
 class DisplayLink:
     """One connection as ``user``; ``handler(kind, payload)`` for every message.
 
-    kinds: snapshot, call, notice, presence (of the core), link (our own
-    connection: ``{"connected": bool}``).
+    kinds: snapshot, call, notice, presence (of the core), config (the
+    retained ``config/site``: a saved change of the centre), voice (the
+    admin's voice test, ``display/voice``), link (our own connection:
+    ``{"connected": bool}``).
     """
 
     def __init__(self, cfg: Any, *, user: str, password: str, handler: Handler,
@@ -43,6 +45,8 @@ class DisplayLink:
             self.topics.call_event: "call",
             self.topics.display_notice: "notice",
             self.topics.presence("core"): "presence",
+            self.topics.config_site: "config",
+            self.topics.display_voice: "voice",
         }
         # The client id is the login, as the broker enforces: one connection
         # per login (a display and a speaker on the same bus need two).

@@ -2,7 +2,7 @@
 
 Pure: no Kivy, no paho, no clock of its own.  The app feeds it the decoded
 payloads of ``display/snapshot``, ``event/call``, ``display/notice`` and
-``presence/core`` together with a monotonic time, and asks ``view(now,
+``presence/core`` (and a merged ``config/site``, ``apply_config``) together with a monotonic time, and asks ``view(now,
 wall)`` for plain data to put into widgets.  That keeps every rule (which
 call is highlighted, when the "Mất kết nối" mark shows) testable without a
 window.
@@ -64,6 +64,7 @@ class WaitingRow:
     waiting: int
     estimated_wait_min: float | None
     next: list[str] = field(default_factory=list)   # the next labels the field calls
+    closed: bool = False      # fields.closed: no new tickets (those waiting are still called)
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class DisplayState:
     show_official: bool = False
     config_notice: str = ""
     counter_names: dict[int, str] = field(default_factory=dict)
+    closed_fields: set[str] = field(default_factory=set)
     started: float = 0.0
 
     snapshot: dict[str, Any] | None = None
@@ -151,7 +153,8 @@ class DisplayState:
         return cls(commune=cfg.site.commune, centre=cfg.site.centre, keepalive_s=cfg.mqtt.keepalive,
                    highlight_s=cfg.display.highlight_s, last_calls_shown=cfg.display.last_calls,
                    show_official=cfg.display.show_official, config_notice=cfg.display.notice,
-                   counter_names={c.number: c.name for c in cfg.counters}, started=started)
+                   counter_names={c.number: c.name for c in cfg.counters},
+                   closed_fields={f.code for f in cfg.fields if f.closed}, started=started)
 
     @property
     def stale_after(self) -> float:
@@ -227,6 +230,32 @@ class DisplayState:
             raise BadMessage("notice without a 'text' string")
         self.notice = _nfc(text.strip())
 
+    def apply_config(self, cfg: Any) -> None:
+        """A saved change of the centre (config/site, already merged and valid).
+
+        The settings are taken at once, and the snapshot in hand is patched
+        to the new names, counters and fields, so the wall changes now rather
+        than at the core's next snapshot (which says the same thing)."""
+        self.commune, self.centre = cfg.site.commune, cfg.site.centre
+        self.highlight_s = cfg.display.highlight_s
+        self.last_calls_shown = cfg.display.last_calls
+        self.show_official = cfg.display.show_official
+        self.config_notice = _nfc(cfg.display.notice)
+        self.counter_names = {c.number: c.name for c in cfg.counters}
+        self.closed_fields = {f.code for f in cfg.fields if f.closed}
+        snap = self.snapshot
+        if snap is None:
+            return
+        snap["commune"], snap["centre"] = cfg.site.commune, cfg.site.centre
+        rows = {r.get("number"): r for r in snap.get("counters", []) if isinstance(r, dict)}
+        snap["counters"] = [{**rows.get(c.number, {"number": c.number, "status": "closed"}), "name": c.name}
+                            for c in cfg.counters]
+        waiting = {r.get("field"): r for r in snap.get("waiting", []) or [] if isinstance(r, dict)}
+        snap["waiting"] = [{**waiting.get(f.code, {"field": f.code, "waiting": 0, "next": []}),
+                            "name_vi": f.name_vi, "prefix": f.prefix} for f in cfg.fields]
+        if isinstance(snap.get("board"), dict):
+            snap["board"] = {**snap["board"], "wait_target_min": cfg.display.wait_target_min}
+
     def apply_presence(self, payload: dict[str, Any], now: float) -> None:
         status = payload.get("status") if isinstance(payload, dict) else None
         if status not in ("online", "offline"):
@@ -280,6 +309,7 @@ class DisplayState:
                     waiting=int(raw.get("waiting") or 0),
                     estimated_wait_min=float(est) if est is not None else None,
                     next=[_nfc(x) for x in (raw.get("next") or []) if isinstance(x, str)][:3],
+                    closed=raw.get("field") in self.closed_fields,
                 ))
         calls = [CallRow(c.label, c.counter, c.counter_name, c.recall)
                  for c in self.calls[: self.last_calls_shown]]
@@ -334,8 +364,14 @@ def wait_text(minutes: float | None) -> str:
     return f"khoảng {round(minutes)} phút"
 
 
-def short_wait(minutes: float | None, waiting: int) -> str:
-    """The wall's per-field wait: short enough to sit beside three numbers."""
+CLOSED_FIELD_TEXT = "tạm ngừng"
+
+
+def short_wait(minutes: float | None, waiting: int, closed: bool = False) -> str:
+    """The wall's per-field wait: short enough to sit beside three numbers.
+    A closed field (no new tickets) says so once nobody of it waits."""
+    if closed and waiting <= 0:
+        return CLOSED_FIELD_TEXT
     if waiting <= 0:
         return "không chờ"
     if minutes is None:

@@ -23,6 +23,8 @@ from typing import Any, Callable
 from display.widgets import CallRow, CounterRow, DisplayRoot, FieldRow, ensure_rows  # isort: skip
 from display import pages
 from display import state as st
+from display.audio import AnnouncerError
+from kiosk.config import ConfigError, Live
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -55,6 +57,9 @@ class DisplayApp(App):
         if cfg.display.font:
             self.font_name = cfg.display.font
         self.state = st.DisplayState.from_config(cfg, started=time.monotonic())
+        # What this display runs of the core's config/site (a saved change
+        # of the centre is applied without a restart).
+        self.live = Live(cfg)
         # The clock of the paged columns (display/pages.py); tests move it.
         self.page_started = self.state.started
         self._connect = connect
@@ -119,6 +124,11 @@ class DisplayApp(App):
     def feed(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "call" and self.announcer is not None:
             self.announcer.submit(payload)
+        if kind == "voice":
+            # The admin's voice test: heard, never shown.
+            if self.announcer is not None:
+                self.announcer.submit_text(payload)
+            return
         self._inbox.append((kind, payload, time.monotonic()))
         self._trigger()
 
@@ -137,12 +147,41 @@ class DisplayApp(App):
                     self.state.apply_notice(payload)
                 elif kind == "presence":
                     self.state.apply_presence(payload, at)
+                elif kind == "config":
+                    self.take_config(payload)
             except st.BadMessage as e:
                 log.warning("%s message ignored: %s", kind, e)
         self.refresh()
         if shown and self.shown_listeners:
             self._after_next_frame(shown)
         self._maybe_screenshot()
+
+    def take_config(self, payload: dict[str, Any]) -> None:
+        """config/site: names, counters, fields, [display] and [announcer] now."""
+        try:
+            new = self.live.offer(payload)
+        except ConfigError as e:
+            log.error("config/site version %s not applied, the display keeps the running config: %s",
+                      payload.get("version"), str(e).replace("\n", "; "))
+            return
+        if new is None:
+            return
+        if self.announcer is not None and new.announcer != self.cfg.announcer:
+            try:
+                self.announcer.retune(new)
+            except AnnouncerError as e:
+                log.error("config/site version %s: the voice keeps its old settings: %s",
+                          self.live.version, e)
+        self.title = f"phucvu – {new.site.commune}"
+        if new.display.font != self.cfg.display.font:
+            if new.display.font and not Path(new.display.font).is_file():
+                log.error("config/site: display.font %s is not a file here; the old font stays",
+                          new.display.font)
+            else:
+                self.font_name = new.display.font or "Roboto"
+        self.cfg = new
+        self.state.apply_config(new)
+        log.info("config/site version %s applied", self.live.version)
 
     def _after_next_frame(self, call_ids: list[str]) -> None:
         from kivy.core.window import Window
@@ -236,7 +275,7 @@ class DisplayApp(App):
             w.name = r.name
             w.count_text = f"{r.waiting} người"
             w.next_text = ("Tiếp: " + " ".join(r.next)) if r.next else ""
-            w.wait_text = st.short_wait(r.estimated_wait_min, r.waiting)
+            w.wait_text = st.short_wait(r.estimated_wait_min, r.waiting, r.closed)
 
         # The board: always, never, or in turn with the recent calls.
         mode = self.cfg.display.public_board

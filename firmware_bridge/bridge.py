@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from kiosk import contract
-from kiosk.config import DeviceSection, SiteConfig
+from kiosk.config import ConfigError, DeviceSection, Live, SiteConfig
 from kiosk.config import load as load_config
 
 from firmware_bridge.box_display import display_state
@@ -45,6 +45,9 @@ class CounterBox:
         self.counter = dev.counter
         self.user = dev.username or f"counter-{dev.counter}"
         self.options = config.bridge
+        # The centre's sections follow the core's config/site (a saved change
+        # is taken without a restart); bridge.* and mqtt.* stay this file's.
+        self.live = Live(config)
         self.n_levels = len(config.rating.levels)
         self.stopping = threading.Event()
         self._hub: Hub | None = None
@@ -160,6 +163,29 @@ class CounterBox:
                 self._send_state()
             elif topic == self.bus.topics.counter_reply(self.counter):
                 self.delivery.confirmation(body)
+            elif topic == self.bus.topics.config_site:
+                self.take_config(body)
+
+    def take_config(self, payload: dict[str, Any]) -> None:
+        """config/site: the rating levels' count for the next press and the LEDs now."""
+        try:
+            new = self.live.offer(payload)
+        except ConfigError as e:
+            log.error("counter %d: config/site version %s not applied, the box keeps %d levels: %s",
+                      self.counter, payload.get("version"), self.n_levels, str(e).replace("\n", "; "))
+            return
+        if new is None:
+            return
+        if self.counter not in {c.number for c in new.counters}:
+            log.warning("counter %d: no longer in the centre's [[counters]]; the box's presses will be "
+                        "refused by the core until it is added again or unplugged", self.counter)
+        n = len(new.rating.levels)
+        if n != self.n_levels:
+            log.info("counter %d: rating levels %d -> %d (config/site version %s)",
+                     self.counter, self.n_levels, n, self.live.version)
+            self.n_levels = self.payloads.n_levels = n
+            # An open window lights the new number of LEDs at once.
+            self._send_state()
 
     def _send_state(self) -> None:
         self.last_state_sent = time.monotonic()

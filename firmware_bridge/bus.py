@@ -132,8 +132,10 @@ class CounterBus:
         if rc.is_failure:
             log.error("counter %d: broker refused login %s: %s", self.counter, self.user, rc)
             return
+        # config/site: a saved change of the centre (the rating levels), live.
         client.subscribe([(self.topics.counter_state(self.counter), 1),
-                          (self.topics.counter_reply(self.counter), 1)])
+                          (self.topics.counter_reply(self.counter), 1),
+                          (self.topics.config_site, 1)])
         contract.announce_online(client, self.config.topic_prefix, self.user, time.time())
         self.up = True
         log.info("counter %d: connected to the broker as %s", self.counter, self.user)

@@ -31,6 +31,7 @@ from kiosk.config.centre import (
     SiteSection,
 )
 from kiosk.config.loading import ConfigError, documented_keys, load, parse
+from kiosk.config.live import Live, config_hash, merge
 from kiosk.config.parts import (
     AnnouncerSection,
     BridgeSection,
@@ -50,5 +51,5 @@ __all__ = [
     "DeviceSection", "DisplaySection", "FieldSection", "MqttSection", "PrinterSection",
     "PriorityClass", "PrioritySection", "RatingLevel", "RatingSection", "Section", "Session",
     "SiteConfig", "SiteSection", "StoreSection", "TlsClient", "UplinkSection", "WebSection",
-    "documented_keys", "load", "nfc", "parse", "timezone_name",
+    "Live", "config_hash", "documented_keys", "load", "merge", "nfc", "parse", "timezone_name",
 ]

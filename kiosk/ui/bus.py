@@ -1,7 +1,8 @@
 """The kiosk's link to the bus: one paho client, one narrow seam.
 
-It subscribes to the retained ``queue/summary`` and ``printer/status`` and to
-its own ``ticket/reply/<client>``, publishes ``ticket/request/<client>``
+It subscribes to the retained ``queue/summary``, ``printer/status`` and
+``config/site`` (a saved change of the centre, applied live by the root) and
+to its own ``ticket/reply/<client>``, publishes ``ticket/request/<client>``
 (``<client>`` is its login, which is also its client id), and keeps a
 retained presence with a last will.  Every inbound message is handed to
 ``on_message(kind, payload)`` *on paho's thread*; the UI hops to its own
@@ -39,6 +40,7 @@ class KioskBus:
         self._routes = {
             self.topics.queue_summary: "summary",
             self.topics.printer_status: "printer",
+            self.topics.config_site: "config",
             self.topics.ticket_reply(client_id): "reply",
         }
         # A persistent session (clean_session=False) keeps replies the broker

@@ -1,7 +1,7 @@
 """The buttons a citizen chooses with: one tile per field and the priority tile
 on the home screen, one button per priority class on the priority screen.
 
-Made once from the site config; relabelled from the retained queue/summary and
+Made from the site config (again when a saved change arrives); relabelled from the retained queue/summary and
 the language (texts.py); laid out again when the window changes shape.
 """
 from __future__ import annotations
@@ -21,29 +21,43 @@ class Choices:
     def __init__(self, cfg: site_config.SiteConfig, home: HomeScreen, priority: PriorityScreen, *,
                  on_field: Callable[[str], None], on_priority: Callable[[], None],
                  on_class: Callable[[str], None]):
-        self.cfg = cfg
         self.home = home
         self.priority = priority
-        self.tiles: dict[str, FieldTile] = {}
-        for f in cfg.fields:
-            tile = FieldTile(code=f.code, icon=f.icon_kind())
-            tile.bind(on_release=lambda tile: on_field(tile.code))
-            self.tiles[f.code] = tile
+        self.on_field = on_field
+        self.on_class = on_class
         self.priority_tile = FieldTile(code="", icon="priority", bg=theme.rgba("priority"))
         self.priority_tile.bind(on_release=lambda *_: on_priority())
         # The names on the tiles share one size, the smallest any of them needs,
         # so that one long name does not leave the grid in mixed sizes.
         self._share = Clock.create_trigger(self.share_name_size, -1)
-        for tile in self.all_tiles():
-            tile.ids.name_label.bind(size=self._share, text=self._share, nominal=self._share,
-                                     opacity=self._share)
-            tile.bind(opacity=self._share)
+        self._watch(self.priority_tile)
+        self.tiles: dict[str, FieldTile] = {}
         self.class_buttons: dict[str, KButton] = {}
+        self.build(cfg)
+
+    def build(self, cfg: site_config.SiteConfig) -> None:
+        """The tiles and class buttons for ``cfg``; again after a live config change
+        (names, icons, fields added or removed, classes).  The caller lays them out."""
+        self.cfg = cfg
+        self.tiles = {}
+        for f in cfg.fields:
+            tile = FieldTile(code=f.code, icon=f.icon_kind())
+            tile.bind(on_release=lambda tile: self.on_field(tile.code))
+            self._watch(tile)
+            self.tiles[f.code] = tile
+        self._share()
+        self.priority.ids.classes.clear_widgets()
+        self.class_buttons = {}
         for pc in cfg.priority.classes:
             b = KButton(bg=theme.rgba("priority"), nominal=theme.TILE_NAME_PX - 4)
-            b.bind(on_release=lambda btn, code=pc.code: on_class(code))
+            b.bind(on_release=lambda btn, code=pc.code: self.on_class(code))
             self.class_buttons[pc.code] = b
-            priority.ids.classes.add_widget(b)
+            self.priority.ids.classes.add_widget(b)
+
+    def _watch(self, tile: FieldTile) -> None:
+        tile.ids.name_label.bind(size=self._share, text=self._share, nominal=self._share,
+                                 opacity=self._share)
+        tile.bind(opacity=self._share)
 
     def all_tiles(self) -> list[FieldTile]:
         return [*self.tiles.values(), self.priority_tile]
@@ -76,6 +90,10 @@ class Choices:
             tile = self.tiles[shown["code"]]
             tile.name, tile.tile_state, tile.info = shown["name"], shown["state"], shown["info"]
             tile.bg = theme.rgba("tile" if shown["state"] == "open" else "tile_closed")
+            # A field closed by the head cannot be pressed: no request, no
+            # refusal screen; its line says why.  (Outside hours a press
+            # still asks the core, which says when to come back.)
+            tile.disabled = shown["state"] == "field_closed"
         # In priority mode the class is already chosen: the tile stays in the
         # grid (so the field tiles keep their places) but cannot be touched.
         self.priority_tile.disabled = chosen is not None

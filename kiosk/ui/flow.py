@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 PRINT_REASONS = ("paper_out", "cover_open", "offline", "unplugged", "unknown", "error")
-CLOSED_CODES = ("closed", "quota", "day_closed")
+CLOSED_CODES = ("closed", "quota", "day_closed", "field_closed")
 
 
 @dataclass
@@ -151,8 +151,9 @@ def field_tiles(fields: list[dict[str, Any]], summary: dict[str, Any] | None) ->
     """Per configured field: live waiting count, estimate and whether it takes numbers.
 
     ``fields`` are the config's fields as dicts (code, name_vi, name_en,
-    prefix); ``summary`` is the retained queue/summary, or None before the
-    core has published one (then every field is shown open, counts unknown).
+    prefix, and ``closed`` when the field is closed for new tickets);
+    ``summary`` is the retained queue/summary, or None before the core has
+    published one (then every field is shown open, counts unknown).
     """
     live = {}
     day_closed = False
@@ -170,6 +171,9 @@ def field_tiles(fields: list[dict[str, Any]], summary: dict[str, Any] | None) ->
                 tile["state"] = "quota"
             elif s.get("open") is False:
                 tile["state"] = "closed"
+        if f.get("closed"):
+            # Closed by the head (fields.closed): until reopened, whatever the hours.
+            tile["state"] = "field_closed"
         if day_closed:
             tile["state"] = "day_closed"
         tiles.append(tile)

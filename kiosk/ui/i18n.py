@@ -23,6 +23,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "tile_closed": {"vi": "Tạm ngừng nhận số", "en": "Not taking numbers now"},
     "tile_quota": {"vi": "Đã hết số hôm nay", "en": "No numbers left today"},
     "tile_day_closed": {"vi": "Đã hết giờ làm việc", "en": "Closed for today"},
+    # fields.closed: the head took the field out of service for now.
+    "tile_field_closed": {"vi": "Tạm ngừng nhận hồ sơ", "en": "Not taking applications for now"},
     "priority_button": {"vi": "Ưu tiên", "en": "Priority"},
     "priority_hint": {"vi": "Người cao tuổi, khuyết tật, có thai…", "en": "Elderly, disability, pregnancy…"},
     "priority_title": {"vi": "Mời chọn đối tượng ưu tiên", "en": "Please choose your priority group"},
@@ -49,6 +51,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "closed_hours": {"vi": "Ngoài giờ làm việc", "en": "Outside opening hours"},
     "closed_quota": {"vi": "Đã hết số thứ tự hôm nay cho lĩnh vực này",
                      "en": "All numbers for this service are taken today"},
+    "closed_field": {"vi": "Lĩnh vực này đang tạm ngừng nhận hồ sơ",
+                     "en": "This service is not taking applications for now"},
     "closed_day": {"vi": "Trung tâm đã kết thúc ngày làm việc", "en": "The centre has closed for today"},
     "next_open": {"vi": "Mời quay lại lúc {time}, {date}", "en": "Please come back at {time}, {date}"},
     "ask_staff": {"vi": "Vui lòng hỏi cán bộ tại quầy", "en": "Please ask the staff at a counter"},

@@ -8,6 +8,11 @@ kiosk never prints and never touches the database: a touch becomes a
 number was issued and whether it reached paper.  Messages arrive on paho's
 thread through ``deliver()`` and are handled on the UI thread by a Clock
 trigger; no widget is touched from anywhere else.
+
+A saved change of the centre (the retained ``config/site``) rebuilds the
+tiles, names and classes at once on an idle home screen; a citizen in the
+middle of taking a ticket keeps the screen they are reading, and the change
+is applied when the kiosk returns home.
 """
 from __future__ import annotations
 
@@ -72,6 +77,8 @@ class KioskRoot(BoxLayout):
         load_kv()
         super().__init__(**kw)
         self.cfg = cfg
+        self.live = site_config.Live(cfg)
+        self.config_waiting: site_config.SiteConfig | None = None   # until the citizen is done
         self.send = send
         self.clock = clock
         self.wall = wall
@@ -148,6 +155,39 @@ class KioskRoot(BoxLayout):
             self.link_up = bool(payload.get("up"))
         elif kind == "reply":
             self.on_reply(payload)
+        elif kind == "config":
+            self.take_config(payload)
+
+    # -- a saved change of the centre -------------------------------------------
+    def take_config(self, payload: dict[str, Any]) -> None:
+        try:
+            new = self.live.offer(payload)
+        except site_config.ConfigError as e:
+            log.error("config/site version %s not applied, the kiosk keeps the running config: %s",
+                      payload.get("version"), str(e).replace("\n", "; "))
+            return
+        if new is None:
+            return
+        if self.citizen_busy():
+            log.info("config/site version %s: applied when the citizen's ticket is done (screen %s)",
+                     self.live.version, self.current)
+            self.config_waiting = new
+            return
+        self.apply_config(new)
+
+    def citizen_busy(self) -> bool:
+        """Someone is taking a ticket: a priority class chosen, a request out, or
+        any screen but home (the tiles must not move under a finger)."""
+        return self.current != "home" or self.priority is not None or self.flow.pending is not None
+
+    def apply_config(self, new: site_config.SiteConfig) -> None:
+        old, self.cfg, self.config_waiting = self.cfg, new, None
+        self.guide.retune(new)
+        self.choices.build(new)
+        self._layout()
+        self.refresh()
+        log.info("config/site version %s applied (%s)", self.live.version,
+                 ", ".join(site_config.live.changed_sections(old, new)) or "no visible change")
 
     # -- screens -----------------------------------------------------------------
     @property
@@ -171,6 +211,10 @@ class KioskRoot(BoxLayout):
         self.admin.pin = ""
         if not keep_lang:
             self.lang = "vi"
+        if self.config_waiting is not None and self.flow.pending is None:
+            self.show("home")
+            self.apply_config(self.config_waiting)
+            return
         self.refresh()
         self.show("home")
 

@@ -16,8 +16,10 @@ from kiosk.ui import flow, i18n
 from kiosk.ui.i18n import t
 
 # The core's refusal code -> the words for the closed screen and for a grey tile.
-CLOSED_REASONS = {"closed": "closed_hours", "quota": "closed_quota", "day_closed": "closed_day"}
-TILE_STATES = {"closed": "tile_closed", "quota": "tile_quota", "day_closed": "tile_day_closed"}
+CLOSED_REASONS = {"closed": "closed_hours", "quota": "closed_quota", "day_closed": "closed_day",
+                  "field_closed": "closed_field"}
+TILE_STATES = {"closed": "tile_closed", "quota": "tile_quota", "day_closed": "tile_day_closed",
+               "field_closed": "tile_field_closed"}
 
 
 def _name(thing: Any, lang: str) -> str:
@@ -104,8 +106,9 @@ def details(ticket: dict[str, Any], lang: str) -> str:
 
 def tiles(cfg: site_config.SiteConfig, summary: dict[str, Any] | None, lang: str) -> list[dict[str, Any]]:
     """Per configured field, in order: code, name, state (open | closed | quota |
-    day_closed) and the info line from the retained queue/summary."""
-    fields = [{"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en} for f in cfg.fields]
+    field_closed | day_closed) and the info line from the retained queue/summary."""
+    fields = [{"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "closed": f.closed}
+              for f in cfg.fields]
     shown = []
     for tile in flow.field_tiles(fields, summary):
         state = tile["state"]

@@ -54,6 +54,16 @@ class Guide:
                 self._thread.start()
             self._cond.notify_all()
 
+    def retune(self, cfg: Any) -> None:
+        """A saved change of the centre: the next sentence in the new [announcer] voice."""
+        old, self.cfg = self.cfg, cfg
+        if self._voice is None or cfg.announcer == old.announcer:
+            return
+        try:
+            self._voice.retune(cfg)
+        except Exception as e:      # the listen button keeps its old voice, never breaks
+            log.warning("kiosk voice: keeps its old settings (%s)", e)
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: self._next is None and not self._busy, timeout)
