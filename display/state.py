@@ -92,6 +92,7 @@ class View:
     has_data: bool
     day_closed: bool
     board: Board | None = None      # None until a core that sends one speaks
+    highlight_counter_no: int = 0   # the counter of highlight_counter, 0 when none
 
 
 @dataclass
@@ -326,6 +327,7 @@ class DisplayState:
             notice=self.notice or self.config_notice,
             highlight_label=hl.label if hl else "",
             highlight_counter=hl.counter_name if hl else "",
+            highlight_counter_no=hl.counter if hl else 0,
             stale=self.is_stale(now),
             has_data=self.snapshot is not None,
             day_closed=bool(snap.get("day_closed", False)),

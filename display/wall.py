@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 # display.widgets first: it refuses to load before configure_window ran,
 # and so keeps kivy.app (which imports the clock) from loading too early.
-from display.widgets import CallRow, CounterRow, DisplayRoot, FieldRow, ensure_rows  # isort: skip
+from display.widgets import CallRow, CounterRow, DisplayRoot, FieldRow, ensure_rows, text_width  # isort: skip
 from display import pages
 from display import state as st
 from display.audio import AnnouncerError
@@ -36,6 +36,7 @@ log = logging.getLogger("phucvu.display")
 KV = Path(__file__).with_name("kv") / "display.kv"
 BLINK_S = 0.5
 BG = (0.04, 0.09, 0.18, 1)      # the same as BG in display.kv
+NAME_SHARE = 0.215              # the counters' name column, as in display.kv's <CounterRow>
 TICKER_SPEED = 0.12     # window heights per second: readable, not jumpy
 # Every ticker step redraws the whole screen; 20 steps a second reads as
 # smooth from across a hall and leaves a software renderer time to breathe.
@@ -73,6 +74,8 @@ class DisplayApp(App):
         self.shown_listeners: list[Callable[[list[str], float], None]] = []
         # At most one live screenshot a second, always after the last change.
         self._shot_trigger = Clock.create_trigger(self._save_live, 1.0)
+        self._names_key: tuple = ()
+        self._names: dict[int, str] = {}
 
     # -- building -----------------------------------------------------
     def build(self):
@@ -232,11 +235,12 @@ class DisplayApp(App):
         root.date_text = v.date_text
         root.stale = v.stale
         root.notice = v.notice
+        names = self._wall_names(v.counters, self.floor, root.ids.counters.width, root.u * 17)
         root.highlight_label = v.highlight_label
-        root.highlight_counter = v.highlight_counter
+        root.highlight_counter = names.get(v.highlight_counter_no, v.highlight_counter)
         root.has_calls = bool(v.last_calls)
         root.last_label = v.last_calls[0].label if v.last_calls else ""
-        root.last_counter = v.last_calls[0].counter_name if v.last_calls else ""
+        root.last_counter = names.get(v.last_calls[0].counter, v.last_calls[0].counter_name) if v.last_calls else ""
         root.blink_on = blink_on
         root.day_closed = v.day_closed
 
@@ -258,7 +262,8 @@ class DisplayApp(App):
         root.counters_page = cp.mark
         for i, (w, c) in enumerate(zip(rows, shown_counters)):
             w.index, w.row_h = i, row_h
-            w.name, w.current, w.field_name = c.name, c.current, c.field_name
+            w.name = names.get(c.number, c.name)
+            w.current, w.field_name = c.current, c.field_name
             w.official, w.status_text = c.official, c.status_text
             w.highlight, w.blink_on = c.highlight, blink_on
 
@@ -298,7 +303,26 @@ class DisplayApp(App):
         root.calls_h = call_h * len(shown)
         for i, (w, c) in enumerate(zip(crows, shown)):
             w.index, w.row_h = i, call_h
-            w.label, w.counter_name, w.recall = c.label, c.counter_name, c.recall
+            w.label, w.counter_name, w.recall = c.label, names.get(c.counter, c.counter_name), c.recall
+
+    def _wall_names(self, counters: list, floor: float, width: float, row_h: float) -> dict[int, str]:
+        """Counter number -> the name the wall shows for it.
+
+        A centre names its counters as it likes (the admin pages make long
+        names easy), but the counters' name column holds "Quầy 12" at the
+        readable size and the field's name beside it needs the rest of the
+        row.  A name wider than the column at the floor is shown as
+        "Quầy <number>" in the rows, the call panel and the recent calls,
+        rather than cut or run into the number beside it.  Measured once
+        per set of names and size."""
+        key = (tuple((c.number, c.name) for c in counters), floor, round(width), round(row_h))
+        if key != self._names_key:
+            pad, gap = row_h * 0.1, row_h * 0.08        # the row's padding and spacing (display.kv)
+            column = NAME_SHARE * max(1.0, width - 2 * pad - 2 * gap) - 2
+            self._names_key = key
+            self._names = {c.number: c.name if text_width(c.name, floor, True, self.font_name) <= column
+                           else f"Quầy {c.number}" for c in counters}
+        return self._names
 
     def _maybe_screenshot(self) -> None:
         if self.screenshot_dir is not None:

@@ -75,8 +75,12 @@ class FitLabel(Label):
         self.font_size = size
 
     def _width_at(self, size: float) -> int:
-        return CoreLabel(text=self.text, font_size=size, font_name=self.font_name,
-                         bold=self.bold).get_extents(self.text)[0]
+        return text_width(self.text, size, self.bold, self.font_name)
+
+
+def text_width(text: str, size: float, bold: bool = False, font_name: str = "Roboto") -> int:
+    """How wide Kivy draws ``text`` at ``size`` (one line)."""
+    return CoreLabel(text=text, font_size=size, font_name=font_name, bold=bold).get_extents(text)[0]
 
 
 class CounterRow(BoxLayout):

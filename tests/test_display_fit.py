@@ -27,10 +27,15 @@ DRIVER = textwrap.dedent(r'''
     from display import app as display_app
     from display import screenshots
 
-    cfg_path, width, height, board, counters, fields = sys.argv[1:7]
+    cfg_path, width, height, board, counters, fields, names = sys.argv[1:8]
     data = config.load(cfg_path).model_dump()
     data["display"]["public_board"] = board.split("-")[0]
     cfg = screenshots.busy_config(config.parse(data), int(counters), int(fields))
+    if names != "-":
+        data = cfg.model_dump()
+        for c in data["counters"]:
+            c["name"] = names.format(n=c["number"])
+        cfg = config.parse(data)
     app = display_app.build_app(cfg, width=int(width), height=int(height))
     from display import wall  # after build_app: it sets the window up first
     if board == "rotate-board":
@@ -88,13 +93,13 @@ DRIVER = textwrap.dedent(r'''
 ''')
 
 
-def render(tmp_path: Path, size, board="panel", counters=12, fields=6) -> dict:
+def render(tmp_path: Path, size, board="panel", counters=12, fields=6, names="-") -> dict:
     script = tmp_path / "fit_driver.py"
     script.write_text(DRIVER)
     env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
                KIVY_HOME=str(tmp_path / "kivy-home"), PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, str(script), str(ROOT / "deploy" / "demo-site.toml"),
-                        str(size[0]), str(size[1]), board, str(counters), str(fields)],
+                        str(size[0]), str(size[1]), board, str(counters), str(fields), names],
                        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
     assert r.returncode == 0 and lines, f"display exited {r.returncode}: {r.stderr[-3000:]}"
@@ -158,6 +163,21 @@ def test_public_board_in_rotation_and_off(tmp_path):
     off = [lb["text"] for lb in render(tmp_path, (1280, 720), "off")["labels"]]
     assert "LƯỢT GỌI GẦN ĐÂY" in off
     assert not any("1234" in t or "CÔNG KHAI" in t for t in off)
+
+
+@pytest.mark.parametrize("names, shown", (("Quầy số {n}", "Quầy 12"),
+                                           ("Quầy {n} – Một cửa liên thông", "Quầy 12"),
+                                           ("Q{n}", "Q12")))
+@pytest.mark.parametrize("size", ((1280, 720), (1920, 1080)), ids=["1280x720", "1920x1080"])
+def test_counter_names_from_the_admin_pages_fit(tmp_path, size, names, shown):
+    """A centre names its counters as it likes: a name too long for the
+    counters' column at the readable size is shown as "Quầy <number>" (in the
+    rows, the call panel and the recent calls), never cut or run into the
+    number beside it; one that fits is shown as it is."""
+    frame = render(tmp_path, size, names=names)
+    bad = problems(frame, size[1])
+    assert not bad, "\n".join(bad)
+    assert shown in [lb["text"] for lb in frame["labels"]]
 
 
 # A large centre: more counters and fields than fit at the readable size.

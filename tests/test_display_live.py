@@ -110,7 +110,7 @@ class VoiceScreen(Screen):
 def changed_config(site) -> dict:
     c = site.model_dump(mode="json")
     c["site"]["commune"] = "Xã Thắng Lộc Mới"
-    c["counters"][0]["name"] = "Quầy một"
+    c["counters"][0]["name"] = "Quầy A"
     # Counter 4 taken away; counter 3 serves its fields.
     c["counters"] = c["counters"][:3]
     c["counters"][2]["fields"] = ["dat-dai", "kinh-te", "van-hoa-xa-hoi"]
@@ -155,7 +155,7 @@ def test_display_takes_a_saved_change_and_speaks_a_voice_test(wall, bus, site, t
 
     core.publish("config/site", payload(changed_config(site)), retain=True)
     frame = s.wait(lambda f: f["commune"] == "Xã Thắng Lộc Mới")
-    assert [c[0] for c in frame["counters"]] == ["Quầy một", "Quầy 2", "Quầy 3"]
+    assert [c[0] for c in frame["counters"]] == ["Quầy A", "Quầy 2", "Quầy 3"]
     assert frame["counters"][0][1] == "A012"          # the number being served stays
     assert frame["fields"][0] == "Hộ tịch" and frame["fields"][-1] == "Bảo hiểm xã hội"
     assert "XÃ THẮNG LỘC MỚI" in frame["texts"]       # (past calls at counter 4 keep its name)
@@ -172,7 +172,7 @@ def test_display_takes_a_saved_change_and_speaks_a_voice_test(wall, bus, site, t
 
     # A call is spoken with the new template.
     core.publish("event/call", msgs["call"] | {"label": "F001", "call_id": "t-50", "call_seq": 50,
-                                               "counter": 1, "counter_name": "Quầy một"})
+                                               "counter": 1, "counter_name": "Quầy A"})
     s.wait(lambda f: any("t-50" in n for n in f["said"]), timeout=30)
     said = s.log_lines("said call t-50")
     assert len(said) == 1 and '"Xin mời số ép một tới quầy 1"' in said[0] or "Xin mời số" in said[0]
@@ -204,7 +204,7 @@ def test_display_takes_a_saved_change_and_speaks_a_voice_test(wall, bus, site, t
     assert "counters[0].fields" in errors[0] and "xa-khac" in errors[1]
     frame = s.wait(lambda f: True)
     assert frame["notice"] == "Chiều nay trung tâm làm việc đến 16:00"
-    assert [c[0] for c in frame["counters"]] == ["Quầy một", "Quầy 2", "Quầy 3"]
+    assert [c[0] for c in frame["counters"]] == ["Quầy A", "Quầy 2", "Quầy 3"]
 
 
 def test_speaker_takes_the_voice_test_and_the_new_voice(broker, bus, site, tmp_path):

@@ -30,7 +30,7 @@ def test_config_apply_reaches_the_kiosk_and_the_display(live, window, make_kiosk
     new = copy.deepcopy(first["config"])
     new["fields"][0]["name_vi"] = "Hộ tịch – Tư pháp"
     new["fields"][1]["closed"] = True
-    new["counters"][0]["name"] = "Quầy một"
+    new["counters"][0]["name"] = "Quầy A"
     new["display"]["notice"] = "Sáng thứ Bảy trung tâm làm việc đến 11:00"
     reply = admin.apply(new, first["hash"])
     assert reply["ok"] is True, reply
@@ -44,7 +44,7 @@ def test_config_apply_reaches_the_kiosk_and_the_display(live, window, make_kiosk
     print("screenshot:", shot(window, tmp_path, "e2e-kiosk"))
 
     frame = s.wait(lambda f: f["notice"] == "Sáng thứ Bảy trung tâm làm việc đến 11:00"
-                   and f["counters"][0][0] == "Quầy một")
+                   and f["counters"][0][0] == "Quầy A")
     assert frame["fields"][0] == "Hộ tịch – Tư pháp"
     shot_path = tmp_path / "e2e-display.png"
     s.send(f"shot {shot_path}")
