@@ -67,6 +67,24 @@ STRINGS: dict[str, dict[str, str]] = {
     "admin_wrong": {"vi": "Sai mã PIN", "en": "Wrong PIN"},
     "admin_locked": {"vi": "Tạm khóa, thử lại sau {s} giây", "en": "Locked, try again in {s} s"},
     "admin_clear": {"vi": "Xóa", "en": "Clear"},
+    "admin_ok": {"vi": "Đồng ý", "en": "OK"},
+    # The kiosk's own settings behind the admin PIN (kiosk/ui/settings.py).
+    "set_title": {"vi": "Cài đặt kiosk", "en": "Kiosk settings"},
+    "set_rotation": {"vi": "Xoay màn hình: {deg}°", "en": "Rotate screen: {deg}°"},
+    "set_lang": {"vi": "Ngôn ngữ mặc định: {name}", "en": "Default language: {name}"},
+    "set_lock": {"vi": "Tạm dừng phát số", "en": "Pause tickets"},
+    "set_pin": {"vi": "Đổi mã PIN", "en": "Change the PIN"},
+    "set_close": {"vi": "Đóng kiosk", "en": "Close the kiosk"},
+    "set_back": {"vi": "Về màn hình chính", "en": "Back to start"},
+    "set_printer": {"vi": "Máy in: {state}", "en": "Printer: {state}"},
+    "set_printer_unknown": {"vi": "chưa có tin từ máy in", "en": "no news from the printer"},
+    "locked_title": {"vi": "Tạm dừng phát số", "en": "Not issuing tickets now"},
+    "locked_sub": {"vi": "Cán bộ nhập mã PIN để mở lại", "en": "Staff: enter the PIN to resume"},
+    "newpin_first": {"vi": "Nhập mã PIN mới (4 đến 12 chữ số)", "en": "New PIN (4 to 12 digits)"},
+    "newpin_again": {"vi": "Nhập lại mã PIN mới", "en": "The new PIN again"},
+    "newpin_mismatch": {"vi": "Hai lần nhập không khớp", "en": "The two entries differ"},
+    "newpin_short": {"vi": "Mã PIN cần từ 4 đến 12 chữ số", "en": "A PIN is 4 to 12 digits"},
+    "newpin_done": {"vi": "Đã đổi mã PIN", "en": "PIN changed"},
 }
 
 WEEKDAYS = {

@@ -62,6 +62,7 @@ class KioskRoot(BoxLayout):
     """
 
     lang = StringProperty("vi")
+    default_lang = "vi"     # the kiosk's own setting (kiosk/ui/settings.py)
 
     def __init__(self, cfg: site_config.SiteConfig, *, send: Callable[[dict], None],
                  client_id: str = "kiosk-1", pin_hash: str | None = None,
@@ -170,7 +171,7 @@ class KioskRoot(BoxLayout):
         self.outcome = None
         self.admin.pin = ""
         if not keep_lang:
-            self.lang = "vi"
+            self.lang = self.default_lang
         self.refresh()
         self.show("home")
 
@@ -196,6 +197,8 @@ class KioskRoot(BoxLayout):
                                     self.screens["printing"].phase))
 
     def open_admin(self) -> None:
+        if self.current == "locked":
+            return      # paused by the admin: only the lock screen's own PIN pad reopens
         if self.admin.open():
             self.refresh()
             self.show("admin")
@@ -303,7 +306,7 @@ class KioskRoot(BoxLayout):
         self._maybe_show_outcome()
         if self.leave_at is not None and now >= self.leave_at:
             self.go_home()
-        elif self.current in ("priority", "admin") or (self.current == "home" and self.priority):
+        elif self.current in ("priority", "admin", "settings", "newpin") or (self.current == "home" and self.priority):
             if now - self.last_touch >= self.tm.idle_s:
                 self.go_home()
 

@@ -1,0 +1,507 @@
+"""The kiosk's first run: with no site config, the kiosk sets the centre up.
+
+Steps (kiosk/ui/wizard_texts.STEPS): the commune's and the centre's names
+(typed in Telex, kiosk/ui/wizard_telex.py), the fields (kiosk/ui/
+wizard_fields.toml, names editable), the counters and what each serves,
+the hours, the admin PIN twice, the printer with a test ticket, a test call
+in the kiosk's voice, a summary.  Then ``wizard_model.save()`` writes the
+files and ``on_saved(cfg)`` hands over to the app (kiosk/ui/app.py), which
+shows the starting screen until the broker and the core are up.
+
+Layout is in screens/wizard.kv; this module only decides.  Slow work (the
+printer, the voice) runs on a worker thread and comes back through Clock.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.screenmanager import NoTransition
+
+from kiosk import config as site_config
+from kiosk.ui import theme
+from kiosk.ui.widgets import KButton, ui
+from kiosk.ui.wizard_model import CENTRE_PREFIX, LEVELS, Draft, find_printers, hhmm, minutes, real_path, save
+from kiosk.ui.wizard_telex import telex
+from kiosk.ui.wizard_texts import STEPS, w
+from kiosk.ui.wizard_widgets import (WizardRoot, WzCountersScreen, WzFieldsScreen, WzHoursScreen, WzPinScreen,
+                                     WzPrinterScreen, WzStartingScreen, WzSummaryScreen, WzTextScreen,
+                                     WzVoiceScreen, load_wizard_kv)
+
+log = logging.getLogger("phucvu.kiosk.wizard")
+PIN_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok")
+HOURS = (("am_open", "morning", 0), ("am_close", "morning", 1), ("pm_open", "afternoon", 0),
+         ("pm_close", "afternoon", 1))
+
+
+def _button(text: str, on: bool | None = None, **kw) -> KButton:
+    bg = theme.rgba("button") if on is None else theme.rgba("tile" if on else "tile_closed")
+    return KButton(text=text, bg=bg, nominal=kw.pop("nominal", theme.BODY_PX), size_hint_min_y=0, **kw)
+
+
+class Wizard:
+    """The wizard's state and its screens.  ``root`` is the widget to show."""
+
+    def __init__(self, config_path: str | Path, *, on_saved: Callable[[site_config.SiteConfig], None],
+                 printer: str | None = None, voice_dir: str | Path | None = None,
+                 local: dict[str, Any] | None = None, guide_make: Callable | None = None):
+        load_wizard_kv()
+        self.config_path = Path(config_path)
+        self.on_saved = on_saved
+        self.draft = Draft()
+        if local is not None:
+            self.draft.local = local
+        self.printers = find_printers(printer)
+        self.draft.printer = self.printers[0]
+        self.voice_dir = voice_dir
+        self.guide_make = guide_make
+        self.guide = None
+        self.keys = {"commune": "", "centre": ""}
+        self.centre_auto = True
+        self.target = "commune"
+        self.edit_field: dict | None = None
+        self.field_page = 0
+        self.editing_names = False
+        self.counter_sel = 0
+        self.pin_first: str | None = None
+        self.pin = ""
+        self.printed: Any = None        # the last test print's result
+        self.spoken: Path | None = None
+        self.step = 0
+        self.root = WizardRoot()
+        self.root.title = w("title")
+        self.root.back_text, self.root.next_text = "", w("next")
+        self.root.bind(on_back=lambda *_: self.back(), on_next=lambda *_: self.next())
+        sm = self.sm = self.root.ids.sm
+        sm.transition = NoTransition()
+        self.s = {"name": WzTextScreen(name="name"), "edit": WzTextScreen(name="edit"),
+                  "fields": WzFieldsScreen(name="fields"), "counters": WzCountersScreen(name="counters"),
+                  "hours": WzHoursScreen(name="hours"), "pin": WzPinScreen(name="pin"),
+                  "printer": WzPrinterScreen(name="printer"), "voice": WzVoiceScreen(name="voice"),
+                  "summary": WzSummaryScreen(name="summary"), "starting": WzStartingScreen(name="starting")}
+        for scr in self.s.values():
+            sm.add_widget(scr)
+        for name in ("name", "edit"):
+            self.s[name].ids.kb.bind(on_key=lambda kb, k: self.key(k))
+        self.s["counters"].ids.minus.bind(on_release=lambda *_: self.set_counters(-1))
+        self.s["counters"].ids.plus.bind(on_release=lambda *_: self.set_counters(+1))
+        self.s["hours"].ids.saturday.bind(on_release=lambda *_: self.toggle_saturday())
+        self.s["printer"].ids.test.bind(on_release=lambda *_: self.print_test())
+        self.s["voice"].ids.test.bind(on_release=lambda *_: self.voice_test())
+        self.pin_keys: dict[str, KButton] = {}
+        for k in PIN_KEYS:
+            b = _button({"clear": w("pin_clear"), "ok": w("pin_ok")}.get(k, k),
+                        nominal=48 if k.isdigit() else theme.BODY_PX)
+            b.bind(on_release=lambda _b, key=k: self.pin_key(key))
+            self.pin_keys[k] = b
+            self.s["pin"].ids.keypad.add_widget(b)
+        Window.bind(on_textinput=self._usb_text, on_key_down=self._usb_key)
+        self.root.bind(size=lambda *_: self._layout())
+        self._layout()
+        self.show(0)
+
+    def close(self) -> None:
+        Window.unbind(on_textinput=self._usb_text, on_key_down=self._usb_key)
+        if self.guide is not None:
+            self.guide.close()
+
+    @property
+    def current(self) -> str:
+        return self.sm.current
+
+    def _layout(self) -> None:
+        W, H = Window.size if self.root.get_root_window() is None else self.root.size
+        ui.scale = theme.window_scale(W, H)
+        ui.portrait = W < H
+        ui.narrow = W >= H and W < 1100
+        if self.current in ("fields", "counters"):
+            self.refresh()
+
+    # -- moving between steps ------------------------------------------------------
+    def show(self, i: int) -> None:
+        self.step = i
+        self.root.message = ""
+        self.sm.current = STEPS[i]
+        self.refresh()
+
+    def back(self) -> None:
+        if self.current == "edit":
+            self.sm.current = "fields"
+            self.refresh()
+        elif self.step > 0:
+            self.show(self.step - 1)
+
+    def next(self) -> None:
+        why = self.check()
+        if why:
+            self.root.message = why
+            return
+        if self.current == "edit":
+            self.sm.current = "fields"
+            self.refresh()
+        elif STEPS[self.step] == "summary":
+            self.finish()
+        else:
+            if STEPS[self.step] == "fields":
+                chosen = [f["code"] for f in self.draft.chosen()]
+                if sorted({c for cs in self.draft.counters for c in cs}) != sorted(chosen):
+                    self.draft.set_counters(len(self.draft.counters) or min(4, len(chosen)))
+            self.show(self.step + 1)
+
+    def check(self) -> str:
+        """Why the current step cannot be left ("" when it can)."""
+        name, d = self.current, self.draft
+        if name == "name" and not (d.commune.strip() and d.centre.strip()):
+            return w("need_names")
+        if name == "edit" and not self.edit_field["name_vi"].strip():
+            return w("need_text")
+        if name == "fields" and not d.chosen():
+            return w("need_field")
+        if name == "counters" and d.problems():
+            return d.problems()[0]
+        if name == "hours":
+            am, pm = [tuple(map(minutes, x)) for x in (d.morning, d.afternoon)]
+            if not (am[0] < am[1] <= pm[0] < pm[1]):
+                return w("bad_hours")
+        if name == "pin" and not d.pin:
+            return w("need_pin")
+        return ""
+
+    # -- text ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        name = self.current
+        r, d = self.root, self.draft
+        r.step_text = w("step", i=self.step + 1, n=len(STEPS))
+        r.back_text = w("back") if (self.step > 0 or name == "edit") else ""
+        r.next_text = {"summary": w("save"), "edit": w("done"), "starting": ""}.get(name, w("next"))
+        if name == "starting":
+            r.back_text = ""
+        getattr(self, f"_fill_{name}", lambda: None)()
+
+    def _targets(self, scr, items: list[tuple[str, str, str]]) -> None:
+        box = scr.ids.targets
+        box.clear_widgets()
+        for key, label, value in items:
+            b = _button(f"{label}: {value}", on=(key == self.target), halign="left")
+            b.bind(on_release=lambda _b, k=key: self.choose_target(k))
+            box.add_widget(b)
+
+    def _fill_name(self) -> None:
+        self.s["name"].prompt = w("name_prompt")
+        self._targets(self.s["name"], [("commune", w("commune"), self.draft.commune),
+                                       ("centre", w("centre"), self.draft.centre)])
+
+    def _fill_edit(self) -> None:
+        self.s["edit"].prompt = w("name_prompt")
+        f = self.edit_field
+        self._targets(self.s["edit"], [("field", f"{w('field_name')} {f['prefix']}", f["name_vi"])])
+
+    def choose_target(self, key: str) -> None:
+        self.target = key
+        self.refresh()
+
+    def key(self, k: str) -> None:
+        """A key of the on-screen keyboard (or a USB keyboard's character)."""
+        kb = self.s[self.current].ids.kb if self.current in ("name", "edit") else None
+        if kb is None:
+            return
+        if k == "shift":
+            kb.shift = not kb.shift
+            return
+        raw = self.keys.get(self.target, "") if self.target != "field" else self.edit_keys
+        if k == "back":
+            raw = raw[:-1]
+        else:
+            first_of_word = not raw or raw[-1] == " "
+            if kb.shift or (self.target == "commune" and first_of_word) or not raw:
+                k = k.upper()
+            kb.shift = False
+            raw += k
+        self.set_raw(raw)
+
+    def set_raw(self, raw: str) -> None:
+        text = telex(raw)
+        if self.target == "field":
+            self.edit_keys = raw
+            self.edit_field["name_vi"] = text
+        else:
+            self.keys[self.target] = raw
+            setattr(self.draft, self.target, text)
+            if self.target == "centre":
+                self.centre_auto = not raw
+            if self.target == "commune" and self.centre_auto:
+                words = text.split(" ", 1)
+                lower = (words[0].lower() + " ") in LEVELS and len(words) > 1
+                self.draft.centre = CENTRE_PREFIX + (words[0].lower() + " " + words[1] if lower else text)
+                if not text:
+                    self.draft.centre = ""
+        self.refresh()
+
+    def _usb_text(self, window, text: str) -> None:
+        if self.current in ("name", "edit"):
+            raw = self.keys.get(self.target, "") if self.target != "field" else self.edit_keys
+            self.set_raw(raw + text)
+
+    def _usb_key(self, window, key, scancode, codepoint, modifiers) -> bool:
+        if self.current in ("name", "edit") and key == 8:      # backspace
+            raw = self.keys.get(self.target, "") if self.target != "field" else self.edit_keys
+            self.set_raw(raw[:-1])
+            return True
+        return False
+
+    # -- fields and counters -----------------------------------------------------
+    def _rows_fit(self, extra: float = 0) -> int:
+        s = ui.scale
+        H = self.root.height
+        body = H - max(56, 96 * s) - max(72, 120 * s) - max(40, 70 * s) - 24 * s - 10 - extra
+        return max(2, int(body // (max(64, 100 * s) + 8 * s)))
+
+    def _fill_fields(self) -> None:
+        scr = self.s["fields"]
+        scr.prompt = w("fields_editing") if self.editing_names else w("fields_prompt")
+        grid = scr.ids.grid
+        grid.clear_widgets()
+        per_page = self._rows_fit() * grid.cols - 2
+        pages = max(1, -(-len(self.draft.fields) // per_page))
+        self.field_page %= pages
+        for f in self.draft.fields[self.field_page * per_page:(self.field_page + 1) * per_page]:
+            b = _button(f"{f['prefix']}  {f['name_vi']}", on=f["on"], halign="left")
+            b.bind(on_release=lambda _b, fld=f: self.tap_field(fld))
+            grid.add_widget(b)
+        edit = _button(w("fields_edit"), on=self.editing_names)
+        edit.bind(on_release=lambda *_: self.toggle_editing())
+        grid.add_widget(edit)
+        if pages > 1:
+            more = _button(w("fields_more", i=self.field_page + 1, n=pages))
+            more.bind(on_release=lambda *_: self.next_page())
+            grid.add_widget(more)
+
+    def next_page(self) -> None:
+        self.field_page += 1
+        self.refresh()
+
+    def toggle_editing(self) -> None:
+        self.editing_names = not self.editing_names
+        self.refresh()
+
+    def tap_field(self, f: dict) -> None:
+        if self.editing_names:
+            self.edit_field, self.edit_keys, self.target = f, f["name_vi"], "field"
+            self.sm.current = "edit"
+        else:
+            f["on"] = not f["on"]
+        self.refresh()
+
+    def set_counters(self, delta: int) -> None:
+        self.draft.set_counters(len(self.draft.counters) + delta)
+        self.counter_sel = min(self.counter_sel, len(self.draft.counters) - 1)
+        self.refresh()
+
+    def _fill_counters(self) -> None:
+        scr, d = self.s["counters"], self.draft
+        scr.prompt = w("counters_prompt")
+        scr.count_text = str(len(d.counters))
+        scr.serves_text = w("serves", n=self.counter_sel + 1)
+        prefix = {f["code"]: f["prefix"] for f in d.chosen()}
+        scr.ids.counters.clear_widgets()
+        for i, serves in enumerate(d.counters):
+            label = w("counter", n=i + 1) + ": " + " ".join(prefix[c] for c in serves if c in prefix)
+            b = _button(label, on=(i == self.counter_sel))
+            b.bind(on_release=lambda _b, n=i: self.select_counter(n))
+            scr.ids.counters.add_widget(b)
+        scr.ids.fields.clear_widgets()
+        for f in d.chosen():
+            b = _button(f"{f['prefix']} {f['name_vi']}", on=f["code"] in d.counters[self.counter_sel])
+            b.bind(on_release=lambda _b, code=f["code"]: self.toggle_serves(code))
+            scr.ids.fields.add_widget(b)
+
+    def select_counter(self, i: int) -> None:
+        self.counter_sel = i
+        self.refresh()
+
+    def toggle_serves(self, code: str) -> None:
+        serves = self.draft.counters[self.counter_sel]
+        if code in serves:
+            serves.remove(code)
+        else:
+            serves.append(code)
+        self.refresh()
+
+    # -- hours ---------------------------------------------------------------------
+    def _fill_hours(self) -> None:
+        scr, d = self.s["hours"], self.draft
+        scr.prompt = w("hours_prompt")
+        scr.saturday = d.saturday
+        scr.saturday_text = w("saturday_on" if d.saturday else "saturday_off")
+        grid = scr.ids.rows
+        grid.clear_widgets()
+        for key, part, end in HOURS:
+            label = KButton(text=w(key), bg=theme.rgba("bg"), color=theme.rgba("ink"), bold=False,
+                            size_hint_x=2.2, size_hint_min_y=0, halign="left")
+            grid.add_widget(label)
+            for delta, text in ((-15, "−"), (None, getattr(d, part)[end]), (15, "+")):
+                b = _button(text, size_hint_x=1 if delta is None else 0.7)
+                if delta is None:
+                    b.bg, b.color = theme.rgba("bg"), theme.rgba("ink")
+                else:
+                    b.bind(on_release=lambda _b, p=part, e=end, dl=delta: self.shift_hour(p, e, dl))
+                grid.add_widget(b)
+
+    def shift_hour(self, part: str, end: int, delta: int) -> None:
+        times = list(getattr(self.draft, part))
+        times[end] = hhmm(max(0, min(24 * 60 - 15, minutes(times[end]) + delta)))
+        setattr(self.draft, part, tuple(times))
+        self.refresh()
+
+    def toggle_saturday(self) -> None:
+        self.draft.saturday = not self.draft.saturday
+        self.refresh()
+
+    # -- PIN -------------------------------------------------------------------------
+    def _fill_pin(self) -> None:
+        scr = self.s["pin"]
+        if self.draft.pin:
+            scr.prompt = w("pin_set")
+        else:
+            scr.prompt = w("pin_again") if self.pin_first is not None else w("pin_first")
+        scr.dots = "•" * len(self.pin)
+        scr.note = w("pin_note")
+
+    def pin_key(self, k: str) -> None:
+        if k == "clear":
+            self.pin = ""
+        elif k == "ok":
+            if not 4 <= len(self.pin) <= 12:
+                self.root.message = w("pin_short")
+            elif self.pin_first is None:
+                self.pin_first, self.draft.pin, self.root.message = self.pin, "", ""
+            elif self.pin_first != self.pin:
+                log.info("wizard: the admin PIN's second entry differed; asked again")
+                self.pin_first, self.root.message = None, w("pin_mismatch")
+            else:
+                self.draft.pin, self.pin_first, self.root.message = self.pin, None, ""
+            self.pin = ""
+        elif len(self.pin) < 12:
+            self.pin += k
+            self.draft.pin = "" if self.pin_first is None else self.draft.pin
+        self.refresh()
+
+    # -- printer and voice ---------------------------------------------------------
+    def _fill_printer(self) -> None:
+        scr = self.s["printer"]
+        scr.prompt = w("printer_prompt")
+        scr.test_text = w("printer_test")
+        scr.ids.choices.clear_widgets()
+        for conn in self.printers:
+            b = _button(w("printer_none") if conn == "none" else conn, on=(conn == self.draft.printer))
+            b.bind(on_release=lambda _b, c=conn: self.choose_printer(c))
+            scr.ids.choices.add_widget(b)
+
+    def choose_printer(self, conn: str) -> None:
+        self.draft.printer = conn
+        self.s["printer"].result = ""
+        self.refresh()
+
+    def print_test(self) -> None:
+        """A test ticket through kiosk/printing, straight to the printer (no core runs yet)."""
+        from kiosk.printing.tools import PrintTestError, print_test
+        scr = self.s["printer"]
+        if self.draft.printer == "none":
+            scr.result = w("printer_absent")
+            return
+        scr.result = w("printer_testing")
+        cfg = self.draft.validate()
+        base = real_path(self.config_path).parent
+
+        def work() -> None:
+            try:
+                res = print_test(cfg, connection=self.draft.printer, base_dir=base, say=log.info)
+                text = (w("printer_printed", state=res.state, detail=res.detail, bytes=res.bytes_sent)
+                        if res.printed else w("printer_failed", state=res.state, detail=res.detail))
+            except (PrintTestError, OSError) as e:
+                res, text = None, w("printer_failed", state="error", detail=str(e))
+            Clock.schedule_once(lambda dt: self._printed(res, text))
+        threading.Thread(target=work, name="wizard-print-test", daemon=True).start()
+
+    def _printed(self, res: Any, text: str) -> None:
+        self.printed = res
+        self.s["printer"].result = text
+
+    def _sentence(self) -> str:
+        prefix = self.draft.chosen()[0]["prefix"] if self.draft.chosen() else "A"
+        return w("voice_sentence", label=f"{prefix}001")
+
+    def _fill_voice(self) -> None:
+        scr = self.s["voice"]
+        scr.prompt, scr.sentence, scr.test_text = w("voice_prompt"), self._sentence(), w("voice_test")
+
+    def voice_test(self) -> None:
+        from kiosk.ui.voice import Guide
+        if self.guide is None:
+            cfg = self.draft.validate()
+            self.guide = Guide(cfg, make=self.guide_make or self._make_voice)
+        self.s["voice"].result = w("voice_speaking")
+        before = len(self.guide.spoken) + len(self.guide.failed)
+        self.guide.say(self._sentence())
+
+        def poll(dt) -> bool:
+            if len(self.guide.spoken) + len(self.guide.failed) == before:
+                return True
+            if self.guide.failed and len(self.guide.failed) + len(self.guide.spoken) > before \
+                    and (not self.guide.spoken or self.guide.failed[-1][0] == self._sentence()):
+                self.s["voice"].result = w("voice_failed", why=self.guide.failed[-1][1])
+            else:
+                self.spoken = Path(self.guide.spoken[-1][2])
+                self.s["voice"].result = w("voice_done", name=self.spoken.name)
+            return False
+        Clock.schedule_interval(poll, 0.1)
+
+    def _make_voice(self, cfg):
+        from display import announcer
+        if self.voice_dir is not None:
+            return announcer.from_config(cfg, output_dir=self.voice_dir)
+        return announcer.from_config(cfg, fallback_dir=real_path(self.config_path).parent / "voice-test")
+
+    # -- the end -------------------------------------------------------------------
+    def _fill_summary(self) -> None:
+        d = self.draft
+        self.s["summary"].prompt = w("summary_prompt")
+        prefix = {f["code"]: f["prefix"] for f in d.chosen()}
+        hours = f"{d.morning[0]}–{d.morning[1]}, {d.afternoon[0]}–{d.afternoon[1]}" + (" · T7" if d.saturday else "")
+        lines = [w("sum_name", commune=d.commune, centre=d.centre),
+                 w("sum_fields", list=", ".join(f"{f['prefix']} {f['name_vi']}" for f in d.chosen())),
+                 w("sum_counters", n=len(d.counters), list="; ".join(
+                     f"{i}: {' '.join(prefix[c] for c in cs if c in prefix)}" for i, cs in enumerate(d.counters, 1))),
+                 w("sum_hours", hours=hours),
+                 w("sum_printer", printer=w("printer_none") if d.printer == "none" else d.printer,
+                   site_id=d.config()["site"]["id"])]
+        grid = self.s["summary"].ids.lines
+        grid.clear_widgets()
+        for line in lines:
+            grid.add_widget(KButton(text=line, bg=theme.rgba("bg"), color=theme.rgba("ink"), bold=False,
+                                    halign="left", size_hint_min_y=0))
+
+    def finish(self) -> None:
+        try:
+            paths = save(self.draft, self.config_path)
+            cfg = site_config.load(paths["config"])
+        except (site_config.ConfigError, OSError, ValueError) as e:
+            log.error("wizard: the site config was not written: %s", e)
+            self.root.message = w("save_failed", why=str(e).splitlines()[-1])
+            return
+        log.warning("wizard: site config written to %s (site %s); first admin and PIN hash beside it",
+                    paths["config"], cfg.site.id)
+        self.sm.current = "starting"
+        self.root.message = ""
+        self.refresh()
+        st = self.s["starting"]
+        st.title, st.detail = w("starting"), w("wait_password")
+        st.ids.spinner.start()
+        self.on_saved(cfg)
+
+    def waiting_for(self, what: str) -> None:
+        self.s["starting"].detail = w(what)
