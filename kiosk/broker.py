@@ -69,6 +69,7 @@ def acl_text(prefix: str, users: list[str], superusers: Sequence[str] = (),
                     f"topic read {p}/counter/+/state",
                     f"topic read {p}/display/snapshot",
                     f"topic read {p}/queue/summary",
+                    f"topic read {p}/config/site",
                     f"topic read {p}/presence/#",
                     f"topic readwrite {p}/presence/{u}"]
         elif u == "web":
@@ -85,11 +86,14 @@ def acl_text(prefix: str, users: list[str], superusers: Sequence[str] = (),
                     f"topic read {p}/ticket/reply/{u}",
                     f"topic read {p}/queue/summary",
                     f"topic read {p}/printer/status",
+                    f"topic read {p}/config/site",
                     f"topic read {p}/presence/core",
                     f"topic readwrite {p}/presence/{u}"]
         elif u.startswith("display-"):
             # A display only reads; its own presence is the one thing it writes.
+            # display/# holds display/voice (the admin's voice test) too.
             out += [f"topic read {p}/display/#",
+                    f"topic read {p}/config/site",
                     f"topic read {p}/event/call",
                     f"topic read {p}/queue/summary",
                     f"topic read {p}/presence/#",
@@ -101,6 +105,7 @@ def acl_text(prefix: str, users: list[str], superusers: Sequence[str] = (),
                     f"topic write {p}/counter/{n}/rating",
                     f"topic read {p}/counter/{n}/state",
                     f"topic read {p}/counter/{n}/reply",
+                    f"topic read {p}/config/site",
                     f"topic readwrite {p}/presence/{u}"]
         else:
             raise BrokerError(f"no ACL rule for user {u!r}")

@@ -50,6 +50,8 @@ TOPICS: list[TopicSpec] = [
     TopicSpec("printer/status", "core -> consoles, dashboards", True, 1),
     TopicSpec("event/alert", "core -> staff consoles, dashboards", False, 1),
     TopicSpec("site/info", "core -> provincial aggregator", True, 1),
+    TopicSpec("config/site", "core -> kiosks, displays, bridge, web, CLI", True, 1),
+    TopicSpec("display/voice", "core -> displays, speakers", False, 1),
 ]
 
 
@@ -130,6 +132,14 @@ class Topics:
     @property
     def site_info(self) -> str:
         return self._t("site/info")
+
+    @property
+    def config_site(self) -> str:
+        return self._t("config/site")
+
+    @property
+    def display_voice(self) -> str:
+        return self._t("display/voice")
 
     def counter_of(self, topic: str, leaf: str = "command") -> int | None:
         """3 for ``<prefix>/counter/3/<leaf>``; None when it is not one.
@@ -267,7 +277,8 @@ class RatingPress(_Pressed):
 class CoreCommand(_Inbound):
     command_id: MessageId
     action: Literal["close_day", "issue", "republish", "reprint", "notice", "login", "logout",
-                    "official_add", "official_pin", "official_active"]
+                    "official_add", "official_pin", "official_active", "config_apply",
+                    "config_restore", "print_test", "voice_test"]
     field: str | None = None
     priority: str | None = None
     # reprint: a ticket label ("A013") or id ("20261127-A013") of today.
@@ -286,9 +297,23 @@ class CoreCommand(_Inbound):
     pin_hash: str | None = Field(default=None, max_length=200)
     active: bool | None = None
     source: str = Field(default="", max_length=64)
+    # The site config (admins): who saves, the hash of the config the editor
+    # loaded, and the whole config as TOML would parse it; or a version to restore.
+    by: str = Field(default="", max_length=32, pattern=r"^[A-Za-z0-9_.-]*$")
+    base: str | None = Field(default=None, max_length=64)
+    config: dict[str, Any] | None = None
+    version: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _arguments(self) -> "CoreCommand":
+        if self.action in ("config_apply", "config_restore") and not self.by:
+            raise ValueError(f"action {self.action!r} needs 'by' (who saves it)")
+        if self.action == "config_apply" and (self.config is None or self.base is None):
+            raise ValueError("action 'config_apply' needs 'config' and 'base'")
+        if self.action == "config_restore" and self.version is None:
+            raise ValueError("action 'config_restore' needs 'version'")
+        if self.action == "voice_test" and not self.text:
+            raise ValueError("action 'voice_test' needs 'text'")
         if self.action == "issue" and not self.field:
             raise ValueError("action 'issue' needs 'field'")
         if self.action == "reprint" and not self.ticket:

@@ -36,13 +36,14 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "core": (["#"], ["#"]),
     "cli": (["core/command", "counter/+/command", "event/ticket", "event/rating", "presence/cli"],
             ["core/reply", "counter/+/reply", "counter/+/state", "display/snapshot", "queue/summary",
-             "presence/#"]),
+             "config/site", "presence/#"]),
     "web": (["counter/+/command", "core/command", "presence/web"], ["#"]),
     "kiosk": (["ticket/request/{me}", "presence/{me}"],
-              ["ticket/reply/{me}", "queue/summary", "printer/status", "presence/core", "presence/{me}"]),
-    "display": (["presence/{me}"], ["display/#", "event/call", "queue/summary", "presence/#"]),
+              ["ticket/reply/{me}", "queue/summary", "printer/status", "config/site", "presence/core",
+               "presence/{me}"]),
+    "display": (["presence/{me}"], ["display/#", "config/site", "event/call", "queue/summary", "presence/#"]),
     "counter": (["counter/{n}/command", "counter/{n}/rating", "presence/{me}"],
-                ["counter/{n}/state", "counter/{n}/reply", "presence/{me}"]),
+                ["counter/{n}/state", "counter/{n}/reply", "config/site", "presence/{me}"]),
 }
 # Logins under test: every role, and two of each device kind, so that each
 # has someone else's topics to try.

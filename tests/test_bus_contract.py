@@ -45,6 +45,9 @@ def test_every_documented_topic_carries_traffic(rig, bus, site):
         box.publish("counter/1/rating", {"rating_id": "box-1:ab:1", "level": 1, "device": "box-1", "boot": 171, "device_time_ms": 5000})
     spy.publish("core/command", {"command_id": "k1", "action": "notice", "text": "Xin chào"})
     spy.wait_for(lambda t, b: t == "core/reply")
+    spy.publish("core/command", {"command_id": "k2", "action": "voice_test", "by": "qt01",
+                                 "text": "Mời công dân có số thứ tự A001 đến quầy số 1"})
+    spy.wait_for(lambda t, b: t == "display/voice")
     time.sleep(0.3)
     seen = {t for t, _, _ in spy.messages}
     missing = [s.pattern for s in contract.TOPICS

@@ -26,7 +26,10 @@ from kiosk.contract import PayloadError
               help="Override [printer] connection (e.g. sim:DIR); 'none' runs without a printer.")
 @click.option("--log-level", default="INFO", show_default=True)
 def core(cfg, db_path: str, mqtt: dict, printer_conn: str | None, log_level: str) -> None:
-    """Run the core service: the only writer, on the bus, printing tickets."""
+    """Run the core service: the only writer, on the bus, printing tickets.
+
+    It owns the site file too: admins' changes are written there, and
+    SIGHUP reads it again (docs/config.md, "Changing a running centre")."""
     from kiosk.core.engine import Engine
     from kiosk.core.service import CoreService
     from kiosk.core.store import Store
@@ -35,9 +38,11 @@ def core(cfg, db_path: str, mqtt: dict, printer_conn: str | None, log_level: str
     store = Store(db_path)
     engine = Engine(cfg, store)
     service = CoreService(cfg, engine, host=host, port=port, username=user, password=password,
-                          printer=open_printer(cfg, printer_conn))
+                          printer=open_printer(cfg, printer_conn),
+                          config_path=click.get_current_context().params["config_path"])
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())
+    signal.signal(signal.SIGHUP, lambda *_: service.reread())
     service.start()
     try:
         service.run()

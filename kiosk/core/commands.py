@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel
 
@@ -124,6 +124,12 @@ class Commands:
         self.engine = engine
         self.printing = printing
         self.topics = Topics(config.topic_prefix)
+        # The running centre's config and history (kiosk/core/commands_config.py),
+        # and what switches every holder of the config to a new one and says
+        # what to publish (the core service); without them (the command line
+        # with no core running) a config command is refused.
+        self.live: Any = None
+        self.on_config: Callable[[SiteConfig], list[tuple[str, Any, bool]]] | None = None
 
     def _seen(self, key: str) -> dict[str, Any] | None:
         """The reply stored for ``key`` within the command memory, if any."""
@@ -205,6 +211,14 @@ class Commands:
                            messages=[(self.topics.display_notice, {"text": cmd.text}, True)])
         if cmd.action == "reprint":
             return self._reprint(cmd, key, reply_to)
+        if cmd.action in ("config_apply", "config_restore"):
+            return self._config(cmd, key, reply_to)
+        if cmd.action == "voice_test":
+            # The core cannot hear the speaker: ok once it is on the bus.
+            voice = {"id": cmd.command_id, "text": cmd.text, "at": self.engine.clock()}
+            return Outcome(reply_to, done, messages=[(self.topics.display_voice, voice, False)])
+        if cmd.action == "print_test":
+            return self._print_test(cmd, reply_to)
         if cmd.action.startswith("official_"):
             return self._roster(cmd, key, reply_to)
         if cmd.action == "login" and cmd.pin is not None and \
@@ -247,6 +261,31 @@ class Commands:
             reply.update(refusals.error("roster", str(e)))
         store.remember_reply(key, self.engine.clock(), reply)
         return Outcome(reply_to, reply)
+
+    def _config(self, cmd: CoreCommand, key: str, reply_to: str) -> Outcome:
+        """A change of the site config (admins), applied live or refused."""
+        base = {"command_id": cmd.command_id, "action": cmd.action}
+        if self.live is None or self.on_config is None:
+            return Outcome(reply_to, {**base, **refusals.error(
+                "no_core", "the site config is changed through the running core")})
+        kwargs = dict(by=cmd.by, key=key, reply=base, state=self.engine.queue.state,
+                      mono=self.engine.monotonic())
+        if cmd.action == "config_apply":
+            body, new = self.live.apply(cmd.config, base=cmd.base, **kwargs)
+        else:
+            body, new = self.live.restore(cmd.version, **kwargs)
+        if new is None:
+            return Outcome(reply_to, body)
+        # Everything after this command runs on the new config.
+        return Outcome(reply_to, body, messages=self.on_config(new), republish=True)
+
+    def _print_test(self, cmd: CoreCommand, reply_to: str) -> Outcome:
+        """The sample ticket on the core's printer; the reply waits for the printer."""
+        base = {"command_id": cmd.command_id, "action": "print_test"}
+        if not self.printing:
+            return Outcome(reply_to, {**base, **refusals.error(
+                "no_printer", "this core runs without a printer", printer=dict(printq.NO_PRINTER))})
+        return Outcome(reply_to, print_job=PrintJob({}, 0, reply=base, reply_to=reply_to, test=True))
 
     def _reprint(self, cmd: CoreCommand, key: str, reply_to: str) -> Outcome:
         state = self.engine.queue.state

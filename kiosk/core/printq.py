@@ -38,6 +38,8 @@ class PrintJob:
     reply: dict | None = None
     reply_to: str | None = None
     key: str | None = None
+    # The admin's print test: the sample ticket, no print_jobs row.
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ class PrintWorker(threading.Thread):
 
     def _print(self, job: PrintJob) -> Any:
         try:
-            from kiosk.printing.tools import view_from_ticket
+            from kiosk.printing.tools import sample_view, view_from_ticket
+            if job.test:
+                return self.printer.print_ticket(sample_view(self.config))
             return self.printer.print_ticket(
                 view_from_ticket(self.config, job.ticket, reprint=job.reprint))
         except Exception as e:  # a bug in rendering must not lose the ticket
@@ -104,6 +108,27 @@ class PrintWorker(threading.Thread):
             from kiosk.printing.status import PrinterStatus
             log.exception("printer status failed")
             return PrinterStatus("unknown", f"status query failed: {e}")
+
+
+def retune(printer: Any, section: Any) -> None:
+    """A running printer takes new [printer] settings (profile, mode, font,
+    QR, timeout); its connection stays (a restart changes it)."""
+    from kiosk.printing import profiles
+    from kiosk.printing.render import TicketRenderer
+    profile = profiles.get(section.profile)
+    printer.renderer = TicketRenderer(profile, section.mode, font=section.font, qr=section.qr)
+    printer.profile, printer.timeout = profile, section.timeout_s
+
+
+def test_reply(job: PrintJob, result: Any, at: float) -> dict[str, Any]:
+    """The reply to ``print_test``, from the attempt."""
+    printer = {"state": result.state, "detail": result.detail, "at": at}
+    if result.printed:
+        return {**job.reply, "ok": True, "printer": printer}
+    from kiosk.printing.status import MESSAGE_VI
+    return {**job.reply, "ok": False, "error": {
+        "code": "not_printed", "message": f"{MESSAGE_VI.get(result.state, result.state)}: "
+        f"{result.detail}", "printer": printer}}
 
 
 # ------------------------------------------------------- a print on the bus

@@ -13,7 +13,8 @@ a sound phucvu database of a schema this code knows.
 - ``commands``: each command's reply, stored with its effect, so a
   redelivered command gets the same reply;
 - ``officials``, ``print_jobs``, ``rejected``: the roster, every print
-  attempt, and every message the core could not take.
+  attempt, and every message the core could not take;
+- ``config_versions``: every site config the core ran, with who saved it.
 """
 from __future__ import annotations
 
@@ -164,6 +165,19 @@ MIGRATIONS: list[str] = [
         topic TEXT NOT NULL,
         payload BLOB NOT NULL,
         reason TEXT NOT NULL
+    );
+    """,
+    # 7: the site config's history.  Every version the core ran, who saved it
+    # and what it changed; the core is its only writer, the admin pages read
+    # it and restore from it (kiosk/core/commands_config.py).
+    """
+    CREATE TABLE config_versions (
+        version INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        by TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        toml TEXT NOT NULL,
+        changes TEXT NOT NULL
     );
     """,
 ]

@@ -11,9 +11,10 @@ Threads, and why:
 - the printer thread (when a printer is configured) prints after the ticket
   is committed and reports back through the inbox.
 
-The inbox holds typed items: ``Inbound`` (a message and how to acknowledge
-it), ``Connected``, and the printer thread's ``Printed`` and
-``PrinterReport`` (kiosk/core/printq.py).
+The inbox holds typed items (kiosk/core/service_inbox.py): ``Inbound`` (a
+message and how to acknowledge it), ``Connected``, ``Reread`` (SIGHUP: the
+site file again, kiosk/core/service_config.py), and the printer thread's
+``Printed`` and ``PrinterReport`` (kiosk/core/printq.py).
 
 A command id seen before gets the stored reply and is not applied again
 (QoS 1 redelivers; a bridge that restarts re-sends).  On every (re)connect
@@ -33,18 +34,19 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from kiosk import contract
 from kiosk.config import SiteConfig
 from kiosk.contract import Topics
-from kiosk.core import printq, views
+from kiosk.core import printq, refusals, service_config, views
 from kiosk.core.commands import Commands, Outcome
 from kiosk.core.domain import public_event
 from kiosk.core.engine import Engine
+from kiosk.core.commands_config import LiveConfig, take_first_admin
 from kiosk.core.printq import Printed, PrinterReport, PrintJob, PrintWorker
 from kiosk.core.service_board import DayRatings
+from kiosk.core.service_inbox import Connected, Inbound, Reread, Stop
 
 log = logging.getLogger("phucvu.core")
 
@@ -61,31 +63,6 @@ VIEWS_EVERY_S = 0.5
 _CALLS = ("ticket_called", "ticket_recalled")
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """A message from the broker, with what acknowledging it takes.
-
-    ``connection`` numbers the connection that brought it: a message is
-    acknowledged on that connection only, never on a later one where its
-    packet id may name another message (the broker redelivers it instead).
-    """
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    connection: int
-
-
-@dataclass(frozen=True)
-class Connected:
-    """The broker took the core (again): subscriptions are made, retained state is due."""
-
-
-@dataclass(frozen=True)
-class _Stop:
-    pass
-
-
 class CoreService:
     """The command pipeline (``Commands``) on the broker: one connection, the
     service thread's loop, acknowledgements after the commit, and every
@@ -93,7 +70,8 @@ class CoreService:
 
     def __init__(self, config: SiteConfig, engine: Engine, *, host: str, port: int,
                  username: str, password: str, device: str = "core",
-                 printer: Any = None, monotonic: Callable[[], float] = time.monotonic):
+                 printer: Any = None, monotonic: Callable[[], float] = time.monotonic,
+                 config_path: str | None = None):
         self.config = config
         self.engine = engine
         self.commands = Commands(config, engine, printing=printer is not None)
@@ -120,6 +98,11 @@ class CoreService:
         self._views_next = 0.0
         self._views_due: float | None = None
         self.day_ratings = DayRatings(engine)
+        # The site file and its history: live changes, config/site, SIGHUP.
+        self.live: LiveConfig | None = None
+        if config_path is not None:
+            self.live = LiveConfig(config_path, config, engine.store, engine.clock)
+            self.commands.live, self.commands.on_config = self.live, self.use
         self.client = contract.mqtt_client(username, username=username,
                                            password=password, prefix=config.topic_prefix,
                                            device=device, keepalive=config.mqtt.keepalive,
@@ -138,6 +121,9 @@ class CoreService:
                         "it waits in the reprint queue", t["label"])
         if forgotten := self.commands.forget_old_replies():
             log.info("forgot %d command replies past their memory", forgotten)
+        if self.live is not None:
+            take_first_admin(self.live.path, self.engine.store)
+            self.live.start()
         if self.printer is not None:
             self.print_worker = PrintWorker(self.printer, self.config, report=self.inbox.put,
                                             poll_s=self.config.mqtt.keepalive)
@@ -146,7 +132,15 @@ class CoreService:
         self.client.loop_start()
 
     def stop(self) -> None:
-        self.inbox.put(_Stop())
+        self.inbox.put(Stop())
+
+    def reread(self) -> None:
+        """SIGHUP (from a signal handler: only queues it for the service thread)."""
+        self.inbox.put(Reread())
+
+    def use(self, new: SiteConfig) -> list[tuple[str, Any, bool]]:
+        """Every holder of the config switched to ``new`` (service_config.switch)."""
+        return service_config.switch(self, new)
 
     def close(self) -> None:
         if self.print_worker is not None:
@@ -186,7 +180,7 @@ class CoreService:
                 item = self._held.pop() if self._held else self.inbox.get(timeout=timeout)
             except queue.Empty:
                 item = None
-            if isinstance(item, _Stop):
+            if isinstance(item, Stop):
                 notify.stopping("stopping")
                 notify.close()
                 return
@@ -229,7 +223,9 @@ class CoreService:
         database and the messages are handled again one by one, each with
         its own commit, as if they had come singly."""
         outcomes = None
-        if len(batch) > 1:
+        # A config change writes the site file and is committed on its own:
+        # never inside a group commit, which could still be undone after it.
+        if len(batch) > 1 and not any(self._config_change(m) for m in batch):
             try:
                 with self.engine.store.group():
                     outcomes = self._handle_each(batch)
@@ -248,6 +244,10 @@ class CoreService:
         for msg in batch:
             self._ack(msg)
 
+    def _config_change(self, msg: Inbound) -> bool:
+        return msg.topic == self.topics.core_command and \
+            refusals.peek(msg.payload, "action") in ("config_apply", "config_restore")
+
     def _handle_each(self, batch: list[Inbound]) -> list[Outcome]:
         outcomes = []
         for msg in batch:
@@ -263,14 +263,14 @@ class CoreService:
                     log.exception("could not reply to %s after an internal error", msg.topic)
         return outcomes
 
-    def _take(self, item: Connected | Printed | PrinterReport) -> None:
+    def _take(self, item: Connected | Printed | PrinterReport | Reread) -> None:
         """One internal item of the inbox; never dies on one, the log line says which."""
         try:
             self._internal(item)
         except Exception:
             log.exception("failed to handle %s", type(item).__name__)
 
-    def _internal(self, item: Connected | Printed | PrinterReport) -> None:
+    def _internal(self, item: Connected | Printed | PrinterReport | Reread) -> None:
         match item:
             case Connected():
                 self._connected()
@@ -278,6 +278,12 @@ class CoreService:
                 self._printed(job, result)
             case PrinterReport(status=status):
                 self._printer_report(status)
+            case Reread():
+                self._reread()
+
+    def _reread(self) -> None:
+        for topic, body, retain in service_config.reread(self):
+            self._publish(topic, body, retain=retain)
 
     # ---------------------------------------------------------------- paho
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
@@ -315,6 +321,8 @@ class CoreService:
         # What the provincial aggregator needs to judge this site's events.
         self._publish(self.topics.site_info, contract.site_info(self.config, self.engine.clock()),
                       retain=True)
+        if self.live is not None:
+            self._publish(self.topics.config_site, self.live.payload(), retain=True)
         if self.printer_status is not None:
             self._publish(self.topics.printer_status, self.printer_status, retain=True)
         while self.interrupted:
@@ -326,6 +334,10 @@ class CoreService:
 
     def _printed(self, job: PrintJob, result: Any) -> None:
         now = self.engine.clock()
+        if job.test:
+            self._printer_report(result)
+            self._publish(job.reply_to, printq.test_reply(job, result, now))
+            return
         reply = printq.record(self.engine.store, job, result, now)
         self._printer_report(result)
         if not result.printed:

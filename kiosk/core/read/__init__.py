@@ -124,6 +124,13 @@ class Reader:
     def officials(self) -> list[dict[str, Any]]:
         return self._read(queries.officials)
 
+    def config_versions(self, limit: int = 100, with_toml: bool = False) -> list[dict[str, Any]]:
+        """The site config's history, newest first (the admin pages' history)."""
+        return self._read(queries.config_versions, limit, with_toml)
+
+    def config_version(self, version: int) -> dict[str, Any] | None:
+        return self._read(queries.config_version, version)
+
     def uncounted_presses(self, start: float, end: float) -> int:
         return self._read(queries.uncounted_presses, start, end)
 

@@ -246,3 +246,37 @@ def ratings_by_official(conn: sqlite3.Connection, start: float,
     return conn.execute(
         "SELECT official, level, count(*) FROM ratings WHERE counted = 1 AND at >= ? AND at < ? "
         "GROUP BY official, level ORDER BY official, level", (start, end)).fetchall()
+
+
+_VERSION_COLUMNS = ("version", "at", "by", "hash", "changes")
+
+
+def _version_row(row: tuple, with_toml: bool) -> dict[str, Any]:
+    out = dict(zip(_VERSION_COLUMNS, row))
+    out["changes"] = json.loads(out["changes"])
+    if with_toml:
+        out["toml"] = row[len(_VERSION_COLUMNS)]
+    return out
+
+
+def config_versions(conn: sqlite3.Connection, limit: int = 100,
+                    with_toml: bool = False) -> list[dict[str, Any]]:
+    """The site config's history, newest first (``config_versions``, schema 7);
+    an older core's file has none."""
+    cols = ", ".join(_VERSION_COLUMNS + (("toml",) if with_toml else ()))
+    try:
+        rows = conn.execute(f"SELECT {cols} FROM config_versions ORDER BY version DESC LIMIT ?",
+                            (limit,)).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    return [_version_row(r, with_toml) for r in rows]
+
+
+def config_version(conn: sqlite3.Connection, version: int) -> dict[str, Any] | None:
+    """One version of the site config, with its TOML text."""
+    try:
+        row = conn.execute(f"SELECT {', '.join(_VERSION_COLUMNS)}, toml FROM config_versions "
+                           "WHERE version = ?", (version,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return _version_row(row, True) if row else None
