@@ -49,7 +49,10 @@ def test_site_id_and_the_first_spread():
     assert site_id("Xã") == "xa"
     assert spread(["a", "b", "c"], 2) == [["a", "c"], ["b"]]
     assert spread(["a", "b"], 3) == [["a"], ["b"], ["a"]]
-    d = Draft(commune="Xã A", centre="TT")
+    d = Draft(commune="Xã A", centre="TT", saturday=True)
+    assert [(h["days"], h["open"], h["close"]) for h in d.hours()] == [
+        (["mon", "tue", "wed", "thu", "fri", "sat"], "07:00", "11:30"),
+        (["mon", "tue", "wed", "thu", "fri"], "13:30", "17:00")]
     d.set_counters(2)
     d.counters[1] = []
     assert d.problems() == ["Chưa có quầy nào phục vụ «Chứng thực»",
@@ -181,12 +184,22 @@ def test_from_an_empty_directory_to_a_served_ticket(window, tmp_path, capsys):
                                      ["dat-dai", "tu-phap"]]
         mark("counters")
         tap(wz.root.ids.next)
-        # (d) hours: Saturday morning on, the afternoon closes at 17:15.
+        # (d) hours: open every day around the clock, so that this test's
+        # ticket is issued whatever the hour it runs at (as the demo centre).
         assert wz.current == "hours"
         tap(wz.s["hours"].ids.saturday)
-        rows = list(reversed(wz.s["hours"].ids.rows.children))
-        tap(rows[15])           # the '+' of "Chiều đóng cửa"
-        assert wz.draft.afternoon == ("13:30", "17:15") and wz.draft.saturday
+        assert wz.draft.saturday
+        tap(button(wz.s["hours"].ids.days, "T7"))
+        tap(button(wz.s["hours"].ids.days, "CN"))
+
+        def hour_key(row: int, plus: bool, times: int):
+            for _ in range(times):      # (each touch rebuilds the rows)
+                tap(list(reversed(wz.s["hours"].ids.rows.children))[4 * row + (3 if plus else 1)])
+        hour_key(0, False, 15)          # 07:00 -> 00:00, and one more touch stays at 00:00
+        hour_key(1, True, 1)            # 11:30 -> 12:00
+        hour_key(2, False, 3)           # 13:30 -> 12:00
+        hour_key(3, True, 15)           # 17:00 -> 24:00, not beyond
+        assert (wz.draft.morning, wz.draft.afternoon) == (("00:00", "12:00"), ("12:00", "24:00"))
         tap(wz.root.ids.next)
         # (e) the PIN twice; a different second entry is refused.
         assert wz.current == "pin"
@@ -240,9 +253,9 @@ def test_from_an_empty_directory_to_a_served_ticket(window, tmp_path, capsys):
         assert [f.name_vi for f in cfg.fields][1] == "Chứng thực bản sao"
         assert [c.fields for c in cfg.counters][2] == ["dat-dai", "tu-phap"]
         assert cfg.printer.connection == f"serial:{sim.path}"
-        assert [(s.days, s.open, s.close) for s in cfg.hours] == [
-            (["mon", "tue", "wed", "thu", "fri", "sat"], "07:00", "11:30"),
-            (["mon", "tue", "wed", "thu", "fri"], "13:30", "17:15")]
+        week = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        assert [(s.days, s.open, s.close) for s in cfg.hours] == [(week, "00:00", "12:00"),
+                                                                   (week, "12:00", "24:00")]
         for name in ("first-admin.json", "kiosk-admin.pin_hash"):
             assert (data / name).stat().st_mode & 0o777 == 0o600, name
         first = json.loads((data / "first-admin.json").read_text())

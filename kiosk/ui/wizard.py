@@ -167,6 +167,8 @@ class Wizard:
             am, pm = [tuple(map(minutes, x)) for x in (d.morning, d.afternoon)]
             if not (am[0] < am[1] <= pm[0] < pm[1]):
                 return w("bad_hours")
+            if not d.days:
+                return w("need_days")
         if name == "pin" and not d.pin:
             return w("need_pin")
         return ""
@@ -337,13 +339,18 @@ class Wizard:
         scr.prompt = w("hours_prompt")
         scr.saturday = d.saturday
         scr.saturday_text = w("saturday_on" if d.saturday else "saturday_off")
+        scr.ids.days.clear_widgets()
+        for day in site_config.WEEKDAYS:
+            b = _button(w(f"day_{day}"), on=day in d.days)
+            b.bind(on_release=lambda _b, dd=day: self.toggle_day(dd))
+            scr.ids.days.add_widget(b)
         grid = scr.ids.rows
         grid.clear_widgets()
         for key, part, end in HOURS:
             label = KButton(text=w(key), bg=theme.rgba("bg"), color=theme.rgba("ink"), bold=False,
                             size_hint_x=2.2, size_hint_min_y=0, halign="left")
             grid.add_widget(label)
-            for delta, text in ((-15, "−"), (None, getattr(d, part)[end]), (15, "+")):
+            for delta, text in ((-30, "−"), (None, getattr(d, part)[end]), (30, "+")):
                 b = _button(text, size_hint_x=1 if delta is None else 0.7)
                 if delta is None:
                     b.bg, b.color = theme.rgba("bg"), theme.rgba("ink")
@@ -351,9 +358,15 @@ class Wizard:
                     b.bind(on_release=lambda _b, p=part, e=end, dl=delta: self.shift_hour(p, e, dl))
                 grid.add_widget(b)
 
+    def toggle_day(self, day: str) -> None:
+        days = self.draft.days
+        days.remove(day) if day in days else days.append(day)
+        self.refresh()
+
     def shift_hour(self, part: str, end: int, delta: int) -> None:
         times = list(getattr(self.draft, part))
-        times[end] = hhmm(max(0, min(24 * 60 - 15, minutes(times[end]) + delta)))
+        # 24:00 only as a closing time, as the config allows.
+        times[end] = hhmm(max(0, min(24 * 60 if end else 24 * 60 - 30, minutes(times[end]) + delta)))
         setattr(self.draft, part, tuple(times))
         self.refresh()
 
@@ -471,7 +484,9 @@ class Wizard:
         d = self.draft
         self.s["summary"].prompt = w("summary_prompt")
         prefix = {f["code"]: f["prefix"] for f in d.chosen()}
-        hours = f"{d.morning[0]}–{d.morning[1]}, {d.afternoon[0]}–{d.afternoon[1]}" + (" · T7" if d.saturday else "")
+        days = " ".join(w(f"day_{x}") for x in site_config.WEEKDAYS if x in d.days)
+        hours = (f"{days}: {d.morning[0]}–{d.morning[1]}, {d.afternoon[0]}–{d.afternoon[1]}"
+                 + (f" · {w('day_sat')} {d.morning[0]}–{d.morning[1]}" if d.saturday and "sat" not in d.days else ""))
         lines = [w("sum_name", commune=d.commune, centre=d.centre),
                  w("sum_fields", list=", ".join(f"{f['prefix']} {f['name_vi']}" for f in d.chosen())),
                  w("sum_counters", n=len(d.counters), list="; ".join(

@@ -96,7 +96,8 @@ class Draft:
     counters: list[list[str]] = field(default_factory=list)
     morning: tuple[str, str] = ("07:00", "11:30")
     afternoon: tuple[str, str] = ("13:30", "17:00")
-    saturday: bool = False
+    saturday: bool = False      # Saturday morning besides ``days``
+    days: list[str] = field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
     pin: str = ""
     printer: str = "none"
     local: dict[str, Any] = field(default_factory=lambda: json.loads(json.dumps(KIOSK_BOX_LOCAL)))
@@ -120,8 +121,9 @@ class Draft:
         return out
 
     def hours(self) -> list[dict[str, Any]]:
-        days = ["mon", "tue", "wed", "thu", "fri"]
-        return [{"days": days + (["sat"] if self.saturday else []),
+        days = [d for d in site_config.WEEKDAYS if d in self.days]
+        morning = days + (["sat"] if self.saturday and "sat" not in days else [])
+        return [{"days": [d for d in site_config.WEEKDAYS if d in morning],
                  "open": self.morning[0], "close": self.morning[1]},
                 {"days": days, "open": self.afternoon[0], "close": self.afternoon[1]}]
 
