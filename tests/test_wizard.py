@@ -147,6 +147,12 @@ def test_from_an_empty_directory_to_a_served_ticket(window, tmp_path, capsys):
     broker = core = None
     try:
         pump(timeout=0.3)
+        # The wizard speaks English too, and back.
+        tap(wz.root.ids.lang)
+        assert (wz.root.title, wz.root.next_text, wz.s["name"].ids.kb.keys[" "].text) == \
+            ("First-run setup", "Next", "Space")
+        tap(wz.root.ids.lang)
+        assert (wz.root.title, wz.root.lang_text) == ("Cài đặt ban đầu", "English")
         # (a) names: the commune typed; the centre's name follows it.
         assert wz.current == "name"
         tap(wz.root.ids.next)
@@ -317,3 +323,132 @@ def test_from_an_empty_directory_to_a_served_ticket(window, tmp_path, capsys):
         if broker is not None:
             broker.stop()
         sim.close()
+
+
+# ----------------------------------------------------------------- text fitting
+FIT_SIZES = ((800, 480), (1280, 800), (1920, 1080), (1080, 1920))
+
+
+@pytest.mark.parametrize("size", FIT_SIZES, ids=[f"{w}x{h}" for w, h in FIT_SIZES])
+def test_every_wizard_step_and_settings_screen_fits(size, tmp_path):
+    """Each size in its own process, as tests/test_kiosk_fit.py does (SDL's
+    offscreen surface keeps its first size)."""
+    from kiosk.ui.screenshots import SETTINGS_SCREENS, WIZARD_STEPS
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KIVY_HOME": str(tmp_path / "kivy")}
+    done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--wizard", "--check",
+                           "--size", f"{size[0]}x{size[1]}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [x for x in done.stdout.splitlines() if x.startswith("FIT ")]
+    assert line, done.stdout[-2000:] + done.stderr[-2000:]
+    found = json.loads(line[-1][4:])
+    assert sorted(found) == sorted([f"wizard-{s}" for s in WIZARD_STEPS] + list(SETTINGS_SCREENS))
+    bad = [f"{screen}: {p}" for screen, ps in found.items() for p in ps]
+    assert not bad, f"{size[0]}x{size[1]}:\n" + "\n".join(bad)
+
+
+# ----------------------------------------------------------------- settings behind the PIN
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def corner_gesture(root, window):
+    from kivy.tests.common import UnitTestTouch
+    for _ in range(5):
+        t = UnitTestTouch(10, window.height - 10)
+        t.touch_down()
+        t.touch_up()
+    pump(timeout=0.05)
+
+
+def test_settings_behind_the_admin_pin(window, tmp_path):
+    from kiosk import config as site_config
+    from kiosk.ui import flow
+    from kiosk.ui.root import KioskRoot
+    from kiosk.ui.settings import attach_settings
+    from tests.conftest import DEMO_SITE
+
+    cfg = site_config.load(DEMO_SITE)
+    site = tmp_path / "etc" / "site.toml"
+    (tmp_path / "etc").mkdir()
+    clock = _Clock()
+    closed: list[bool] = []
+    root = KioskRoot(cfg, send=lambda r: None, clock=clock, pin_hash=flow.hash_pin("2468", iterations=1000))
+    settings = attach_settings(root, site, on_exit=lambda: closed.append(True))
+    window.add_widget(root)
+    try:
+        pump(timeout=0.3)
+        keys = root.admin.keys
+
+        def enter(pad_keys, pin):
+            for d in pin:
+                tap(pad_keys[d])
+            tap(pad_keys["ok"])
+
+        # A wrong PIN is refused; the right one opens the settings, not an exit.
+        corner_gesture(root, window)
+        assert root.current == "admin"
+        enter(keys, "1111")
+        assert root.current == "admin" and root.screens["admin"].message == "Sai mã PIN"
+        enter(keys, "2468")
+        assert root.current == "settings" and not closed
+        # Rotation and the default language: applied at once, kept beside the site file.
+        b = settings.buttons
+        tap(b["rotation"])
+        assert window.rotation == 90
+        assert json.loads((tmp_path / "etc" / "kiosk-local.json").read_text())["rotation"] == 90
+        # (A real touch on a turned window arrives turned; UnitTestTouch does not
+        # go through that, so the way back is pressed directly.)
+        for _ in range(3):
+            settings.press("rotation")
+        pump(timeout=0.3)
+        assert window.rotation == 0
+        tap(b["lang"])
+        assert json.loads((tmp_path / "etc" / "kiosk-local.json").read_text()) == {"rotation": 0, "language": "en"}
+        tap(b["back"])
+        assert root.current == "home" and root.lang == "en"
+        # Lock: no tile, no corner gesture, no idle return; only the PIN reopens.
+        corner_gesture(root, window)
+        enter(keys, "2468")
+        tap(settings.buttons["lock"])
+        assert root.current == "locked" and root.screens["locked"].title == "Not issuing tickets now"
+        corner_gesture(root, window)
+        clock.now += 600
+        pump(timeout=0.5)
+        assert root.current == "locked"
+        enter(settings.lock_pad.keys, "9999")
+        assert root.current == "locked" and settings.locked.message == "Wrong PIN"
+        enter(settings.lock_pad.keys, "2468")
+        assert root.current == "home"
+        # A new PIN, typed twice (a different second entry refused), stored 0600.
+        root.toggle_lang()
+        assert root.lang == "vi"
+        corner_gesture(root, window)
+        enter(keys, "2468")
+        tap(settings.buttons["pin"])
+        assert root.current == "newpin"
+        enter(settings.new_pad.keys, "1357")
+        enter(settings.new_pad.keys, "7531")
+        assert settings.newpin.message == "Hai lần nhập không khớp" and root.current == "newpin"
+        enter(settings.new_pad.keys, "1357")
+        enter(settings.new_pad.keys, "1357")
+        assert root.current == "settings" and settings.screen.message == "Đã đổi mã PIN"
+        stored = tmp_path / "etc" / "kiosk-admin.pin_hash"
+        assert stored.stat().st_mode & 0o777 == 0o600
+        assert flow.check_pin("1357", stored.read_text().strip())
+        tap(settings.buttons["back"])
+        corner_gesture(root, window)
+        enter(keys, "2468")
+        assert root.current == "admin"
+        enter(keys, "1357")
+        assert root.current == "settings"
+        tap(settings.buttons["close"])
+        assert closed == [True]
+    finally:
+        window.rotation = 0
+        window.remove_widget(root)
+        root.guide.close()

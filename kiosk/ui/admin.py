@@ -1,4 +1,5 @@
-"""The admin PIN: the only way to close the kiosk from its own screen.
+"""The admin PIN: the only way into the kiosk's settings (kiosk/ui/settings.py,
+where it can be closed) from its own screen.
 
 Where the PIN's hash comes from (``load_pin_hash``) and the pad on the admin
 screen that checks it (``AdminPad``).  Five wrong PINs lock the pad for a
@@ -107,7 +108,7 @@ class AdminPad:
             self.pin = ""
         elif key == "ok":
             if self.pin_hash and flow.check_pin(self.pin, self.pin_hash):
-                log.warning("admin PIN accepted: the kiosk closes")
+                log.warning("admin PIN accepted")
                 self.on_exit()
                 return
             self.pin = ""

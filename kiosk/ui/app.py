@@ -48,7 +48,7 @@ def guard_window(window) -> Callable[[], None]:
 
 class KioskShell:
     """What the window shows over the kiosk's life: the first-run wizard when
-    there is no site config, then "Đang khởi động…" until the broker has
+    there is no site config, then a starting screen until the broker has
     made this kiosk's password and the core has answered, then the citizen
     screens (root.py) — all in one process, no restart.
 

@@ -1,5 +1,5 @@
 """The kiosk's own settings, behind the admin PIN: the screen's rotation and
-default language, the printer's state, the lock ("Tạm dừng phát số", only the
+default language, the printer's state, the lock (a pause screen: only the
 PIN reopens it), a new PIN, and closing the kiosk.
 
 Rotation and language are kept in ``kiosk-local.json`` beside the real site
@@ -95,6 +95,9 @@ class Settings:
         for s in (self.screen, self.locked, self.newpin):
             root.ids.sm.add_widget(s)
             root.screens[s.name] = s
+        # The pads lie beside their titles in landscape, under them upright (admin.kv).
+        root.bind(size=lambda *_: self._orient())
+        self._orient()
         self.locked.ids.cancel.opacity = 0
         self.locked.ids.cancel.disabled = True
         # The right admin PIN now opens these settings instead of closing the kiosk.
@@ -102,6 +105,9 @@ class Settings:
         self.apply()
         root.lang = self.local["language"]
         root.refresh()
+
+    def _orient(self) -> None:
+        self.locked.landscape = self.newpin.landscape = self.root.width >= self.root.height
 
     # -- the settings screen ---------------------------------------------------
     def open(self) -> None:
@@ -117,7 +123,7 @@ class Settings:
         self.screen.title = t("set_title", lang)
         self.screen.printer_text = t("set_printer", lang, state=state)
         labels = {"rotation": t("set_rotation", lang, deg=self.local["rotation"]),
-                  "lang": t("set_lang", lang, name="Tiếng Việt" if self.local["language"] == "vi" else "English"),
+                  "lang": t("set_lang", lang, name=t(f"set_lang_{self.local['language']}", lang)),
                   "lock": t("set_lock", lang), "pin": t("set_pin", lang), "close": t("set_close", lang),
                   "back": t("set_back", lang)}
         for k, b in self.buttons.items():
@@ -137,7 +143,7 @@ class Settings:
             self.new_pad.pin = ""
             self.newpin.title, self.newpin.message, self.newpin.dots = t("newpin_first", self.root.lang), "", ""
             self.newpin.cancel_text = t("admin_cancel", self.root.lang)
-            self._label_pad(self.new_pad)
+            self._label_pad(self.new_pad, "admin_save")
             self.root.show("newpin")
         elif key == "close":
             log.warning("admin closed the kiosk from its settings")
@@ -162,7 +168,7 @@ class Settings:
         log.warning("kiosk paused by the admin: no tickets until the PIN is entered")
         self.lock_pad.pin_hash = self.root.admin.pin_hash
         self.lock_pad.pin = ""
-        self._label_pad(self.lock_pad)
+        self._label_pad(self.lock_pad, "admin_exit")
         self.locked.title = t("locked_title", self.root.lang)
         self.locked.message = t("locked_sub", self.root.lang)
         self.locked.dots = ""
@@ -172,10 +178,10 @@ class Settings:
         log.warning("kiosk unlocked with the admin PIN")
         self.root.go_home()
 
-    def _label_pad(self, pad: AdminPad) -> None:
+    def _label_pad(self, pad: AdminPad, ok: str) -> None:
         lang = self.root.lang
         pad.keys["clear"].text = t("admin_clear", lang)
-        pad.keys["ok"].text = t("admin_ok", lang)
+        pad.keys["ok"].text = t(ok, lang)
         for k in "0123456789":
             pad.keys[k].text = k
 

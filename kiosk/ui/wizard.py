@@ -14,20 +14,19 @@ printer, the voice) runs on a worker thread and comes back through Clock.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.screenmanager import NoTransition
 
 from kiosk import config as site_config
 from kiosk.ui import theme
 from kiosk.ui.widgets import KButton, ui
-from kiosk.ui.wizard_model import CENTRE_PREFIX, LEVELS, Draft, find_printers, hhmm, minutes, real_path, save
+from kiosk.ui.wizard_model import CENTRE_PREFIX, LEVELS, Draft, find_printers, hhmm, minutes, save
+from kiosk.ui.wizard_steps import DeviceSteps, button as _button
 from kiosk.ui.wizard_telex import telex
-from kiosk.ui.wizard_texts import STEPS, w
+from kiosk.ui.wizard_texts import LANG, STEPS, w
 from kiosk.ui.wizard_widgets import (WizardRoot, WzCountersScreen, WzFieldsScreen, WzHoursScreen, WzPinScreen,
                                      WzPrinterScreen, WzStartingScreen, WzSummaryScreen, WzTextScreen,
                                      WzVoiceScreen, load_wizard_kv)
@@ -38,12 +37,7 @@ HOURS = (("am_open", "morning", 0), ("am_close", "morning", 1), ("pm_open", "aft
          ("pm_close", "afternoon", 1))
 
 
-def _button(text: str, on: bool | None = None, **kw) -> KButton:
-    bg = theme.rgba("button") if on is None else theme.rgba("tile" if on else "tile_closed")
-    return KButton(text=text, bg=bg, nominal=kw.pop("nominal", theme.BODY_PX), size_hint_min_y=0, **kw)
-
-
-class Wizard:
+class Wizard(DeviceSteps):
     """The wizard's state and its screens.  ``root`` is the widget to show."""
 
     def __init__(self, config_path: str | Path, *, on_saved: Callable[[site_config.SiteConfig], None],
@@ -75,7 +69,8 @@ class Wizard:
         self.root = WizardRoot()
         self.root.title = w("title")
         self.root.back_text, self.root.next_text = "", w("next")
-        self.root.bind(on_back=lambda *_: self.back(), on_next=lambda *_: self.next())
+        self.root.bind(on_back=lambda *_: self.back(), on_next=lambda *_: self.next(),
+                       on_lang=lambda *_: self.toggle_lang())
         sm = self.sm = self.root.ids.sm
         sm.transition = NoTransition()
         self.s = {"name": WzTextScreen(name="name"), "edit": WzTextScreen(name="edit"),
@@ -92,6 +87,7 @@ class Wizard:
         self.s["hours"].ids.saturday.bind(on_release=lambda *_: self.toggle_saturday())
         self.s["printer"].ids.test.bind(on_release=lambda *_: self.print_test())
         self.s["voice"].ids.test.bind(on_release=lambda *_: self.voice_test())
+        LANG[0] = "vi"
         self.pin_keys: dict[str, KButton] = {}
         for k in PIN_KEYS:
             b = _button({"clear": w("pin_clear"), "ok": w("pin_ok")}.get(k, k),
@@ -174,9 +170,18 @@ class Wizard:
         return ""
 
     # -- text ----------------------------------------------------------------------
+    def toggle_lang(self) -> None:
+        LANG[0] = "en" if LANG[0] == "vi" else "vi"
+        self.root.message = ""
+        self.refresh()
+
     def refresh(self) -> None:
         name = self.current
         r, d = self.root, self.draft
+        r.title = w("title")
+        r.lang_text = "English" if LANG[0] == "vi" else "Ti\u1ebfng Vi\u1ec7t"
+        for kb_screen in ("name", "edit"):
+            self.s[kb_screen].ids.kb.relabel({"back": w("kb_back"), "shift": w("kb_shift"), " ": w("kb_space")})
         r.step_text = w("step", i=self.step + 1, n=len(STEPS))
         r.back_text = w("back") if (self.step > 0 or name == "edit") else ""
         r.next_text = {"summary": w("save"), "edit": w("done"), "starting": ""}.get(name, w("next"))
@@ -341,7 +346,7 @@ class Wizard:
         scr.saturday_text = w("saturday_on" if d.saturday else "saturday_off")
         scr.ids.days.clear_widgets()
         for day in site_config.WEEKDAYS:
-            b = _button(w(f"day_{day}"), on=day in d.days)
+            b = _button(w(f"day_{day}"), on=day in d.days, size_hint_min_x=0)
             b.bind(on_release=lambda _b, dd=day: self.toggle_day(dd))
             scr.ids.days.add_widget(b)
         grid = scr.ids.rows
@@ -382,6 +387,7 @@ class Wizard:
         else:
             scr.prompt = w("pin_again") if self.pin_first is not None else w("pin_first")
         scr.dots = "•" * len(self.pin)
+        self.pin_keys["clear"].text, self.pin_keys["ok"].text = w("pin_clear"), w("pin_ok")
         scr.note = w("pin_note")
 
     def pin_key(self, k: str) -> None:
@@ -403,103 +409,7 @@ class Wizard:
             self.draft.pin = "" if self.pin_first is None else self.draft.pin
         self.refresh()
 
-    # -- printer and voice ---------------------------------------------------------
-    def _fill_printer(self) -> None:
-        scr = self.s["printer"]
-        scr.prompt = w("printer_prompt")
-        scr.test_text = w("printer_test")
-        scr.ids.choices.clear_widgets()
-        for conn in self.printers:
-            b = _button(w("printer_none") if conn == "none" else conn, on=(conn == self.draft.printer))
-            b.bind(on_release=lambda _b, c=conn: self.choose_printer(c))
-            scr.ids.choices.add_widget(b)
-
-    def choose_printer(self, conn: str) -> None:
-        self.draft.printer = conn
-        self.s["printer"].result = ""
-        self.refresh()
-
-    def print_test(self) -> None:
-        """A test ticket through kiosk/printing, straight to the printer (no core runs yet)."""
-        from kiosk.printing.tools import PrintTestError, print_test
-        scr = self.s["printer"]
-        if self.draft.printer == "none":
-            scr.result = w("printer_absent")
-            return
-        scr.result = w("printer_testing")
-        cfg = self.draft.validate()
-        base = real_path(self.config_path).parent
-
-        def work() -> None:
-            try:
-                res = print_test(cfg, connection=self.draft.printer, base_dir=base, say=log.info)
-                text = (w("printer_printed", state=res.state, detail=res.detail, bytes=res.bytes_sent)
-                        if res.printed else w("printer_failed", state=res.state, detail=res.detail))
-            except (PrintTestError, OSError) as e:
-                res, text = None, w("printer_failed", state="error", detail=str(e))
-            Clock.schedule_once(lambda dt: self._printed(res, text))
-        threading.Thread(target=work, name="wizard-print-test", daemon=True).start()
-
-    def _printed(self, res: Any, text: str) -> None:
-        self.printed = res
-        self.s["printer"].result = text
-
-    def _sentence(self) -> str:
-        prefix = self.draft.chosen()[0]["prefix"] if self.draft.chosen() else "A"
-        return w("voice_sentence", label=f"{prefix}001")
-
-    def _fill_voice(self) -> None:
-        scr = self.s["voice"]
-        scr.prompt, scr.sentence, scr.test_text = w("voice_prompt"), self._sentence(), w("voice_test")
-
-    def voice_test(self) -> None:
-        from kiosk.ui.voice import Guide
-        if self.guide is None:
-            cfg = self.draft.validate()
-            self.guide = Guide(cfg, make=self.guide_make or self._make_voice)
-        self.s["voice"].result = w("voice_speaking")
-        before = len(self.guide.spoken) + len(self.guide.failed)
-        self.guide.say(self._sentence())
-
-        def poll(dt) -> bool:
-            if len(self.guide.spoken) + len(self.guide.failed) == before:
-                return True
-            if self.guide.failed and len(self.guide.failed) + len(self.guide.spoken) > before \
-                    and (not self.guide.spoken or self.guide.failed[-1][0] == self._sentence()):
-                self.s["voice"].result = w("voice_failed", why=self.guide.failed[-1][1])
-            else:
-                self.spoken = Path(self.guide.spoken[-1][2])
-                self.s["voice"].result = w("voice_done", name=self.spoken.name)
-            return False
-        Clock.schedule_interval(poll, 0.1)
-
-    def _make_voice(self, cfg):
-        from display import announcer
-        if self.voice_dir is not None:
-            return announcer.from_config(cfg, output_dir=self.voice_dir)
-        return announcer.from_config(cfg, fallback_dir=real_path(self.config_path).parent / "voice-test")
-
     # -- the end -------------------------------------------------------------------
-    def _fill_summary(self) -> None:
-        d = self.draft
-        self.s["summary"].prompt = w("summary_prompt")
-        prefix = {f["code"]: f["prefix"] for f in d.chosen()}
-        days = " ".join(w(f"day_{x}") for x in site_config.WEEKDAYS if x in d.days)
-        hours = (f"{days}: {d.morning[0]}–{d.morning[1]}, {d.afternoon[0]}–{d.afternoon[1]}"
-                 + (f" · {w('day_sat')} {d.morning[0]}–{d.morning[1]}" if d.saturday and "sat" not in d.days else ""))
-        lines = [w("sum_name", commune=d.commune, centre=d.centre),
-                 w("sum_fields", list=", ".join(f"{f['prefix']} {f['name_vi']}" for f in d.chosen())),
-                 w("sum_counters", n=len(d.counters), list="; ".join(
-                     f"{i}: {' '.join(prefix[c] for c in cs if c in prefix)}" for i, cs in enumerate(d.counters, 1))),
-                 w("sum_hours", hours=hours),
-                 w("sum_printer", printer=w("printer_none") if d.printer == "none" else d.printer,
-                   site_id=d.config()["site"]["id"])]
-        grid = self.s["summary"].ids.lines
-        grid.clear_widgets()
-        for line in lines:
-            grid.add_widget(KButton(text=line, bg=theme.rgba("bg"), color=theme.rgba("ink"), bold=False,
-                                    halign="left", size_hint_min_y=0))
-
     def finish(self) -> None:
         try:
             paths = save(self.draft, self.config_path)

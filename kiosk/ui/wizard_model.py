@@ -25,13 +25,14 @@ from typing import Any
 import tomli_w
 
 from kiosk import config as site_config
+from kiosk.ui.i18n import t
 
 USUAL_FIELDS = Path(__file__).with_name("wizard_fields.toml")
 PIN_HASH_NAME = "kiosk-admin.pin_hash"
 FIRST_ADMIN_NAME = "first-admin.json"
-CENTRE_PREFIX = "Trung tâm Phục vụ hành chính công "
-# The administrative level is not part of a site's id: "Xã Thắng Lộc" -> "thang-loc".
-LEVELS = ("xã ", "phường ", "thị trấn ", "đặc khu ")
+CENTRE_PREFIX = t("wz_centre_prefix")
+# The administrative level (xã, phường, ...) is not part of a site's id.
+LEVELS = tuple(level + " " for level in t("wz_levels").split("|"))
 MAX_COUNTERS = 12
 # A kiosk box runs the broker and the core itself (deploy/install.sh): these
 # are the local sections the wizard writes; tests pass their own.
@@ -48,13 +49,14 @@ def usual_fields() -> list[dict[str, Any]]:
 
 
 def plain(text: str) -> str:
-    """``text`` without diacritics (đ -> d), lower case."""
-    text = text.replace("đ", "d").replace("Đ", "D")
+    """``text`` without diacritics (and d for the barred d), lower case."""
+    text = text.replace("\u0111", "d").replace("\u0110", "D")
     return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
 
 
 def site_id(commune: str) -> str:
-    """``site.id`` from the commune's name: "Xã Thắng Lộc" -> "thang-loc"."""
+    """``site.id`` from the commune's name, the level and the marks dropped
+    (tests/test_wizard.py has examples)."""
     low = unicodedata.normalize("NFC", commune).strip().lower()
     for level in LEVELS:
         if low.startswith(level) and len(low) > len(level):
@@ -114,10 +116,10 @@ class Draft:
         chosen = [f["code"] for f in self.chosen()]
         for f in self.chosen():
             if not any(f["code"] in c for c in self.counters):
-                out.append(f"Chưa có quầy nào phục vụ «{f['name_vi']}»")
+                out.append(t("wz_unserved", name=f["name_vi"]))
         for i, c in enumerate(self.counters, 1):
             if not [x for x in c if x in chosen]:
-                out.append(f"Quầy {i} chưa phục vụ lĩnh vực nào")
+                out.append(t("wz_counter_empty", n=i))
         return out
 
     def hours(self) -> list[dict[str, Any]]:
@@ -137,7 +139,7 @@ class Draft:
             "fields": [{"code": f["code"], "name_vi": f["name_vi"], "name_en": f["name_en"],
                         "prefix": f["prefix"], "minutes_per_citizen": f["minutes"], "icon": f["icon"]}
                        for f in self.chosen()],
-            "counters": [{"number": i, "name": f"Quầy {i}", "fields": [x for x in c if x in chosen]}
+            "counters": [{"number": i, "name": t("wz_counter_name", n=i), "fields": [x for x in c if x in chosen]}
                          for i, c in enumerate(self.counters, 1)],
         }
         for section, values in self.local.items():
@@ -192,7 +194,7 @@ def save(draft: Draft, config_path: str | Path) -> dict[str, Path]:
     paths = {"config": target, "pin_hash": target.with_name(PIN_HASH_NAME),
              "first_admin": target.with_name(FIRST_ADMIN_NAME)}
     write_atomic(paths["pin_hash"], (kiosk_hash_pin(draft.pin) + "\n").encode(), 0o600)
-    first = {"official": "admin", "name": "Quản trị viên", "pin_hash": core_hash_pin(draft.pin)}
+    first = {"official": "admin", "name": t("wz_admin_name"), "pin_hash": core_hash_pin(draft.pin)}
     write_atomic(paths["first_admin"], json.dumps(first, ensure_ascii=False).encode(), 0o600)
     text = ("# Written by the kiosk's first-run wizard; every key is described in docs/config.md.\n"
             + tomli_w.dumps(draft.config()))

@@ -1,6 +1,7 @@
 """Telex, the way Vietnamese is typed on a keyboard without Vietnamese keys.
 
-``telex("Xax Thawngs Looc") == "Xã Thắng Lộc"``.  The wizard's on-screen
+Typing ``Xax Thawngs Loocj`` gives the commune's name with its marks (tests/
+test_wizard.py has the examples).  The wizard's on-screen
 keyboard and a USB keyboard both send plain Latin letters; the text shown and
 stored is this function of everything typed so far, so a backspace simply
 drops the last key and converts again.  Pure: no Kivy, tested on its own.
@@ -32,7 +33,7 @@ class _Letter:
 
     def text(self, tone: str = "") -> str:
         if self.ch == "d" and self.mark == "bar":
-            return "Đ" if self.upper else "đ"
+            return "\u0110" if self.upper else "\u0111"     # the barred D
         base = self.ch.upper() if self.upper else self.ch
         return base + (MARKS[self.mark] if self.mark else "") + tone
 

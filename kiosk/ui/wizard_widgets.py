@@ -16,6 +16,7 @@ ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 
 class WizardRoot(BoxLayout):
     title = StringProperty("")
+    lang_text = StringProperty("")
     step_text = StringProperty("")
     back_text = StringProperty("")
     next_text = StringProperty("")
@@ -24,9 +25,13 @@ class WizardRoot(BoxLayout):
     def __init__(self, **kw):
         self.register_event_type("on_back")
         self.register_event_type("on_next")
+        self.register_event_type("on_lang")
         super().__init__(**kw)
 
     def on_back(self, *_):
+        pass
+
+    def on_lang(self, *_):
         pass
 
     def on_next(self, *_):
@@ -48,11 +53,11 @@ class TelexKeyboard(BoxLayout):
             for k in row:
                 line.add_widget(self._key(k, k))
             if row == ROWS[-1]:
-                line.add_widget(self._key("back", "Xóa", 2))
+                line.add_widget(self._key("back", "", 2))
             self.add_widget(line)
         line = BoxLayout(spacing=4)
-        line.add_widget(self._key("shift", "Chữ hoa", 2))
-        line.add_widget(self._key(" ", "Dấu cách", 5))
+        line.add_widget(self._key("shift", "", 2))
+        line.add_widget(self._key(" ", "", 5))
         line.add_widget(self._key("–", "–", 1))
         self.add_widget(line)
         self.bind(shift=lambda *_: self._relabel())
@@ -63,6 +68,11 @@ class TelexKeyboard(BoxLayout):
         b.bind(on_release=lambda *_: self.dispatch("on_key", key))
         self.keys[key] = b
         return b
+
+    def relabel(self, words: dict[str, str]) -> None:
+        """The named keys' labels (back, shift, space) in the wizard's language."""
+        for k, text in words.items():
+            self.keys[k].text = text
 
     def _relabel(self) -> None:
         for k, b in self.keys.items():
