@@ -5,7 +5,10 @@
 No bus is needed: each screen is filled with the payloads the core would
 send (docs/mqtt.md), through the same ``handle()`` path the bus uses.  With no
 DISPLAY, SDL renders offscreen with Mesa (real frames).  Files are named
-``kiosk-<screen>-<width>x<height>.png``.
+``kiosk-<screen>-<width>x<height>.png``.  ``--wizard --size WxH`` renders the
+first-run wizard's steps and the settings screens instead
+(``kiosk-wizard-<step>-…``, ``kiosk-settings-…``); without ``--size`` both are
+made, the wizard at ``WIZARD_RESOLUTIONS``.
 """
 from __future__ import annotations
 
