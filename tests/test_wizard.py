@@ -222,11 +222,21 @@ def test_from_an_empty_directory_to_a_served_ticket(window, tmp_path, capsys):
         # (f) the printer: the one given with --printer, and a test ticket.
         assert wz.current == "printer"
         tap(button(wz.s["printer"].ids.choices, f"serial:{sim.path}"))
+        # Out of paper first: the printer's answer is shown, then paper goes in.
+        sim.set_state("paper_out")
+        tap(wz.s["printer"].ids.test)
+        pump(lambda: wz.printed is not None, 15, "the test ticket without paper")
+        assert not wz.printed.printed and wz.s["printer"].result.startswith("Không in được: paper_out")
+        sim.set_state("ok")
+        wz.printed = None
         tap(wz.s["printer"].ids.test)
         pump(lambda: wz.printed is not None, 15, "the test ticket")
         assert wz.printed.printed, wz.s["printer"].result
         assert wz.s["printer"].result.startswith("Đã in: máy in trả lời «ok»")
-        job = sim.wait_jobs(1, 5)[0]
+        # (Without paper nothing was sent: the printer said so before the job.)
+        sim.wait_jobs(1, 5)
+        assert [j.printed for j in sim.jobs] == [True]
+        job = sim.jobs[0]
         ops = decode.parse(job.data)
         assert [q.data for q in ops if isinstance(q, decode.QrCode)][0].endswith("-A013")
         img = decode.decode(job.data)
@@ -300,13 +310,16 @@ def test_from_an_empty_directory_to_a_served_ticket(window, tmp_path, capsys):
         assert [q.data for q in decode.parse(job.data) if isinstance(q, decode.QrCode)] == \
             [root.last_outcome.ticket["ticket_id"]]
         mark("ticket A001 printed by the core")
-        # Counter 1 calls it and serves it.
-        tester.publish("counter/1/command", {"command_id": "t-next", "action": "next"})
-        nxt = tester.wait_for(lambda t, b: t == "counter/1/reply" and b.get("command_id") == "t-next", 10)
+        # Counter 1's own login (its box's, through the ACL) calls it and serves it.
+        box = Bus(broker, "counter-1", cfg.topic_prefix)
+        box.subscribe("counter/1/reply")
+        box.publish("counter/1/command", {"command_id": "box-1:t:1", "action": "next"})
+        nxt = box.wait_for(lambda t, b: t == "counter/1/reply" and b.get("command_id") == "box-1:t:1", 10)
         assert nxt["ok"] and nxt["ticket"]["label"] == "A001", nxt
-        tester.publish("counter/1/command", {"command_id": "t-fin", "action": "finish"})
-        fin = tester.wait_for(lambda t, b: t == "counter/1/reply" and b.get("command_id") == "t-fin", 10)
+        box.publish("counter/1/command", {"command_id": "box-1:t:2", "action": "finish"})
+        fin = box.wait_for(lambda t, b: t == "counter/1/reply" and b.get("command_id") == "box-1:t:2", 10)
         assert fin["ok"], fin
+        box.close()
         mark("ticket A001 served at counter 1")
         tester.close()
         total = time.monotonic() - started

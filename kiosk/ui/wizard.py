@@ -44,6 +44,7 @@ class Wizard(DeviceSteps):
                  printer: str | None = None, voice_dir: str | Path | None = None,
                  local: dict[str, Any] | None = None, guide_make: Callable | None = None):
         load_wizard_kv()
+        LANG[0] = "vi"
         self.config_path = Path(config_path)
         self.on_saved = on_saved
         self.draft = Draft()
@@ -87,7 +88,6 @@ class Wizard(DeviceSteps):
         self.s["hours"].ids.saturday.bind(on_release=lambda *_: self.toggle_saturday())
         self.s["printer"].ids.test.bind(on_release=lambda *_: self.print_test())
         self.s["voice"].ids.test.bind(on_release=lambda *_: self.voice_test())
-        LANG[0] = "vi"
         self.pin_keys: dict[str, KButton] = {}
         for k in PIN_KEYS:
             b = _button({"clear": w("pin_clear"), "ok": w("pin_ok")}.get(k, k),

@@ -98,18 +98,18 @@ class DeviceSteps:
             cfg = self.draft.validate()
             self.guide = Guide(cfg, make=self.guide_make or self._make_voice)
         self.s["voice"].result = w("voice_speaking")
-        before = len(self.guide.spoken) + len(self.guide.failed)
+        spoken, failed = len(self.guide.spoken), len(self.guide.failed)
         self.guide.say(self._sentence())
 
+        # The guide records each sentence as spoken (with its wav) or failed (with why).
         def poll(dt) -> bool:
-            if len(self.guide.spoken) + len(self.guide.failed) == before:
-                return True
-            if self.guide.failed and len(self.guide.failed) + len(self.guide.spoken) > before \
-                    and (not self.guide.spoken or self.guide.failed[-1][0] == self._sentence()):
+            if len(self.guide.failed) > failed:
                 self.s["voice"].result = w("voice_failed", why=self.guide.failed[-1][1])
-            else:
+            elif len(self.guide.spoken) > spoken:
                 self.spoken = Path(self.guide.spoken[-1][2])
                 self.s["voice"].result = w("voice_done", name=self.spoken.name)
+            else:
+                return True
             return False
         Clock.schedule_interval(poll, 0.1)
 
