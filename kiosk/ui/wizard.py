@@ -190,12 +190,19 @@ class Wizard(DeviceSteps):
         getattr(self, f"_fill_{name}", lambda: None)()
 
     def _targets(self, scr, items: list[tuple[str, str, str]]) -> None:
+        # A key press only changes texts and colours: the buttons stay (a
+        # rebuild per key would make typing lag on a small board).
         box = scr.ids.targets
-        box.clear_widgets()
-        for key, label, value in items:
-            b = _button(f"{label}: {value}", on=(key == self.target), halign="left")
-            b.bind(on_release=lambda _b, k=key: self.choose_target(k))
-            box.add_widget(b)
+        if [b.key for b in reversed(box.children)] != [k for k, _, _ in items]:
+            box.clear_widgets()
+            for key, _, _ in items:
+                b = _button("", halign="left")
+                b.key = key
+                b.bind(on_release=lambda _b, k=key: self.choose_target(k))
+                box.add_widget(b)
+        for b, (key, label, value) in zip(reversed(box.children), items):
+            b.text = f"{label}: {value}"
+            b.bg = theme.rgba("tile" if key == self.target else "tile_closed")
 
     def _fill_name(self) -> None:
         self.s["name"].prompt = w("name_prompt")
@@ -344,24 +351,28 @@ class Wizard(DeviceSteps):
         scr.prompt = w("hours_prompt")
         scr.saturday = d.saturday
         scr.saturday_text = w("saturday_on" if d.saturday else "saturday_off")
-        scr.ids.days.clear_widgets()
-        for day in site_config.WEEKDAYS:
-            b = _button(w(f"day_{day}"), on=day in d.days, size_hint_min_x=0)
-            b.bind(on_release=lambda _b, dd=day: self.toggle_day(dd))
-            scr.ids.days.add_widget(b)
-        grid = scr.ids.rows
-        grid.clear_widgets()
-        for key, part, end in HOURS:
-            label = KButton(text=w(key), bg=theme.rgba("bg"), color=theme.rgba("ink"), bold=False,
-                            size_hint_x=2.2, size_hint_min_y=0, halign="left")
-            grid.add_widget(label)
-            for delta, text in ((-30, "−"), (None, getattr(d, part)[end]), (30, "+")):
-                b = _button(text, size_hint_x=1 if delta is None else 0.7)
-                if delta is None:
-                    b.bg, b.color = theme.rgba("bg"), theme.rgba("ink")
-                else:
-                    b.bind(on_release=lambda _b, p=part, e=end, dl=delta: self.shift_hour(p, e, dl))
-                grid.add_widget(b)
+        if not scr.ids.days.children:       # built once; a touch changes texts and colours
+            for day in site_config.WEEKDAYS:
+                b = _button("", size_hint_min_x=0)
+                b.bind(on_release=lambda _b, dd=day: self.toggle_day(dd))
+                scr.ids.days.add_widget(b)
+            for key, part, end in HOURS:
+                scr.ids.rows.add_widget(KButton(bg=theme.rgba("bg"), color=theme.rgba("ink"), bold=False,
+                                                size_hint_x=2.2, size_hint_min_y=0, halign="left"))
+                for delta in (-30, None, 30):
+                    b = _button("\u2212" if delta == -30 else "+", size_hint_x=1 if delta is None else 0.7)
+                    if delta is None:
+                        b.bg, b.color = theme.rgba("bg"), theme.rgba("ink")
+                    else:
+                        b.bind(on_release=lambda _b, p=part, e=end, dl=delta: self.shift_hour(p, e, dl))
+                    scr.ids.rows.add_widget(b)
+        for day, b in zip(site_config.WEEKDAYS, reversed(scr.ids.days.children)):
+            b.text = w(f"day_{day}")
+            b.bg = theme.rgba("tile" if day in d.days else "tile_closed")
+        cells = list(reversed(scr.ids.rows.children))
+        for i, (key, part, end) in enumerate(HOURS):
+            cells[4 * i].text = w(key)
+            cells[4 * i + 2].text = getattr(d, part)[end]
 
     def toggle_day(self, day: str) -> None:
         days = self.draft.days
