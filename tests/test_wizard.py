@@ -59,6 +59,25 @@ def test_site_id_and_the_first_spread():
                             "Chưa có quầy nào phục vụ «Văn hóa – Xã hội»", "Quầy 2 chưa phục vụ lĩnh vực nào"]
 
 
+def test_save_follows_a_dangling_symlink_and_never_overwrites(tmp_path):
+    from kiosk.ui.wizard_model import AlreadyConfigured, save
+    real = tmp_path / "var" / "site.toml"
+    link = tmp_path / "site.toml"
+    link.symlink_to(real)
+    d = Draft(commune="Xã Thắng Lộc", centre="Trung tâm", pin="2468")
+    d.set_counters(2)
+    paths = save(d, link)
+    assert paths["config"] == real and link.is_symlink() and real.is_file()
+    assert sorted(x.name for x in real.parent.iterdir()) == ["first-admin.json", "kiosk-admin.pin_hash",
+                                                             "site.toml"]
+    before = real.read_bytes()
+    other = Draft(commune="Xã Khác", centre="TT", pin="1111")
+    other.set_counters(1)
+    with pytest.raises(AlreadyConfigured):
+        save(other, link)
+    assert real.read_bytes() == before
+
+
 # ----------------------------------------------------------------- the window
 @pytest.fixture(scope="module")
 def window():

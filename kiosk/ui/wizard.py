@@ -23,7 +23,7 @@ from kivy.uix.screenmanager import NoTransition
 from kiosk import config as site_config
 from kiosk.ui import theme
 from kiosk.ui.widgets import KButton, ui
-from kiosk.ui.wizard_model import CENTRE_PREFIX, LEVELS, Draft, find_printers, hhmm, minutes, save
+from kiosk.ui.wizard_model import CENTRE_PREFIX, LEVELS, AlreadyConfigured, Draft, find_printers, hhmm, minutes, save
 from kiosk.ui.wizard_steps import DeviceSteps, button as _button
 from kiosk.ui.wizard_telex import telex
 from kiosk.ui.wizard_texts import LANG, STEPS, w
@@ -425,7 +425,7 @@ class Wizard(DeviceSteps):
         try:
             paths = save(self.draft, self.config_path)
             cfg = site_config.load(paths["config"])
-        except (site_config.ConfigError, OSError, ValueError) as e:
+        except (site_config.ConfigError, AlreadyConfigured, OSError, ValueError) as e:
             log.error("wizard: the site config was not written: %s", e)
             self.root.message = w("save_failed", why=str(e).splitlines()[-1])
             return

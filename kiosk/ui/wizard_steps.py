@@ -77,6 +77,9 @@ class DeviceSteps:
                         if res.printed else w("printer_failed", state=res.state, detail=res.detail))
             except (PrintTestError, OSError) as e:
                 res, text = None, w("printer_failed", state="error", detail=str(e))
+            except Exception as e:      # whatever the driver raises, the person sees it
+                log.exception("wizard: test print failed")
+                res, text = None, w("printer_failed", state="error", detail=str(e) or type(e).__name__)
             Clock.schedule_once(lambda dt: self._printed(res, text))
         threading.Thread(target=work, name="wizard-print-test", daemon=True).start()
 
