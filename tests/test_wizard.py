@@ -365,7 +365,7 @@ FIT_SIZES = ((800, 480), (1280, 800), (1920, 1080), (1080, 1920))
 def test_every_wizard_step_and_settings_screen_fits(size, tmp_path):
     """Each size in its own process, as tests/test_kiosk_fit.py does (SDL's
     offscreen surface keeps its first size)."""
-    from kiosk.ui.screenshots import SETTINGS_SCREENS, WIZARD_STEPS
+    from kiosk.ui.screenshots import SETTINGS_SCREENS, WIZARD_EXTRA, WIZARD_STEPS
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KIVY_HOME": str(tmp_path / "kivy")}
     done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--wizard", "--check",
                            "--size", f"{size[0]}x{size[1]}"], cwd=ROOT, env=env,
@@ -374,7 +374,8 @@ def test_every_wizard_step_and_settings_screen_fits(size, tmp_path):
     line = [x for x in done.stdout.splitlines() if x.startswith("FIT ")]
     assert line, done.stdout[-2000:] + done.stderr[-2000:]
     found = json.loads(line[-1][4:])
-    assert sorted(found) == sorted([f"wizard-{s}" for s in WIZARD_STEPS] + list(SETTINGS_SCREENS))
+    assert sorted(found) == sorted([f"wizard-{s}" for s in WIZARD_STEPS] + list(WIZARD_EXTRA)
+                                   + list(SETTINGS_SCREENS))
     bad = [f"{screen}: {p}" for screen, ps in found.items() for p in ps]
     assert not bad, f"{size[0]}x{size[1]}:\n" + "\n".join(bad)
 

@@ -175,6 +175,7 @@ def render(config_path: Path, out: Path | None, size: tuple[int, int]) -> dict[s
 WIZARD_STEPS = ("name", "fields", "edit", "counters", "hours", "pin", "printer", "voice", "summary",
                 "starting")
 SETTINGS_SCREENS = ("settings", "settings-locked", "settings-newpin")
+WIZARD_EXTRA = ("wizard-summary-en",)
 
 
 def render_wizard(out: Path | None, size: tuple[int, int]) -> dict[str, list[str]]:
@@ -246,6 +247,11 @@ def render_wizard(out: Path | None, size: tuple[int, int]) -> dict[str, list[str
         if name == "starting":
             wz.s["starting"].ids.spinner.angle = 40
         shot(f"wizard-{name}")
+    # The English words are checked too, on the step with the longest lines.
+    wz.toggle_lang()
+    wz.sm.current = "summary"
+    wz.refresh()
+    shot("wizard-summary-en")
     wz.close()
     Window.remove_widget(wz.root)
 
