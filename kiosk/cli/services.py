@@ -139,15 +139,22 @@ def display(config_path: str, mqtt_host: str | None, mqtt_port: int | None,
 @_ui_options
 @click.option("--mqtt-user", default="kiosk-1", show_default=True,
               help="This kiosk's login; also its MQTT client id.")
+@click.option("--printer", default=None,
+              help="First-run wizard only: a printer connection to offer besides those found "
+                   "(e.g. serial:/dev/ttyUSB0@19200, network:192.168.1.50).")
 def kiosk(config_path: str, mqtt_host: str | None, mqtt_port: int | None,
           mqtt_password_file: str | None, windowed: bool, screenshot_dir: str | None,
-          mqtt_user: str) -> None:
-    """The touch kiosk where citizens take tickets."""
+          mqtt_user: str, printer: str | None) -> None:
+    """The touch kiosk where citizens take tickets.
+
+    With no file at --config, the first-run wizard sets the centre up and
+    writes it (docs/wizard.md), then the kiosk serves without a restart."""
     if mqtt_host or mqtt_port:
         fail("the kiosk takes the broker from [mqtt] host/port in its config")
     from kiosk.ui.app import main as kiosk_main
     kiosk_main(config_path, mqtt_user=mqtt_user, password_file=mqtt_password_file,
-               fullscreen=not windowed, client_id=mqtt_user, screenshot_dir=screenshot_dir)
+               fullscreen=not windowed, client_id=mqtt_user, screenshot_dir=screenshot_dir,
+               printer=printer)
 
 
 @click.command()

@@ -1,4 +1,5 @@
-"""The admin PIN: the only way to close the kiosk from its own screen.
+"""The admin PIN: the only way into the kiosk's settings (kiosk/ui/settings.py,
+where it can be closed) from its own screen.
 
 Where the PIN's hash comes from (``load_pin_hash``) and the pad on the admin
 screen that checks it (``AdminPad``).  Five wrong PINs lock the pad for a
@@ -21,13 +22,20 @@ log = logging.getLogger("phucvu.kiosk")
 
 PIN_ENV = "PHUCVU_KIOSK_PIN_HASH"
 PIN_FILE_ENV = "PHUCVU_KIOSK_PIN_HASH_FILE"
+PIN_HASH_NAME = "kiosk-admin.pin_hash"
 ATTEMPTS = 5            # wrong PINs before the pad locks
 MAX_DIGITS = 12
 KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok")
 
 
-def load_pin_hash(env: dict[str, str] | None = None) -> str | None:
-    """The admin PIN hash from PHUCVU_KIOSK_PIN_HASH or the file PHUCVU_KIOSK_PIN_HASH_FILE."""
+def pin_hash_file(config_path: str | Path) -> Path:
+    """``kiosk-admin.pin_hash`` beside the real site file (the wizard writes it)."""
+    return Path(os.path.realpath(config_path)).with_name(PIN_HASH_NAME)
+
+
+def load_pin_hash(env: dict[str, str] | None = None, *, beside: str | Path | None = None) -> str | None:
+    """The admin PIN hash from PHUCVU_KIOSK_PIN_HASH, the file PHUCVU_KIOSK_PIN_HASH_FILE,
+    or else ``kiosk-admin.pin_hash`` beside the site file ``beside``."""
     env = os.environ if env is None else env
     text = env.get(PIN_ENV, "").strip()
     if not text and env.get(PIN_FILE_ENV):
@@ -35,6 +43,11 @@ def load_pin_hash(env: dict[str, str] | None = None) -> str | None:
             text = Path(env[PIN_FILE_ENV]).read_text(encoding="utf-8").strip()
         except OSError as e:
             raise SystemExit(f"kiosk: cannot read {PIN_FILE_ENV}={env[PIN_FILE_ENV]}: {e.strerror}")
+    if not text and beside is not None and pin_hash_file(beside).exists():
+        try:
+            text = pin_hash_file(beside).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise SystemExit(f"kiosk: cannot read {pin_hash_file(beside)}: {e.strerror}")
     if not text:
         return None
     try:
@@ -95,7 +108,7 @@ class AdminPad:
             self.pin = ""
         elif key == "ok":
             if self.pin_hash and flow.check_pin(self.pin, self.pin_hash):
-                log.warning("admin PIN accepted: the kiosk closes")
+                log.warning("admin PIN accepted")
                 self.on_exit()
                 return
             self.pin = ""

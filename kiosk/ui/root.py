@@ -67,6 +67,7 @@ class KioskRoot(BoxLayout):
     """
 
     lang = StringProperty("vi")
+    default_lang = "vi"     # the kiosk's own setting (kiosk/ui/settings.py)
 
     def __init__(self, cfg: site_config.SiteConfig, *, send: Callable[[dict], None],
                  client_id: str = "kiosk-1", pin_hash: str | None = None,
@@ -210,7 +211,7 @@ class KioskRoot(BoxLayout):
         self.outcome = None
         self.admin.pin = ""
         if not keep_lang:
-            self.lang = "vi"
+            self.lang = self.default_lang
         if self.config_waiting is not None and self.flow.pending is None:
             self.show("home")
             self.apply_config(self.config_waiting)
@@ -240,6 +241,8 @@ class KioskRoot(BoxLayout):
                                     self.screens["printing"].phase))
 
     def open_admin(self) -> None:
+        if self.current == "locked":
+            return      # paused by the admin: only the lock screen's own PIN pad reopens
         if self.admin.open():
             self.refresh()
             self.show("admin")
@@ -347,7 +350,7 @@ class KioskRoot(BoxLayout):
         self._maybe_show_outcome()
         if self.leave_at is not None and now >= self.leave_at:
             self.go_home()
-        elif self.current in ("priority", "admin") or (self.current == "home" and self.priority):
+        elif self.current in ("priority", "admin", "settings", "newpin") or (self.current == "home" and self.priority):
             if now - self.last_touch >= self.tm.idle_s:
                 self.go_home()
 

@@ -5,7 +5,10 @@
 No bus is needed: each screen is filled with the payloads the core would
 send (docs/mqtt.md), through the same ``handle()`` path the bus uses.  With no
 DISPLAY, SDL renders offscreen with Mesa (real frames).  Files are named
-``kiosk-<screen>-<width>x<height>.png``.
+``kiosk-<screen>-<width>x<height>.png``.  ``--wizard --size WxH`` renders the
+first-run wizard's steps and the settings screens instead
+(``kiosk-wizard-<step>-…``, ``kiosk-settings-…``); without ``--size`` both are
+made, the wizard at ``WIZARD_RESOLUTIONS``.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from pathlib import Path
 # and kiosks, full HD, and a full-HD panel standing upright.
 RESOLUTIONS = ((800, 480), (1024, 768), (1280, 800), (1366, 768), (1280, 1024), (1920, 1080),
                (1080, 1920))
+# The wizard and settings pictures in docs/images (every size is checked by tests/test_wizard.py).
+WIZARD_RESOLUTIONS = ((1280, 800), (800, 480))
 SCREENS = ("home", "home-en", "priority", "home-priority", "printing", "printed", "problem",
            "closed", "busy", "admin")
 
@@ -167,6 +172,111 @@ def render(config_path: Path, out: Path | None, size: tuple[int, int]) -> dict[s
     return found
 
 
+WIZARD_STEPS = ("name", "fields", "edit", "counters", "hours", "pin", "printer", "voice", "summary",
+                "starting")
+SETTINGS_SCREENS = ("settings", "settings-locked", "settings-newpin")
+WIZARD_EXTRA = ("wizard-summary-en",)
+
+
+def render_wizard(out: Path | None, size: tuple[int, int]) -> dict[str, list[str]]:
+    """Every first-run wizard step (kiosk/ui/wizard.py) and the kiosk's settings
+    screens (kiosk/ui/settings.py) at one resolution, as ``render()`` does."""
+    _prepare_kivy()
+    from kivy.base import EventLoop
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(size[0]))
+    Config.set("graphics", "height", str(size[1]))
+    from kivy.core.window import Window
+
+    from kiosk.ui import fit
+    from kiosk.ui.wizard import Wizard
+
+    EventLoop.ensure_window()
+    w, h = size
+    if tuple(Window.size) != (w, h):
+        raise SystemExit(f"screenshots: window is {tuple(Window.size)}, wanted {w}x{h}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="phucvu-wizard-shots-"))
+    wz = Wizard(tmp / "site.toml", on_saved=lambda cfg: None,
+                printer="serial:/dev/serial/by-id/usb-Xprinter_XP-80C-if00")
+    Window.add_widget(wz.root)
+    found: dict[str, list[str]] = {}
+
+    def step(n: int = 40) -> None:
+        for _ in range(n):
+            EventLoop.idle()
+
+    def shot(name: str) -> None:
+        step()
+        found[name] = fit.problems(Window.children[0], (w, h))
+        if out is not None:
+            _grab(w, h, out / f"kiosk-{name}-{w}x{h}.png")
+
+    step(3)
+    for k in "xax thawngs loocj":
+        wz.key(k)
+    for name in WIZARD_STEPS:
+        if name == "edit":
+            wz.editing_names = True
+            wz.tap_field(wz.draft.fields[1])
+        elif name == "counters":
+            wz.editing_names = False
+            wz.sm.current = "fields"
+            wz.next()
+        elif name == "pin":
+            wz.next()
+            for k in ("2", "4", "6", "8", "ok", "2", "4"):
+                wz.pin_key(k)
+        elif name == "printer":
+            for k in ("6", "8", "ok"):
+                wz.pin_key(k)
+            wz.next()
+            wz.s["printer"].result = "Đã in: máy in trả lời «ok» (online, paper present, cover closed), 5890 byte"
+        elif name == "voice":
+            wz.next()
+            wz.s["voice"].result = "Đã đọc (tệp kiosk-listen-00001.wav)"
+        elif name == "starting":
+            wz.sm.current = "starting"
+            wz.refresh()
+            wz.s["starting"].title, wz.s["starting"].detail = "Đang khởi động…", "Đang chờ máy chủ trung tâm trả lời"
+        elif name != "name":
+            wz.next()
+        assert wz.current == name, (name, wz.current, wz.root.message)
+        if name == "starting":
+            wz.s["starting"].ids.spinner.angle = 40
+        shot(f"wizard-{name}")
+    # The English words are checked too, on the step with the longest lines.
+    wz.toggle_lang()
+    wz.sm.current = "summary"
+    wz.refresh()
+    shot("wizard-summary-en")
+    wz.close()
+    Window.remove_widget(wz.root)
+
+    from kiosk import config as site_config
+    from kiosk.ui.root import KioskRoot
+    from kiosk.ui.settings import attach_settings
+    here = Path(__file__).resolve().parents[2]
+    cfg = site_config.load(here / "deploy" / "demo-site.toml")
+    root = KioskRoot(cfg, send=lambda r: None, clock=_Clock(), wall=lambda: WALL, pin_hash=None)
+    settings = attach_settings(root, tmp / "site.toml", on_exit=lambda: None)
+    Window.add_widget(root)
+    root.handle("summary", SUMMARY)
+    root.handle("printer", {"state": "ok", "detail": "online, paper present, cover closed"})
+    settings.open()
+    shot("settings")
+    settings.lock()
+    root.screens["locked"].dots = "••"
+    shot("settings-locked")
+    settings.open()
+    settings.press("pin")
+    shot("settings-newpin")
+    Window.remove_widget(root)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parents[2]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -175,10 +285,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", help="one resolution WIDTHxHEIGHT (used by the parent process)")
     ap.add_argument("--check", action="store_true",
                     help="with --size: render without saving and print the text problems as JSON")
+    ap.add_argument("--wizard", action="store_true",
+                    help="with --size: the first-run wizard and the settings screens instead")
     args = ap.parse_args(argv)
     if args.size:
         w, h = (int(x) for x in args.size.split("x"))
-        found = render(args.config, None if args.check else args.out, (w, h))
+        if args.wizard:
+            found = render_wizard(None if args.check else args.out, (w, h))
+        else:
+            found = render(args.config, None if args.check else args.out, (w, h))
         if args.check:
             print("FIT " + json.dumps(found, ensure_ascii=False))
             return 0
@@ -192,6 +307,13 @@ def main(argv: list[str] | None = None) -> int:
                                "--out", str(args.out), "--size", f"{w}x{h}"])
         if done.returncode != 0:
             print(f"screenshots: rendering {w}x{h} failed (exit {done.returncode})", file=sys.stderr)
+            return 1
+    for w, h in WIZARD_RESOLUTIONS:
+        done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--wizard", "--out", str(args.out),
+                               "--size", f"{w}x{h}"])
+        if done.returncode != 0:
+            print(f"screenshots: rendering the wizard at {w}x{h} failed (exit {done.returncode})",
+                  file=sys.stderr)
             return 1
     return 0
 
