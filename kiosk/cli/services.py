@@ -148,7 +148,7 @@ def kiosk(config_path: str, mqtt_host: str | None, mqtt_port: int | None,
     """The touch kiosk where citizens take tickets.
 
     With no file at --config, the first-run wizard sets the centre up and
-    writes it (docs/wizard.md), then the kiosk serves without a restart."""
+    writes it (docs/admin.md, "First run on the kiosk"), then the kiosk serves without a restart."""
     if mqtt_host or mqtt_port:
         fail("the kiosk takes the broker from [mqtt] host/port in its config")
     from kiosk.ui.app import main as kiosk_main
