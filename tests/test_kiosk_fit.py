@@ -82,6 +82,10 @@ def test_the_check_catches_text_that_does_not_fit(window):
                                   nominal=40, halign="left", valign="middle"),
     }
     cases["lines clipped"].bind(size=lambda w, s: setattr(w, "text_size", s))
+    # As every kiosk label is: the texture as tall as the text, placed by the rule.
+    cases["taller than its box"] = FitLabel(text="Tư pháp – Hộ tịch, Đất đai – Xây dựng, Văn hóa – Xã hội",
+                                            nominal=40, halign="left", valign="top")
+    cases["taller than its box"].bind(width=lambda w, v: setattr(w, "text_size", (v, None)))
     for why, label in cases.items():
         box = _placed(window, label, size=(150, 40))
         try:

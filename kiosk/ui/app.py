@@ -15,14 +15,19 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from kivy.clock import Clock
-from kivy.config import Config
+# Kivy's SDL2 image provider reads and writes what the kiosk needs (PNG
+# screenshots); without this Kivy also loads Pillow as a provider, 2 MB the
+# kiosk never uses.  Read when kivy is first imported, so set before it.
+os.environ.setdefault("KIVY_IMAGE", "sdl2")
 
-from kiosk import config as site_config
-from kiosk import contract
-from kiosk.ui.admin import PIN_ENV, load_pin_hash
-from kiosk.ui.root import KioskRoot
-from kiosk.ui.settings import attach_settings
+from kivy.clock import Clock  # noqa: E402
+from kivy.config import Config  # noqa: E402
+
+from kiosk import config as site_config  # noqa: E402
+from kiosk import contract  # noqa: E402
+from kiosk.ui.admin import PIN_ENV, load_pin_hash  # noqa: E402
+from kiosk.ui.root import KioskRoot  # noqa: E402
+from kiosk.ui.settings import attach_settings  # noqa: E402
 
 log = logging.getLogger("phucvu.kiosk")
 

@@ -14,7 +14,15 @@ Kivy's SDL2 text provider opens a font file, with its own glyph cache, for
 every distinct ``font_size`` it is asked for (the key is ``str(font_size)``,
 so 41.6 and 41.7 are two fonts) and never closes it.  Fractional sizes made
 the kiosk hold 64 fonts and 25 MB more; the ladder keeps it to a few.
-Measuring lays the text out without drawing it (no texture is made).
+Measuring lays the text out without drawing it (no texture is made), and
+sizes are first tried at one reference size (``REF_PX``, the floor, which is
+drawn anyway): text laid out at size s into width w wraps as it does at REF
+into w·REF/s, so the estimate opens no font of its own; only the size it
+picks is then checked at that size (the size drawn).
+
+Every kiosk label's ``text_size`` height is None: its texture is as big as
+its text, not its box, and the FitLabel rule in screens/widgets.kv places it
+by ``valign``; the box it must fit is then the label's own.
 """
 from __future__ import annotations
 
@@ -27,6 +35,10 @@ from kivy.uix.label import Label
 from kiosk.ui import theme
 
 _cache: dict[tuple, tuple[float, float, int]] = {}
+REF_PX = theme.TEXT_FLOOR_PX
+# The estimate at REF_PX is off by hinting (a few %): let it be optimistic,
+# the check at the chosen size decides.
+_SLACK = 1.06
 _CACHE_MAX = 4000
 
 
@@ -94,7 +106,9 @@ def fits(label: Label, font_size: float, max_lines: int) -> bool:
         return lines <= max_lines
     if need_h > h:
         return False
-    # Kivy drops lines of a box before its height is full; ask it how many it keeps.
+    # Kivy drops lines of a box before its height is full; ask it how many it
+    # keeps in the label's box (also where the texture is only as tall as its
+    # text: the sizes, and so the look, stay those of the whole-box textures).
     return boxed_lines(label.text, font_size, label.bold, w, h, label.font_name, label.halign) >= lines
 
 
@@ -117,13 +131,28 @@ def candidates(nominal: float, floor: float) -> list[int]:
     return [top] + [s for s in reversed(LADDER) if bottom < s < top] if top > bottom else []
 
 
+def likely_fits(label: Label, font_size: float, max_lines: int) -> bool:
+    """``fits`` estimated from the text laid out at ``REF_PX`` (no font opened at ``font_size``)."""
+    w, h = inner(label)
+    if w <= 0:
+        return False
+    k = font_size / REF_PX
+    # The slack on the wrapping width too: a word that just fits must not wrap.
+    widest, need_h, lines = measure(label.text, REF_PX, label.bold, w * _SLACK / k, label.font_name)
+    if widest * k > w * _SLACK:
+        return False
+    if max_lines:
+        return lines <= max_lines
+    return need_h * k <= h * _SLACK
+
+
 def best_size(label: Label, nominal: float, floor: float, max_lines: int) -> int:
     """The largest font size in [floor, nominal] at which the text fits (floor if none),
     in whole pixels (see the module's note on fonts)."""
     if not label.text.strip() or label.width <= 1:
         return max(int(nominal), 1)
     for size in candidates(nominal, floor):
-        if fits(label, size, max_lines):
+        if likely_fits(label, size, max_lines) and fits(label, size, max_lines):
             return size
     return math.ceil(floor)
 
@@ -163,7 +192,7 @@ def problems(root: Any, window_size: tuple[int, int]) -> list[str]:
             out.append(f"{name}: a word {widest:.0f} px wide in {w:.0f} px (cut mid-word)")
         if label.shorten and label.texture_size[0] and label._label.get_extents(label.text)[0] > w + 1:
             out.append(f"{name}: shortened with '…'")
-        if label.text_size[1] is not None and need_h > h + 1:
+        if need_h > h + 1:
             out.append(f"{name}: {need_h:.0f} px of text in a {h:.0f} px box (lines clipped)")
         drawn = getattr(label._label, "_cached_lines", None)
         if drawn is not None and len(drawn) < lines:
