@@ -37,7 +37,7 @@ KV = Path(__file__).with_name("kv") / "display.kv"
 BLINK_S = 0.5
 BG = (0.04, 0.09, 0.18, 1)      # the same as BG in display.kv
 NAME_SHARE = 0.215              # the counters' name column, as in display.kv's <CounterRow>
-TICKER_SPEED = 0.12     # window heights per second: readable, not jumpy
+TICKER_SPEED = 0.12     # screen short sides per second: readable, not jumpy
 # Every ticker step redraws the whole screen; 20 steps a second reads as
 # smooth from across a hall and leaves a software renderer time to breathe.
 TICKER_FPS = 20
@@ -47,7 +47,9 @@ ROTATE_S = 15
 
 class DisplayApp(App):
     font_name = StringProperty("Roboto")
-    # The smallest text on the wall: 1/30 of the window height.
+    # The smallest text on the wall: 1/30 of the screen's short side (its
+    # height on a landscape TV, its width on one hung in portrait: the same
+    # letters for the same TV, see docs/display.md).
     floor = NumericProperty(24)
 
     def __init__(self, cfg: Any, *, connect: Callable[["DisplayApp"], Any] | None = None,
@@ -83,15 +85,18 @@ class DisplayApp(App):
 
         # The floor from the window's own height before any label is made:
         # fitting first at the 24 px default opened one more font for nothing.
-        self.floor = Window.height / 30
+        self.floor = min(Window.size) / 30
         Builder.load_file(str(KV))
-        root = DisplayRoot()
+        root = DisplayRoot(portrait=Window.height > Window.width)
         # Row heights follow the boxes they sit in, which settle only
         # after layout: refresh once more whenever a box is resized.
         relayout = Clock.create_trigger(lambda _dt: self.refresh(), 0)
 
         def resized(*_: Any) -> None:
-            self.floor = root.height / 30
+            # The orientation is decided here, on resize only: the kv places
+            # the parts from root.portrait, no frame computes it again.
+            self.floor = min(root.size) / 30
+            root.portrait = root.height > root.width
             relayout()
 
         root.bind(size=resized)
@@ -218,7 +223,7 @@ class DisplayApp(App):
             # Short notices stand still, centred: nothing to scroll.
             root.ticker_offset = round((box.width - label.texture_size[0]) / 2)
             return
-        offset = root.ticker_offset - round(TICKER_SPEED * root.height * dt_)
+        offset = root.ticker_offset - round(TICKER_SPEED * root.u * 100 * dt_)
         root.ticker_offset = box.width if offset < -label.texture_size[0] else offset
 
     def refresh(self) -> None:

@@ -111,6 +111,8 @@ class FieldRow(BoxLayout):
 
 class DisplayRoot(Widget):
     u = NumericProperty(10.8)
+    # Taller than wide: kv/display.kv stacks the parts (set on resize).
+    portrait = BooleanProperty(False)
     commune = StringProperty("")
     commune_upper = StringProperty("")
     centre = StringProperty("")
