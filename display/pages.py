@@ -48,3 +48,27 @@ def page(n: int, avail: float, min_row: float, spacing: float, elapsed: float,
     number = int(max(0.0, elapsed) // seconds) % count
     start = number * per
     return Page(start, min(n, start + per), per, number, count)
+
+
+# Portrait: the most of the shared height the counters take, so that the
+# waiting fields keep three rows a page (a busy centre's 12 counters fit).
+PORTRAIT_COUNTERS_MAX = 0.655
+
+
+def portrait_share(counters: int, fields: int, avail: float, min_row: float, spacing: float) -> float:
+    """The counters' share of ``avail``, the height a portrait wall gives the
+    counters and the waiting fields together (each with its title row).
+
+    Both fit: each gets what its rows need at the readable size and the
+    rest in proportion, so a small centre's five fields are not paged
+    while four counters sit in tall rows.  Not both: the counters get what
+    they need up to PORTRAIT_COUNTERS_MAX, the fields page in the rest.
+    """
+    if avail <= 0:
+        return PORTRAIT_COUNTERS_MAX
+    # +1 px: the rows must fit page()'s count exactly, not by rounding.
+    need_c = min_row * (1 + max(1, counters)) + spacing * max(0, counters - 1) + 1
+    need_w = min_row * (1 + 2 * max(1, fields)) + spacing * max(0, fields - 1) + 1
+    if need_c + need_w <= avail:
+        return (need_c + (avail - need_c - need_w) * need_c / (need_c + need_w)) / avail
+    return min(PORTRAIT_COUNTERS_MAX, need_c / avail)

@@ -20,11 +20,13 @@ DEMO = ROOT / "deploy" / "demo-site.toml"
 # (name, width, height): the demo centre at every supported size, the
 # "Mất kết nối" mark with a notice long enough to scroll, a busy centre (12
 # counters, the longest field names), the public board in rotation, and a
-# large centre (60 counters, 15 fields) on its first page.
+# large centre (60 counters, 15 fields) on its first page, and a TV hung in
+# portrait (the demo and the busy centre).
 SHOTS = (("display", 1280, 720), ("display", 1366, 768), ("display", 1920, 1080), ("display", 3840, 2160),
          ("display-stale", 1280, 720), ("display-busy", 1280, 720), ("display-busy", 1920, 1080),
          ("display-board", 1920, 1080), ("display-60-counters", 1280, 720),
-         ("display-60-counters", 1920, 1080), ("display-60-counters", 3840, 2160))
+         ("display-60-counters", 1920, 1080), ("display-60-counters", 3840, 2160),
+         ("display", 1080, 1920), ("display-busy", 1080, 1920))
 LONG_NOTICE = ("Trung tâm nghỉ trưa từ 11:30 đến 13:30, buổi chiều làm việc từ 13:30 đến 17:00. "
                "Công dân vui lòng giữ phiếu và chú ý nghe gọi số. Xin cảm ơn!")
 

@@ -37,7 +37,7 @@ KV = Path(__file__).with_name("kv") / "display.kv"
 BLINK_S = 0.5
 BG = (0.04, 0.09, 0.18, 1)      # the same as BG in display.kv
 NAME_SHARE = 0.215              # the counters' name column, as in display.kv's <CounterRow>
-TICKER_SPEED = 0.12     # window heights per second: readable, not jumpy
+TICKER_SPEED = 0.12     # screen short sides per second: readable, not jumpy
 # Every ticker step redraws the whole screen; 20 steps a second reads as
 # smooth from across a hall and leaves a software renderer time to breathe.
 TICKER_FPS = 20
@@ -47,7 +47,9 @@ ROTATE_S = 15
 
 class DisplayApp(App):
     font_name = StringProperty("Roboto")
-    # The smallest text on the wall: 1/30 of the window height.
+    # The smallest text on the wall: 1/30 of the screen's short side (its
+    # height on a landscape TV, its width on one hung in portrait: the same
+    # letters for the same TV, see docs/display.md).
     floor = NumericProperty(24)
 
     def __init__(self, cfg: Any, *, connect: Callable[["DisplayApp"], Any] | None = None,
@@ -83,15 +85,18 @@ class DisplayApp(App):
 
         # The floor from the window's own height before any label is made:
         # fitting first at the 24 px default opened one more font for nothing.
-        self.floor = Window.height / 30
+        self.floor = min(Window.size) / 30
         Builder.load_file(str(KV))
-        root = DisplayRoot()
+        root = DisplayRoot(portrait=Window.height > Window.width)
         # Row heights follow the boxes they sit in, which settle only
         # after layout: refresh once more whenever a box is resized.
         relayout = Clock.create_trigger(lambda _dt: self.refresh(), 0)
 
         def resized(*_: Any) -> None:
-            self.floor = root.height / 30
+            # The orientation is decided here, on resize only: the kv places
+            # the parts from root.portrait, no frame computes it again.
+            self.floor = min(root.size) / 30
+            root.portrait = root.height > root.width
             relayout()
 
         root.bind(size=resized)
@@ -218,7 +223,7 @@ class DisplayApp(App):
             # Short notices stand still, centred: nothing to scroll.
             root.ticker_offset = round((box.width - label.texture_size[0]) / 2)
             return
-        offset = root.ticker_offset - round(TICKER_SPEED * root.height * dt_)
+        offset = root.ticker_offset - round(TICKER_SPEED * root.u * 100 * dt_)
         root.ticker_offset = box.width if offset < -label.texture_size[0] else offset
 
     def refresh(self) -> None:
@@ -235,7 +240,13 @@ class DisplayApp(App):
         root.date_text = v.date_text
         root.stale = v.stale
         root.notice = v.notice
-        names = self._wall_names(v.counters, self.floor, root.ids.counters.width, root.u * 17)
+        # The recent calls' width as the layout gives it in any turn of the
+        # board's rotation (a hidden box is 0 wide in portrait): the names
+        # must not change from one turn to the next.
+        side = root.ids.calls_box.parent
+        both = root.portrait and self.cfg.display.public_board == "panel"
+        calls_w = (side.width - root.u * 1.2) * 0.55 if both else side.width
+        names = self._wall_names(v.counters, self.floor, root.ids.counters.width, root.u * 17, calls_w)
         root.highlight_label = v.highlight_label
         root.highlight_counter = names.get(v.highlight_counter_no, v.highlight_counter)
         root.has_calls = bool(v.last_calls)
@@ -251,6 +262,11 @@ class DisplayApp(App):
         # More rows than fit at the readable size: pages in turn, each
         # with its "1/5" mark, rather than rows too small to read.
         elapsed = time.monotonic() - self.page_started
+        if root.portrait:
+            # The two parts' heights add up to what they share, whatever
+            # the share was.
+            shared = root.ids.counters_area.parent.height + root.ids.waiting_area.parent.height
+            root.counters_share = pages.portrait_share(len(v.counters), len(v.waiting), shared, min_row, spacing)
         cp = pages.page(len(v.counters), root.ids.counters_area.height, min_row, spacing, elapsed)
         shown_counters = v.counters[cp.start:cp.stop]
         rows = ensure_rows(root.ids.counters, CounterRow, len(shown_counters))
@@ -305,7 +321,8 @@ class DisplayApp(App):
             w.index, w.row_h = i, call_h
             w.label, w.counter_name, w.recall = c.label, names.get(c.counter, c.counter_name), c.recall
 
-    def _wall_names(self, counters: list, floor: float, width: float, row_h: float) -> dict[int, str]:
+    def _wall_names(self, counters: list, floor: float, width: float, row_h: float,
+                    calls_width: float = 0.0) -> dict[int, str]:
         """Counter number -> the name the wall shows for it.
 
         A centre names its counters as it likes (the admin pages make long
@@ -313,12 +330,20 @@ class DisplayApp(App):
         readable size and the field's name beside it needs the rest of the
         row.  A name wider than the column at the floor is shown as
         "Quầy <number>" in the rows, the call panel and the recent calls,
-        rather than cut or run into the number beside it.  Measured once
-        per set of names and size."""
-        key = (tuple((c.number, c.name) for c in counters), floor, round(width), round(row_h))
+        rather than cut or run into the number beside it.  The recent calls
+        bound it too: there the name is followed by " · gọi lại", and in
+        portrait the counters' column is wider than the calls' beside the
+        board.  Measured once per set of names and size."""
+        key = (tuple((c.number, c.name) for c in counters), floor, round(width), round(row_h),
+               round(calls_width))
         if key != self._names_key:
             pad, gap = row_h * 0.1, row_h * 0.08        # the row's padding and spacing (display.kv)
             column = NAME_SHARE * max(1.0, width - 2 * pad - 2 * gap) - 2
+            if calls_width > 0:
+                # <CallRow>: 0.64 of the row after its spacing, rows min_row * 1.05 high.
+                call_h = floor * 1.45 * 1.05
+                calls_col = 0.64 * (calls_width - call_h * 0.15) - 2
+                column = min(column, calls_col - text_width(" · gọi lại", floor, False, self.font_name))
             self._names_key = key
             self._names = {c.number: c.name if text_width(c.name, floor, True, self.font_name) <= column
                            else f"Quầy {c.number}" for c in counters}

@@ -111,6 +111,11 @@ class FieldRow(BoxLayout):
 
 class DisplayRoot(Widget):
     u = NumericProperty(10.8)
+    # Taller than wide: kv/display.kv stacks the parts (set on resize).
+    portrait = BooleanProperty(False)
+    # Portrait: the counters' part of the height the counters and the
+    # waiting fields share (pages.portrait_share).
+    counters_share = NumericProperty(0.655)
     commune = StringProperty("")
     commune_upper = StringProperty("")
     centre = StringProperty("")

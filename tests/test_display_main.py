@@ -71,12 +71,19 @@ def test_screenshots_command_renders_every_size(tmp_path):
                      "display-busy-1920x1080.png": (1920, 1080), "display-board-1920x1080.png": (1920, 1080),
                      "display-60-counters-1280x720.png": (1280, 720),
                      "display-60-counters-1920x1080.png": (1920, 1080),
-                     "display-60-counters-3840x2160.png": (3840, 2160)}
+                     "display-60-counters-3840x2160.png": (3840, 2160),
+                     "display-1080x1920.png": (1080, 1920), "display-busy-1080x1920.png": (1080, 1920)}
     # A width that is no multiple of 4 is not sheared: the header's panel
     # colour top left, the notice's yellow along the whole bottom row.
     odd = Image.open(tmp_path / "display-1366x768.png").convert("RGB")
     assert all(abs(a - b) <= 2 for a, b in zip(odd.getpixel((2, 2)), (20, 41, 77)))
     assert all(odd.getpixel((x, 766))[0] > 230 and odd.getpixel((x, 766))[2] < 60 for x in (2, 683, 1363))
+    # Portrait: the call panel (orange while it blinks "on") spans the width
+    # under the header, not a third of it.
+    tall = Image.open(tmp_path / "display-busy-1080x1920.png").convert("RGB")
+    for x in (30, 540, 1050):
+        r, g, b = tall.getpixel((x, 330))
+        assert r > 220 and 110 < g < 170 and b < 50, (x, (r, g, b))
     # The stale picture really carries the red mark in its header.
     stale = Image.open(tmp_path / "display-stale-1280x720.png").convert("RGB")
     reds = [px for px in stale.crop((640, 0, 1000, 90)).getcolors(maxcolors=65536)
