@@ -366,28 +366,6 @@ def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """The ``hash`` of a ``config/site`` body: the first 16 hex digits of the
-    sha256 of its ``config`` dumped with sorted keys.  Every consumer compares
-    it with the hash of what it runs, so they all compute it here."""
-    import hashlib
-    text = json.dumps(config, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def site_info(config: Any, at: float) -> dict[str, Any]:
-    """The retained ``site/info`` body: the facts a provincial aggregator
-    needs to judge this site's events (names, typical minutes per field,
-    which rating levels count as satisfied).  ``config`` is a SiteConfig."""
-    return {"site": config.site.id, "commune": config.site.commune, "centre": config.site.centre,
-            "province": config.site.province, "timezone": config.site.timezone,
-            "fields": [{"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en,
-                        "minutes_per_citizen": f.minutes_per_citizen} for f in config.fields],
-            "levels": [{"code": lv.code, "name_vi": lv.name_vi, "name_en": lv.name_en,
-                        "satisfied": lv.satisfied} for lv in config.rating.levels],
-            "updated_at": at}
-
-
 def presence(device: str, status: Literal["online", "offline"], at: float | None = None) -> bytes:
     body: dict[str, Any] = {"device": device, "status": status}
     if at is not None:

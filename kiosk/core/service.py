@@ -319,7 +319,7 @@ class CoreService:
                                  self.engine.clock())
         self._publish_state(counters=None)
         # What the provincial aggregator needs to judge this site's events.
-        self._publish(self.topics.site_info, contract.site_info(self.config, self.engine.clock()),
+        self._publish(self.topics.site_info, views.site_info(self.config, self.engine.clock()),
                       retain=True)
         if self.live is not None:
             self._publish(self.topics.config_site, self.live.payload(), retain=True)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kiosk import contract
 from kiosk.config import SiteConfig
-from kiosk.core import printq
+from kiosk.core import printq, views
 
 log = logging.getLogger("phucvu.core")
 
@@ -44,7 +43,7 @@ def switch(service: Any, new: SiteConfig) -> list[tuple[str, Any, bool]]:
     t = service.topics
     out: list[tuple[str, Any, bool]] = [
         (t.config_site, service.live.payload(), True),
-        (t.site_info, contract.site_info(new, now), True)]
+        (t.site_info, views.site_info(new, now), True)]
     gone = {c.number for c in old.counters} - {c.number for c in new.counters}
     out += [(t.counter_state(n), b"", True) for n in sorted(gone)]
     return out

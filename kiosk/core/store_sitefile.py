@@ -22,16 +22,12 @@ from typing import Any
 
 import tomli_w
 
-from kiosk import contract
-from kiosk.config import SiteConfig
+from kiosk.config import SiteConfig, live
 
 HEADER = re.compile(r"^# phucvu site config version (\d+), saved by (\S+) at (\S+)")
 
 
-def config_hash(config: SiteConfig | dict) -> str:
-    """The contract's hash (``kiosk.contract.config_hash``) of a model or its JSON dump."""
-    body = config.model_dump(mode="json") if isinstance(config, SiteConfig) else config
-    return contract.config_hash(body)
+config_hash = live.config_hash      # the contract's hash, one definition for every part
 
 
 def real_path(path: str | Path) -> Path:

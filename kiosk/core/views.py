@@ -95,3 +95,16 @@ def counter_state(config: SiteConfig, q: Queue, n: int, now: float, mono: float)
             "waiting": q.waiting_for(n),
             "rating_window": rating_window(q, n, now, mono),
             "updated_at": now}
+
+
+def site_info(config: Any, at: float) -> dict[str, Any]:
+    """The retained ``site/info`` body: the facts a provincial aggregator
+    needs to judge this site's events (names, typical minutes per field,
+    which rating levels count as satisfied).  ``config`` is a SiteConfig."""
+    return {"site": config.site.id, "commune": config.site.commune, "centre": config.site.centre,
+            "province": config.site.province, "timezone": config.site.timezone,
+            "fields": [{"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en,
+                        "minutes_per_citizen": f.minutes_per_citizen} for f in config.fields],
+            "levels": [{"code": lv.code, "name_vi": lv.name_vi, "name_en": lv.name_en,
+                        "satisfied": lv.satisfied} for lv in config.rating.levels],
+            "updated_at": at}

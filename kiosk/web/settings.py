@@ -10,14 +10,12 @@ writes the file and publishes ``config/site``.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 from typing import Any
 
 from pydantic import ValidationError
 
-from kiosk.config import SiteConfig
+from kiosk.config import SiteConfig, config_hash  # noqa: F401  (web.bus and the tests use it from here)
 from kiosk.config.loading import describe_error
 
 # What the admin pages may change; anything else in the whole config is
@@ -36,12 +34,6 @@ EDITABLE = {
 # keeps its own mqtt, store, printer, bridge, uplink and web.host/port.
 LIVE = ("site", "hours", "fields", "counters", "priority", "rating", "display", "announcer", "web")
 LOCAL_WEB = ("host", "port")
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """THE CONTRACT's hash of a config as published on config/site."""
-    text = json.dumps(config, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def as_json(config: SiteConfig) -> dict[str, Any]:
