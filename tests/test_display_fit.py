@@ -188,8 +188,7 @@ def test_public_board_in_rotation_and_off(tmp_path):
 @pytest.mark.parametrize("names, shown", (("Quầy số {n}", "Quầy 12"),
                                            ("Quầy {n} – Một cửa liên thông", "Quầy 12"),
                                            ("Q{n}", "Q12")))
-@pytest.mark.parametrize("size", ((1280, 720), (1920, 1080), (1080, 1920)),
-                         ids=["1280x720", "1920x1080", "1080x1920"])
+@pytest.mark.parametrize("size", ((1280, 720), (1080, 1920)), ids=["1280x720", "1080x1920"])
 def test_counter_names_from_the_admin_pages_fit(tmp_path, size, names, shown):
     """A centre names its counters as it likes: a name too long for the
     counters' column at the readable size is shown as "Quầy <number>" (in the
@@ -213,7 +212,9 @@ def test_counter_names_from_the_admin_pages_fit(tmp_path, size, names, shown):
 BIG = ((1280, 720), (1920, 1080), (3840, 2160)) + PORTRAIT
 
 
-@pytest.mark.parametrize("counters", (30, 60))
+# 60 counters only: 30 page the same way (tests/test_display_pages.py checks
+# the arithmetic), and each render costs ~10 s of the suite's 10 minutes.
+@pytest.mark.parametrize("counters", (60,))
 @pytest.mark.parametrize("size", BIG, ids=[f"{w}x{h}" for w, h in BIG])
 def test_large_centre_pages_every_counter_readably(tmp_path, size, counters):
     frame = render(tmp_path, size, counters=counters, fields=15)
