@@ -161,7 +161,10 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
         Clock.schedule_once(shoot, 1.2)
 
     def shoot(_dt):
-        # Catch the highlight in its "on" phase, as a citizen sees it most.
+        # Catch the highlight in its "on" phase, as a citizen sees it most,
+        # and hold it there: a blink tick between this and the save (a busy
+        # machine delays the save) would take the picture "off".
+        Clock.unschedule(app._tick)
         app._blink = 0
         app.refresh()
         Clock.schedule_once(save, 0.05)

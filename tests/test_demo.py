@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 def test_demo_runs_the_whole_appliance_headless(tmp_path):
     data = tmp_path / "demo-data"
     env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(tmp_path)}
-    demo = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "demo", "--seconds", "35", "--data",
+    demo = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "demo", "--seconds", "50", "--data",
                              str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=ROOT, env=env)
     # While it runs, the staff console answers at the address the demo prints.
