@@ -169,8 +169,10 @@ def full_site():
     data["fields"][0]["hours"] = copy.deepcopy(data["hours"])
     data["bridge"] = {"devices": [{"counter": 1, "port": "/dev/ttyUSB0"}]}
     data["uplink"] = {"host": "mqtt.example.gov.vn"}
+    data["phone"] = {"public_url": "http://192.168.4.1:8090"}
     for section in ("priority", "rating", "mqtt", "store", "printer", "display", "announcer", "web"):
         data.setdefault(section, {})
+    data["rating"].setdefault("reasons", [{"code": "cho-lau", "name_vi": "Chờ lâu", "name_en": "Long wait"}])
     return data
 
 

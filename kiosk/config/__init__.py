@@ -8,7 +8,7 @@ Klipper's "Option 'x' is not valid in section 'y'".
 The rooms: ``section`` (what every section is made of, shared with the
 province's config), ``centre`` (how the centre serves: site, hours, fields,
 counters, priority, ratings), ``parts`` (the bus, store, printer, display,
-announcer, bridge, web and uplink sections), ``site`` (the whole file, its
+announcer, bridge, web, phone and uplink sections), ``site`` (the whole file, its
 cross-checks and lookups) and ``loading`` (TOML in, model or ConfigError out).
 
 This package is the ground floor (docs/architecture.md, "Floors"): it
@@ -26,6 +26,7 @@ from kiosk.config.centre import (
     PriorityClass,
     PrioritySection,
     RatingLevel,
+    RatingReason,
     RatingSection,
     Session,
     SiteSection,
@@ -38,6 +39,7 @@ from kiosk.config.parts import (
     DeviceSection,
     DisplaySection,
     MqttSection,
+    PhoneSection,
     PrinterSection,
     StoreSection,
     UplinkSection,
@@ -48,8 +50,8 @@ from kiosk.config.site import SiteConfig
 
 __all__ = [
     "FIELD_ICONS", "WEEKDAYS", "AnnouncerSection", "BridgeSection", "ConfigError", "CounterSection",
-    "DeviceSection", "DisplaySection", "FieldSection", "MqttSection", "PrinterSection",
-    "PriorityClass", "PrioritySection", "RatingLevel", "RatingSection", "Section", "Session",
+    "DeviceSection", "DisplaySection", "FieldSection", "MqttSection", "PhoneSection", "PrinterSection",
+    "PriorityClass", "PrioritySection", "RatingLevel", "RatingReason", "RatingSection", "Section", "Session",
     "SiteConfig", "SiteSection", "StoreSection", "TlsClient", "UplinkSection", "WebSection",
     "Live", "config_hash", "documented_keys", "load", "merge", "nfc", "parse", "timezone_name",
 ]

@@ -142,6 +142,27 @@ def _default_levels() -> list[RatingLevel]:
     ]
 
 
+class RatingReason(Section):
+    """Why a citizen was not satisfied: offered on the phone page (docs/phone.md)."""
+    code: Code
+    name_vi: ViText
+    name_en: ViText
+
+    _nfc = field_validator("name_vi", "name_en")(nfc)
+
+
+def _default_reasons() -> list[RatingReason]:
+    # The complaints a commune centre hears most (seed notes), plus "other",
+    # which the phone page pairs with a short comment.
+    return [
+        RatingReason(code="cho-lau", name_vi="Chờ lâu", name_en="Long wait"),
+        RatingReason(code="thai-do", name_vi="Thái độ cán bộ", name_en="Staff attitude"),
+        RatingReason(code="huong-dan", name_vi="Hướng dẫn chưa rõ", name_en="Unclear guidance"),
+        RatingReason(code="di-lai", name_vi="Phải đi lại nhiều lần", name_en="Had to come back several times"),
+        RatingReason(code="khac", name_vi="Lý do khác", name_en="Other"),
+    ]
+
+
 class RatingSection(Section):
     window_s: float = Field(default=60, ge=5, le=600)
     # Presses at one counter closer together than this are not a person
@@ -159,6 +180,8 @@ class RatingSection(Section):
     # delivered_late in the data (it is still judged on its press time).
     late_after_s: float = Field(default=2.0, ge=0.1, le=3600)
     levels: list[RatingLevel] = Field(default_factory=_default_levels, min_length=3, max_length=5)
+    # Offered on the phone page with a level that is not satisfied.
+    reasons: list[RatingReason] = Field(default_factory=_default_reasons, max_length=12)
 
     @model_validator(mode="after")
     def _some_satisfied(self) -> "RatingSection":

@@ -169,6 +169,28 @@ class WebSection(Section):
     alert_imbalance_waiting: int = Field(default=10, ge=1, le=1000)
 
 
+class PhoneSection(Section):
+    """The citizen's phone page on its own listener (docs/phone.md); absent: no page,
+    and the ticket's QR carries only the ticket id."""
+
+    # What the ticket's QR opens: the appliance's address on the centre's
+    # Wi-Fi, as a phone reaches it (a LAN name or IP, and the page's port).
+    public_url: str = Field(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+    # The page's own listener, never the staff console's.
+    host: str = "0.0.0.0"
+    port: int = Field(default=8090, ge=1, le=65535)
+    # The site secret that keys each ticket's token; made on first start
+    # (readable by the phucvu user only).
+    secret_file: str = "/var/lib/phucvu/phone.key"
+    # How long after its finish a ticket may be rated from a phone, in
+    # minutes; absent: until the core closes the day.
+    rating_window_min: int | None = Field(default=None, ge=1, le=24 * 60)
+    # Requests one client address may make per minute (page, state, rating).
+    requests_per_min: int = Field(default=60, ge=5, le=6000)
+    # Live streams (one per open page) one client address may hold.
+    streams_per_client: int = Field(default=4, ge=1, le=100)
+
+
 class UplinkSection(TlsClient):
     """The bridge from this site's Mosquitto to the provincial broker (docs/multi-site.md)."""
 

@@ -23,6 +23,7 @@ from kiosk.config.parts import (
     BridgeSection,
     DisplaySection,
     MqttSection,
+    PhoneSection,
     PrinterSection,
     StoreSection,
     UplinkSection,
@@ -45,6 +46,7 @@ class SiteConfig(Section):
     announcer: AnnouncerSection = Field(default_factory=AnnouncerSection)
     bridge: BridgeSection = Field(default_factory=BridgeSection)
     web: WebSection = Field(default_factory=WebSection)
+    phone: PhoneSection | None = None
     uplink: UplinkSection | None = None
 
     @model_validator(mode="after")
@@ -54,6 +56,7 @@ class SiteConfig(Section):
         unique("counters", "number", [c.number for c in self.counters])
         unique("priority.classes", "code", [p.code for p in self.priority.classes])
         unique("rating.levels", "code", [lv.code for lv in self.rating.levels])
+        unique("rating.reasons", "code", [r.code for r in self.rating.reasons])
         known = {f.code for f in self.fields}
         for i, c in enumerate(self.counters):
             for code in c.fields:
