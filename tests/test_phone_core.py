@@ -476,3 +476,60 @@ def test_the_core_prints_the_phone_address_on_the_ticket(rig):
     ops = decode.parse(jobs[-1].read_bytes())
     assert [op.data for op in ops if isinstance(op, decode.QrCode)] == [
         token.address(PUBLIC_URL, rig.secret, ticket_id)]
+
+
+# ---------------------------------------------------------------- reports
+def test_reports_count_phone_ratings_and_their_reasons_per_official_and_field(tmp_path):
+    import datetime as dt
+
+    from kiosk.reports import build, report_main
+    site = site_config.load(write_site(tmp_path))
+    clock = {"wall": MORNING}
+    store = Store(tmp_path / "r.db")
+    engine = Engine(site, store, clock=lambda: clock["wall"], monotonic=lambda: clock["wall"] - MORNING)
+    secret = token.load_or_create(site.phone.secret_file)
+    cmds = Commands(site, engine, phone_secret=secret)
+    store.add_official("nv01", "Nguyễn Văn An", None)
+    store.add_official("nv02", "Lê Thị Bình", None)
+    engine.run("login", 1, "nv01")
+    engine.run("login", 2, "nv02")
+
+    def rate(ticket_id, level, reasons=(), comment=None):
+        body = {"rating_id": f"phone-{uuid.uuid4().hex[:12]}", "ticket_id": ticket_id,
+                "token": token.make(secret, ticket_id), "level": level, "reasons": list(reasons)}
+        if comment:
+            body["comment"] = comment
+        return cmds.handle(cmds.topics.phone_rating, contract.encode(body)).reply
+
+    a, b, c = _serve(cmds, 1), _serve(cmds, 1), _serve(cmds, 2)
+    assert rate(a, 3, ["cho-lau", "thai-do"])["counted"]
+    assert rate(b, 3, ["cho-lau", "khac"], "Đợi lâu")["counted"]
+    assert rate(c, 1)["counted"]
+    # Kept but not the ticket's rating: its reasons judge nobody.
+    assert rate(a, 3, ["thai-do"])["error"]["code"] == "already_rated"
+    _serve(cmds, 2)
+    clock["wall"] += 5
+    assert engine.run("rate", 2, 3, rating_id="box-2:1:1")[-1]["counted"]      # a box's rating
+    store.close()
+
+    day = dt.date(2026, 11, 28)
+    report, _ = build(site, tmp_path / "r.db", day, day, ["official", "field"])
+    by = {f.key: f for f in report.breakdowns["official"].groups}
+    assert (by["nv01"].rated, by["nv01"].phone) == (2, 2)
+    assert by["nv01"].complaints == {"cho-lau": 2, "thai-do": 1, "huong-dan": 0, "di-lai": 0, "khac": 1}
+    assert (by["nv02"].rated, by["nv02"].phone) == (2, 1)
+    assert set(by["nv02"].complaints.values()) == {0}
+    assert by["nv01"].reasons["extra_press"] == 1
+    fields = {f.key: f for f in report.breakdowns["field"].groups}
+    assert fields["tu-phap"].complaints["cho-lau"] == 2 and fields["tu-phap"].phone == 3
+    assert report.breakdowns["official"].total.complaints["thai-do"] == 1
+    total = report.breakdowns["official"].total        # with d, rated at its box
+    assert (total.rated, total.phone) == (4, 3)
+    text = report_main(site, tmp_path / "r.db", date_from=day, date_to=day, by="official",
+                       fmt="csv", out=None)
+    header, *lines = text.splitlines()
+    cols = header.lstrip("\ufeff").split(",")
+    assert "Đánh giá qua điện thoại" in cols and "Chưa hài lòng: Lý do khác" in cols
+    nv01 = next(line.split(",") for line in lines if line.startswith("nv01"))
+    assert nv01[cols.index("Chưa hài lòng: Chờ lâu")] == "2"
+    assert nv01[cols.index("Đánh giá qua điện thoại")] == "2"
