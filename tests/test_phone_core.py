@@ -66,7 +66,7 @@ class Rig:
         with self.spy.cond:
             return len(self.spy.messages)
 
-    def wait(self, pred, since: int = 0, timeout: float = 10.0) -> dict:
+    def wait(self, pred, since: int = 0, timeout: float = 20.0) -> dict:
         """The first message from index ``since`` on for which pred(topic, body) holds."""
         spy, deadline = self.spy, time.monotonic() + timeout
         with spy.cond:
@@ -533,3 +533,13 @@ def test_reports_count_phone_ratings_and_their_reasons_per_official_and_field(tm
     nv01 = next(line.split(",") for line in lines if line.startswith("nv01"))
     assert nv01[cols.index("Chưa hài lòng: Chờ lâu")] == "2"
     assert nv01[cols.index("Đánh giá qua điện thoại")] == "2"
+
+
+def test_an_unreadable_phone_secret_stops_the_core_at_start_with_a_clear_error(broker, tmp_path):
+    write_site(tmp_path)
+    (tmp_path / "phone.key").write_text("not a secret\n")
+    core = CoreProcess(broker, tmp_path / "phucvu.db")
+    with pytest.raises(RuntimeError) as e:
+        core.start()
+    assert "[phone] secret_file" in str(e.value) and "not a phone secret" in str(e.value)
+    assert not (tmp_path / "phucvu.db").exists()      # refused before the database was touched
