@@ -19,11 +19,16 @@ from kiosk.core.domain.state import (CALLABLE, CALLED, CLOSED, FINISHED, NO_SHOW
 # journaled, so a restart rebuilds the same state, but meaningless to anyone
 # else, so never published or sent up to the province.
 LOCAL_KEYS = frozenset({"mono", "pressed", "opened", "clocks"})
+# A phone rating's free-text comment (a citizen may write anything, a name
+# too) and the hash of the phone's address stay in the centre's database:
+# the bus carries events to every reader and up to the province.
+PRIVATE_KEYS = frozenset({"comment", "client"})
 
 
 def public_event(e: dict) -> dict:
-    """An event as the bus carries it: without the core's local clock readings."""
-    return {k: v for k, v in e.items() if k not in LOCAL_KEYS}
+    """An event as the bus carries it: without the core's local clock
+    readings and without what a citizen typed or where from."""
+    return {k: v for k, v in e.items() if k not in LOCAL_KEYS and k not in PRIVATE_KEYS}
 
 
 def apply(s: QueueState, e: dict, window_s: float) -> None:
