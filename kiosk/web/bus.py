@@ -23,7 +23,7 @@ log = logging.getLogger("phucvu.web")
 
 # Retained topics a page needs at once; events are only forwarded live.
 LIVE_LEAVES = ("counter/+/state", "display/snapshot", "queue/summary", "printer/status",
-               "presence/+", "event/alert", "event/call")
+               "presence/+", "event/alert", "event/call", "phone/stats")
 # The core's effective site config (THE CONTRACT, docs/mqtt.md): kept apart
 # from the retained cache, so a console's first SSE message does not carry it.
 CONFIG_SITE = "config/site"

@@ -31,6 +31,23 @@ function renderDevices(r) {
   $("devices").innerHTML = items.join("");
 }
 
+// The citizens' phone page (phone/stats, retained, every 10 s): what it
+// served and every attempt it refused, counted since it started.
+const PHONE_REFUSED_VI = {bad_token: "mã sai", rate_limited: "quá nhiều yêu cầu", streams: "quá nhiều trang mở",
+  bad_request: "yêu cầu hỏng", core_refused: "đánh giá bị từ chối"};
+function renderPhone(r) {
+  const s = r["phone/stats"];
+  if (!s) return;
+  const refused = s.refused || {};
+  const total = Object.values(refused).reduce((a, b) => a + b, 0);
+  const parts = Object.keys(refused).filter(k => refused[k] > 0)
+    .map(k => `${refused[k]} ${PHONE_REFUSED_VI[k] || k}`);
+  $("phone").hidden = false;
+  $("phone").textContent = `Trang điện thoại: ${s.pages} lượt xem, ${s.ratings_sent} đánh giá gửi, ` +
+    `${total} lần bị từ chối` + (parts.length ? ` (${parts.join(", ")})` : "") + ` — từ ${hhmm(s.since)}`;
+  $("phone").className = "phone-line" + (total ? " bad" : "");
+}
+
 function renderAlerts() {
   $("alerts").innerHTML = alerts.slice(0, 5).map(a =>
     `<li class="${esc(a.severity)}"><time>${hhmm(a.at)}</time> ${esc(a.message)}</li>`).join("");
@@ -100,6 +117,7 @@ live((topic, body, r) => {
   renderCounters(r);
   renderFields(r["queue/summary"]);
   renderDevices(r);
+  renderPhone(r);
   if (topic === "*" || topic === "queue/summary" || topic.startsWith("counter/")) scheduleFigures();
 }, ok => $("link").className = "dot " + (ok ? "ok" : "bad"));
 
