@@ -1,0 +1,184 @@
+"""The phone page's MQTT login ``phone``: the retained ``queue/tickets`` and
+``config/site`` held in memory, ``phone/rating`` out and its ``phone/reply``
+awaited by ``rating_id``, and the retained ``phone/stats``.
+
+Threads: paho's network thread only hands messages to the asyncio loop
+(``call_soon_threadsafe``); the loop owns every field here, so a request
+reads the state without a lock.  Nothing here opens the database: a flood of
+page loads is answered from what the core last published.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+from kiosk import contract
+from kiosk.config import ConfigError, Live, SiteConfig
+from kiosk.phone.limits import Stats
+
+log = logging.getLogger("phucvu.phone")
+
+LOGIN = "phone"
+# Leaves under the prefix (THE CONTRACT, docs/mqtt.md); spelled here, as
+# the Topics helpers are the core side's.
+TICKETS, SITE, RATING, REPLY, STATS = ("queue/tickets", "config/site", "phone/rating",
+                                       "phone/reply", "phone/stats")
+STATS_EVERY_S = 10.0
+
+
+class NoReply(Exception):
+    """The core did not answer a rating in time."""
+
+
+class PhoneBus:
+    def __init__(self, config: SiteConfig, password: str, host: str, port: int):
+        self.live = Live(config)
+        self.prefix = config.topic_prefix
+        self.topics = contract.Topics(self.prefix)
+        self.host, self.port = host, port
+        self.keepalive = config.mqtt.keepalive
+        # The core's latest queue/tickets, decoded once per message (not per
+        # page): None until the first arrives.
+        self.tickets: dict[str, Any] | None = None
+        self.stats = Stats(since=time.time())
+        self.clients = lambda: 0          # the app's Limits.clients, set by the app
+        self._changed = asyncio.Event()   # replaced on every change; streams wait on it
+        self._pending: dict[str, asyncio.Future] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._stats_task: asyncio.Task | None = None
+        self.connected = False
+        self.client = contract.mqtt_client(LOGIN, username=LOGIN, password=password,
+                                           prefix=self.prefix, device=LOGIN)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    @property
+    def config(self) -> SiteConfig:
+        return self.live.config
+
+    def _t(self, leaf: str) -> str:
+        return f"{self.prefix}/{leaf}"
+
+    # ------------------------------------------------------------ life
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._changed = asyncio.Event()
+        self.client.connect_async(self.host, self.port, self.keepalive)
+        self.client.loop_start()
+        self._stats_task = loop.create_task(self._stats_every())
+
+    def stop(self) -> None:
+        if self._stats_task:
+            self._stats_task.cancel()
+        # The last figures, and offline, before the socket closes (the
+        # contract: stats at shutdown too).
+        infos = [self.client.publish(self._t(STATS), self._stats_body(), qos=1, retain=True),
+                 self.client.publish(self.topics.presence(LOGIN),
+                                     contract.presence(LOGIN, "offline", time.time()),
+                                     qos=1, retain=True)]
+        for info in infos:
+            try:
+                info.wait_for_publish(2)
+            except (RuntimeError, ValueError):
+                break        # not connected: the will says offline
+        self.client.loop_stop()
+        self.client.disconnect()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.cancel()
+
+    def _stats_body(self) -> bytes:
+        return contract.encode(self.stats.body(self.clients(), time.time()))
+
+    async def _stats_every(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY_S)
+            self.client.publish(self._t(STATS), self._stats_body(), qos=1, retain=True)
+
+    # ------------------------------------------------------------ paho thread
+    def _on_connect(self, client, userdata, flags, rc, props=None):
+        if rc.is_failure:
+            log.error("MQTT login as %r refused: %s", LOGIN, rc)
+            return
+        for leaf in (TICKETS, SITE, REPLY):
+            client.subscribe(self._t(leaf), 1)
+        contract.announce_online(client, self.prefix, LOGIN, time.time())
+        self.connected = True
+        log.info("bus connected to %s:%s as %r", self.host, self.port, LOGIN)
+
+    def _on_disconnect(self, client, userdata, flags, rc, props=None):
+        self.connected = False
+        log.warning("bus disconnected (%s); reconnecting", rc)
+
+    def _on_message(self, client, userdata, msg):
+        rel = msg.topic.removeprefix(self.prefix + "/")
+        try:
+            body = json.loads(msg.payload) if msg.payload else None
+        except ValueError:
+            log.error("ignoring %s: not JSON", rel)
+            return
+        if self.loop is None:
+            return
+        self.loop.call_soon_threadsafe(self._take, rel, body)
+
+    # ------------------------------------------------------------ the loop
+    def _take(self, rel: str, body: Any) -> None:
+        if rel == TICKETS:
+            if body is None:
+                self.tickets = None          # a cleared retained topic
+            elif isinstance(body, dict) and isinstance(body.get("tickets"), dict):
+                self.tickets = body
+            else:
+                log.error("ignoring queue/tickets: not a tickets payload")
+                return
+        elif rel == SITE:
+            try:
+                new = self.live.offer(body)
+            except ConfigError as e:
+                log.error("%s", e)
+                return
+            if new is None:
+                return
+            log.info("site config version %s taken", self.live.version)
+        elif rel == REPLY:
+            self._reply(body)
+            return
+        else:
+            return
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _reply(self, body: Any) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("rating_id"), str):
+            log.error("ignoring phone/reply without a rating_id")
+            return
+        fut = self._pending.get(body["rating_id"])
+        if fut is not None and not fut.done():
+            fut.set_result(body)
+
+    async def changed(self, timeout: float) -> bool:
+        """Wait for the next change of the tickets or the names; False on time-out."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def rate(self, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Publish one ``phone/rating`` and await the core's ``phone/reply`` to it."""
+        rating_id = "phone-" + secrets.token_hex(8)
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[rating_id] = fut
+        try:
+            self.client.publish(self._t(RATING), contract.encode({"rating_id": rating_id, **body}),
+                                qos=1)
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise NoReply(rating_id) from None
+        finally:
+            self._pending.pop(rating_id, None)
