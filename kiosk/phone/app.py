@@ -143,7 +143,7 @@ class PhoneApp:
         try:
             last = json.dumps(self.state(tid), ensure_ascii=False)
             yield f"retry: 3000\ndata: {last}\n\n"
-            while True:
+            while not self.bus.closing:
                 if not await self.bus.changed(PING_S):
                     yield ": ping\n\n"
                     continue
@@ -296,11 +296,25 @@ def serve(config: SiteConfig, password: str, secret: bytes, *, mqtt_host: str | 
     import uvicorn
 
     from kiosk.sdnotify import feed_asgi
+    Server = _server_class()
     phone = config.phone
     assert phone is not None
     app = build_app(config, password, secret, mqtt_host=mqtt_host, mqtt_port=mqtt_port)
     feed_asgi(app, f"serving http://{phone.host}:{phone.port}/ for {phone.public_url}")
     log.info("phone page on http://%s:%s/ (the tickets' QR open %s/t/...)", phone.host, phone.port,
              phone.public_url)
-    uvicorn.run(app, host=phone.host, port=phone.port, log_level="warning",
-                timeout_graceful_shutdown=2, access_log=False)
+    server = Server(uvicorn.Config(app, host=phone.host, port=phone.port, log_level="warning",
+                                   timeout_graceful_shutdown=2, access_log=False))
+    server.run()
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, ending the open streams when told to stop."""
+
+        def handle_exit(self, sig, frame) -> None:
+            self.config.app.state.bus.close_streams()
+            super().handle_exit(sig, frame)
+    return Server

@@ -51,6 +51,9 @@ class PhoneBus:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._stats_task: asyncio.Task | None = None
         self.connected = False
+        # Set when the server stops: open streams end at once instead of
+        # holding the shutdown until uvicorn cuts them.
+        self.closing = False
         self.client = contract.mqtt_client(LOGIN, username=LOGIN, password=password,
                                            prefix=self.prefix, device=LOGIN)
         self.client.on_connect = self._on_connect
@@ -160,6 +163,15 @@ class PhoneBus:
         fut = self._pending.get(body["rating_id"])
         if fut is not None and not fut.done():
             fut.set_result(body)
+
+    def close_streams(self) -> None:
+        """End every open stream (any thread): the server is stopping."""
+        def close() -> None:
+            self.closing = True
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(close)
 
     async def changed(self, timeout: float) -> bool:
         """Wait for the next change of the tickets or the names; False on time-out."""
