@@ -144,7 +144,7 @@
     chosen = lv;
     markChosen();
     show("reasons-form", true);
-    $("send").scrollIntoView && $("reasons-form").scrollIntoView();
+    if ($("reasons-form").scrollIntoView) { $("reasons-form").scrollIntoView(); }
   }
 
   function submitReasons(ev) {
@@ -201,7 +201,7 @@
     var moved = s.origin_field && (s.status === "waiting" || s.status === "called");
     if (moved) {
       bi($("moved"), "Đã chuyển sang lĩnh vực " + s.field.name_vi,
-         "Moved to " + s.field.name_en + " (from " + s.origin_field.name_en + ")");
+         "Moved to " + s.field.name_en);
     }
     show("moved", !!moved);
 
@@ -215,7 +215,9 @@
       } else {
         bi($("ahead"), "Đang chờ", "Waiting");
       }
-      if (typeof s.wait_min === "number" && s.wait_min >= 1 && s.ahead !== 0) {
+      if (s.ahead === 0) {
+        show("wait", false);
+      } else if (typeof s.wait_min === "number" && s.wait_min >= 1) {
         bi($("wait"), "Thời gian chờ ước tính: khoảng " + s.wait_min + " phút",
            "Estimated wait: about " + s.wait_min + " min");
         show("wait", true);
