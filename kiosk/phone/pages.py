@@ -96,8 +96,8 @@ def ticket_page(label: str) -> str:
       <legend>Vì sao bạn chưa hài lòng? (có thể chọn nhiều)<span class="en">Why not? (choose any)</span></legend>
       <div id="reasons"></div>
     </fieldset>
-    <label id="comment-box" for="comment" hidden>Ý kiến của bạn (tối đa 200 ký tự)<span class="en">Your comment
-      (up to 200 characters)</span>
+    <label id="comment-box" for="comment" hidden>Ý kiến của bạn (tối đa 200 ký tự; không ghi họ tên,
+      số điện thoại)<span class="en">Your comment (up to 200 characters; no names or phone numbers)</span>
       <textarea id="comment" maxlength="200" rows="3"></textarea></label>
     <button id="send" type="submit" class="btn">Gửi đánh giá<span class="en">Send</span></button>
   </form>
