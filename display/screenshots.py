@@ -178,10 +178,14 @@ def render(config_path: str, out: Path, width: int, height: int, stale: bool = F
     return out
 
 
-def main(config_path: str = str(DEMO), out_dir: str = str(ROOT / "docs" / "images")) -> list[Path]:
-    """Render every size, each in a fresh process; returns the PNG paths."""
+def main(config_path: str = str(DEMO), out_dir: str = str(ROOT / "docs" / "images"),
+         only: set[str] | None = None) -> list[Path]:
+    """Render every size (or the file names in ``only``), each in a fresh
+    process; returns the PNG paths."""
     made = []
     for name, w, h in SHOTS:
+        if only and f"{name}-{w}x{h}.png" not in only:
+            continue
         out = Path(out_dir) / f"{name}-{w}x{h}.png"
         env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1")
         env.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="phucvu-kivy-"))
@@ -203,9 +207,11 @@ if __name__ == "__main__":
     p.add_argument("--kind", default="display", help=argparse.SUPPRESS)
     p.add_argument("--config", default=str(DEMO))
     p.add_argument("--out-dir", default=str(ROOT / "docs" / "images"))
+    p.add_argument("--only", action="append", metavar="NAME.png",
+                   help="render only these pictures (repeatable; default: all)")
     a = p.parse_args()
     if a.render:
         cfg_path, out, w, h = a.render
         render(cfg_path, Path(out), int(w), int(h), stale=a.stale, kind=a.kind)
     else:
-        main(a.config, a.out_dir)
+        main(a.config, a.out_dir, set(a.only or ()))

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _check(size: tuple[int, int], tmp_path: Path) -> dict[str, list[str]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KIVY_HOME": str(tmp_path / "kivy")}
-    done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--check",
+    done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--check", "--out", str(tmp_path),
                            "--size", f"{size[0]}x{size[1]}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -39,6 +39,16 @@ def test_every_screen_fits(size, tmp_path):
     assert sorted(found) == sorted(SCREENS)
     bad = [f"{screen}: {p}" for screen, ps in found.items() for p in ps]
     assert not bad, f"{size[0]}x{size[1]}:\n" + "\n".join(bad)
+    # The pictures the same process drew (the ones `phucvu screenshots`
+    # saves): the header bar's colour at the top and a real frame below it.
+    from PIL import Image
+    w, h = size
+    for name in SCREENS:
+        img = Image.open(tmp_path / f"kiosk-{name}-{w}x{h}.png").convert("RGB")
+        assert img.size == (w, h)
+        assert img.getpixel((w // 2, 10)) == (0x0B, 0x3D, 0x6B), (name, w, h)
+        colours = img.resize((64, 64)).getcolors(64 * 64)
+        assert colours is not None and len(colours) > 8, (name, w, h)
 
 
 def test_the_sizes_are_the_ones_centres_buy():

@@ -472,20 +472,18 @@ def test_touch_targets_and_text_sizes(make_kiosk, window, size):
 
 
 # ------------------------------------------------------------------ screenshots
-def test_screenshot_command_renders_every_screen_at_every_resolution(tmp_path):
+def test_screenshot_command_renders_the_screens_and_the_wizard(tmp_path):
+    """The command `phucvu screenshots` runs, at one size (every size is drawn,
+    checked and its pictures looked at by tests/test_kiosk_fit.py)."""
     import subprocess
     import sys
-    from PIL import Image
     from kiosk.ui import screenshots
     root = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--out", str(tmp_path)],
-                          cwd=root, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--out", str(tmp_path),
+                           "--only", "800x480"], cwd=root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    for w, h in screenshots.RESOLUTIONS:
-        for name in screenshots.SCREENS:
-            img = Image.open(tmp_path / f"kiosk-{name}-{w}x{h}.png").convert("RGB")
-            assert img.size == (w, h)
-            # The header bar colour at the top, the page background below it: a real frame.
-            assert img.getpixel((w // 2, 10)) == (0x0B, 0x3D, 0x6B), (name, w, h)
-            colours = img.resize((64, 64)).getcolors(64 * 64)
-            assert colours is not None and len(colours) > 8, (name, w, h)
+    made = sorted(p.name for p in tmp_path.glob("*.png"))
+    want = [f"kiosk-{name}-800x480.png" for name in screenshots.SCREENS]
+    assert set(want) <= set(made), sorted(set(want) - set(made))
+    assert {"kiosk-wizard-name-800x480.png", "kiosk-settings-800x480.png"} <= set(made), made
+    assert all(m.endswith("-800x480.png") for m in made), made

@@ -281,19 +281,23 @@ def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parents[2]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=here / "deploy" / "demo-site.toml")
-    ap.add_argument("--out", type=Path, default=here / "docs" / "images")
+    ap.add_argument("--out", type=Path, help="where the PNGs go (default docs/images; "
+                    "with --check, nothing is saved unless --out is given)")
     ap.add_argument("--size", help="one resolution WIDTHxHEIGHT (used by the parent process)")
+    ap.add_argument("--only", action="append", metavar="WxH",
+                    help="render only these resolutions (repeatable; default: all)")
     ap.add_argument("--check", action="store_true",
-                    help="with --size: render without saving and print the text problems as JSON")
+                    help="with --size: print the text problems as JSON")
     ap.add_argument("--wizard", action="store_true",
                     help="with --size: the first-run wizard and the settings screens instead")
     args = ap.parse_args(argv)
+    out = args.out if args.out is not None or args.check else here / "docs" / "images"
     if args.size:
         w, h = (int(x) for x in args.size.split("x"))
         if args.wizard:
-            found = render_wizard(None if args.check else args.out, (w, h))
+            found = render_wizard(out, (w, h))
         else:
-            found = render(args.config, None if args.check else args.out, (w, h))
+            found = render(args.config, out, (w, h))
         if args.check:
             print("FIT " + json.dumps(found, ensure_ascii=False))
             return 0
@@ -302,14 +306,19 @@ def main(argv: list[str] | None = None) -> int:
             for line in lines:
                 print(f"kiosk-{screen}-{w}x{h}: {line}", file=sys.stderr)
         return 0
+    only = set(args.only or ())
     for w, h in RESOLUTIONS:
+        if only and f"{w}x{h}" not in only:
+            continue
         done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--config", str(args.config),
-                               "--out", str(args.out), "--size", f"{w}x{h}"])
+                               "--out", str(out), "--size", f"{w}x{h}"])
         if done.returncode != 0:
             print(f"screenshots: rendering {w}x{h} failed (exit {done.returncode})", file=sys.stderr)
             return 1
     for w, h in WIZARD_RESOLUTIONS:
-        done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--wizard", "--out", str(args.out),
+        if only and f"{w}x{h}" not in only:
+            continue
+        done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--wizard", "--out", str(out),
                                "--size", f"{w}x{h}"])
         if done.returncode != 0:
             print(f"screenshots: rendering the wizard at {w}x{h} failed (exit {done.returncode})",
