@@ -231,3 +231,21 @@ def test_a_forged_or_borrowed_token_is_a_plain_not_valid_page(phone, bus, browse
         assert page.text_content("h1").startswith("Mã không hợp lệ")
         assert page.query_selector("#app") is None
     assert page.goto(phone.address(a)).status == 200
+
+
+def test_screenshots(tmp_path):
+    """``phucvu screenshots``' phone part: its own centre with [phone], one
+    ticket from waiting to thanks, at 360 px wide.  The suite writes them to
+    a temporary folder; PHUCVU_UPDATE_IMAGES=1 refreshes docs/images."""
+    import os
+
+    from PIL import Image
+
+    from kiosk.phone import screenshots
+    from tests.conftest import DEMO_SITE, ROOT
+    out = ROOT / "docs" / "images" if os.environ.get("PHUCVU_UPDATE_IMAGES") else tmp_path
+    made = screenshots.main(str(DEMO_SITE), out)
+    assert [p.name for p in made] == [f"{n}.png" for n in screenshots.NAMES]
+    for p in made:
+        with Image.open(p) as im:
+            assert im.width == 360 and im.height >= 740, p
