@@ -10,8 +10,9 @@ asks for the state once a second, as the page's polling fallback would.
 Its own process, so the crowd's work never waits on the bench's interpreter
 lock (the latency measured is the appliance's).
 
-Prints ``ready`` once every stream has its first state; on ``quit`` (stdin)
-prints one JSON line of counts and exits.
+Driven on stdin: ``go`` (prints ``ready`` once every stream has its first
+state), ``stop`` (every connection closed; ``stopped``), ``quit`` (one JSON
+line of counts, then exit).
 """
 from __future__ import annotations
 
@@ -69,9 +70,9 @@ async def poll(port: int, source: str, path: str) -> None:
             counts["poll_errors"] += 1
 
 
-async def main(port: int, paths: list[str]) -> None:
-    firsts = []
-    tasks = []
+async def crowd(port: int, paths: list[str]) -> list[asyncio.Task]:
+    """Every phone's stream and poll, once every stream has its first state."""
+    firsts, tasks = [], []
     for i, path in enumerate(paths):
         source = f"127.0.0.{i + 2}"
         first = asyncio.Event()
@@ -79,11 +80,26 @@ async def main(port: int, paths: list[str]) -> None:
         tasks.append(asyncio.create_task(stream(port, source, path, first)))
         tasks.append(asyncio.create_task(poll(port, source, path)))
     await asyncio.wait_for(asyncio.gather(*(f.wait() for f in firsts)), 60)
-    print("ready", flush=True)
+    return tasks
+
+
+async def main(port: int, paths: list[str]) -> None:
+    """Commands on stdin: ``go`` (the crowd arrives; ``ready``), ``stop``
+    (it leaves; ``stopped``), ``quit`` (the counts, then exit)."""
     loop = asyncio.get_running_loop()
+    tasks: list[asyncio.Task] = []
     while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if line.strip() in ("quit", ""):
+        line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+        if line == "go" and not tasks:
+            tasks = await crowd(port, paths)
+            print("ready", flush=True)
+        elif line == "stop":
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            tasks = []
+            print("stopped", flush=True)
+        elif line in ("quit", ""):
             break
     for t in tasks:
         t.cancel()

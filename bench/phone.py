@@ -11,9 +11,10 @@ display-like subscriber (login display-1, on ``display/snapshot``) and
   stylesheet are cached after the first visit and not counted); 200 loads,
   each from another loopback address (127.0.1.x), as 200 phones.
 - Call → display: a counter's ``next`` published (as the console does) to
-  the new ``display/snapshot`` at the subscriber, CALLS times quiet, then
-  CALLS times while 100 phones each hold the page's live stream open and
-  ask for its state every second (bench/_phone_flood.py, its own process).
+  the new ``display/snapshot`` at the subscriber: CALLS calls quiet, then
+  CALLS while 100 phones each hold the page's live stream open and ask for
+  its state every second (bench/_phone_flood.py, its own process), ROUNDS
+  times over, so the rest of the machine's load falls on both alike.
   Each phone comes from its own loopback address (127.0.0.2 … 127.0.0.101):
   from one address the per-client limit (60 requests a minute, 4 streams)
   would refuse most of them, and the point is 100 phones, not one abuser.
@@ -40,7 +41,8 @@ from kiosk import config, contract
 from kiosk.broker import Broker, free_port, users_for
 from kiosk.phone import token
 
-CALLS = 200
+CALLS = 100          # per round, quiet and flooded
+ROUNDS = 3           # quiet, flood, quiet, flood…: the machine's other load hits both alike
 LOADS = 200
 PHONES = 100
 
@@ -156,7 +158,7 @@ def run(tmp: Path) -> dict[str, float]:
         ctl = Watch(broker, "bench-1", cfg.topic_prefix, [topics.core_reply, f"{cfg.topic_prefix}/queue/tickets"])
         watchers.append(ctl)
         # Tickets for every call and every phone, spread over the fields.
-        total = 2 * CALLS + PHONES + LOADS
+        total = 2 * CALLS * ROUNDS + PHONES + LOADS
         fields = [f.code for f in cfg.fields]
         for i in range(total):
             ctl.c.publish(topics.core_command, contract.encode(
@@ -188,17 +190,26 @@ def run(tmp: Path) -> dict[str, float]:
                 raise CannotMeasure(f"load {i}: not the ticket's page and state ({state.get('status')})")
 
         counters = [c.number for c in cfg.counters]
-        quiet = calls(ctl, watch, topics, counters, "q")
         # The crowd: the phones of the tickets issued last (still waiting
-        # while the calls below take the earlier ones).
+        # while the calls take the earlier ones).
         crowd = tmp / "crowd.txt"
         crowd.write_text("\n".join(paths[-PHONES:]) + "\n")
         flood = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_phone_flood.py"), str(port),
                                   str(crowd)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if flood.stdout.readline().strip() != "ready":
-            raise CannotMeasure("the crowd of phones did not get their streams")
-        time.sleep(2)                 # every phone has polled at least once
-        flooded = calls(ctl, watch, topics, counters, "f")
+
+        def tell(command: str, answer: str) -> None:
+            flood.stdin.write(command + "\n")
+            flood.stdin.flush()
+            if flood.stdout.readline().strip() != answer:
+                raise CannotMeasure(f"the crowd of phones did not answer {command!r}")
+        quiet: list[float] = []
+        flooded: list[float] = []
+        for r in range(ROUNDS):
+            quiet += calls(ctl, watch, topics, counters, f"q{r}-")
+            tell("go", "ready")
+            time.sleep(2)             # every phone has polled at least once
+            flooded += calls(ctl, watch, topics, counters, f"f{r}-")
+            tell("stop", "stopped")
         flood.stdin.write("quit\n")
         flood.stdin.flush()
         crowd_counts = json.loads(flood.stdout.readline())
@@ -212,7 +223,8 @@ def run(tmp: Path) -> dict[str, float]:
         phone.stop()
         core.stop()
         broker.stop()
-    if crowd_counts["refused"] or crowd_counts["stream_errors"] or crowd_counts["polls"] < PHONES:
+    if crowd_counts["refused"] or crowd_counts["stream_errors"] or crowd_counts["poll_errors"] \
+            or crowd_counts["polls"] < PHONES * ROUNDS:
         raise CannotMeasure(f"the crowd was not served as 100 phones: {crowd_counts}")
     q99, f99 = percentile(quiet, 99), percentile(flooded, 99)
     return {"phone_page_load_p50_ms": round(percentile(loads, 50), 3),

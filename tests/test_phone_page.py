@@ -217,7 +217,7 @@ def test_no_show_and_a_closed_day(phone, bus, browser):
     from tests.phone_helpers import core_command
     assert core_command(staff, {"action": "close_day"})["ok"]
     visible(other, "#s-closed")
-    assert other.text_content("#s-closed").startswith("Ngày làm việc đã kết thúc")
+    assert other.text_content("#s-closed").strip().startswith("Ngày làm việc đã kết thúc")
     assert other.is_hidden("#s-waiting")
 
 

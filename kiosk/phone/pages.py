@@ -126,6 +126,7 @@ def ticket_page(label: str) -> str:
 <p id="link" class="link">Đang tải…<span class="en">Loading…</span></p>
 <div id="alert" class="alert" role="alertdialog" aria-labelledby="alert-to" hidden>
   <p class="alert-caption">Đến lượt bạn<span class="en">It is your turn</span></p>
+  <p id="alert-label" class="alert-label">{label}</p>
   <p id="alert-to" class="alert-to"></p>
   <p id="alert-en" class="alert-en"></p>
   <button id="alert-ok" type="button" class="btn">Đã hiểu<span class="en">OK</span></button>

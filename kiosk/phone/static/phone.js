@@ -78,6 +78,7 @@
   // ------------------------------------------------------------ the call
   function raiseAlert(s) {
     var c = s.counter || {number: "?", name: "?"};
+    $("alert-label").textContent = s.label;
     bi($("alert-to"), "Mời đến " + c.name);
     $("alert-en").textContent = "Please go to " + counterEn(c);
     show("alert", true);
