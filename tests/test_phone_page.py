@@ -202,6 +202,22 @@ def test_the_box_first_then_the_phone_shows_the_cores_refusal(phone, bus, browse
     assert fresh.is_hidden("#s-rate")
 
 
+def test_without_server_sent_events_the_page_polls(phone, bus, browser):
+    staff = bus("tester")
+    issue(staff, "tu-phap")
+    mine = issue(staff, "tu-phap")
+    page = browser.new_page()
+    page.add_init_script("window.EventSource = undefined;")     # an old or stripped browser
+    streams = []
+    page.on("request", lambda r: streams.append(r.url) if r.url.endswith("/events") else None)
+    page.goto(phone.address(mine))
+    text_is(page, "#ahead", "Còn 1 người trước bạn")
+    counter(staff, 1, "next")
+    page.wait_for_function("() => document.getElementById('ahead').firstChild.textContent"
+                           ".startsWith('Bạn là người tiếp theo')", timeout=15_000)
+    assert streams == []
+
+
 def test_no_show_and_a_closed_day(phone, bus, browser):
     staff = bus("tester")
     gone, waiting = issue(staff, "tu-phap"), issue(staff, "tu-phap")

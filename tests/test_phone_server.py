@@ -168,6 +168,11 @@ def test_too_many_requests_from_one_address_are_refused_and_counted(tmp_path, br
         status, _, body = http(phone.port, "GET", path + "/events", source="127.0.0.4")
         assert status == 429 and json.loads(body)["code"] == "rate_limited"
         conn.close()
+        # A page closed gives its stream back.
+        deadline = time.monotonic() + 5
+        while phone.app.state.phone.limits._streams.get("127.0.0.4"):
+            assert time.monotonic() < deadline, "the closed stream was never given back"
+            time.sleep(0.05)
     finally:
         phone.stop()
     stats = watcher.wait_for(lambda t, b: t == "phone/stats" and b["refused"]["rate_limited"] > 0)
@@ -186,6 +191,20 @@ def test_a_malformed_rating_is_refused_before_the_bus(phone, bus):
     stats = watcher.wait_for(lambda t, b: t == "phone/stats")
     assert stats["refused"]["bad_request"] == 4 and stats["ratings_sent"] == 0
     assert not [t for t, _, _ in watcher.messages if t.endswith("/phone/rating")]
+
+
+def test_one_ticket_passes_at_most_five_ratings_to_the_core_from_any_address(phone, core, bus):
+    from tests.phone_helpers import issue
+    staff = bus("tester")
+    tid = issue(staff, "tu-phap")           # waiting: the core says not_finished
+    path = phone.path(tid) + "/rating"
+    got = []
+    for i in range(7):
+        status, _, body = http(phone.port, "POST", path, {"level": 1}, source=f"127.0.0.{10 + i}")
+        got.append((status, json.loads(body)["code"]))
+    assert got == [(409, "not_finished")] * 5 + [(429, "rate_limited")] * 2
+    status, _, body = http(phone.port, "POST", path, b"{" + b" " * 5000 + b"}", source="127.0.0.20")
+    assert status == 400 and json.loads(body)["code"] == "bad_request"
 
 
 # ------------------------------------------------------------------ the command
