@@ -34,7 +34,9 @@ def free_port() -> int:
 
 def users_for(config: SiteConfig, kiosks: int = 1, displays: int = 1) -> list[str]:
     """The production logins: one per role and one per device."""
-    users = ["core", "cli", "web"]
+    # ``phone`` (the phone page's server) always has its login: a site that
+    # turns [phone] on later needs no new broker files, and its ACL is narrow.
+    users = ["core", "cli", "web", "phone"]
     users += [f"kiosk-{i}" for i in range(1, kiosks + 1)]
     users += [f"display-{i}" for i in range(1, displays + 1)]
     users += [f"counter-{c.number}" for c in config.counters]
@@ -79,6 +81,17 @@ def acl_text(prefix: str, users: list[str], superusers: Sequence[str] = (),
                     f"topic write {p}/core/command",
                     f"topic read {p}/#",
                     f"topic readwrite {p}/presence/{u}"]
+        elif u == "phone":
+            # The citizen's phone page faces the public Wi-Fi: it sends
+            # ratings and reads what a citizen's phone shows, nothing of the
+            # counters, the core's commands or the kiosks' tickets.
+            out += [f"topic write {p}/phone/rating",
+                    f"topic read {p}/phone/reply",
+                    f"topic read {p}/queue/tickets",
+                    f"topic read {p}/config/site",
+                    f"topic read {p}/presence/core",
+                    f"topic readwrite {p}/presence/{u}",
+                    f"topic write {p}/phone/stats"]
         elif u.startswith("kiosk-"):
             # A kiosk asks for tickets under its own name only (the core
             # replies to the login in the topic) and reads only its replies.

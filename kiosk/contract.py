@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -52,6 +51,10 @@ TOPICS: list[TopicSpec] = [
     TopicSpec("site/info", "core -> provincial aggregator", True, 1),
     TopicSpec("config/site", "core -> kiosks, displays, bridge, web, CLI", True, 1),
     TopicSpec("display/voice", "core -> displays, speakers", False, 1),
+    TopicSpec("queue/tickets", "core -> phone page", True, 1),
+    TopicSpec("phone/rating", "phone page -> core", False, 1),
+    TopicSpec("phone/reply", "core -> phone page", False, 1),
+    TopicSpec("phone/stats", "phone page -> dashboards", True, 1),
 ]
 
 
@@ -140,6 +143,23 @@ class Topics:
     @property
     def display_voice(self) -> str:
         return self._t("display/voice")
+
+    # the citizen's phone page (its server is the login ``phone``)
+    @property
+    def queue_tickets(self) -> str:
+        return self._t("queue/tickets")
+
+    @property
+    def phone_rating(self) -> str:
+        return self._t("phone/rating")
+
+    @property
+    def phone_reply(self) -> str:
+        return self._t("phone/reply")
+
+    @property
+    def phone_stats(self) -> str:
+        return self._t("phone/stats")
 
     def counter_of(self, topic: str, leaf: str = "command") -> int | None:
         """3 for ``<prefix>/counter/3/<leaf>``; None when it is not one.
@@ -271,7 +291,35 @@ class RatingPress(_Pressed):
     rating_id: MessageId
     level: int = Field(ge=0, le=255)        # 1 = the first (best) level in config order
     received_at: float | None = None        # bridge receive time, epoch seconds
+    # Who relayed it ("bridge:counter-3").  Never "phone": that source marks
+    # a rating from the phone page, which reports count apart.
     source: str = Field(default="", max_length=64)
+
+    @model_validator(mode="after")
+    def _not_phone(self) -> "RatingPress":
+        if self.source == "phone":
+            raise ValueError("source: 'phone' is the phone page's, not a box's")
+        return self
+
+
+class PhoneRating(_Inbound):
+    """A citizen's rating from the phone page (docs/mqtt.md, ``phone/rating``).
+
+    Only the shape is checked here.  Whether the token is the ticket's, the
+    reasons are the site's and the comment may go with them is the core's
+    judgement (kiosk/core/domain/phone.py), so the page hears a specific
+    code (``bad_token``, ``bad_reason``) rather than ``bad_payload``.
+    """
+
+    # "phone-" first: a phone's id can never take a box's press id (which
+    # would make the box's press look delivered twice and drop it).
+    rating_id: str = Field(min_length=7, max_length=80, pattern=r"^phone-")
+    ticket_id: str = Field(min_length=1, max_length=40)
+    token: str = Field(min_length=1, max_length=64)
+    level: int = Field(ge=0, le=255)        # 1 = the first (best) level, as a box's button
+    reasons: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=64)
+    comment: str | None = Field(default=None, max_length=2000)
+    client: str = Field(default="", max_length=64)   # a hash of the client address, for logs
 
 
 class CoreCommand(_Inbound):
@@ -374,72 +422,6 @@ def presence(device: str, status: Literal["online", "offline"], at: float | None
 
 
 # ------------------------------------------------------------------ clients
-# How every part of phucvu connects, so all clients behave the same way on
-# the bus: MQTT 3.1.1, a login, a retained presence with a last will, and a
-# short reconnect delay (a display must be right within 1 s of a broker
-# restart).  paho is imported here lazily: the domain never needs it.
-
-def read_password(path: str | Path) -> str:
-    """The one secret in an MQTT password file; PayloadError saying why when there is none.
-
-    An empty file is refused here rather than at the broker, whose answer
-    ("not authorised") would not say which file to look at.
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            secret = f.read().strip()
-    except OSError as e:
-        raise PayloadError(f"cannot read MQTT password file {path}: {e.strerror}") from None
-    if not secret:
-        raise PayloadError(f"the MQTT password file {path} is empty")
-    return secret
-
-
-def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,
-                device: str | None = None, keepalive: int = 10, persistent: bool = False,
-                manual_ack: bool = False):
-    """A paho 2.x client, not yet connected.
-
-    Call ``client.connect_async(host, port, keepalive)`` then
-    ``client.loop_start()``; subscribe in ``on_connect`` so subscriptions
-    come back after every reconnect.  With ``device`` set, the broker
-    publishes ``presence/<device>`` offline (retained) when the client dies;
-    ``announce_online`` publishes the online side.
-
-    ``persistent`` keeps the session on the broker across disconnects
-    (clean session off, so ``client_id`` must be stable): QoS 1 messages that
-    arrive while the client is away, or before it has resubscribed after a
-    broker restart, are queued for it instead of dropped.  The core uses it,
-    because a press it never saw is a press lost.
-
-    ``manual_ack`` holds back the PUBACK of every inbound QoS 1 message
-    until the application calls ``client.ack(mid, qos)``: the core does so
-    only after committing the message's effect, so a crash before the commit
-    leaves the message with the broker, which delivers it again.
-    """
-    import paho.mqtt.client as mqtt
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv311, clean_session=not persistent,
-                         manual_ack=manual_ack)
-    client.username_pw_set(username, password)
-    if device is not None:
-        client.will_set(Topics(prefix).presence(device), presence(device, "offline"),
-                        qos=1, retain=True)
-    client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
-    client.max_queued_messages_set(0)
-    client.on_socket_open = no_delay
-    return client
-
-
-def no_delay(client: Any, userdata: Any, sock: Any) -> None:
-    # paho leaves Nagle's algorithm on: a small publish that follows an
-    # unacknowledged one then waits for the peer's delayed ACK (~40 ms on
-    # Linux).  Queue messages are small and latency is the point.
-    import socket
-    if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def announce_online(client: Any, prefix: str, device: str, at: float) -> None:
-    client.publish(Topics(prefix).presence(device), presence(device, "online", at), qos=1, retain=True)
+# How every client connects (kiosk/mqtt_link.py); imported from here by all.
+from kiosk.mqtt_link import (announce_online, mqtt_client, no_delay,  # noqa: E402,F401
+                             read_password)

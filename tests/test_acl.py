@@ -38,6 +38,8 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
             ["core/reply", "counter/+/reply", "counter/+/state", "display/snapshot", "queue/summary",
              "config/site", "presence/#"]),
     "web": (["counter/+/command", "core/command", "presence/web"], ["#"]),
+    "phone": (["phone/rating", "phone/stats", "presence/phone"],
+              ["phone/reply", "queue/tickets", "config/site", "presence/core", "presence/phone"]),
     "kiosk": (["ticket/request/{me}", "presence/{me}"],
               ["ticket/reply/{me}", "queue/summary", "printer/status", "config/site", "presence/core",
                "presence/{me}"]),
@@ -47,7 +49,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
 }
 # Logins under test: every role, and two of each device kind, so that each
 # has someone else's topics to try.
-LOGINS = ["core", "cli", "web", "kiosk-1", "kiosk-2", "display-1", "display-2", "counter-1", "counter-2"]
+LOGINS = ["core", "cli", "web", "phone", "kiosk-1", "kiosk-2", "display-1", "display-2", "counter-1", "counter-2"]
 # Topics outside contract.TOPICS that must stay closed: the request topic
 # without a login (before the login went into the topic, any kiosk could
 # publish here naming any other kiosk as "client").
@@ -238,3 +240,35 @@ def test_a_second_connection_of_a_login_replaces_the_first(acl_broker, site):
             assert first.cond.wait_for(lambda: first.disconnects >= 1, WAIT)
     finally:
         first.close()
+
+
+def test_the_phone_page_speaks_only_for_citizens(acl_broker, site):
+    """The one login on the public Wi-Fi's side: it sends ratings and reads
+    what a phone shows; it cannot press a counter's keys or buttons, ask for
+    tickets, forge the retained state or read the counters and the core."""
+    prefix = site.topic_prefix
+    observer = Probe(acl_broker, prefix, "tester-1", "tester-1", ["#"])
+    publisher = Probe(acl_broker, prefix, "tester-2", "tester-2")
+    phone = Probe(acl_broker, prefix, "phone", "phone", ["#"])
+    refused = ["counter/1/command", "counter/1/rating", "ticket/request/phone", "ticket/request/kiosk-1",
+               "core/command", "queue/tickets", "config/site", "phone/reply", "event/rating",
+               "presence/core"]
+    hidden = ["counter/1/state", "counter/1/reply", "core/reply", "display/snapshot", "event/rating",
+              "event/ticket", "ticket/reply/kiosk-1", "queue/summary", "phone/rating", "phone/stats",
+              "presence/kiosk-1"]
+    try:
+        for p in (observer, publisher, phone):
+            p.wait_ready()
+        for t in refused:
+            phone.publish(t, f"forged|{t}".encode())
+        phone.publish("phone/rating", b"sent|phone/rating")
+        for t in hidden:
+            publisher.publish(t, f"secret|{t}".encode())
+        publisher.publish("phone/reply", b"shown|phone/reply")
+        observer.wait_for(b"sent|phone/rating")
+        phone.wait_for(b"shown|phone/reply")
+        assert observer.seen(b"forged|") == set()
+        assert phone.seen(b"secret|") == set()
+    finally:
+        for p in (observer, publisher, phone):
+            p.close()

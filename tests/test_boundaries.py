@@ -56,17 +56,18 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
         "kiosk.core.domain", "kiosk.core.store", "kiosk.core.schema", "kiosk.core.projection",
         "kiosk.core.read", "kiosk.core.auth",
         "kiosk.core.client",
-        "kiosk.printing",
+        "kiosk.printing", "kiosk.phone.token",
         "kiosk.broker", "kiosk.backup", "kiosk.lockout", "kiosk.lockfile", "kiosk.ui", "display",
         "firmware_bridge")),
     ("engine", ("kiosk.core.engine", "kiosk.core.views", "kiosk.core.printq",
                 "kiosk.core.commands", "kiosk.core.refusals")),
     ("services", ("kiosk.core.service", "kiosk.demo", "kiosk.web", "kiosk.reports",
-                  "kiosk.province")),
+                  "kiosk.province", "kiosk.phone")),
     ("cli", ("kiosk.cli",)),
 ]
 # Packages that only group modules: their own __init__, not what is under them.
-PACKAGES = {"kiosk": "ground", "kiosk.core": "domain, store and devices"}
+PACKAGES = {"kiosk": "ground", "kiosk.core": "domain, store and devices",
+            "kiosk.phone": "domain, store and devices"}
 GROUND = "ground"
 # Libraries the ground floor may use besides the standard library, and where.
 GROUND_LIBRARIES = {"pydantic": ("kiosk.config", "kiosk.contract"), "paho": ("kiosk.contract",)}

@@ -48,6 +48,16 @@ def test_every_documented_topic_carries_traffic(rig, bus, site):
     spy.publish("core/command", {"command_id": "k2", "action": "voice_test", "by": "qt01",
                                  "text": "Mời công dân có số thứ tự A001 đến quầy số 1"})
     spy.wait_for(lambda t, b: t == "display/voice")
+    # The phone page's server: a rating (this site has no [phone], so the
+    # core refuses it on phone/reply) and its retained counters.
+    phone = bus("phone")
+    phone.publish("phone/rating", {"rating_id": "phone-1", "ticket_id": "20261127-A001",
+                                   "token": "AbCdEfGhIjKlMnOp", "level": 1})
+    reply = spy.wait_for(lambda t, b: t == "phone/reply")
+    assert reply["error"]["code"] == "bad_token"
+    phone.publish("phone/stats", {"since": 1.0, "pages": 0, "ratings_sent": 0, "refused": {},
+                                  "clients": 0, "updated_at": 1.0}, retain=True)
+    spy.wait_for(lambda t, b: t == "queue/tickets")
     time.sleep(0.3)
     seen = {t for t, _, _ in spy.messages}
     missing = [s.pattern for s in contract.TOPICS

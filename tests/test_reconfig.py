@@ -183,3 +183,5 @@ def test_restart_keys_are_named_not_applied(raw, old):
     assert restart_key("uplink.host") == "uplink"
     assert restart_key("web.alert_wait_min") is None
     assert restart_key("printer.qr") is None and restart_key("printer.connection") == "printer.connection"
+    # The core's phone secret and the page's listener are read at start.
+    assert restart_key("phone") == restart_key("phone.secret_file") == "phone"

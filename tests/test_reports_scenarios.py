@@ -275,12 +275,18 @@ def test_schema_5_and_6_upgrade_an_older_database(site, tmp_path):
     conn.execute("DROP TABLE box_clocks")
     conn.execute("DROP TABLE rejected")
     conn.execute("DROP TABLE config_versions")       # schema 7
+    conn.execute("ALTER TABLE tickets DROP COLUMN rated")      # schema 8
+    conn.execute("ALTER TABLE ratings DROP COLUMN reasons")
+    conn.execute("ALTER TABLE ratings DROP COLUMN comment")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
     Store(db).close()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 8
+    # Schema 8: every counted rating so far came from a box.
+    rated = conn.execute("SELECT COUNT(*) FROM tickets WHERE rated = 'box'").fetchone()[0]
+    assert rated == conn.execute("SELECT COUNT(*) FROM ratings WHERE counted = 1").fetchone()[0] > 0
     assert conn.execute("SELECT COUNT(*) FROM ratings WHERE delivered_late = 0").fetchone()[0] > 0
     assert dict(conn.execute("SELECT id, first_called_at FROM tickets")) == expected
     # A003 was recalled: its first call is still the first, not the recall.

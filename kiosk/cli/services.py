@@ -33,13 +33,23 @@ def core(cfg, db_path: str, mqtt: dict, printer_conn: str | None, log_level: str
     from kiosk.core.engine import Engine
     from kiosk.core.service import CoreService
     from kiosk.core.store import Store
+    from kiosk.phone import token
     log_to_stdout(log_level)
     host, port, user, password = mqtt_settings(cfg, mqtt)
+    phone_secret = None
+    if cfg.phone is not None:
+        # Before the database: a core that cannot key tokens must not
+        # print QRs nobody can open, nor take ratings it cannot check.
+        try:
+            phone_secret = token.load_or_create(cfg.phone.secret_file)
+        except token.SecretError as e:
+            fail(f"[phone] secret_file: {e}")
     store = Store(db_path)
     engine = Engine(cfg, store)
     service = CoreService(cfg, engine, host=host, port=port, username=user, password=password,
                           printer=open_printer(cfg, printer_conn),
-                          config_path=click.get_current_context().params["config_path"])
+                          config_path=click.get_current_context().params["config_path"],
+                          phone_secret=phone_secret)
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())
     signal.signal(signal.SIGHUP, lambda *_: service.reread())

@@ -34,7 +34,7 @@ from kiosk import contract
 from kiosk.config import SiteConfig
 from kiosk.contract import (CoreCommand, CounterCommand, PayloadError, RatingPress,
                             TicketRequest, Topics)
-from kiosk.core import printq, refusals, views
+from kiosk.core import commands_phone, printq, refusals, views
 from kiosk.core.auth import pin_matches
 from kiosk.core.domain import DomainError
 from kiosk.core.engine import Engine
@@ -119,10 +119,14 @@ class Commands:
     - ``counter_command(n, body)``: ``counter/<n>/command`` → ``counter/<n>/reply``.
     """
 
-    def __init__(self, config: SiteConfig, engine: Engine, *, printing: bool = False):
+    def __init__(self, config: SiteConfig, engine: Engine, *, printing: bool = False,
+                 phone_secret: bytes | None = None):
         self.config = config
         self.engine = engine
         self.printing = printing
+        # The site secret that keys tickets' phone tokens ([phone]); None
+        # without a phone page: every phone rating is then bad_token.
+        self.phone_secret = phone_secret
         self.topics = Topics(config.topic_prefix)
         # The running centre's config and history (kiosk/core/commands_config.py),
         # and what switches every holder of the config to a new one and says
@@ -148,6 +152,8 @@ class Commands:
             return self._rating(n, payload)
         if topic == t.core_command:
             return self._core(payload)
+        if topic == t.phone_rating:
+            return commands_phone.handle(self, payload)
         if topic.startswith(t.ticket_request("")):
             return self._ticket(topic.removeprefix(t.ticket_request("")), payload)
         return self._bad_topic(topic, payload)

@@ -15,7 +15,8 @@ from kiosk.core.read.queries import boot_id
 from kiosk.core.store import Store
 
 OPERATIONS = ("issue", "call_next", "call_specific", "recall", "finish", "no_show",
-              "transfer", "pause", "resume", "close_day", "login", "logout", "rate")
+              "transfer", "pause", "resume", "close_day", "login", "logout", "rate",
+              "rate_phone")
 # Operations that open or judge rating windows, which run on the monotonic clock.
 _MONOTONIC = {"call_next", "call_specific", "finish", "rate"}
 

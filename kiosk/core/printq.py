@@ -59,10 +59,12 @@ Report = Callable[["Printed | PrinterReport"], None]
 
 
 class PrintWorker(threading.Thread):
-    def __init__(self, printer: Any, config: SiteConfig, report: Report, poll_s: float):
+    def __init__(self, printer: Any, config: SiteConfig, report: Report, poll_s: float,
+                 phone_secret: bytes | None = None):
         super().__init__(name="printer", daemon=True)
         self.printer = printer
         self.config = config
+        self.phone_secret = phone_secret      # [phone]: the QR opens the ticket's page
         self.report = report
         self.poll_s = poll_s
         self.jobs: queue.Queue = queue.Queue()
@@ -95,7 +97,8 @@ class PrintWorker(threading.Thread):
             if job.test:
                 return self.printer.print_ticket(sample_view(self.config))
             return self.printer.print_ticket(
-                view_from_ticket(self.config, job.ticket, reprint=job.reprint))
+                view_from_ticket(self.config, job.ticket, reprint=job.reprint,
+                                 phone_secret=self.phone_secret))
         except Exception as e:  # a bug in rendering must not lose the ticket
             log.exception("printing %s failed", job.ticket.get("label"))
             from kiosk.printing.printer import PrintResult

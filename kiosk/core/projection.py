@@ -75,15 +75,22 @@ def project(c: sqlite3.Connection, e: dict, s: QueueState, clock_ref: ClockRef) 
         c.execute("UPDATE official_sessions SET logout_at = ? WHERE official = ? AND counter = ? "
                   "AND logout_at IS NULL", (e["at"], e["official"], e["counter"]))
     elif kind == "rating_pressed":
-        payload = {k: e.get(k) for k in ("device_time_ms", "received_at", "source", "pressed")}
+        payload = {k: e.get(k) for k in ("device_time_ms", "received_at", "source", "pressed",
+                                         "client")}
+        # reasons: NULL for a box's press (it has none), a JSON list for a phone's.
+        reasons = json.dumps(e["reasons"], ensure_ascii=False) if "reasons" in e else None
         c.execute("INSERT INTO ratings (id, ticket_id, counter, level, level_index, at, counted, "
                   "reason, official, field, wait_s, service_s, source, payload, pressed_at, "
-                  "delivered_late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "delivered_late, reasons, comment) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   (e["rating_id"], e["ticket_id"], e["counter"], e["level"], e["level_index"],
                    e["at"], int(e["counted"]), e["reason"], e["official"], e["field"],
                    e["wait_s"], e["service_s"], e["source"], json.dumps(payload),
-                   e.get("pressed_at"), int(bool(e.get("delivered_late")))))
+                   e.get("pressed_at"), int(bool(e.get("delivered_late"))), reasons,
+                   e.get("comment")))
         _put_counter(c, s.counters[e["counter"]], clock_ref)
+        if e["counted"] and e["ticket_id"] in s.tickets:
+            _put_ticket(c, s.tickets[e["ticket_id"]])     # its ``rated``
     else:
         raise ProjectionError(f"cannot project event kind {kind!r}")
     if e.get("clocks"):

@@ -56,6 +56,8 @@ def reply_route(t: Topics, topic: str) -> tuple[str, str] | None:
             return t.counter_reply(segment), key
     if topic == t.core_command:
         return t.core_reply, "command_id"
+    if topic == t.phone_rating:
+        return t.phone_reply, "rating_id"
     if topic.startswith(t.ticket_request("")):
         client = topic.removeprefix(t.ticket_request(""))
         if CLIENT_ID.match(client):

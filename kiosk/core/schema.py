@@ -180,6 +180,17 @@ MIGRATIONS: list[str] = [
         changes TEXT NOT NULL
     );
     """,
+    # 8: the citizen's phone page.  A ticket says where its counted rating
+    # came from (box or phone), so the other is an extra press whichever
+    # arrives second; a phone rating carries why the citizen was not
+    # satisfied (reason codes, JSON) and a short comment.  Every counted
+    # rating before this one came from a box.
+    """
+    ALTER TABLE tickets ADD COLUMN rated TEXT;
+    UPDATE tickets SET rated = 'box' WHERE id IN (SELECT ticket_id FROM ratings WHERE counted = 1);
+    ALTER TABLE ratings ADD COLUMN reasons TEXT;
+    ALTER TABLE ratings ADD COLUMN comment TEXT;
+    """,
 ]
 
 # The columns that are a Ticket's and a Counter's attributes of the same
@@ -187,7 +198,7 @@ MIGRATIONS: list[str] = [
 TICKET_COLUMNS = [
     "id", "day", "field", "origin_field", "number", "label", "priority", "seq",
     "issued_at", "state", "counter", "target_counter", "called_at", "finished_at",
-    "recalls", "transfers", "close_reason", "official", "first_called_at",
+    "recalls", "transfers", "close_reason", "official", "first_called_at", "rated",
 ]
 COUNTER_COLUMNS = ["number", "status", "current", "priority_streak", "official"]
 

@@ -45,8 +45,9 @@ from kiosk.core.domain import public_event
 from kiosk.core.engine import Engine
 from kiosk.core.commands_config import LiveConfig, take_first_admin
 from kiosk.core.printq import Printed, PrinterReport, PrintJob, PrintWorker
-from kiosk.core.service_board import DayRatings
+from kiosk.core.service_board import DayRatings, recent_calls
 from kiosk.core.service_inbox import Connected, Inbound, Reread, Stop
+from kiosk.core.service_tickets import TicketsFeed
 
 log = logging.getLogger("phucvu.core")
 
@@ -71,10 +72,13 @@ class CoreService:
     def __init__(self, config: SiteConfig, engine: Engine, *, host: str, port: int,
                  username: str, password: str, device: str = "core",
                  printer: Any = None, monotonic: Callable[[], float] = time.monotonic,
-                 config_path: str | None = None):
+                 config_path: str | None = None, phone_secret: bytes | None = None):
         self.config = config
         self.engine = engine
-        self.commands = Commands(config, engine, printing=printer is not None)
+        # phone_secret: the [phone] site secret (tokens on paper, phone ratings).
+        self.phone_secret = phone_secret
+        self.commands = Commands(config, engine, printing=printer is not None,
+                                 phone_secret=phone_secret)
         self.topics = Topics(config.topic_prefix)
         self.host, self.port = host, port
         self.device = device
@@ -86,7 +90,8 @@ class CoreService:
         self.printer_status: dict | None = None
         # Tickets whose print job an earlier run left unanswered, alerted once connected.
         self.interrupted: list[dict] = []
-        self.last_calls: deque[dict] = deque(self._recent_calls(), maxlen=LAST_CALLS)
+        self.last_calls: deque[dict] = deque(recent_calls(config, engine, LAST_CALLS),
+                                                maxlen=LAST_CALLS)
         # Bumped on every connection (see Inbound).
         self._connection = 0
         # An internal item that ended a batch of messages, taken next (``_batch``).
@@ -98,6 +103,7 @@ class CoreService:
         self._views_next = 0.0
         self._views_due: float | None = None
         self.day_ratings = DayRatings(engine)
+        self.tickets = TicketsFeed(self)      # queue/tickets, for the phone page
         # The site file and its history: live changes, config/site, SIGHUP.
         self.live: LiveConfig | None = None
         if config_path is not None:
@@ -126,7 +132,8 @@ class CoreService:
             self.live.start()
         if self.printer is not None:
             self.print_worker = PrintWorker(self.printer, self.config, report=self.inbox.put,
-                                            poll_s=self.config.mqtt.keepalive)
+                                            poll_s=self.config.mqtt.keepalive,
+                                            phone_secret=self.phone_secret)
             self.print_worker.start()
         self.client.connect_async(self.host, self.port, self.config.mqtt.keepalive)
         self.client.loop_start()
@@ -174,8 +181,9 @@ class CoreService:
                 notify.ready(f"serving {self.config.site.id} on {self.host}:{self.port}")
                 announced = True
             timeout = min(wake, max(0.0, next_refresh - self.monotonic()))
-            if self._views_due is not None:
-                timeout = min(timeout, max(0.0, self._views_due - self.monotonic()))
+            for due in (self._views_due, self.tickets.due):
+                if due is not None:
+                    timeout = min(timeout, max(0.0, due - self.monotonic()))
             try:
                 item = self._held.pop() if self._held else self.inbox.get(timeout=timeout)
             except queue.Empty:
@@ -194,6 +202,7 @@ class CoreService:
                 next_refresh = self.monotonic() + period
             elif self._views_due is not None and self.monotonic() >= self._views_due:
                 self._publish_state(counters=set())
+            self.tickets.poll()
 
     def _batch(self, first: Inbound) -> list[Inbound]:
         """``first`` and the messages already waiting behind it (never waits
@@ -293,7 +302,7 @@ class CoreService:
         t = self.topics
         self._connection += 1
         for topic in (t.ticket_request("+"), t.counter_command("+"), t.counter_rating("+"),
-                      t.core_command):
+                      t.core_command, t.phone_rating):
             client.subscribe(topic, qos=1)
         self.inbox.put(Connected())
 
@@ -317,6 +326,7 @@ class CoreService:
             log.info("reconnected; republishing retained state")
         contract.announce_online(self.client, self.config.topic_prefix, self.device,
                                  self.engine.clock())
+        self.tickets.forget()       # the broker may have lost its retained copy
         self._publish_state(counters=None)
         # What the provincial aggregator needs to judge this site's events.
         self._publish(self.topics.site_info, views.site_info(self.config, self.engine.clock()),
@@ -422,6 +432,7 @@ class CoreService:
         if both:
             summary["updated_at"] = now
             self._publish_changed(self.topics.queue_summary, summary, heartbeat)
+        self.tickets.changed()
 
     def _publish_changed(self, topic: str, body: dict, heartbeat: bool) -> None:
         """A retained body, unless it says what the last one said (its time
@@ -433,12 +444,3 @@ class CoreService:
             return
         self._last_state[topic] = same
         self._publish(topic, body, retain=True)
-
-    def _recent_calls(self) -> list[dict]:
-        """The day's last calls from the database, so a restarted core's snapshot still has them."""
-        day = self.engine.queue.state.day
-        if day is None:
-            return []
-        return [views.call_body(self.config, self.engine.queue, e)
-                for e in self.engine.store.last_calls(day, LAST_CALLS)
-                if self.engine.ticket(e["ticket_id"]) is not None]

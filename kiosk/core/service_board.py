@@ -1,4 +1,5 @@
-"""The day's counted ratings per level, for the public board's satisfaction rate.
+"""What the snapshot needs from the store: the day's counted ratings per
+level, for the public board's satisfaction rate, and the day's last calls.
 
 Ratings live in the store, not in the queue state the snapshot is built
 from; reading them for every snapshot (many a second) would be a query per
@@ -8,7 +9,18 @@ committed ``rating_pressed`` events after that.
 """
 from __future__ import annotations
 
+from kiosk.config import SiteConfig
+from kiosk.core import views
 from kiosk.core.engine import Engine
+
+
+def recent_calls(config: SiteConfig, engine: Engine, limit: int) -> list[dict]:
+    """The day's last calls from the database, so a restarted core's snapshot still has them."""
+    day = engine.queue.state.day
+    if day is None:
+        return []
+    return [views.call_body(config, engine.queue, e) for e in engine.store.last_calls(day, limit)
+            if engine.ticket(e["ticket_id"]) is not None]
 
 
 class DayRatings:

@@ -265,6 +265,9 @@ class Store:
     def rating_outcome(self, rating_id: str) -> dict[str, Any] | None:
         return queries.rating_outcome(self.conn, rating_id)
 
+    def phone_outcome(self, rating_id: str) -> dict[str, Any] | None:
+        return queries.phone_outcome(self.conn, rating_id)
+
     def counted_levels(self, day: str) -> dict[str, int]:
         return queries.counted_levels(self.conn, day)
 

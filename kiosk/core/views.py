@@ -9,6 +9,8 @@ from typing import Any
 
 from kiosk.config import SiteConfig
 from kiosk.core.domain import Queue, Ticket, next_labels, public_board
+from kiosk.core.domain import waits
+from kiosk.core.domain.state import CALLED, FINISHED, TRANSFERRED, WAITING
 
 
 def ticket_brief(t: Ticket | None) -> dict[str, Any] | None:
@@ -108,3 +110,36 @@ def site_info(config: Any, at: float) -> dict[str, Any]:
             "levels": [{"code": lv.code, "name_vi": lv.name_vi, "name_en": lv.name_en,
                         "satisfied": lv.satisfied} for lv in config.rating.levels],
             "updated_at": at}
+
+
+def phone_tickets(config: SiteConfig, q: Queue, now: float) -> dict[str, Any]:
+    """``queue/tickets``: today's tickets as a citizen's phone shows them.
+
+    No names (the page has ``config/site``), no official, nothing personal.
+    A closed day has none: its page has nothing left to show or to rate.
+    ``ahead`` comes from one pass over the lines (``waits.ahead_all``), so a
+    day of 2,000 tickets costs one walk, not one search per ticket.
+    """
+    s = q.state
+    tickets: dict[str, dict[str, Any]] = {}
+    if not s.day_closed:
+        ahead = waits.ahead_all(s)
+        serving: dict[str, list[int]] = {}
+        for t in sorted(s.tickets.values(), key=lambda t: t.seq):
+            # Transferred is waiting again, in its new field (origin_field says where from).
+            state = WAITING if t.state == TRANSFERRED else t.state
+            n = ahead.get(t.id) if state == WAITING else None
+            wait_min = None
+            if n is not None:
+                try:
+                    if t.field not in serving:
+                        serving[t.field] = waits.serving_counters(config, s, t.field)
+                    wait_min = round(waits.estimate_wait_s(config, s, t.field, n,
+                                                           serving[t.field]) / 60, 1)
+                except KeyError:     # a field the config no longer has
+                    wait_min = None
+            tickets[t.id] = {"label": t.label, "field": t.field, "origin_field": t.origin_field,
+                             "state": state,
+                             "counter": t.counter if state in (CALLED, FINISHED) else None,
+                             "ahead": n, "wait_min": wait_min, "rated": t.rated}
+    return {"day": s.day, "day_closed": s.day_closed, "updated_at": now, "tickets": tickets}

@@ -18,6 +18,10 @@ Size = Literal["title", "heading", "body", "small"]
 
 INSTRUCTION = "Vui lòng giữ phiếu và chờ gọi số"
 REPRINT_MARK = "IN LẠI"
+# Under the QR when it opens the ticket's phone page ([phone]).  Broken by
+# hand where it reads well: at most 32 characters a line, what the 58 mm
+# paper holds in the small size.
+PHONE_NOTE = "Quét mã để xem lượt chờ\nvà đánh giá"
 
 
 def nfc(text: str) -> str:
@@ -39,6 +43,10 @@ class TicketView:
     counters: list[str]
     ticket_id: str
     reprint: bool = False
+    # What the QR carries (the ticket's phone address with [phone]; None:
+    # the ticket id) and the line under it (None: no line).
+    qr_data: str | None = None
+    qr_note: str | None = None
 
     def __post_init__(self) -> None:
         # Refuse here rather than print a garbled or misleading ticket.
@@ -145,7 +153,9 @@ def layout(view: TicketView, *, number_size: int, qr: bool = True, feed_before_c
         els.append(VText(counters_text([nfc(c) for c in view.counters]), "body"))
     els += [Rule(), VText(INSTRUCTION, "body", bold=True)]
     if qr:
-        els.append(Qr(view.ticket_id))
+        els.append(Qr(view.qr_data or view.ticket_id))
+        if view.qr_note:
+            els.append(VText(nfc(view.qr_note), "small"))
     els.append(Native(view.ticket_id, 1, 1))
     if view.reprint:
         els += [Feed(8), VText(REPRINT_MARK, "body", bold=True)]

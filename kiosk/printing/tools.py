@@ -8,14 +8,25 @@ from typing import Callable
 from kiosk.config import SiteConfig
 
 from . import decode, profiles
-from .layout import TicketView
+from .layout import PHONE_NOTE, TicketView
 from .printer import PrinterConfigError, PrintResult, TicketPrinter
 from .render import TicketRenderer
 
 
-def view_from_ticket(config, ticket: dict, *, reprint: bool = False) -> TicketView:
-    """A TicketView from the ``ticket`` object of ``<p>/ticket/reply/<client>`` (docs/mqtt.md)."""
+def view_from_ticket(config, ticket: dict, *, reprint: bool = False,
+                     phone_secret: bytes | None = None) -> TicketView:
+    """A TicketView from the ``ticket`` object of ``<p>/ticket/reply/<client>`` (docs/mqtt.md).
+
+    With ``[phone]`` and its secret, the QR opens the ticket's phone page
+    (``kiosk.phone.token.address``) and says so underneath; else it is the
+    ticket id, as before.
+    """
     names = {c.number: c.name for c in config.counters}
+    qr_data = qr_note = None
+    if getattr(config, "phone", None) is not None and phone_secret is not None:
+        from kiosk.phone import token
+        qr_data = token.address(config.phone.public_url, phone_secret, ticket["ticket_id"])
+        qr_note = PHONE_NOTE
     return TicketView(
         commune=config.site.commune,
         centre=config.site.centre,
@@ -28,6 +39,8 @@ def view_from_ticket(config, ticket: dict, *, reprint: bool = False) -> TicketVi
         counters=[names.get(n, f"Quầy {n}") for n in ticket.get("counters", [])],
         ticket_id=ticket["ticket_id"],
         reprint=reprint,
+        qr_data=qr_data,
+        qr_note=qr_note,
     )
 
 

@@ -39,6 +39,7 @@ def rules_of(config: SiteConfig) -> Rules:
         levels=tuple(Level(lv.code, lv.satisfied) for lv in config.rating.levels),
         minutes_per_citizen={f.code: f.minutes_per_citizen for f in config.fields},
         tz=config.tz,
+        reasons=tuple(r.code for r in config.rating.reasons),
     )
 
 
@@ -61,6 +62,7 @@ def _names(config: SiteConfig, officials: dict[str, str], lang: str) -> Names:
         officials=officials,
         counters={c.number: c.name for c in config.counters},
         fields={f.code: (f.name_vi if lang == "vi" else f.name_en) for f in config.fields},
+        reasons={r.code: (r.name_vi if lang == "vi" else r.name_en) for r in config.rating.reasons},
     )
 
 

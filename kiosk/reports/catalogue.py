@@ -39,6 +39,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "reason.extra_press": ("BT: bấm thêm", "Anomaly: extra press"),
     "reason.too_fast": ("BT: quá nhanh", "Anomaly: too fast"),
     "reason.bad_level": ("BT: nút lạ", "Anomaly: unknown button"),
+    "phone": ("Đánh giá qua điện thoại", "Ratings by phone"),
+    "complaint": ("Chưa hài lòng: {name}", "Not satisfied: {name}"),
     "priority_share": ("Tỷ lệ ưu tiên", "Priority share"),
     "on_time_share": ("Tỷ lệ đúng hạn", "On-time share"),
     # rows, sheets, titles

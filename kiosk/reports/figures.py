@@ -15,6 +15,7 @@ rather than one Python step per ticket per breakdown lives in ``grouping``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -69,6 +70,10 @@ class RatingRow(NamedTuple):
     ticket_day: str | None
     ticket_issued_at: float | None
     ticket_field: str | None
+    # "phone" for the citizen's phone page; anything else is a box's relay.
+    source: str | None = None
+    # A phone rating's reason codes (why not satisfied); none for a box.
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,7 @@ class Rules:
     levels: tuple[Level, ...]            # best first
     minutes_per_citizen: dict[str, float]  # field code -> typical minutes, in config order
     tz: dt.tzinfo
+    reasons: tuple[str, ...] = ()        # [[rating.reasons]] codes, in config order
 
 
 @dataclass
@@ -106,6 +112,10 @@ class Figures(Rates):
     satisfied: int = 0
     anomalies: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    # Counted ratings from the phone page, and how often each reason was
+    # given with a counted phone rating (a rating may give several).
+    phone: int = 0
+    complaints: dict[str, int] = field(default_factory=dict)
     on_time: int = 0
     on_time_base: int = 0
 
@@ -128,6 +138,8 @@ class Report:
     levels: tuple[Level, ...]   # config levels, then any unknown codes met in the data
     breakdowns: dict[str, Breakdown]
     warnings: list[str]
+    # The reasons' columns: config codes, then any met in the data the config no longer has.
+    complaint_codes: tuple[str, ...] = ()
 
 
 def ticket_columns(rows: Iterable[TicketRow]) -> TicketColumns:
@@ -152,7 +164,9 @@ def rating_columns(rows: Iterable[RatingRow]) -> RatingColumns:
     own takes its ticket's, as the read side's SQL does."""
     return _transpose([(r.counter, r.level, r.at, r.counted, r.reason, r.official,
                         r.field if r.field is not None else r.ticket_field, r.ticket_day,
-                        r.ticket_issued_at, 1) for r in rows], RatingColumns)
+                        r.ticket_issued_at, int(r.source == "phone"),
+                        json.dumps(list(r.reasons)) if r.counted and r.source == "phone"
+                        and r.reasons else None, 1) for r in rows], RatingColumns)
 
 
 def _transpose(rows: list, kind):
@@ -262,10 +276,12 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     for reason, n in sorted(unknown_reasons.items()):
         warnings.append(f"{n} anomalous press(es) with unknown reason {reason!r}: counted in the "
                         "anomaly total only")
+    complaint_codes, complained = _complaints(R.complaints, rules.reasons, warnings)
     for w in warnings:
         log.warning("report %s..%s: %s", date_from, date_to, w)
     good = counted & satisfied_idx[r_level] if n_r else np.zeros(0, bool)
     anomaly = ~counted
+    from_phone = counted & (np.array(R.phone, dtype=bool) if n_r else np.zeros(0, bool))
 
     def group_figures(keys: list, t_issue: np.ndarray, t_outcome: np.ndarray,
                       r_keys: np.ndarray) -> list[Figures]:
@@ -288,6 +304,11 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
         n_reasons = len(reasons)
         by_reason = sums(r_keys[anomaly] * n_reasons + r_reason[anomaly], g * n_reasons,
                           presses[anomaly]).reshape(g, n_reasons)
+        phoned = sums(r_keys, g, presses * from_phone)
+        said = [dict.fromkeys(complaint_codes, 0) for _ in range(g)]
+        for row, codes in complained:       # few: counted phone ratings with reasons
+            for code in codes:
+                said[r_keys[row]][code] += int(presses[row])
         out = []
         for i, key in enumerate(keys):
             why = {r: int(by_reason[i, j]) for j, r in enumerate(reasons)
@@ -298,7 +319,8 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
                 wait_p50=w50[i], wait_p90=w90[i], service_p50=s50[i], service_p90=s90[i],
                 levels={lv.code: int(by_level[i, j]) for j, lv in enumerate(levels)},
                 rated=int(rated[i]), satisfied=int(happy[i]), anomalies=int(odd[i]),
-                reasons=why, on_time=int(ontime[i]), on_time_base=int(base[i])))
+                reasons=why, phone=int(phoned[i]), complaints=said[i],
+                on_time=int(ontime[i]), on_time_base=int(base[i])))
         return out
 
     waits, services = Samples(wait), Samples(service)
@@ -325,4 +347,29 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
         order = field_order if by == "field" else {}
         figures.sort(key=lambda f: sort_key(f.key, order))
         result[by] = Breakdown(by, figures, total)
-    return Report(date_from, date_to, tuple(levels), result, warnings)
+    return Report(date_from, date_to, tuple(levels), result, warnings, tuple(complaint_codes))
+
+
+def _complaints(column, known: tuple[str, ...],
+                warnings: list[str]) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The reason codes to show (the config's, then unknown ones met) and,
+    per press entry with reasons, its codes.  A code the config no longer
+    has keeps its own column and a warning, as a level does."""
+    codes = list(known)
+    rows: list[tuple[int, list[str]]] = []
+    unknown: dict[str, int] = {}
+    for i, text in enumerate(column):
+        if not text:
+            continue
+        said = [c for c in json.loads(text) if isinstance(c, str)]
+        for c in said:
+            if c not in codes:
+                codes.append(c)
+                unknown[c] = 0
+            if c in unknown:
+                unknown[c] += 1
+        rows.append((i, said))
+    for c, n in sorted(unknown.items()):
+        warnings.append(f"reason {c!r} given with {n} phone rating(s), which the site config no "
+                        "longer has: shown in its own column")
+    return codes, rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,13 +37,15 @@ class Names:
     officials: dict[str, str]
     counters: dict[int, str]
     fields: dict[str, str]
+    reasons: dict[str, str] = field(default_factory=dict)   # [[rating.reasons]] code -> name
 
 
 NAMED = {"official": "officials", "counter": "counters", "field": "fields"}
 
 
-def columns(report: Report, by: str, lang: str, level_names: dict[str, str]) -> list[Column]:
-    t = lambda k: cat.text(k, lang)  # noqa: E731
+def columns(report: Report, by: str, lang: str, level_names: dict[str, str],
+            reason_names: dict[str, str] | None = None) -> list[Column]:
+    t = lambda k, **values: cat.text(k, lang, **values)  # noqa: E731
     cols = [Column("key", t(f"key.{by}"), TEXT, lambda f: f.key)]
     if by in NAMED:
         cols.append(Column("name", t(f"name.{by}"), TEXT, lambda f: None))
@@ -59,6 +61,10 @@ def columns(report: Report, by: str, lang: str, level_names: dict[str, str]) -> 
              Column("rated_share", t("rated_share"), PCT, _attr("rated_share")),
              Column("anomalies", t("anomalies"), INT, _attr("anomalies"))]
     cols += [Column(f"reason.{r}", t(f"reason.{r}"), INT, _reason(r)) for r in REASONS]
+    # The phone page's ratings, and why their citizens were not satisfied.
+    cols.append(Column("phone", t("phone"), INT, _attr("phone")))
+    cols += [Column(f"complaint.{c}", t("complaint", name=(reason_names or {}).get(c, c)), INT,
+                    _complaint(c)) for c in report.complaint_codes]
     cols += [Column("priority_share", t("priority_share"), PCT, _attr("priority_share")),
              Column("on_time_share", t("on_time_share"), PCT, _attr("on_time_share"))]
     return cols
@@ -76,10 +82,14 @@ def _reason(reason: str) -> Callable[[Figures], Any]:
     return lambda f: f.reasons.get(reason, 0)
 
 
+def _complaint(code: str) -> Callable[[Figures], Any]:
+    return lambda f: f.complaints.get(code, 0)
+
+
 def rows(report: Report, by: str, lang: str, names: Names,
          level_names: dict[str, str]) -> tuple[list[Column], list[list[Any]]]:
     """Header columns and one row of raw values per group, then the total row."""
-    cols = columns(report, by, lang, level_names)
+    cols = columns(report, by, lang, level_names, names.reasons)
     b: Breakdown = report.breakdowns[by]
     out: list[list[Any]] = []
     lookup = getattr(names, NAMED[by]) if by in NAMED else {}

@@ -136,8 +136,16 @@ def _official_logout(s: QueueState, e: dict, window_s: float) -> None:
 
 
 def _rating_pressed(s: QueueState, e: dict, window_s: float) -> None:
-    ratings.record_press(s.counters[e["counter"]], e)
-    clocks.learn(s.links, e)
+    if e.get("source") == ratings.PHONE:
+        # No button was pressed at the counter: its last press and the box
+        # clocks stay as they were; a counted one only ends the box's window.
+        ratings.record_phone(s, e)
+    else:
+        ratings.record_press(s.counters[e["counter"]], e)
+        clocks.learn(s.links, e)
+    t = s.tickets.get(e["ticket_id"]) if e["counted"] else None
+    if t is not None:
+        t.rated = ratings.PHONE if e.get("source") == ratings.PHONE else ratings.BOX
 
 
 def _counter_paused(s: QueueState, e: dict, window_s: float) -> None:

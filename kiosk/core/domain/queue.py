@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any, Iterable
 
 from kiosk.config import SiteConfig
-from kiosk.core.domain import days, events, selection, waits
+from kiosk.core.domain import days, events, ratings, selection, waits
 from kiosk.core.domain.clocks import Stamp
 from kiosk.core.domain.ratings import RatingJudge
 from kiosk.core.domain.state import CALLABLE, CALLED, NO_SHOW, OPEN, Counter, QueueState, Ticket
@@ -273,6 +273,27 @@ class Queue:
         self._emit("rating_pressed", now, **self.judge.press(
             counter, level, now, mono, press, rating_id=rating_id, source=source,
             device_time_ms=device_time_ms, received_at=received_at))
+
+    @_operation
+    def rate_phone(self, ticket_id: str, level: int, now: float, *, rating_id: str,
+                   reasons: list[str], comment: str | None, client: str = "") -> list[dict]:
+        """A citizen's rating from the phone page (the token checked by the caller).
+
+        Refused (``DomainError``, nothing kept) when there is no such ticket
+        today, it is not served yet, or its reasons break the contract; else
+        kept, counted or not (``RatingJudge.phone``).
+        """
+        self._begin(now)
+        ticket = self.state.tickets.get(ticket_id)
+        comment = ratings.clean_comment(comment)
+        refused = self.judge.phone_refusal(ticket, ticket_id, level, reasons, comment)
+        if refused is not None:
+            raise DomainError(*refused)
+        phone = self.config.phone
+        self._emit("rating_pressed", now, **self.judge.phone(
+            ticket, level, now, window_min=phone.rating_window_min if phone else None,
+            day_closed=self.state.day_closed, rating_id=rating_id, reasons=reasons,
+            comment=comment, client=client))
 
     def _finish_current(self, counter: Counter, now: float, mono: float,
                         stamped: tuple[Stamp, dict[str, float]]) -> None:

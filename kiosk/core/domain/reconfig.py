@@ -27,8 +27,11 @@ from kiosk.core.domain.state import CALLABLE, CALLED, NO_SHOW, QueueState
 # Sections (or keys) read once at start: the bus connection, the database,
 # the bridge's serial ports, the uplink to the province, the web listener,
 # and the core's own printer device (opened once; its other settings are live).
+# ``phone``: the core loads the site secret at start and the phone page's
+# server opens its listener; a secret changed in one and not the other
+# would refuse every citizen's address.
 RESTART_PREFIXES = ("site.id", "site.timezone", "mqtt", "store", "bridge", "uplink",
-                    "web.host", "web.port", "printer.connection")
+                    "web.host", "web.port", "printer.connection", "phone")
 NAME_KEYS = ("name", "name_vi", "name_en", "commune", "centre", "province")
 
 

@@ -57,6 +57,9 @@ class Ticket:
     # The first call (not a recall): the end of the citizen's wait, kept so
     # a month's report reads it from the ticket instead of grouping calls.
     first_called_at: float | None = None
+    # Where its counted rating came from, "box" or "phone" (None: not rated).
+    # Whichever comes first counts; the other is kept as an extra press.
+    rated: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

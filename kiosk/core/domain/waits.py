@@ -36,6 +36,18 @@ def ahead_of(state: QueueState, ticket: Ticket) -> int:
                                                            (ticket.seq, ticket.id))
 
 
+def ahead_all(state: QueueState) -> dict[str, int]:
+    """``ahead_of`` of every waiting ticket, in one pass over the lines (a
+    phone page's view of the whole day; a bisection per ticket is not needed
+    when each line is walked in order anyway)."""
+    out: dict[str, int] = {}
+    for (key, is_prio), line in state.lines.items():
+        before = 0 if is_prio else len(state.line(key, True))
+        for i, (_, ticket_id) in enumerate(line):
+            out[ticket_id] = before + i
+    return out
+
+
 def estimate_wait_s(config: SiteConfig, state: QueueState, field_code: str, ahead: int,
                     serving: list[int] | None = None) -> float:
     """``serving``: the field's open counters, when the caller has them already."""

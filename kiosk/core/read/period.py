@@ -53,16 +53,18 @@ class RatingColumns(NamedTuple):
     field: Sequence               # the press's field, else its ticket's
     ticket_day: Sequence
     ticket_issued_at: Sequence
+    phone: Sequence               # 1: from the citizen's phone page; 0: a box's press
+    complaints: Sequence          # a counted phone rating's reason codes (JSON), else None
     n: Sequence                   # how many such presses
 
 
-# What the figures read, table by table (the schema after the core's migration 5).
+# What the figures read, table by table (the schema after the core's migration 8).
 REQUIRED = {
     "tickets": ("id", "day", "field", "origin_field", "priority", "issued_at", "state", "counter",
                 "called_at", "finished_at", "transfers", "close_reason", "official",
                 "first_called_at"),
     "ratings": ("id", "ticket_id", "counter", "level", "at", "counted", "reason", "official",
-                "field"),
+                "field", "source", "reasons"),
     "officials": ("code", "name"),
     "official_sessions": ("official", "login_at", "logout_at"),
     "journal": ("id",),
@@ -96,6 +98,10 @@ _RATING_SQL = {
     "counted": "r.counted", "reason": "r.reason", "official": "r.official",
     "field": "COALESCE(r.field, t.field)",
     "ticket_day": "t.day", "ticket_issued_at": "CAST(t.issued_at / 900 AS INTEGER) * 900",
+    # Why a citizen was not satisfied is counted for the ticket's rating only
+    # (a counted phone rating), never for an extra or late one.
+    "phone": "(r.source = 'phone')",
+    "complaints": "CASE WHEN r.counted = 1 AND r.source = 'phone' THEN NULLIF(r.reasons, '[]') END",
 }
 # A press tied to a ticket belongs to that ticket's service day (the ticket
 # and its rating are never split between periods); a press tied to no known

@@ -183,6 +183,14 @@ def rating_outcome(conn: sqlite3.Connection, rating_id: str) -> dict[str, Any] |
     return None if row is None else {"counted": bool(row[0]), "reason": row[1], "level": row[2]}
 
 
+def phone_outcome(conn: sqlite3.Connection, rating_id: str) -> dict[str, Any] | None:
+    """How a stored phone rating was judged, with its ticket (what a retry gets again)."""
+    row = conn.execute("SELECT counted, reason, level, ticket_id FROM ratings WHERE id = ?",
+                       (rating_id,)).fetchone()
+    return None if row is None else {"counted": bool(row[0]), "reason": row[1], "level": row[2],
+                                     "ticket_id": row[3]}
+
+
 def uncounted_presses(conn: sqlite3.Connection, start: float, end: float) -> int:
     """Presses made in [start, end) that are not ratings (the anomalies)."""
     return conn.execute("SELECT count(*) FROM ratings WHERE counted = 0 AND at >= ? AND at < ?",

@@ -1,0 +1,545 @@
+"""The core's side of the citizen's phone page: ratings from a phone judged
+like a box's press (whichever comes first counts), the retained
+``queue/tickets`` a phone reads, and the QR on paper.
+
+Real parts: Mosquitto with the generated ACL, ``phucvu core`` in its own
+process on a real SQLite file with a site that has ``[phone]``, the phone
+page's own login (``phone``) publishing what its server would, and the
+ticket bytes the core sent to its printer, decoded.  The phone window,
+which is minutes long, is tested on the engine with its clock driven.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from PIL import ImageChops
+
+from kiosk import config as site_config
+from kiosk import contract
+from kiosk.core.commands import Commands
+from kiosk.core.engine import Engine
+from kiosk.core.schema import MIGRATIONS
+from kiosk.core.store import Store
+from kiosk.phone import token
+from kiosk.printing import decode, profiles
+from kiosk.printing.layout import PHONE_NOTE, Qr, VText
+from kiosk.printing.render import TicketRenderer
+from kiosk.printing.tools import view_from_ticket
+from tests.conftest import DEMO_SITE, CoreProcess
+
+PUBLIC_URL = "http://192.168.4.1:8090"
+MORNING = 1795800000.0   # 2026-11-28 morning in Asia/Ho_Chi_Minh
+
+
+def write_site(directory: Path, window_min: int | None = None) -> Path:
+    """The demo site with a ``[phone]`` section, as ``site.toml`` in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    extra = f'\n[phone]\npublic_url = "{PUBLIC_URL}"\nsecret_file = "{directory / "phone.key"}"\n'
+    if window_min is not None:
+        extra += f"rating_window_min = {window_min}\n"
+    path = directory / "site.toml"
+    path.write_text(DEMO_SITE.read_text() + extra)
+    return path
+
+
+class Rig:
+    """A core with [phone] on the test broker, a spy on everything, the phone page's login."""
+
+    def __init__(self, broker, bus, tmp_path: Path):
+        write_site(tmp_path)
+        self.core = CoreProcess(broker, tmp_path / "phucvu.db").start()
+        # The same file the core made at its start: the phone page's server reads it too.
+        self.secret = token.load_or_create(tmp_path / "phone.key")
+        self.spy = bus("tester")
+        self.spy.subscribe("#")
+        self.phone = bus("phone")
+        self.box = bus("counter-1")
+        self.tickets_dir = tmp_path / "tickets"
+
+    def mark(self) -> int:
+        with self.spy.cond:
+            return len(self.spy.messages)
+
+    def wait(self, pred, since: int = 0, timeout: float = 20.0) -> dict:
+        """The first message from index ``since`` on for which pred(topic, body) holds."""
+        spy, deadline = self.spy, time.monotonic() + timeout
+        with spy.cond:
+            while True:
+                for topic, payload, _ in spy.messages[since:]:
+                    rel = topic.removeprefix(spy.prefix + "/")
+                    try:
+                        body = json.loads(payload)
+                    except ValueError:
+                        continue
+                    if pred(rel, body):
+                        return body
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no matching message after {since}")
+                spy.cond.wait(left)
+
+    def core_command(self, **body) -> dict:
+        cid = uuid.uuid4().hex[:12]
+        self.spy.publish("core/command", {"command_id": cid, **body})
+        return self.wait(lambda t, b: t == "core/reply" and b.get("command_id") == cid)
+
+    def counter(self, n: int, action: str, **extra) -> dict:
+        cid = uuid.uuid4().hex[:12]
+        self.spy.publish(f"counter/{n}/command", {"command_id": cid, "action": action, **extra})
+        return self.wait(lambda t, b: t == f"counter/{n}/reply" and b.get("command_id") == cid)
+
+    def issue(self, field: str = "tu-phap") -> str:
+        reply = self.core_command(action="issue", field=field)
+        assert reply["ok"], reply
+        return reply["ticket"]["ticket_id"]
+
+    def served(self, n: int = 1, field: str = "tu-phap") -> str:
+        """A ticket issued, called at counter n and finished there."""
+        ticket_id = self.issue(field)
+        called = self.counter(n, "next")
+        assert called["ticket"]["ticket_id"] == ticket_id, called
+        assert self.counter(n, "finish")["ok"]
+        return ticket_id
+
+    def rate(self, ticket_id: str, level: int, tok: str | None = None, **extra) -> dict:
+        rid = f"phone-{uuid.uuid4().hex[:16]}"
+        body = {"rating_id": rid, "ticket_id": ticket_id,
+                "token": tok if tok is not None else token.make(self.secret, ticket_id),
+                "level": level, "client": "a1b2c3d4", **extra}
+        self.phone.publish("phone/rating", body)
+        return self.wait(lambda t, b: t == "phone/reply" and b.get("rating_id") == rid)
+
+    def press(self, level: int, n: int = 1) -> dict:
+        rid = f"box-{n}:00000001:{uuid.uuid4().hex[:8]}"
+        self.box.publish(f"counter/{n}/rating", {"rating_id": rid, "level": level})
+        return self.wait(lambda t, b: t == f"counter/{n}/reply" and b.get("rating_id") == rid)
+
+    def rows(self) -> list[tuple]:
+        conn = sqlite3.connect(self.core.db)
+        try:
+            return conn.execute("SELECT id, ticket_id, counter, level, counted, reason, official, "
+                                "source, reasons, comment FROM ratings ORDER BY rowid").fetchall()
+        finally:
+            conn.close()
+
+    def rejected(self) -> list[tuple]:
+        conn = sqlite3.connect(self.core.db)
+        try:
+            return conn.execute("SELECT topic, reason FROM rejected ORDER BY id").fetchall()
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def rig(broker, bus, tmp_path):
+    r = Rig(broker, bus, tmp_path)
+    yield r
+    r.core.stop()
+
+
+def _tickets(rig: Rig, since: int, pred) -> dict:
+    return rig.wait(lambda t, b: t == "queue/tickets" and pred(b["tickets"]), since)
+
+
+# ---------------------------------------------------------------- judging
+def test_a_phone_rating_counts_for_the_official_who_served_and_ends_the_box_window(rig):
+    assert rig.core_command(action="official_add", official="nv01", name="Nguyễn Văn An")["ok"]
+    assert rig.core_command(action="login", official="nv01", counter=1)["ok"]
+    ticket_id = rig.served(1)
+    rig.wait(lambda t, b: t == "counter/1/state" and (b["rating_window"] or {}).get("ticket_id") == ticket_id)
+    # Somebody else sits at the counter by the time the citizen rates: the
+    # rating is still the one who served.
+    assert rig.core_command(action="official_add", official="nv02", name="Lê Thị Bình")["ok"]
+    assert rig.core_command(action="login", official="nv02", counter=1)["ok"]
+    since = rig.mark()
+    reply = rig.rate(ticket_id, 3, reasons=["cho-lau", "khac"], comment="Đợi gần 1 tiếng")
+    assert reply == {"rating_id": reply["rating_id"], "ok": True, "counted": True,
+                     "ticket_id": ticket_id, "level": "khong-hai-long"}
+    event = rig.wait(lambda t, b: t == "event/rating" and b["rating_id"] == reply["rating_id"], since)
+    assert event["counted"] and event["source"] == "phone" and event["official"] == "nv01"
+    assert event["counter"] == 1 and event["reasons"] == ["cho-lau", "khac"]
+    assert event["comment"] == "Đợi gần 1 tiếng" and "mono" not in event
+    # The box's lights go out: its window for this ticket is over.
+    rig.wait(lambda t, b: t == "counter/1/state" and b["rating_window"] is None, since)
+    _tickets(rig, since, lambda ts: ts[ticket_id]["rated"] == "phone")
+    # The box's press that follows is an extra one, never a second rating.
+    pressed = rig.press(1)
+    # (after_window only if this machine took over [rating] window_s since the finish)
+    assert pressed["ok"] and not pressed["counted"] and pressed["reason"] in ("extra_press", "after_window")
+    rows = rig.rows()
+    assert rows[0] == (reply["rating_id"], ticket_id, 1, "khong-hai-long", 1, None, "nv01", "phone",
+                       '["cho-lau", "khac"]', "Đợi gần 1 tiếng")
+    assert [r[4] for r in rows] == [1, 0]
+
+
+def test_box_in_its_window_after_a_phone_rating_is_an_extra_press(rig):
+    """The box's window is still open in time, but the ticket is rated: extra_press."""
+    ticket_id = rig.served(1)
+    assert rig.rate(ticket_id, 1)["counted"]
+    pressed = rig.press(1)
+    assert pressed["ok"] and pressed["reason"] == "extra_press" and not pressed["counted"]
+    assert [(r[4], r[5], r[7]) for r in rig.rows()] == [(1, None, "phone"), (0, "extra_press", "box")]
+
+
+def test_box_first_then_phone_is_already_rated_and_kept(rig):
+    ticket_id = rig.served(1)
+    since = rig.mark()
+    assert rig.press(1)["counted"]
+    reply = rig.rate(ticket_id, 3, reasons=["thai-do"])
+    assert reply["ok"] is False and reply["error"]["code"] == "already_rated"
+    assert reply["error"]["message"].startswith("Lượt phục vụ này đã được đánh giá")
+    # Sent again (the page heard nothing): the same answer, stored once.
+    again = rig.rate(ticket_id, 3)
+    assert again["error"]["code"] == "already_rated"
+    rows = rig.rows()
+    assert [(r[4], r[5], r[7]) for r in rows] == [(1, None, "box"), (0, "extra_press", "phone"),
+                                                  (0, "extra_press", "phone")]
+    assert rows[1][8] == '["thai-do"]'
+    _tickets(rig, since, lambda ts: ts[ticket_id]["rated"] == "box")
+
+
+def test_a_forged_or_borrowed_token_is_bad_token_and_nothing_counts(rig):
+    mine, other = rig.served(1), rig.served(2)
+    forged = rig.rate(mine, 1, tok="AbCdEfGhIjKlMnOp")
+    assert forged["error"] == {"code": "bad_token", "message": "Mã phiếu không hợp lệ."}
+    borrowed = rig.rate(mine, 1, tok=token.make(rig.secret, other))
+    assert borrowed["error"]["code"] == "bad_token"
+    assert rig.rows() == []
+    assert [r[1].split(":")[0] for r in rig.rejected()] == ["bad_token", "bad_token"]
+    # The genuine token of the same ticket still counts: nothing above used it up.
+    assert rig.rate(mine, 2)["counted"]
+
+
+def test_unserved_tickets_bad_reasons_and_levels(rig):
+    waiting = rig.issue()
+    assert rig.rate(waiting, 1)["error"]["code"] == "not_finished"
+    rig.counter(1, "next")
+    assert rig.rate(waiting, 1)["error"]["code"] == "not_finished"       # called, not served
+    assert rig.rate("20261127-Z999", 1)["error"]["code"] == "unknown_ticket"
+    rig.counter(1, "finish")
+    for bad in ({"level": 1, "reasons": ["cho-lau"]},                     # satisfied level
+                {"level": 3, "reasons": ["khong-co"]},                    # not the site's
+                {"level": 3, "reasons": ["cho-lau", "cho-lau"]},
+                {"level": 3, "reasons": ["cho-lau"], "comment": "không có khac"},
+                {"level": 3, "reasons": ["khac"], "comment": "x" * 201},
+                {"level": 3, "reasons": ["khac"], "comment": "chuông\x07"}):
+        reply = rig.rate(waiting, bad.pop("level"), **bad)
+        assert reply["error"]["code"] == "bad_reason", bad
+    assert rig.rows() == []
+    unknown = rig.rate(waiting, 9)
+    assert unknown["error"]["code"] == "bad_level"
+    assert [(r[3], r[4], r[5]) for r in rig.rows()] == [("level-9", 0, "bad_level")]
+    # A level that exists still counts after all that.
+    assert rig.rate(waiting, 3, reasons=["khac"], comment="  Đợi lâu  ")["counted"]
+    assert rig.rows()[-1][9] == "Đợi lâu"
+    codes = [r[1].split(":")[0] for r in rig.rejected()]
+    assert codes.count("not_finished") == 2 and codes.count("bad_reason") == 6
+    assert codes.count("unknown_ticket") == 1
+
+
+def test_a_payload_that_breaks_the_contract_is_bad_payload(rig):
+    rig.phone.publish("phone/rating", {"rating_id": "phone-x1", "ticket_id": "20261127-A001",
+                                       "token": "AbCdEfGhIjKlMnOp", "level": "3"})
+    reply = rig.wait(lambda t, b: t == "phone/reply" and b.get("rating_id") == "phone-x1")
+    assert reply["error"]["code"] == "bad_payload"
+    rig.phone.publish("phone/rating", {"rating_id": "box-1:00000001:1", "ticket_id": "x",
+                                       "token": "AbCdEfGhIjKlMnOp", "level": 3})
+    reply = rig.wait(lambda t, b: t == "phone/reply" and b.get("rating_id") == "box-1:00000001:1")
+    assert reply["error"]["code"] == "bad_payload"
+    assert rig.rows() == []
+
+
+# ---------------------------------------------------------------- window
+@pytest.fixture
+def windowed(tmp_path):
+    site = site_config.load(write_site(tmp_path, window_min=1))
+    clock = {"wall": MORNING}
+    store = Store(tmp_path / "w.db")
+    engine = Engine(site, store, clock=lambda: clock["wall"], monotonic=lambda: clock["wall"] - MORNING)
+    secret = token.load_or_create(site.phone.secret_file)
+    cmds = Commands(site, engine, phone_secret=secret)
+    yield cmds, clock, secret
+    store.close()
+
+
+def _serve(cmds: Commands, n: int = 1) -> str:
+    ticket = cmds.core_command({"command_id": uuid.uuid4().hex, "action": "issue", "field": "tu-phap"})
+    cmds.counter_command(n, {"command_id": uuid.uuid4().hex, "action": "next"})
+    cmds.counter_command(n, {"command_id": uuid.uuid4().hex, "action": "finish"})
+    return ticket["ticket"]["ticket_id"]
+
+
+def _rate(cmds: Commands, secret: bytes, ticket_id: str, level: int = 1, rid: str | None = None):
+    body = {"rating_id": rid or f"phone-{uuid.uuid4().hex[:12]}", "ticket_id": ticket_id,
+            "token": token.make(secret, ticket_id), "level": level}
+    return cmds.handle(cmds.topics.phone_rating, contract.encode(body)).reply
+
+
+def test_after_the_phone_window_a_rating_is_kept_as_after_window(windowed):
+    cmds, clock, secret = windowed
+    late, on_time = _serve(cmds, 1), _serve(cmds, 2)
+    clock["wall"] += 59
+    assert _rate(cmds, secret, on_time)["counted"]
+    clock["wall"] += 2                      # 61 s after the finish: rating_window_min = 1
+    reply = _rate(cmds, secret, late, rid="phone-late")
+    assert reply["error"]["code"] == "window_closed"
+    assert _rate(cmds, secret, late, rid="phone-late") == reply
+    rows = cmds.engine.store.conn.execute(
+        "SELECT ticket_id, counted, reason, source FROM ratings ORDER BY rowid").fetchall()
+    assert rows == [(on_time, 1, None, "phone"), (late, 0, "after_window", "phone")]
+
+
+def test_a_closed_day_closes_every_phone_window(tmp_path):
+    site = site_config.load(write_site(tmp_path))          # no rating_window_min: until day close
+    clock = {"wall": MORNING}
+    store = Store(tmp_path / "d.db")
+    engine = Engine(site, store, clock=lambda: clock["wall"], monotonic=lambda: clock["wall"] - MORNING)
+    secret = token.load_or_create(site.phone.secret_file)
+    cmds = Commands(site, engine, phone_secret=secret)
+    first, second = _serve(cmds), _serve(cmds)
+    clock["wall"] += 3 * 3600
+    assert _rate(cmds, secret, first)["counted"]            # hours later, the same day
+    cmds.core_command({"command_id": "close", "action": "close_day"})
+    assert _rate(cmds, secret, second)["error"]["code"] == "window_closed"
+    store.close()
+
+
+# ---------------------------------------------------------------- queue/tickets
+def test_queue_tickets_follows_calls_transfers_finishes_and_the_day_close(rig, site):
+    since = rig.mark()
+    a1, a2, a3 = rig.issue(), rig.issue(), rig.issue()
+    body = _tickets(rig, since, lambda ts: a3 in ts)
+    assert body["tickets"][a3] == {"label": "A003", "field": "tu-phap", "origin_field": "tu-phap",
+                                   "state": "waiting", "counter": None, "ahead": 2,
+                                   "wait_min": body["tickets"][a3]["wait_min"], "rated": None}
+    minutes = site.field("tu-phap").minutes_per_citizen
+    serving = len([c for c in site.counters if "tu-phap" in c.fields])
+    assert body["tickets"][a3]["wait_min"] == round(2 * minutes * 60 / serving / 60, 1)
+    assert rig.counter(1, "next")["ticket"]["ticket_id"] == a1
+    ts = _tickets(rig, since, lambda ts: ts[a1]["state"] == "called")["tickets"]
+    assert ts[a1]["counter"] == 1 and ts[a1]["ahead"] is None and ts[a1]["wait_min"] is None
+    assert (ts[a2]["ahead"], ts[a3]["ahead"]) == (0, 1)
+    # Handed on to another field: waiting there, and it says where it came from.
+    assert rig.counter(1, "transfer", to_field="chung-thuc")["ok"]
+    ts = _tickets(rig, since, lambda ts: ts[a1]["field"] == "chung-thuc")["tickets"]
+    assert ts[a1]["state"] == "waiting" and ts[a1]["origin_field"] == "tu-phap"
+    assert ts[a1]["counter"] is None and ts[a1]["ahead"] == 0
+    assert rig.counter(2, "call", number="A001")["ok"]
+    assert rig.counter(2, "finish")["ok"]
+    ts = _tickets(rig, since, lambda ts: ts[a1]["state"] == "finished")["tickets"]
+    assert ts[a1]["counter"] == 2 and ts[a1]["field"] == "chung-thuc" and ts[a1]["rated"] is None
+    # No official and nothing a phone need not see.
+    assert set(ts[a1]) == {"label", "field", "origin_field", "state", "counter", "ahead",
+                           "wait_min", "rated"}
+    # Never two publications within 0.5 s (received times; loopback jitter allowed).
+    with rig.spy.cond:
+        got = [m for m in rig.spy.messages[since:] if m[0].endswith("/queue/tickets")]
+    assert len(got) >= 4
+    rig.core_command(action="close_day")
+    closed = rig.wait(lambda t, b: t == "queue/tickets" and b["day_closed"], since)
+    assert closed["tickets"] == {}
+
+
+def test_queue_tickets_is_published_at_most_every_half_second_and_ends_on_the_last_change(rig):
+    stamps: list[float] = []
+    original = rig.spy.client.on_message
+
+    def timed(client, userdata, msg):
+        if msg.topic.endswith("/queue/tickets"):
+            stamps.append(time.monotonic())
+        original(client, userdata, msg)
+
+    rig.spy.client.on_message = timed
+    since = rig.mark()
+    last = None
+    for _ in range(12):
+        last = rig.issue()
+    body = _tickets(rig, since, lambda ts: last in ts)
+    assert len(body["tickets"]) == 12
+    time.sleep(1.0)
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert stamps and all(g > 0.3 for g in gaps), gaps
+
+
+def test_a_rating_survives_a_kill_right_after_its_reply(rig, broker, tmp_path):
+    ticket_id = rig.served(1)
+    reply = rig.rate(ticket_id, 2)
+    assert reply["counted"]
+    rig.core.proc.send_signal(signal.SIGKILL)
+    rig.core.proc.wait()
+    rig.core.proc = None
+    since = rig.mark()
+    rig.core.start()
+    body = _tickets(rig, since, lambda ts: ticket_id in ts)
+    assert body["tickets"][ticket_id]["rated"] == "phone"
+    assert [(r[0], r[4], r[7]) for r in rig.rows()] == [(reply["rating_id"], 1, "phone")]
+    # The same rating sent again after the restart is the stored outcome, not a second row.
+    rig.phone.publish("phone/rating", {"rating_id": reply["rating_id"], "ticket_id": ticket_id,
+                                       "token": token.make(rig.secret, ticket_id), "level": 2})
+    again = rig.wait(lambda t, b: t == "phone/reply" and b.get("rating_id") == reply["rating_id"], since)
+    assert again == reply and len(rig.rows()) == 1
+
+
+# ---------------------------------------------------------------- schema
+def test_a_database_of_the_previous_schema_opens_and_upgrades(tmp_path, site):
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    for sql in MIGRATIONS[:7]:
+        conn.executescript(sql)
+    conn.execute("PRAGMA user_version = 7")
+    conn.execute("INSERT INTO days (day, started_at) VALUES ('2026-11-28', ?)", (MORNING - 60,))
+    for n, state in ((1, "finished"), (2, "finished")):
+        conn.execute("INSERT INTO tickets (id, day, field, origin_field, number, label, seq, issued_at, "
+                     "state, counter, called_at, finished_at, official) VALUES (?, '2026-11-28', "
+                     "'tu-phap', 'tu-phap', ?, ?, ?, ?, ?, 1, ?, ?, 'nv01')",
+                     (f"20261128-A00{n}", n, f"A00{n}", n, MORNING - 50, state, MORNING - 40, MORNING - 30))
+    conn.execute("INSERT INTO ratings (id, ticket_id, counter, level, at, counted, official, source) "
+                 "VALUES ('box-1:1:1', '20261128-A001', 1, 'rat-hai-long', ?, 1, 'nv01', 'bridge:counter-1')",
+                 (MORNING - 20,))
+    conn.commit()
+    conn.close()
+    store = Store(db)
+    try:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 8
+        assert store.conn.execute("SELECT id, rated FROM tickets ORDER BY id").fetchall() == [
+            ("20261128-A001", "box"), ("20261128-A002", None)]
+        assert store.conn.execute("SELECT reasons, comment FROM ratings").fetchall() == [(None, None)]
+        engine = Engine(site, store, clock=lambda: MORNING, monotonic=lambda: 100.0)
+        assert engine.ticket("20261128-A001").rated == "box"
+        secret = b"s" * 32
+        cmds = Commands(site, engine, phone_secret=secret)
+        assert _rate(cmds, secret, "20261128-A001")["error"]["code"] == "already_rated"
+        assert _rate(cmds, secret, "20261128-A002")["counted"]
+        assert engine.ticket("20261128-A002").rated == "phone"
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- paper
+def _ticket(ticket_id: str = "20261128-A013") -> dict:
+    return {"ticket_id": ticket_id, "label": ticket_id[-4:], "field_name_vi": "Tư pháp – Hộ tịch",
+            "priority_name_vi": None, "issued_at": MORNING, "ahead": 4, "estimated_wait_min": 20.0,
+            "counters": [1, 2]}
+
+
+@pytest.mark.parametrize("profile", ["80mm", "58mm"])
+def test_with_phone_the_qr_opens_the_tickets_page_and_says_so(tmp_path, profile):
+    site = site_config.load(write_site(tmp_path))
+    secret = token.load_or_create(site.phone.secret_file)
+    r = TicketRenderer(profiles.get(profile), "raster")
+    view = view_from_ticket(site, _ticket(), phone_secret=secret)
+    ops = decode.parse(r.render(view))
+    qrs = [i for i, op in enumerate(ops) if isinstance(op, decode.QrCode)]
+    assert len(qrs) == 1
+    address = ops[qrs[0]].data
+    assert address == token.address(PUBLIC_URL, secret, "20261128-A013")
+    assert address.startswith(PUBLIC_URL + "/t/20261128-A013/")
+    assert token.check(secret, "20261128-A013", address.rsplit("/", 1)[1])
+    # Under it, the line that says what it is for, drawn as the renderer draws it.
+    note = VText(PHONE_NOTE, "small")
+    assert note in r.elements(view)
+    lines = r.wrap(note)
+    assert " ".join(lines) == "Quét mã để xem lượt chờ và đánh giá"
+    assert all(len(line) <= 32 for line in lines)
+    after = [op for op in ops[qrs[0] + 1:] if isinstance(op, decode.Raster)][:len(lines)]
+    drawn = r.text_images(note)
+    assert len(after) == len(drawn) == len(lines)
+    for op, im in zip(after, drawn):
+        assert op.image.size == im.size
+        assert ImageChops.difference(op.image.convert("L"), im.convert("L")).getbbox() is None
+        assert op.image.convert("L").getextrema()[0] == 0          # real ink
+
+
+def test_without_phone_the_qr_stays_the_ticket_id(site):
+    r = TicketRenderer(profiles.get("80mm"), "raster")
+    view = view_from_ticket(site, _ticket(), phone_secret=b"s" * 32)
+    els = r.elements(view)
+    assert Qr("20261128-A013") in els and not any(isinstance(e, VText) and "Quét" in e.text for e in els)
+    ops = decode.parse(r.render(view))
+    assert [op.data for op in ops if isinstance(op, decode.QrCode)] == ["20261128-A013"]
+
+
+def test_the_core_prints_the_phone_address_on_the_ticket(rig):
+    ticket_id = rig.issue()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not list(rig.tickets_dir.glob("*.bin")):
+        time.sleep(0.05)
+    time.sleep(0.2)
+    jobs = sorted(rig.tickets_dir.glob("*.bin"))
+    assert jobs, "the core printed nothing"
+    ops = decode.parse(jobs[-1].read_bytes())
+    assert [op.data for op in ops if isinstance(op, decode.QrCode)] == [
+        token.address(PUBLIC_URL, rig.secret, ticket_id)]
+
+
+# ---------------------------------------------------------------- reports
+def test_reports_count_phone_ratings_and_their_reasons_per_official_and_field(tmp_path):
+    import datetime as dt
+
+    from kiosk.reports import build, report_main
+    site = site_config.load(write_site(tmp_path))
+    clock = {"wall": MORNING}
+    store = Store(tmp_path / "r.db")
+    engine = Engine(site, store, clock=lambda: clock["wall"], monotonic=lambda: clock["wall"] - MORNING)
+    secret = token.load_or_create(site.phone.secret_file)
+    cmds = Commands(site, engine, phone_secret=secret)
+    store.add_official("nv01", "Nguyễn Văn An", None)
+    store.add_official("nv02", "Lê Thị Bình", None)
+    engine.run("login", 1, "nv01")
+    engine.run("login", 2, "nv02")
+
+    def rate(ticket_id, level, reasons=(), comment=None):
+        body = {"rating_id": f"phone-{uuid.uuid4().hex[:12]}", "ticket_id": ticket_id,
+                "token": token.make(secret, ticket_id), "level": level, "reasons": list(reasons)}
+        if comment:
+            body["comment"] = comment
+        return cmds.handle(cmds.topics.phone_rating, contract.encode(body)).reply
+
+    a, b, c = _serve(cmds, 1), _serve(cmds, 1), _serve(cmds, 2)
+    assert rate(a, 3, ["cho-lau", "thai-do"])["counted"]
+    assert rate(b, 3, ["cho-lau", "khac"], "Đợi lâu")["counted"]
+    assert rate(c, 1)["counted"]
+    # Kept but not the ticket's rating: its reasons judge nobody.
+    assert rate(a, 3, ["thai-do"])["error"]["code"] == "already_rated"
+    _serve(cmds, 2)
+    clock["wall"] += 5
+    assert engine.run("rate", 2, 3, rating_id="box-2:1:1")[-1]["counted"]      # a box's rating
+    store.close()
+
+    day = dt.date(2026, 11, 28)
+    report, _ = build(site, tmp_path / "r.db", day, day, ["official", "field"])
+    by = {f.key: f for f in report.breakdowns["official"].groups}
+    assert (by["nv01"].rated, by["nv01"].phone) == (2, 2)
+    assert by["nv01"].complaints == {"cho-lau": 2, "thai-do": 1, "huong-dan": 0, "di-lai": 0, "khac": 1}
+    assert (by["nv02"].rated, by["nv02"].phone) == (2, 1)
+    assert set(by["nv02"].complaints.values()) == {0}
+    assert by["nv01"].reasons["extra_press"] == 1
+    fields = {f.key: f for f in report.breakdowns["field"].groups}
+    assert fields["tu-phap"].complaints["cho-lau"] == 2 and fields["tu-phap"].phone == 3
+    assert report.breakdowns["official"].total.complaints["thai-do"] == 1
+    total = report.breakdowns["official"].total        # with d, rated at its box
+    assert (total.rated, total.phone) == (4, 3)
+    text = report_main(site, tmp_path / "r.db", date_from=day, date_to=day, by="official",
+                       fmt="csv", out=None)
+    header, *lines = text.splitlines()
+    cols = header.lstrip("\ufeff").split(",")
+    assert "Đánh giá qua điện thoại" in cols and "Chưa hài lòng: Lý do khác" in cols
+    nv01 = next(line.split(",") for line in lines if line.startswith("nv01"))
+    assert nv01[cols.index("Chưa hài lòng: Chờ lâu")] == "2"
+    assert nv01[cols.index("Đánh giá qua điện thoại")] == "2"
+
+
+def test_an_unreadable_phone_secret_stops_the_core_at_start_with_a_clear_error(broker, tmp_path):
+    write_site(tmp_path)
+    (tmp_path / "phone.key").write_text("not a secret\n")
+    core = CoreProcess(broker, tmp_path / "phucvu.db")
+    with pytest.raises(RuntimeError) as e:
+        core.start()
+    assert "[phone] secret_file" in str(e.value) and "not a phone secret" in str(e.value)
+    assert not (tmp_path / "phucvu.db").exists()      # refused before the database was touched
