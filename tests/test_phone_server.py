@@ -256,12 +256,3 @@ def test_phucvu_phone_serves_on_its_port(tmp_path, broker):
     assert proc.returncode in (0, -15)
     assert "phone page on http://127.0.0.1" in (tmp_path / "phone.log").read_text()
 
-
-@pytest.fixture
-def broker(tmp_path, site):  # TEMP until phone-core is merged
-    from kiosk.broker import Broker, users_for
-    from tests.conftest import TESTERS
-    extra = [] if "phone" in users_for(site) else ["phone"]
-    b = Broker(tmp_path / "broker", site, superusers=TESTERS + extra).start()
-    yield b
-    b.stop()

@@ -23,10 +23,6 @@ from kiosk.phone.limits import Stats
 log = logging.getLogger("phucvu.phone")
 
 LOGIN = "phone"
-# Leaves under the prefix (THE CONTRACT, docs/mqtt.md); spelled here, as
-# the Topics helpers are the core side's.
-TICKETS, SITE, RATING, REPLY, STATS = ("queue/tickets", "config/site", "phone/rating",
-                                       "phone/reply", "phone/stats")
 STATS_EVERY_S = 10.0
 
 
@@ -64,9 +60,6 @@ class PhoneBus:
     def config(self) -> SiteConfig:
         return self.live.config
 
-    def _t(self, leaf: str) -> str:
-        return f"{self.prefix}/{leaf}"
-
     # ------------------------------------------------------------ life
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -80,7 +73,7 @@ class PhoneBus:
             self._stats_task.cancel()
         # The last figures, and offline, before the socket closes (the
         # contract: stats at shutdown too).
-        infos = [self.client.publish(self._t(STATS), self._stats_body(), qos=1, retain=True),
+        infos = [self.client.publish(self.topics.phone_stats, self._stats_body(), qos=1, retain=True),
                  self.client.publish(self.topics.presence(LOGIN),
                                      contract.presence(LOGIN, "offline", time.time()),
                                      qos=1, retain=True)]
@@ -101,15 +94,15 @@ class PhoneBus:
     async def _stats_every(self) -> None:
         while True:
             await asyncio.sleep(STATS_EVERY_S)
-            self.client.publish(self._t(STATS), self._stats_body(), qos=1, retain=True)
+            self.client.publish(self.topics.phone_stats, self._stats_body(), qos=1, retain=True)
 
     # ------------------------------------------------------------ paho thread
     def _on_connect(self, client, userdata, flags, rc, props=None):
         if rc.is_failure:
             log.error("MQTT login as %r refused: %s", LOGIN, rc)
             return
-        for leaf in (TICKETS, SITE, REPLY):
-            client.subscribe(self._t(leaf), 1)
+        for topic in (self.topics.queue_tickets, self.topics.config_site, self.topics.phone_reply):
+            client.subscribe(topic, 1)
         contract.announce_online(client, self.prefix, LOGIN, time.time())
         self.connected = True
         log.info("bus connected to %s:%s as %r", self.host, self.port, LOGIN)
@@ -119,19 +112,18 @@ class PhoneBus:
         log.warning("bus disconnected (%s); reconnecting", rc)
 
     def _on_message(self, client, userdata, msg):
-        rel = msg.topic.removeprefix(self.prefix + "/")
         try:
             body = json.loads(msg.payload) if msg.payload else None
         except ValueError:
-            log.error("ignoring %s: not JSON", rel)
+            log.error("ignoring %s: not JSON", msg.topic)
             return
         if self.loop is None:
             return
-        self.loop.call_soon_threadsafe(self._take, rel, body)
+        self.loop.call_soon_threadsafe(self._take, msg.topic, body)
 
     # ------------------------------------------------------------ the loop
-    def _take(self, rel: str, body: Any) -> None:
-        if rel == TICKETS:
+    def _take(self, topic: str, body: Any) -> None:
+        if topic == self.topics.queue_tickets:
             if body is None:
                 self.tickets = None          # a cleared retained topic
             elif isinstance(body, dict) and isinstance(body.get("tickets"), dict):
@@ -139,7 +131,7 @@ class PhoneBus:
             else:
                 log.error("ignoring queue/tickets: not a tickets payload")
                 return
-        elif rel == SITE:
+        elif topic == self.topics.config_site:
             try:
                 new = self.live.offer(body)
             except ConfigError as e:
@@ -148,7 +140,7 @@ class PhoneBus:
             if new is None:
                 return
             log.info("site config version %s taken", self.live.version)
-        elif rel == REPLY:
+        elif topic == self.topics.phone_reply:
             self._reply(body)
             return
         else:
@@ -187,8 +179,8 @@ class PhoneBus:
         fut = asyncio.get_running_loop().create_future()
         self._pending[rating_id] = fut
         try:
-            self.client.publish(self._t(RATING), contract.encode({"rating_id": rating_id, **body}),
-                                qos=1)
+            self.client.publish(self.topics.phone_rating,
+                                contract.encode({"rating_id": rating_id, **body}), qos=1)
             return await asyncio.wait_for(fut, timeout)
         except asyncio.TimeoutError:
             raise NoReply(rating_id) from None
