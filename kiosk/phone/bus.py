@@ -82,8 +82,9 @@ class PhoneBus:
                 info.wait_for_publish(2)
             except (RuntimeError, ValueError):
                 break        # not connected: the will says offline
-        self.client.loop_stop()
+        self.closing = True
         self.client.disconnect()
+        self.client.loop_stop()
         for fut in self._pending.values():
             if not fut.done():
                 fut.cancel()
@@ -109,7 +110,8 @@ class PhoneBus:
 
     def _on_disconnect(self, client, userdata, flags, rc, props=None):
         self.connected = False
-        log.warning("bus disconnected (%s); reconnecting", rc)
+        if not self.closing:
+            log.warning("bus disconnected (%s); reconnecting", rc)
 
     def _on_message(self, client, userdata, msg):
         try:
