@@ -218,6 +218,26 @@ def test_without_server_sent_events_the_page_polls(phone, bus, browser):
     assert streams == []
 
 
+def test_a_counter_renamed_by_an_admin_reads_right_on_an_open_page(phone, bus, browser):
+    import copy
+
+    from tests.phone_helpers import core_command
+    staff = bus("tester")
+    staff.subscribe("config/site")
+    first = staff.wait_for(lambda t, b: t == "config/site")
+    mine = issue(staff, "tu-phap")
+    counter(staff, 1, "next")
+    page = browser.new_page()
+    page.goto(phone.address(mine))
+    text_is(page, "#called-to", "Mời đến Quầy 1")
+    new = copy.deepcopy(first["config"])
+    new["counters"][0]["name"] = "Quầy Một cửa"
+    reply = core_command(staff, {"action": "config_apply", "by": "qt01", "base": first["hash"],
+                                 "config": new})
+    assert reply["ok"], reply
+    text_is(page, "#called-to", "Mời đến Quầy Một cửa")
+
+
 def test_no_show_and_a_closed_day(phone, bus, browser):
     staff = bus("tester")
     gone, waiting = issue(staff, "tu-phap"), issue(staff, "tu-phap")
