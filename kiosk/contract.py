@@ -12,179 +12,16 @@ a correlation id inside the payload, not by MQTT 5 properties.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+# The topic names live in a room of their own; everyone imports them from here.
+from kiosk.topics import COUNTER_SEGMENT, TOPICS, Topics, TopicSpec  # noqa: F401
+
 ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 MessageId = Annotated[str, Field(min_length=1, max_length=80)]
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    pattern: str          # relative to the prefix; {n}, {client}, {device} are placeholders
-    direction: str        # who publishes -> who subscribes
-    retain: bool
-    qos: int
-
-
-TOPICS: list[TopicSpec] = [
-    TopicSpec("ticket/request/{client}", "kiosk -> core", False, 1),
-    TopicSpec("ticket/reply/{client}", "core -> kiosk", False, 1),
-    TopicSpec("counter/{n}/command", "counter device, web console, CLI -> core", False, 1),
-    TopicSpec("counter/{n}/reply", "core -> counter device, web console, CLI", False, 1),
-    TopicSpec("counter/{n}/state", "core -> everyone", True, 1),
-    TopicSpec("counter/{n}/rating", "counter device -> core", False, 1),
-    TopicSpec("core/command", "CLI, admin -> core", False, 1),
-    TopicSpec("core/reply", "core -> CLI, admin", False, 1),
-    TopicSpec("display/snapshot", "core -> displays", True, 1),
-    TopicSpec("display/notice", "core, admin -> displays", True, 1),
-    TopicSpec("event/call", "core -> displays, announcers", False, 1),
-    TopicSpec("event/ticket", "core -> aggregator, logs", False, 1),
-    TopicSpec("event/rating", "core -> aggregator, dashboards", False, 1),
-    TopicSpec("queue/summary", "core -> kiosks, consoles", True, 1),
-    TopicSpec("presence/{device}", "every client (last will) -> everyone", True, 1),
-    TopicSpec("printer/status", "core -> consoles, dashboards", True, 1),
-    TopicSpec("event/alert", "core -> staff consoles, dashboards", False, 1),
-    TopicSpec("site/info", "core -> provincial aggregator", True, 1),
-    TopicSpec("config/site", "core -> kiosks, displays, bridge, web, CLI", True, 1),
-    TopicSpec("display/voice", "core -> displays, speakers", False, 1),
-    TopicSpec("queue/tickets", "core -> phone page", True, 1),
-    TopicSpec("phone/rating", "phone page -> core", False, 1),
-    TopicSpec("phone/reply", "core -> phone page", False, 1),
-    TopicSpec("phone/stats", "phone page -> dashboards", True, 1),
-]
-
-
-class Topics:
-    """Concrete topic names for one site prefix."""
-
-    def __init__(self, prefix: str):
-        self.prefix = prefix.rstrip("/")
-
-    def _t(self, rel: str) -> str:
-        return f"{self.prefix}/{rel}"
-
-    # requests and replies
-    def ticket_request(self, client: str) -> str:
-        # The requester's login is in the topic, where the broker's ACL
-        # checks it (a kiosk may publish only under its own name).
-        return self._t(f"ticket/request/{client}")
-
-    def ticket_reply(self, client: str) -> str:
-        return self._t(f"ticket/reply/{client}")
-
-    def counter_command(self, n: int | str) -> str:
-        return self._t(f"counter/{n}/command")
-
-    def counter_reply(self, n: int | str) -> str:
-        return self._t(f"counter/{n}/reply")
-
-    def counter_state(self, n: int | str) -> str:
-        return self._t(f"counter/{n}/state")
-
-    def counter_rating(self, n: int | str) -> str:
-        return self._t(f"counter/{n}/rating")
-
-    @property
-    def core_command(self) -> str:
-        return self._t("core/command")
-
-    @property
-    def core_reply(self) -> str:
-        return self._t("core/reply")
-
-    # state and events
-    @property
-    def display_snapshot(self) -> str:
-        return self._t("display/snapshot")
-
-    @property
-    def display_notice(self) -> str:
-        return self._t("display/notice")
-
-    @property
-    def call_event(self) -> str:
-        return self._t("event/call")
-
-    @property
-    def ticket_event(self) -> str:
-        return self._t("event/ticket")
-
-    @property
-    def rating_event(self) -> str:
-        return self._t("event/rating")
-
-    @property
-    def queue_summary(self) -> str:
-        return self._t("queue/summary")
-
-    def presence(self, device: str) -> str:
-        return self._t(f"presence/{device}")
-
-    @property
-    def printer_status(self) -> str:
-        return self._t("printer/status")
-
-    @property
-    def alert_event(self) -> str:
-        return self._t("event/alert")
-
-    @property
-    def site_info(self) -> str:
-        return self._t("site/info")
-
-    @property
-    def config_site(self) -> str:
-        return self._t("config/site")
-
-    @property
-    def display_voice(self) -> str:
-        return self._t("display/voice")
-
-    # the citizen's phone page (its server is the login ``phone``)
-    @property
-    def queue_tickets(self) -> str:
-        return self._t("queue/tickets")
-
-    @property
-    def phone_rating(self) -> str:
-        return self._t("phone/rating")
-
-    @property
-    def phone_reply(self) -> str:
-        return self._t("phone/reply")
-
-    @property
-    def phone_stats(self) -> str:
-        return self._t("phone/stats")
-
-    def counter_of(self, topic: str, leaf: str = "command") -> int | None:
-        """3 for ``<prefix>/counter/3/<leaf>``; None when it is not one.
-
-        Only the canonical spelling counts: ``counter/03`` or ``counter/+3``
-        is not counter 3 (a topic names one counter one way, so an ACL on
-        ``counter/3/...`` cannot be side-stepped).
-        """
-        segment = self.segment(topic, "counter", leaf)
-        if segment is not None and COUNTER_SEGMENT.fullmatch(segment):
-            return int(segment)
-        return None
-
-    def segment(self, topic: str, head: str, leaf: str | None = None) -> str | None:
-        """The middle of ``<prefix>/<head>/<x>[/<leaf>]``, whatever it is; None otherwise."""
-        if not topic.startswith(self.prefix + "/"):
-            return None
-        rest = topic[len(self.prefix) + 1:].split("/")
-        want = 3 if leaf is not None else 2
-        if len(rest) != want or rest[0] != head or (leaf is not None and rest[2] != leaf):
-            return None
-        return rest[1]
-
-
-COUNTER_SEGMENT = re.compile(r"[1-9][0-9]{0,1}")
 
 
 # ------------------------------------------------------------------ inbound
@@ -422,6 +259,69 @@ def presence(device: str, status: Literal["online", "offline"], at: float | None
 
 
 # ------------------------------------------------------------------ clients
-# How every client connects (kiosk/mqtt_link.py); imported from here by all.
-from kiosk.mqtt_link import (announce_online, mqtt_client, no_delay,  # noqa: E402,F401
-                             read_password)
+# How every part connects: MQTT 3.1.1, a login, a retained presence with a
+# last will, a short reconnect delay.  paho is imported lazily.
+def read_password(path: str | Path) -> str:
+    """The one secret in an MQTT password file; PayloadError saying why when there is none.
+
+    An empty file is refused here rather than at the broker, whose answer
+    ("not authorised") would not say which file to look at.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            secret = f.read().strip()
+    except OSError as e:
+        raise PayloadError(f"cannot read MQTT password file {path}: {e.strerror}") from None
+    if not secret:
+        raise PayloadError(f"the MQTT password file {path} is empty")
+    return secret
+
+
+def mqtt_client(client_id: str, *, username: str, password: str, prefix: str,
+                device: str | None = None, keepalive: int = 10, persistent: bool = False,
+                manual_ack: bool = False):
+    """A paho 2.x client, not yet connected.
+
+    Call ``client.connect_async(host, port, keepalive)`` then
+    ``client.loop_start()``; subscribe in ``on_connect`` so subscriptions
+    come back after every reconnect.  With ``device`` set, the broker
+    publishes ``presence/<device>`` offline (retained) when the client dies;
+    ``announce_online`` publishes the online side.
+
+    ``persistent`` keeps the session on the broker across disconnects
+    (clean session off, so ``client_id`` must be stable): QoS 1 messages that
+    arrive while the client is away, or before it has resubscribed after a
+    broker restart, are queued for it instead of dropped.  The core uses it,
+    because a press it never saw is a press lost.
+
+    ``manual_ack`` holds back the PUBACK of every inbound QoS 1 message
+    until the application calls ``client.ack(mid, qos)``: the core does so
+    only after committing the message's effect, so a crash before the commit
+    leaves the message with the broker, which delivers it again.
+    """
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv311, clean_session=not persistent,
+                         manual_ack=manual_ack)
+    client.username_pw_set(username, password)
+    if device is not None:
+        client.will_set(Topics(prefix).presence(device), presence(device, "offline"),
+                        qos=1, retain=True)
+    client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
+    client.max_queued_messages_set(0)
+    client.on_socket_open = no_delay
+    return client
+
+
+def no_delay(client: Any, userdata: Any, sock: Any) -> None:
+    # paho leaves Nagle's algorithm on: a small publish that follows an
+    # unacknowledged one then waits for the peer's delayed ACK (~40 ms on
+    # Linux).  Queue messages are small and latency is the point.
+    import socket
+    if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def announce_online(client: Any, prefix: str, device: str, at: float) -> None:
+    client.publish(Topics(prefix).presence(device), presence(device, "online", at), qos=1, retain=True)

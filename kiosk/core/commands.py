@@ -1,8 +1,8 @@
 """The command pipeline: what the core does with every message it takes,
 with no broker in sight.
 
-Ticket requests, core commands, counter commands and rating presses all go
-through the same four steps:
+Ticket requests, core commands, counter commands and ratings (a box's press,
+a phone's rating in commands_phone.py) all go through the same four steps:
 
 1. **decode**: the payload is checked against its model in kiosk/contract.py;
    one that breaks the contract is kept in the ``rejected`` table and
@@ -17,10 +17,9 @@ through the same four steps:
    reply (``Engine.command``; a rating press is stored as its own outcome);
 4. **reply**: an ``Outcome`` says what to publish, in order.
 
-The core service (kiosk/core/service.py) hands it each message from the bus
-and publishes the outcome; the command line, when no core runs, calls
-``core_command`` and ``counter_command`` with the very bodies it would
-publish and gets the very replies the core would send.
+The core service (kiosk/core/service.py) hands it each message and publishes
+the outcome; the command line, with no core running, calls ``core_command``
+and ``counter_command`` with the bodies it would publish.
 """
 from __future__ import annotations
 
@@ -32,7 +31,7 @@ from pydantic import BaseModel
 
 from kiosk import contract
 from kiosk.config import SiteConfig
-from kiosk.contract import (CoreCommand, CounterCommand, PayloadError, RatingPress,
+from kiosk.contract import (CoreCommand, CounterCommand, PayloadError, PhoneRating, RatingPress,
                             TicketRequest, Topics)
 from kiosk.core import commands_phone, printq, refusals, views
 from kiosk.core.auth import pin_matches
@@ -112,8 +111,7 @@ class Commands:
       from being handled (the message is kept in ``rejected``).
 
     Without a bus (the command line when no core runs), the same pipeline
-    for a body as it would be published, returning the reply the core
-    would publish:
+    for a body as published, returning the reply the core would publish:
 
     - ``core_command(body)``: ``<prefix>/core/command`` → ``core/reply``;
     - ``counter_command(n, body)``: ``counter/<n>/command`` → ``counter/<n>/reply``.
@@ -153,7 +151,9 @@ class Commands:
         if topic == t.core_command:
             return self._core(payload)
         if topic == t.phone_rating:
-            return commands_phone.handle(self, payload)
+            r = self._decode(PhoneRating, payload, topic, t.phone_reply, "rating_id", "phone rating")
+            return r if isinstance(r, Outcome) else Outcome(
+                t.phone_reply, *commands_phone.handle(self, r, payload))
         if topic.startswith(t.ticket_request("")):
             return self._ticket(topic.removeprefix(t.ticket_request("")), payload)
         return self._bad_topic(topic, payload)

@@ -11,15 +11,12 @@ only wires it and says it to the citizen in Vietnamese.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kiosk.contract import PhoneRating
 from kiosk.core import refusals
 from kiosk.core.domain import DomainError
 from kiosk.phone import token
-
-if TYPE_CHECKING:
-    from kiosk.core.commands import Commands, Outcome
 
 log = logging.getLogger("phucvu.core")
 
@@ -46,27 +43,25 @@ def reply_body(rating_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
     return {"rating_id": rating_id, **refusals.error(code, MESSAGES[code])}
 
 
-def handle(cmds: "Commands", payload: bytes) -> "Outcome":
-    """One ``phone/rating``: judged, committed, then answered on ``phone/reply``."""
-    from kiosk.core.commands import Outcome
-    topic, reply_to = cmds.topics.phone_rating, cmds.topics.phone_reply
-    r = cmds._decode(PhoneRating, payload, topic, reply_to, "rating_id", "phone rating")
-    if isinstance(r, Outcome):
-        return r
+def handle(cmds: Any, r: PhoneRating, payload: bytes) -> tuple[dict[str, Any], list[dict] | None]:
+    """One decoded ``phone/rating`` on ``cmds`` (the ``Commands`` pipeline),
+    judged and committed: the reply for ``phone/reply`` and the committed
+    events.  The caller makes the Outcome, so this room does not import the
+    pipeline that imports it."""
+    topic = cmds.topics.phone_rating
     store = cmds.engine.store
     stored = store.phone_outcome(r.rating_id)
     if stored is not None:
         # The page sent it again (no reply in time, or QoS 1): same answer.
         log.info("phone rating %s seen before", r.rating_id)
-        return Outcome(reply_to, reply_body(r.rating_id, stored))
+        return reply_body(r.rating_id, stored), None
 
-    def refuse(code: str, detail: str, events: list[dict] | None = None) -> Outcome:
+    def refuse(code: str, detail: str, events: list[dict] | None = None):
         # Not a rating: kept in ``rejected`` for a person to look at.
         log.warning("phone rating %s for %s refused (%s): %s [client %s]",
                     r.rating_id, r.ticket_id, code, detail, r.client or "?")
         cmds._keep(topic, payload, f"{code}: {detail}")
-        return Outcome(reply_to, {"rating_id": r.rating_id,
-                                  **refusals.error(code, MESSAGES[code])}, events)
+        return {"rating_id": r.rating_id, **refusals.error(code, MESSAGES[code])}, events
 
     if cmds.phone_secret is None:
         return refuse("bad_token", "this centre has no phone page ([phone] is not configured)")
@@ -84,4 +79,4 @@ def handle(cmds: "Commands", payload: bytes) -> "Outcome":
     else:
         log.warning("phone rating for %s kept as anomaly %s (not counted)", e["ticket_id"],
                     e["reason"])
-    return Outcome(reply_to, reply_body(r.rating_id, e), events)
+    return reply_body(r.rating_id, e), events
