@@ -72,6 +72,24 @@ def test_the_state_names_come_from_the_site_and_numbers_from_the_core(site):
     assert ticket_view(site, closed, tid)["status"] == "closed"
 
 
+def test_a_change_made_while_a_stream_was_busy_is_not_missed(site):
+    """A stream that was sending when the tickets changed sees the change at
+    its next wait, not 15 s later at the ping (the race of one event per change)."""
+    import asyncio
+
+    from kiosk.phone.bus import PhoneBus
+
+    async def run() -> tuple[bool, bool]:
+        bus = PhoneBus(site, "x", "127.0.0.1", 1)
+        bus.loop = asyncio.get_running_loop()
+        seen = bus.version
+        bus._take(bus.topics.queue_tickets, {"day": "2026-12-02", "tickets": {}})   # while "sending"
+        missed_not = await bus.changed(seen, 0.05)
+        quiet = await bus.changed(bus.version, 0.05)
+        return missed_not, quiet
+    assert asyncio.run(run()) == (True, False)
+
+
 @pytest.mark.parametrize("body, ok", [
     (b'{"level": 1}', {"level": 1}),
     ('{"level": 3, "reasons": ["cho-lau", "khac"], "comment": "  Đợi gần 1 tiếng "}'.encode(),

@@ -144,12 +144,14 @@ class PhoneApp:
     async def _stream(self, tid: str, addr: str):
         """The ticket's state now, then again whenever it changes."""
         try:
+            seen = self.bus.version
             last = json.dumps(self.state(tid), ensure_ascii=False)
             yield f"retry: 3000\ndata: {last}\n\n"
             while not self.bus.closing:
-                if not await self.bus.changed(PING_S):
+                if not await self.bus.changed(seen, PING_S):
                     yield ": ping\n\n"
                     continue
+                seen = self.bus.version
                 now = json.dumps(self.state(tid), ensure_ascii=False)
                 if now != last:
                     last = now

@@ -42,7 +42,11 @@ class PhoneBus:
         self.tickets: dict[str, Any] | None = None
         self.stats = Stats(since=time.time())
         self.clients = lambda: 0          # the app's Limits.clients, set by the app
-        self._changed = asyncio.Event()   # replaced on every change; streams wait on it
+        # Counted up and the event replaced on every change: a stream keeps the
+        # version it last showed, so a change made while it was busy sending
+        # is never missed.
+        self.version = 0
+        self._changed = asyncio.Event()
         self._pending: dict[str, asyncio.Future] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._stats_task: asyncio.Task | None = None
@@ -147,6 +151,10 @@ class PhoneBus:
             return
         else:
             return
+        self._bump()
+
+    def _bump(self) -> None:
+        self.version += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -162,13 +170,15 @@ class PhoneBus:
         """End every open stream (any thread): the server is stopping."""
         def close() -> None:
             self.closing = True
-            changed, self._changed = self._changed, asyncio.Event()
-            changed.set()
+            self._bump()
         if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(close)
 
-    async def changed(self, timeout: float) -> bool:
-        """Wait for the next change of the tickets or the names; False on time-out."""
+    async def changed(self, since: int, timeout: float) -> bool:
+        """Wait until the tickets or the names are newer than version ``since``;
+        False on time-out."""
+        if self.version != since:
+            return True
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
             return True
