@@ -12,7 +12,8 @@
 #                       the venv; default: the checkout this script is in
 #   --roles LIST        comma-separated, which services this box runs:
 #                       core (broker + core + nightly backup), kiosk, display,
-#                       speaker, bridge, web; default: core,kiosk
+#                       speaker, bridge, web, phone (the citizen's page behind
+#                       the ticket's QR; with core); default: core,kiosk
 #   --no-start          enable units only; never start, stop or reload
 #                       anything (needed where systemd is not running)
 #
@@ -48,7 +49,7 @@ while (($#)); do
     --roles) [ $# -ge 2 ] || die "--roles needs a list, e.g. core,kiosk"; ROLES=$2; shift 2 ;;
     --roles=*) ROLES=${1#*=}; shift ;;
     --no-start) START=0; shift ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -73,6 +74,7 @@ declare -A ROLE_UNITS=(
   [speaker]="phucvu-speaker.service"
   [bridge]="phucvu-bridge.service"
   [web]="phucvu-web.service"
+  [phone]="phucvu-phone.service"
 )
 # Debian packages per role; the base set is needed everywhere.
 BASE_PACKAGES="python3 python3-venv ca-certificates systemd udev sqlite3"
@@ -84,6 +86,7 @@ declare -A ROLE_PACKAGES=(
   [speaker]="espeak-ng alsa-utils"
   [bridge]=""
   [web]="fonts-dejavu-core"
+  [phone]=""
 )
 
 IFS=, read -r -a WANTED <<<"$ROLES"
@@ -209,9 +212,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$fingerprint" ]; then
 else
   PACKAGE_CHANGED=0
 fi
-if [ -f "$REPO/docs/deploy-raspberry-pi.md" ]; then
-  put "$REPO/docs/deploy-raspberry-pi.md" "$PREFIX/share/doc/deploy-raspberry-pi.md" 0644 root:root || true
-fi
+for doc in deploy-raspberry-pi.md phone.md; do
+  if [ -f "$REPO/docs/$doc" ]; then
+    put "$REPO/docs/$doc" "$PREFIX/share/doc/$doc" 0644 root:root || true
+  fi
+done
 
 # ------------------------------------------------------------------ config
 # The site config lives in $DATA/config, where the core (the admin pages'

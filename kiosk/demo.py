@@ -123,6 +123,10 @@ def effective_config(config_path: str, data: Path, port: int, *, speakers: bool)
     web = raw.setdefault("web", {})
     web_port = web.get("port", 8080)
     web["port"] = web_port if _port_free(web_port) else free_port()
+    # The citizen's phone page on this machine: each ticket's QR opens it.
+    phone_port = 8090 if _port_free(8090) else free_port()
+    raw["phone"] = {**raw.get("phone", {}), "public_url": f"http://127.0.0.1:{phone_port}",
+                    "host": "127.0.0.1", "port": phone_port, "secret_file": str(data / "phone.key")}
     raw["store"] = {"path": str(data / "phucvu.db")}
     raw.setdefault("printer", {})["connection"] = f"sim:{data / 'tickets'}"
     raw["bridge"] = {
@@ -289,7 +293,7 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
     watcher = None
     hall = None
     try:
-        logs = {name: data / f"{name}.log" for name in ("core", "bridge", "display", "kiosk", "web")}
+        logs = {name: data / f"{name}.log" for name in ("core", "bridge", "display", "kiosk", "web", "phone")}
         for log in logs.values():
             log.write_text("")
         core = children.start("core", py + ["core", "--config", str(site_path), "--mqtt-password-file",
@@ -303,6 +307,8 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
         children.start("bridge", py + ["bridge", "--config", str(site_path)], logs["bridge"])
         children.start("web", py + ["web", "--config", str(site_path), "--mqtt-password-file",
                                     str(pw("web"))], logs["web"])
+        children.start("phone", py + ["phone", "--config", str(site_path), "--mqtt-password-file",
+                                      str(pw("phone"))], logs["phone"])
         ui_env = {"KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1",
                   "KIVY_HOME": str(data / "kivy-home")}
         display_cmd = py + ["display", "--config", str(site_path), "--mqtt-password-file",
@@ -321,9 +327,10 @@ def run(cfg, config_path: str, data: Path, *, seconds: float | None, traffic: bo
         print(f"  site config  {site_path}")
         print(f"  broker       127.0.0.1:{port} (logins in {data / 'broker' / 'secrets'})")
         print(f"  tickets      {data / 'tickets'} (each printed ticket as .bin and .png)")
-        print(f"  logs         {data}/core.log, bridge.log, display.log, kiosk.log, web.log")
+        print(f"  logs         {data}/core.log, bridge.log, display.log, kiosk.log, web.log, phone.log")
         web_url = f"http://{cfg.web.host}:{cfg.web.port}/"
         print(f"  console      {web_url} (staff console, head's dashboard, admin)")
+        print(f"  phone page   {cfg.phone.public_url}/t/<ticket>/<token> (the QR on each ticket opens it)")
         print("  demo logins  " + ", ".join(f"{code}/{pin} ({role})" for code, _, role, pin in DEMO_OFFICIALS))
         if not screen:
             print(f"  no screen: kiosk and display render offscreen to {shots}")

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 log = logging.getLogger("phucvu.sdnotify")
 
@@ -120,3 +120,37 @@ class Notifier:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+def feed_asgi(app: Any, status: str) -> None:
+    """Type=notify and WatchdogSec= for a Starlette app (the web console, the
+    phone page); a no-op outside systemd.
+
+    The pings are a task on the server's own event loop, so a handler that
+    blocks the loop stops them and systemd restarts the service.
+    """
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    notify = Notifier()
+    if not notify.enabled:
+        return
+    inner = app.router.lifespan_context
+
+    async def ping() -> None:
+        while True:
+            notify.watchdog()
+            await asyncio.sleep(notify.wake_every(5.0))
+
+    @asynccontextmanager
+    async def lifespan(a: Any):
+        async with inner(a) as state:
+            task = asyncio.get_running_loop().create_task(ping())
+            notify.ready(status)
+            try:
+                yield state
+            finally:
+                notify.stopping()
+                task.cancel()
+
+    app.router.lifespan_context = lifespan

@@ -38,6 +38,7 @@ def test_demo_runs_the_whole_appliance_headless(tmp_path):
          "-t", f"{site.topic_prefix}/presence/kiosk-2", "-C", "1", "-W", "10"],
         capture_output=True, text=True, timeout=20)
     assert '"status":"online"' in presence.stdout.replace(" ", ""), presence
+    phone_page = _phone_page(data, site)
     # A second demo on the same folder says so in one line and writes nothing
     # there: the first one's config, logins and logs stay as they were.
     before = _files(data)
@@ -54,6 +55,9 @@ def test_demo_runs_the_whole_appliance_headless(tmp_path):
     assert "Xã Thắng Lộc" in out and "mosquitto_sub" in out and f"http://127.0.0.1:{port}/" in out
     # The simulated printer saved tickets as raw bytes and decoded images.
     assert list((data / "tickets").glob("*.bin")) and list((data / "tickets").glob("*.png"))
+    # Each ticket's QR is its phone page's address, which answered while the demo ran.
+    assert phone_page.startswith("<!doctype html>") and "/static/phone/phone.js" in phone_page
+    assert f"phone page   {site.phone.public_url}/t/" in out
     # The screens rendered offscreen; the voice went to wav files.
     shots = {x.name for x in (data / "screenshots").glob("*.png")}
     assert {"display-live.png", "kiosk-live.png"} <= shots
@@ -81,3 +85,17 @@ def _files(data):
     keep = [data / "site.toml", *sorted((data / "broker").rglob("*"))]
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in keep
             if p.is_file() and p.suffix not in (".log", ".db")}
+
+
+def _phone_page(data, site) -> str:
+    """The page a printed ticket's QR opens (the QR read from the ticket's ESC/POS bytes)."""
+    from kiosk.printing.decode import QrCode, parse
+    deadline = time.monotonic() + 30
+    while True:
+        qrs = [op.data for b in sorted((data / "tickets").glob("*.bin"))
+               for op in parse(b.read_bytes()) if isinstance(op, QrCode)]
+        if qrs or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert qrs and all(q.startswith(f"{site.phone.public_url}/t/") for q in qrs), qrs
+    return urllib.request.urlopen(qrs[-1], timeout=5).read().decode()

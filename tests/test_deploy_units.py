@@ -24,7 +24,7 @@ UNITS = sorted((ROOT / "deploy/systemd").glob("phucvu-*.[stp]*"))
 # (the provincial aggregator) are verified but follow their own owner's rules.
 APPLIANCE = ["phucvu-broker.service", "phucvu-core.service", "phucvu-kiosk.service",
              "phucvu-display.service", "phucvu-speaker.service", "phucvu-bridge.service",
-             "phucvu-web.service", "phucvu-backup.service"]
+             "phucvu-web.service", "phucvu-phone.service", "phucvu-backup.service"]
 # Executables a unit may start, and who puts them there on a box:
 # install.sh makes the venv; Debian's mosquitto and procps/util-linux the rest.
 PROVIDED = {"/opt/phucvu/venv/bin/phucvu": "deploy/install.sh",

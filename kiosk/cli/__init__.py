@@ -10,7 +10,7 @@ The commands live in rooms by what they do:
 - ``officials``: the roster (official ...), login, logout;
 - ``reports``: status and report, read-only;
 - ``services``: the long-running processes (core, broker, bridge, kiosk,
-  display, speaker, web, aggregate), the box simulator and the demo;
+  display, speaker, web, phone, aggregate), the box simulator and the demo;
 - ``maintenance``: backup, reprint, print-test, voice-test, screenshots,
   replay-events;
 - ``configs``: config check, config diff (the site file alone).

@@ -103,6 +103,7 @@ def screenshots(config_path: str | None, out: str) -> None:
     import datetime as dt
 
     from display.screenshots import main as display_shots
+    from kiosk.phone.screenshots import main as phone_shots
     from kiosk.printing.tools import write_samples
     from kiosk.ui.screenshots import main as kiosk_shots
     from kiosk.web.screenshots import ScreenshotError
@@ -119,9 +120,10 @@ def screenshots(config_path: str | None, out: str) -> None:
     # and need chromium: last, so a missing browser costs only these.
     try:
         pages = web_shots(path, out)
+        pages += phone_shots(path, out)
     except ScreenshotError as e:
         fail(f"browser pages not rendered: {e}")
-    click.echo(f"{len(pages)} browser pages written to {out}")
+    click.echo(f"{len(pages)} browser pages (console and phone page) written to {out}")
 
 
 @click.command("replay-events")

@@ -201,6 +201,25 @@ def web(config_path: str, db_path: str | None, mqtt_port: int | None, mqtt_passw
 
 
 @click.command()
+@config_option
+@click.option("--mqtt-host", default=None, help="Broker host; default: [mqtt] host.")
+@click.option("--mqtt-port", type=int, default=None, help="Broker port; default: [mqtt] port.")
+@click.option("--mqtt-password-file", required=True, help="Password file of the 'phone' login.")
+@click.option("--log-level", default="INFO", show_default=True)
+def phone(config_path: str, mqtt_host: str | None, mqtt_port: int | None, mqtt_password_file: str,
+          log_level: str) -> None:
+    """The citizen's phone page (the ticket's QR) on [phone] host/port (docs/phone.md)."""
+    from kiosk.phone.app import StartError, prepare, serve
+    cfg = load_site(config_path)
+    try:
+        password, secret = prepare(cfg, mqtt_password_file)
+    except StartError as e:
+        fail(str(e))
+    log_to_stdout(log_level)
+    serve(cfg, password, secret, mqtt_host=mqtt_host, mqtt_port=mqtt_port)
+
+
+@click.command()
 @click.option("--province-config", envvar="PHUCVU_PROVINCE_CONFIG", default=DEFAULT_PROVINCE_CONFIG,
               show_default=True, help="Province config (TOML); env PHUCVU_PROVINCE_CONFIG.")
 @click.option("--log-level", default="INFO", show_default=True)
@@ -237,4 +256,4 @@ def demo(config_path: str | None, data: str, seconds: float | None, traffic: boo
         fail(str(e))
 
 
-COMMANDS = [core, broker, bridge, box_sim, display, kiosk, speaker, web, aggregate, demo]
+COMMANDS = [core, broker, bridge, box_sim, display, kiosk, speaker, web, phone, aggregate, demo]

@@ -18,7 +18,6 @@ import logging
 import secrets
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from kiosk import contract
 from kiosk.config import SiteConfig
+from kiosk.sdnotify import feed_asgi
 from kiosk.web.admin_api import AdminApi
 from kiosk.web.api import Api
 from kiosk.web.bus import Bus
@@ -129,39 +129,8 @@ def main(config_path: str, *, db_path: str, mqtt_password_file: str, host: str |
     password = contract.read_password(mqtt_password_file)
     app = build_app(cfg, db_path, password, mqtt_port=mqtt_port)
     bind_host, bind_port = host or cfg.web.host, port or cfg.web.port
-    _feed_systemd(app, f"serving http://{bind_host}:{bind_port}/")
+    feed_asgi(app, f"serving http://{bind_host}:{bind_port}/")
     log.info("web console on http://%s:%s/", bind_host, bind_port)
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning",
                 timeout_graceful_shutdown=2)
     return 0
-
-
-def _feed_systemd(app: Any, status: str) -> None:
-    """Type=notify and WatchdogSec= under systemd (kiosk/sdnotify.py); a no-op elsewhere.
-
-    The pings are a task on the server's own event loop, so a handler that
-    blocks the loop stops them and systemd restarts the console.
-    """
-    from kiosk.sdnotify import Notifier
-    notify = Notifier()
-    if not notify.enabled:
-        return
-    inner = app.router.lifespan_context
-
-    async def ping() -> None:
-        while True:
-            notify.watchdog()
-            await asyncio.sleep(notify.wake_every(5.0))
-
-    @asynccontextmanager
-    async def lifespan(a: Any):
-        async with inner(a) as state:
-            task = asyncio.get_running_loop().create_task(ping())
-            notify.ready(status)
-            try:
-                yield state
-            finally:
-                notify.stopping()
-                task.cancel()
-
-    app.router.lifespan_context = lifespan

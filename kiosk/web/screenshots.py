@@ -104,7 +104,7 @@ class Client:
         self.client.disconnect()
 
 
-def _start_core(stack: ExitStack, config_path: str, tmp: Path, broker) -> None:
+def start_core(stack: ExitStack, config_path: str, tmp: Path, broker) -> None:
     log = open(tmp / "core.log", "wb")
     stack.callback(log.close)
     proc = subprocess.Popen(
@@ -152,16 +152,17 @@ def _start_web(stack: ExitStack, cfg, tmp: Path, broker) -> tuple[str, Any]:
     return f"http://127.0.0.1:{port}", app
 
 
-def _browser(stack: ExitStack, tmp: Path):
+def open_browser(stack: ExitStack, tmp: Path, **options):
+    """Chromium for the pictures (``options`` go to ``launch``: a phone's viewport…)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise ScreenshotError("the console's screenshots need Playwright "
+        raise ScreenshotError("the browser pages' screenshots need Playwright "
                               "(pip install -e '.[test]', as ./run test does)") from None
     if not CHROMIUM.exists():
-        raise ScreenshotError(f"the console's screenshots need Debian's chromium at {CHROMIUM}")
+        raise ScreenshotError(f"the browser pages' screenshots need Debian's chromium at {CHROMIUM}")
     p = stack.enter_context(sync_playwright())
-    ctx = launch(p, tmp / "profile")
+    ctx = launch(p, tmp / "profile", **options)
     stack.callback(ctx.close)
     return ctx
 
@@ -304,7 +305,7 @@ def main(config_path: str, out: str | Path, sizes=SIZES) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="phucvu-shots-") as d, ExitStack() as stack:
         tmp = Path(d)
-        ctx = _browser(stack, tmp)
+        ctx = open_browser(stack, tmp)
         try:
             broker = Broker(tmp / "broker", cfg, users=users_for(cfg), superusers=[SHOTS]).start()
         except BrokerError as e:
@@ -314,7 +315,7 @@ def main(config_path: str, out: str | Path, sizes=SIZES) -> list[Path]:
         # it runs a copy, so the site's own file is never touched.
         copy = tmp / "site.toml"
         copy.write_bytes(Path(config_path).read_bytes())
-        _start_core(stack, str(copy), tmp, broker)
+        start_core(stack, str(copy), tmp, broker)
         shots = Client(broker.host, broker.port, broker.password(SHOTS), cfg.topic_prefix)
         stack.callback(shots.close)
         for code, name, role, pin in ROSTER:

@@ -1,0 +1,92 @@
+"""What one ticket's page shows, from the core's retained ``queue/tickets``
+and the site's names (pure: no I/O, so the tests and every stream share it).
+
+The core publishes states and numbers only; fields, counters, levels and
+reasons are named here from the site config (``config/site``), so a renamed
+counter reads right on every open page at once.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kiosk.config import SiteConfig
+
+# 20261202-B001: the service day and the label (kiosk/core/domain/days.ticket_id).
+TICKET_ID = re.compile(r"(\d{4})(\d{2})(\d{2})-([A-Z]\d{1,4})")
+STATES = ("waiting", "called", "finished", "no_show")
+
+
+def ticket_day(ticket_id: str) -> str | None:
+    m = TICKET_ID.fullmatch(ticket_id)
+    return f"{m[1]}-{m[2]}-{m[3]}" if m else None
+
+
+def _field(config: SiteConfig, code: Any) -> dict[str, Any] | None:
+    if not isinstance(code, str):
+        return None
+    for f in config.fields:
+        if f.code == code:
+            return {"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en}
+    # A field removed from the config since: its code is all there is.
+    return {"code": code, "name_vi": code, "name_en": code}
+
+
+def _counter(config: SiteConfig, number: Any) -> dict[str, Any] | None:
+    if not isinstance(number, int) or isinstance(number, bool):
+        return None
+    for c in config.counters:
+        if c.number == number:
+            return {"number": c.number, "name": c.name}
+    return {"number": number, "name": f"Quầy {number}"}
+
+
+def choices(config: SiteConfig) -> dict[str, Any]:
+    """The rating buttons and the reasons, as the page offers them."""
+    return {
+        "levels": [{"level": i, "code": lv.code, "name_vi": lv.name_vi, "name_en": lv.name_en,
+                    "satisfied": lv.satisfied} for i, lv in enumerate(config.rating.levels, 1)],
+        "reasons": [{"code": r.code, "name_vi": r.name_vi, "name_en": r.name_en}
+                    for r in config.rating.reasons],
+    }
+
+
+def ticket_view(config: SiteConfig, tickets: dict[str, Any] | None, ticket_id: str) -> dict[str, Any]:
+    """The page's state of ``ticket_id``.
+
+    ``status`` is the ticket's state, or ``loading`` (the core's list has
+    not arrived yet), ``closed`` (its day is over) or ``unknown`` (not in
+    today's list: issued a moment ago, before the core's next publish).
+    """
+    label = ticket_id.partition("-")[2]
+    out: dict[str, Any] = {
+        "ticket_id": ticket_id, "label": label, "status": "loading",
+        "centre": config.site.centre, "commune": config.site.commune,
+        "field": None, "origin_field": None, "counter": None, "ahead": None, "wait_min": None,
+        "rated": None, "can_rate": False, **choices(config),
+    }
+    if not isinstance(tickets, dict):
+        return out
+    mine = (tickets.get("tickets") or {}).get(ticket_id)
+    day, own_day = tickets.get("day"), ticket_day(ticket_id)
+    if not isinstance(mine, dict):
+        over = bool(tickets.get("day_closed")) or (isinstance(day, str) and own_day is not None
+                                                   and own_day < day)
+        out["status"] = "closed" if over else "unknown"
+        return out
+    state = mine.get("state")
+    out["status"] = state if state in STATES else "unknown"
+    out["label"] = mine.get("label") if isinstance(mine.get("label"), str) else label
+    out["field"] = _field(config, mine.get("field"))
+    if mine.get("origin_field") not in (None, mine.get("field")):
+        out["origin_field"] = _field(config, mine.get("origin_field"))
+    if state in ("called", "finished"):
+        out["counter"] = _counter(config, mine.get("counter"))
+    if state == "waiting":
+        out["ahead"] = mine.get("ahead") if isinstance(mine.get("ahead"), int) else None
+        wait = mine.get("wait_min")
+        out["wait_min"] = round(wait) if isinstance(wait, (int, float)) and wait >= 0 else None
+    rated = mine.get("rated")
+    out["rated"] = rated if rated in ("box", "phone") else None
+    out["can_rate"] = state == "finished" and out["rated"] is None and not tickets.get("day_closed")
+    return out
