@@ -318,7 +318,8 @@ def test_queue_tickets_follows_calls_transfers_finishes_and_the_day_close(rig, s
     body = _tickets(rig, since, lambda ts: a3 in ts)
     assert body["tickets"][a3] == {"label": "A003", "field": "tu-phap", "origin_field": "tu-phap",
                                    "state": "waiting", "counter": None, "ahead": 2,
-                                   "wait_min": body["tickets"][a3]["wait_min"], "rated": None}
+                                   "wait_min": body["tickets"][a3]["wait_min"], "rated": None,
+                                   "recalls": 0}
     minutes = site.field("tu-phap").minutes_per_citizen
     serving = len([c for c in site.counters if "tu-phap" in c.fields])
     assert body["tickets"][a3]["wait_min"] == round(2 * minutes * 60 / serving / 60, 1)
@@ -326,6 +327,9 @@ def test_queue_tickets_follows_calls_transfers_finishes_and_the_day_close(rig, s
     ts = _tickets(rig, since, lambda ts: ts[a1]["state"] == "called")["tickets"]
     assert ts[a1]["counter"] == 1 and ts[a1]["ahead"] is None and ts[a1]["wait_min"] is None
     assert (ts[a2]["ahead"], ts[a3]["ahead"]) == (0, 1)
+    assert rig.counter(1, "recall")["ok"]                  # a recall alerts the phone again
+    ts = _tickets(rig, since, lambda ts: ts[a1]["recalls"] == 1)["tickets"]
+    assert ts[a1]["state"] == "called"
     # Handed on to another field: waiting there, and it says where it came from.
     assert rig.counter(1, "transfer", to_field="chung-thuc")["ok"]
     ts = _tickets(rig, since, lambda ts: ts[a1]["field"] == "chung-thuc")["tickets"]
@@ -337,7 +341,8 @@ def test_queue_tickets_follows_calls_transfers_finishes_and_the_day_close(rig, s
     assert ts[a1]["counter"] == 2 and ts[a1]["field"] == "chung-thuc" and ts[a1]["rated"] is None
     # No official and nothing a phone need not see.
     assert set(ts[a1]) == {"label", "field", "origin_field", "state", "counter", "ahead",
-                           "wait_min", "rated"}
+                           "wait_min", "rated", "recalls"}
+    assert ts[a1]["recalls"] == 0
     # Never two publications within 0.5 s (received times; loopback jitter allowed).
     with rig.spy.cond:
         got = [m for m in rig.spy.messages[since:] if m[0].endswith("/queue/tickets")]

@@ -117,6 +117,10 @@ def test_the_place_in_line_the_call_and_a_transfer_arrive_live(phone, bus, brows
     page.click("#alert-ok")
     assert page.is_hidden("#alert")
     text_is(page, "#called-to", "Mời đến Quầy 1")
+    counter(staff, 1, "recall")                    # the citizen did not come: called again
+    visible(page, "#alert")
+    assert page.evaluate("window.__vibrations.length") == 2
+    page.click("#alert-ok")
 
     counter(staff, 1, "transfer", to_field="chung-thuc")
     text_is(page, "#moved", "Đã chuyển sang lĩnh vực Chứng thực")

@@ -141,5 +141,7 @@ def phone_tickets(config: SiteConfig, q: Queue, now: float) -> dict[str, Any]:
             tickets[t.id] = {"label": t.label, "field": t.field, "origin_field": t.origin_field,
                              "state": state,
                              "counter": t.counter if state in (CALLED, FINISHED) else None,
-                             "ahead": n, "wait_min": wait_min, "rated": t.rated}
+                             "ahead": n, "wait_min": wait_min, "rated": t.rated,
+                             # A recall (the citizen did not come) alerts the phone again.
+                             "recalls": t.recalls if state == CALLED else 0}
     return {"day": s.day, "day_closed": s.day_closed, "updated_at": now, "tickets": tickets}

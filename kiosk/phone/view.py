@@ -63,7 +63,7 @@ def ticket_view(config: SiteConfig, tickets: dict[str, Any] | None, ticket_id: s
         "ticket_id": ticket_id, "label": label, "status": "loading",
         "centre": config.site.centre, "commune": config.site.commune,
         "field": None, "origin_field": None, "counter": None, "ahead": None, "wait_min": None,
-        "rated": None, "can_rate": False, **choices(config),
+        "rated": None, "recalls": 0, "can_rate": False, **choices(config),
     }
     if not isinstance(tickets, dict):
         return out
@@ -82,6 +82,8 @@ def ticket_view(config: SiteConfig, tickets: dict[str, Any] | None, ticket_id: s
         out["origin_field"] = _field(config, mine.get("origin_field"))
     if state in ("called", "finished"):
         out["counter"] = _counter(config, mine.get("counter"))
+    if state == "called" and isinstance(mine.get("recalls"), int):
+        out["recalls"] = mine["recalls"]
     if state == "waiting":
         out["ahead"] = mine.get("ahead") if isinstance(mine.get("ahead"), int) else None
         wait = mine.get("wait_min")

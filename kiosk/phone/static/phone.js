@@ -233,7 +233,8 @@
     show("s-called", s.status === "called");
     if (s.status === "called" && s.counter) {
       bi($("called-to"), "Mời đến " + s.counter.name, "Please go to " + counterEn(s.counter));
-      var key = s.label + "@" + s.counter.number;
+      // A new counter or a recall raises the alert again.
+      var key = s.label + "@" + s.counter.number + "#" + (s.recalls || 0);
       if (key !== alertKey) {
         alertKey = key;
         raiseAlert(s);
