@@ -273,6 +273,34 @@ def test_a_forged_or_borrowed_token_is_a_plain_not_valid_page(phone, bus, browse
     assert page.goto(phone.address(a)).status == 200
 
 
+def test_the_heads_dashboard_counts_what_the_phone_page_refused(site, broker, core, bus, browser):
+    """Refusals reach the head: the page's server counts them in its retained
+    ``phone/stats`` (published at its stop and every 10 s) and the dashboard
+    shows them."""
+    from tests.test_web import login
+    from tests.test_web_screens import start_web
+    phone = PhoneServer(site, broker)
+    try:
+        staff = bus("tester")
+        a = issue(staff, "tu-phap")
+        assert http(phone.port, "GET", f"/t/{a}/{'x' * 16}")[0] == 404          # a forged token
+        assert http(phone.port, "GET", phone.path(a))[0] == 200
+    finally:
+        phone.stop()
+    web = start_web(site, broker, core, bus)
+    try:
+        page = browser.new_page()
+        page.set_viewport_size({"width": 1366, "height": 768})
+        login(page, web.url, "ld01", "5678")
+        page.wait_for_url("**/dashboard")
+        page.wait_for_selector("#phone:not([hidden])")
+        text = page.text_content("#phone")
+        assert text.startswith("Trang điện thoại: 1 lượt xem, 0 đánh giá gửi, 1 lần bị từ chối"), text
+        assert "(1 mã sai)" in text, text
+    finally:
+        web.stop()
+
+
 def test_screenshots(tmp_path):
     """``phucvu screenshots``' phone part: its own centre with [phone], one
     ticket from waiting to thanks, at 360 px wide.  The suite writes them to
