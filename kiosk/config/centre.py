@@ -99,12 +99,18 @@ class CounterSection(Section):
     _nfc = field_validator("name")(nfc)
 
 
-class PriorityClass(Section):
+class Named(Section):
+    """A code with a Vietnamese and an English name: a priority class, a
+    rating level, a reason."""
     code: Code
     name_vi: ViText
     name_en: ViText
 
     _nfc = field_validator("name_vi", "name_en")(nfc)
+
+
+class PriorityClass(Named):
+    pass
 
 
 def _default_priority_classes() -> list[PriorityClass]:
@@ -124,14 +130,9 @@ class PrioritySection(Section):
     classes: list[PriorityClass] = Field(default_factory=_default_priority_classes)
 
 
-class RatingLevel(Section):
-    code: Code
-    name_vi: ViText
-    name_en: ViText
+class RatingLevel(Named):
     # Counted in the satisfaction rate (the top two of three by default).
     satisfied: bool
-
-    _nfc = field_validator("name_vi", "name_en")(nfc)
 
 
 def _default_levels() -> list[RatingLevel]:
@@ -142,13 +143,8 @@ def _default_levels() -> list[RatingLevel]:
     ]
 
 
-class RatingReason(Section):
+class RatingReason(Named):
     """Why a citizen was not satisfied: offered on the phone page (docs/phone.md)."""
-    code: Code
-    name_vi: ViText
-    name_en: ViText
-
-    _nfc = field_validator("name_vi", "name_en")(nfc)
 
 
 def _default_reasons() -> list[RatingReason]:
