@@ -5,7 +5,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Callable
 
-from kiosk.config import SiteConfig
+from kiosk.config import PhoneSection, SiteConfig
 
 from . import decode, profiles
 from .layout import PHONE_NOTE, TicketView
@@ -44,7 +44,8 @@ def view_from_ticket(config, ticket: dict, *, reprint: bool = False,
     )
 
 
-def sample_view(config, *, reprint: bool = False, priority: bool = False, now: dt.datetime | None = None) -> TicketView:
+def sample_view(config, *, reprint: bool = False, priority: bool = False, now: dt.datetime | None = None,
+                phone_secret: bytes | None = None) -> TicketView:
     """A realistic ticket for the first field of the site (for print-test and docs)."""
     f = config.fields[0]
     now = now or dt.datetime.now(config.tz)
@@ -59,7 +60,12 @@ def sample_view(config, *, reprint: bool = False, priority: bool = False, now: d
         "estimated_wait_min": 4 * f.minutes_per_citizen / max(1, len(serving)),
         "counters": serving,
     }
-    return view_from_ticket(config, ticket, reprint=reprint)
+    return view_from_ticket(config, ticket, reprint=reprint, phone_secret=phone_secret)
+
+
+# The docs' phone ticket: a made-up address and secret, never a real site's.
+SAMPLE_PHONE_URL = "http://192.168.4.1:8090"
+SAMPLE_PHONE_SECRET = bytes(range(32))
 
 
 class PrintTestError(Exception):
@@ -104,11 +110,16 @@ def write_samples(config, out_dir: str | Path, *, now: dt.datetime) -> dict[str,
         "ticket-80mm-tcvn3": ("80mm", "tcvn3", {}),
         "ticket-80mm-full-raster": ("80mm", "full_raster", {}),
         "ticket-80mm-reprint": ("80mm", "raster", {"reprint": True}),
+        "ticket-80mm-phone": ("80mm", "raster", {"phone_secret": SAMPLE_PHONE_SECRET}),
     }
+    # The phone ticket as a centre with [phone] prints it (docs/phone.md).
+    phoned = config if config.phone is not None else config.model_copy(
+        update={"phone": PhoneSection(public_url=SAMPLE_PHONE_URL)})
     sizes = {}
     for name, (prof, mode, kw) in samples.items():
         p = profiles.get(prof)
-        data = TicketRenderer(p, mode).render(sample_view(config, now=now, **kw))
+        site = phoned if "phone_secret" in kw else config
+        data = TicketRenderer(p, mode).render(sample_view(site, now=now, **kw))
         decode.decode(data, p.width_dots).save(out / f"{name}.png")
         sizes[name] = len(data)
     return sizes
