@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -447,6 +448,12 @@ def test_with_phone_the_qr_opens_the_tickets_page_and_says_so(tmp_path, profile)
     assert address == token.address(PUBLIC_URL, secret, "20261128-A013")
     assert address.startswith(PUBLIC_URL + "/t/20261128-A013/")
     assert token.check(secret, "20261128-A013", address.rsplit("/", 1)[1])
+    # Another reader (zbar, as a phone's camera app would) reads the same
+    # address off the decoded paper.
+    png = tmp_path / "ticket.png"
+    decode.decode(r.render(view), profiles.get(profile).width_dots).save(png)
+    read = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True, timeout=30)
+    assert read.stdout.strip() == address, read.stderr
     # Under it, the line that says what it is for, drawn as the renderer draws it.
     note = VText(PHONE_NOTE, "small")
     assert note in r.elements(view)
