@@ -145,7 +145,14 @@ def rig(broker, bus, tmp_path):
 
 
 def _tickets(rig: Rig, since: int, pred) -> dict:
-    return rig.wait(lambda t, b: t == "queue/tickets" and pred(b["tickets"]), since)
+    """The first queue/tickets from ``since`` on for which ``pred(tickets)``
+    holds; an earlier one may lack a ticket the predicate names."""
+    def match(t, b):
+        try:
+            return t == "queue/tickets" and pred(b["tickets"])
+        except KeyError:
+            return False
+    return rig.wait(match, since)
 
 
 # ---------------------------------------------------------------- judging
