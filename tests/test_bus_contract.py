@@ -11,6 +11,7 @@ import pytest
 from kiosk import contract
 from kiosk.printing.sim import PrinterSimulator
 from tests.conftest import CoreProcess
+from tests.phone_helpers import write_site
 
 
 def pattern_regex(prefix: str, pattern: str) -> re.Pattern:
@@ -20,6 +21,7 @@ def pattern_regex(prefix: str, pattern: str) -> re.Pattern:
 
 @pytest.fixture
 def rig(broker, tmp_path):
+    write_site(tmp_path)        # the demo site with [phone]: the core publishes queue/tickets
     sim = PrinterSimulator(tmp_path / "paper").start()
     core = CoreProcess(broker, tmp_path / "p.db", extra=["--printer", f"serial:{sim.path}"]).start()
     yield core, sim
@@ -48,8 +50,8 @@ def test_every_documented_topic_carries_traffic(rig, bus, site):
     spy.publish("core/command", {"command_id": "k2", "action": "voice_test", "by": "qt01",
                                  "text": "Mời công dân có số thứ tự A001 đến quầy số 1"})
     spy.wait_for(lambda t, b: t == "display/voice")
-    # The phone page's server: a rating (this site has no [phone], so the
-    # core refuses it on phone/reply) and its retained counters.
+    # The phone page's server: a rating (with a token that is not the
+    # ticket's, so the core refuses it on phone/reply) and its retained counters.
     phone = bus("phone")
     phone.publish("phone/rating", {"rating_id": "phone-1", "ticket_id": "20261127-A001",
                                    "token": "AbCdEfGhIjKlMnOp", "level": 1})

@@ -7,7 +7,8 @@ it is due, with whatever else changed meanwhile, so the last change is
 always published.  A body equal to the last one (its time aside) is not
 published again: a heartbeat, a pause or a login changes nothing a phone
 shows.  On every (re)connect it goes out whatever it says (``forget``), and
-at day close it is an empty ``tickets`` (``views.phone_tickets``).
+at day close it is an empty ``tickets`` (``views.phone_tickets``).  A
+centre without ``[phone]`` has no reader for it: nothing is built or sent.
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class TicketsFeed:
 
     def changed(self) -> None:
         """Something was committed: publish now, or when the last publication is old enough."""
+        if self.service.config.phone is None:
+            return          # no phone page reads it ([phone] needs a restart to change)
         mono = self.service.monotonic()
         if mono >= self._next:
             self._publish(mono)
