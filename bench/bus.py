@@ -1,6 +1,7 @@
 """Next pressed -> display snapshot received, through a real Mosquitto and
 the real core process, beside the bare broker QoS 1 round trip measured in the
 same run; the core's RSS and start-up time; broker restart -> fresh snapshot.
+``--phone`` runs the centre with the citizens' phone page on ([phone]).
 
 The core prints every ticket, as in a centre, to a printer simulator held
 by this script on a pty (the serial path a real printer uses); the calls
@@ -68,9 +69,15 @@ class Client:
 
 
 def main() -> int:
+    # --phone: the centre has the citizens' phone page, so the core also
+    # builds and publishes queue/tickets (the day's every ticket) after changes.
+    phone = "--phone" in sys.argv[1:]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         site_path = bench_site(tmp)
+        if phone:
+            with open(site_path, "a", encoding="utf-8") as f:
+                f.write(f'\n[phone]\npublic_url = "http://127.0.0.1:8090"\nsecret_file = "{tmp / "phone.key"}"\n')
         cfg = config.load(site_path)
         topics = contract.Topics(cfg.topic_prefix)
         # Two displays (the watcher and the late joiner overlap) and two

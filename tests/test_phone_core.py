@@ -324,16 +324,15 @@ def test_queue_tickets_follows_calls_transfers_finishes_and_the_day_close(rig, s
     since = rig.mark()
     a1, a2, a3 = rig.issue(), rig.issue(), rig.issue()
     body = _tickets(rig, since, lambda ts: a3 in ts)
-    assert body["tickets"][a3] == {"label": "A003", "field": "tu-phap", "origin_field": "tu-phap",
-                                   "state": "waiting", "counter": None, "ahead": 2,
-                                   "wait_min": body["tickets"][a3]["wait_min"], "rated": None,
-                                   "recalls": 0}
+    # Only what there is to say (the number is the id's tail).
+    assert body["tickets"][a3] == {"field": "tu-phap", "state": "waiting", "ahead": 2,
+                                   "wait_min": body["tickets"][a3]["wait_min"]}
     minutes = site.field("tu-phap").minutes_per_citizen
     serving = len([c for c in site.counters if "tu-phap" in c.fields])
     assert body["tickets"][a3]["wait_min"] == round(2 * minutes * 60 / serving / 60, 1)
     assert rig.counter(1, "next")["ticket"]["ticket_id"] == a1
     ts = _tickets(rig, since, lambda ts: ts[a1]["state"] == "called")["tickets"]
-    assert ts[a1]["counter"] == 1 and ts[a1]["ahead"] is None and ts[a1]["wait_min"] is None
+    assert ts[a1] == {"field": "tu-phap", "state": "called", "counter": 1}
     assert (ts[a2]["ahead"], ts[a3]["ahead"]) == (0, 1)
     assert rig.counter(1, "recall")["ok"]                  # a recall alerts the phone again
     ts = _tickets(rig, since, lambda ts: ts[a1]["recalls"] == 1)["tickets"]
@@ -342,16 +341,13 @@ def test_queue_tickets_follows_calls_transfers_finishes_and_the_day_close(rig, s
     assert rig.counter(1, "transfer", to_field="chung-thuc")["ok"]
     ts = _tickets(rig, since, lambda ts: ts[a1]["field"] == "chung-thuc")["tickets"]
     assert ts[a1]["state"] == "waiting" and ts[a1]["origin_field"] == "tu-phap"
-    assert ts[a1]["counter"] is None and ts[a1]["ahead"] == 0
+    assert "counter" not in ts[a1] and ts[a1]["ahead"] == 0 and "recalls" not in ts[a1]
     assert rig.counter(2, "call", number="A001")["ok"]
     assert rig.counter(2, "finish")["ok"]
     ts = _tickets(rig, since, lambda ts: ts[a1]["state"] == "finished")["tickets"]
-    assert ts[a1]["counter"] == 2 and ts[a1]["field"] == "chung-thuc" and ts[a1]["rated"] is None
-    # No official and nothing a phone need not see.
-    assert set(ts[a1]) == {"label", "field", "origin_field", "state", "counter", "ahead",
-                           "wait_min", "rated", "recalls"}
-    assert ts[a1]["recalls"] == 0
-    # Never two publications within 0.5 s (received times; loopback jitter allowed).
+    # No official and nothing a phone need not see; not rated yet.
+    assert ts[a1] == {"field": "chung-thuc", "origin_field": "tu-phap", "state": "finished",
+                      "counter": 2}
     with rig.spy.cond:
         got = [m for m in rig.spy.messages[since:] if m[0].endswith("/queue/tickets")]
     assert len(got) >= 4
@@ -360,7 +356,7 @@ def test_queue_tickets_follows_calls_transfers_finishes_and_the_day_close(rig, s
     assert closed["tickets"] == {}
 
 
-def test_queue_tickets_is_published_at_most_every_half_second_and_ends_on_the_last_change(rig):
+def test_queue_tickets_is_published_at_most_once_a_second_and_ends_on_the_last_change(rig):
     stamps: list[float] = []
     original = rig.spy.client.on_message
 
@@ -376,9 +372,9 @@ def test_queue_tickets_is_published_at_most_every_half_second_and_ends_on_the_la
         last = rig.issue()
     body = _tickets(rig, since, lambda ts: last in ts)
     assert len(body["tickets"]) == 12
-    time.sleep(1.0)
+    time.sleep(1.5)
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    assert stamps and all(g > 0.3 for g in gaps), gaps
+    assert stamps and all(g > 0.8 for g in gaps), gaps     # loopback jitter allowed
 
 
 def test_a_rating_survives_a_kill_right_after_its_reply(rig, broker, tmp_path):

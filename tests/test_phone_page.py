@@ -183,6 +183,7 @@ def test_the_box_first_then_the_phone_shows_the_cores_refusal(phone, bus, browse
     mine = issue(staff, "tu-phap")
     counter(staff, 1, "next")
     counter(staff, 1, "finish")
+    wait_state(phone, mine, lambda s: s["can_rate"])      # queue/tickets follows within 1 s
     page = browser.new_page()
     # No live updates on this page: it still offers the buttons when the
     # box's press has already counted, as a phone that slept would.

@@ -51,13 +51,11 @@ def test_bucket_refills_over_the_minute_and_streams_are_capped():
 def test_the_state_names_come_from_the_site_and_numbers_from_the_core(site):
     tid = "20261202-B004"
     tickets = {"day": "2026-12-02", "day_closed": False, "updated_at": 1.0, "tickets": {
-        tid: {"label": "B004", "field": "chung-thuc", "origin_field": "tu-phap", "state": "waiting",
-              "counter": None, "ahead": 2, "wait_min": 7.6, "rated": None},
-        "20261202-B001": {"label": "B001", "field": "chung-thuc", "origin_field": "chung-thuc",
-                          "state": "finished", "counter": 3, "ahead": None, "wait_min": None,
-                          "rated": None}}}
+        tid: {"field": "chung-thuc", "origin_field": "tu-phap", "state": "waiting",
+              "ahead": 2, "wait_min": 7.6},
+        "20261202-B001": {"field": "chung-thuc", "state": "finished", "counter": 3}}}
     s = ticket_view(site, tickets, tid)
-    assert (s["status"], s["ahead"], s["wait_min"]) == ("waiting", 2, 8)
+    assert (s["status"], s["label"], s["ahead"], s["wait_min"]) == ("waiting", "B004", 2, 8)
     assert s["field"]["name_vi"] == "Chứng thực" and s["origin_field"]["name_vi"] == "Tư pháp – Hộ tịch"
     assert not s["can_rate"] and s["counter"] is None
     done = ticket_view(site, tickets, "20261202-B001")

@@ -2,7 +2,7 @@
 by the core service after the commit of what changed it.
 
 It is the day's every ticket, so it goes out at most every
-``VIEWS_EVERY_S``: a change inside that time is held and published when
+``EVERY_S``: a change inside that time is held and published when
 it is due, with whatever else changed meanwhile, so the last change is
 always published.  A body equal to the last one (its time aside) is not
 published again: a heartbeat, a pause or a login changes nothing a phone
@@ -16,8 +16,10 @@ from typing import Any
 
 from kiosk.core import views
 
-# As the snapshot's and summary's coalescing (kiosk/core/service.py).
-EVERY_S = 0.5
+# Once a second at most: a phone need not follow faster (the wall display
+# and its voice call the number at once), and a day of 2,400 tickets costs
+# the core's loop about 15 ms a build (docs/performance.md).
+EVERY_S = 1.0
 
 
 class TicketsFeed:
