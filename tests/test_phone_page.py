@@ -274,6 +274,29 @@ def test_a_forged_or_borrowed_token_is_a_plain_not_valid_page(phone, bus, browse
     assert page.goto(phone.address(a)).status == 200
 
 
+def test_a_retried_rating_is_the_same_rating_not_an_anomaly(phone, bus, core):
+    """A phone whose answer was lost sends the same rating again (the page
+    keeps its attempt key): the core answers it from its stored outcome and
+    keeps one row, no extra_press against the official."""
+    staff = bus("tester")
+    mine = issue(staff, "tu-phap")
+    counter(staff, 1, "next")
+    counter(staff, 1, "finish")
+    wait_state(phone, mine, lambda s: s["can_rate"])
+    body = {"level": 1, "attempt": "00112233445566778899aabb"}
+    first = http(phone.port, "POST", phone.path(mine) + "/rating", body)
+    again = http(phone.port, "POST", phone.path(mine) + "/rating", body)
+    assert first[0] == again[0] == 200
+    assert json.loads(first[2]) == json.loads(again[2]) == {"ok": True, "counted": True}
+    rows = [r for r in ratings(core.db) if r["ticket_id"] == mine]
+    assert len(rows) == 1 and rows[0]["counted"] == 1, rows
+    # A new attempt (another press) is a second press: kept, not counted.
+    other = http(phone.port, "POST", phone.path(mine) + "/rating", {"level": 2})
+    assert other[0] == 409
+    rows = [r for r in ratings(core.db) if r["ticket_id"] == mine]
+    assert sorted(r["reason"] or "" for r in rows) == ["", "extra_press"], rows
+
+
 def test_the_heads_dashboard_counts_what_the_phone_page_refused(site, broker, core, bus, browser):
     """Refusals reach the head: the page's server counts them in its retained
     ``phone/stats`` (published at its stop and every 10 s) and the dashboard

@@ -97,6 +97,8 @@ def test_a_change_made_while_a_stream_was_busy_is_not_missed(site):
     (b'{"level": 3, "reasons": ["a", "a"]}', None),
     (json.dumps({"level": 3, "reasons": ["khac"], "comment": "x" * 201}).encode(), None),
     (json.dumps({"level": 3, "reasons": [f"r{i}" for i in range(13)]}).encode(), None),
+    (b'{"level": 2, "attempt": "0123456789abcdef0123"}', {"level": 2, "attempt": "0123456789abcdef0123"}),
+    (b'{"level": 2, "attempt": "short"}', None), (b'{"level": 2, "attempt": "ZZZZZZZZZZZZZZZZ"}', None),
 ])
 def test_a_rating_body_is_checked_for_shape(body, ok):
     if ok is None:

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 import unicodedata
 from contextlib import asynccontextmanager
@@ -45,6 +46,7 @@ PING_S = 15.0
 MAX_BODY = 4096
 MAX_REASONS = 12
 MAX_COMMENT = 200
+ATTEMPT_RE = re.compile(r"[0-9a-f]{16,32}")
 # Ratings passed to the core for one ticket, whoever sends them (this server's life).
 RATINGS_PER_TICKET = 5
 HEADERS = [
@@ -180,8 +182,10 @@ class PhoneApp:
             self.per_ticket = {k: v for k, v in self.per_ticket.items() if k[:8] == tid[:8]}
         self.bus.stats.ratings_sent += 1
         try:
+            attempt = body.pop("attempt", None)
             reply = await self.bus.rate({"ticket_id": tid, "token": request.path_params["token"],
-                                         **body, "client": self.tag(addr)}, REPLY_TIMEOUT_S)
+                                         **body, "client": self.tag(addr)}, REPLY_TIMEOUT_S,
+                                        key=f"{tid}:{attempt}" if attempt else None)
         except NoReply as e:
             log.error("no phone/reply to %s (ticket %s) within %.0f s", e, tid, REPLY_TIMEOUT_S)
             return JSONResponse({"ok": False, **pages.refusal("no_reply")}, 504, headers=NO_STORE)
@@ -214,8 +218,8 @@ class PhoneApp:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise ValueError("not JSON") from None
-        if not isinstance(data, dict) or set(data) - {"level", "reasons", "comment"}:
-            raise ValueError("expected an object with level, reasons, comment")
+        if not isinstance(data, dict) or set(data) - {"level", "reasons", "comment", "attempt"}:
+            raise ValueError("expected an object with level, reasons, comment, attempt")
         level = data.get("level")
         if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 255:
             raise ValueError("level must be a whole number from 1")
@@ -234,6 +238,13 @@ class PhoneApp:
             raise ValueError(f"comment over {MAX_COMMENT} characters")
         if comment:
             out["comment"] = comment
+        # The page's one random key for its rating, sent again with a retry
+        # after a time-out, so the core takes it as the same rating.
+        attempt = data.get("attempt")
+        if attempt is not None:
+            if not isinstance(attempt, str) or not ATTEMPT_RE.fullmatch(attempt):
+                raise ValueError("attempt must be 16 to 32 hex digits")
+            out["attempt"] = attempt
         return out
 
     async def static_file(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ page loads is answered from what the core last published.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import secrets
@@ -185,9 +186,13 @@ class PhoneBus:
         except asyncio.TimeoutError:
             return False
 
-    async def rate(self, body: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Publish one ``phone/rating`` and await the core's ``phone/reply`` to it."""
-        rating_id = "phone-" + secrets.token_hex(8)
+    async def rate(self, body: dict[str, Any], timeout: float, key: str | None = None) -> dict[str, Any]:
+        """Publish one ``phone/rating`` and await the core's ``phone/reply`` to it.
+
+        ``key`` (the ticket and the page's attempt) makes the rating id, so a
+        retry after a time-out is the same rating to the core (its stored
+        outcome), not a second press kept as an anomaly against the official."""
+        rating_id = "phone-" + (hashlib.sha256(key.encode()).hexdigest()[:16] if key else secrets.token_hex(8))
         fut = asyncio.get_running_loop().create_future()
         self._pending[rating_id] = fut
         try:

@@ -166,7 +166,24 @@
     for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = on; }
   }
 
+  // One random key per rating on this page, sent again with a retry, so a
+  // rating whose answer was lost is not taken twice by the core.
+  var attempt = null;
+  function newAttempt() {
+    var a = [], i;
+    if (window.crypto && window.crypto.getRandomValues) {
+      var b = new Uint8Array(12);
+      window.crypto.getRandomValues(b);
+      for (i = 0; i < b.length; i++) { a.push((b[i] + 256).toString(16).slice(1)); }
+    } else {
+      for (i = 0; i < 24; i++) { a.push(Math.floor(Math.random() * 16).toString(16)); }
+    }
+    return a.join("");
+  }
+
   function send(body) {
+    if (!attempt) { attempt = newAttempt(); }
+    body.attempt = attempt;
     setBusy(true);
     show("refused", false);
     request("POST", base + "/rating", JSON.stringify(body), function (status, reply) {
