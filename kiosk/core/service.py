@@ -326,8 +326,8 @@ class CoreService:
             log.info("reconnected; republishing retained state")
         contract.announce_online(self.client, self.config.topic_prefix, self.device,
                                  self.engine.clock())
-        self.tickets.forget()       # the broker may have lost its retained copy
         self._publish_state(counters=None)
+        self.tickets.republish()    # the broker may have lost its retained copy
         # What the provincial aggregator needs to judge this site's events.
         self._publish(self.topics.site_info, views.site_info(self.config, self.engine.clock()),
                       retain=True)
@@ -366,6 +366,7 @@ class CoreService:
         """State and events first, then the replies; tickets go to the printer last."""
         if any(o.republish for o in outs):
             self._publish_state(counters=None)
+            self.tickets.republish()
         ran = [o.events for o in outs if o.events is not None]
         if ran:
             self._after([e for events in ran for e in events])
@@ -393,6 +394,7 @@ class CoreService:
                 calls[e["call_id"]] = views.call_body(self.config, self.engine.queue, e)
                 self.last_calls.appendleft(calls[e["call_id"]])
         self._publish_state(counters, urgent=bool(calls))
+        self.tickets.changed()      # after a commit only: no heartbeat rebuilds the day's list
         site = self.config.site.id
         for e in events:
             if e["kind"] in _CALLS:
@@ -432,7 +434,6 @@ class CoreService:
         if both:
             summary["updated_at"] = now
             self._publish_changed(self.topics.queue_summary, summary, heartbeat)
-        self.tickets.changed()
 
     def _publish_changed(self, topic: str, body: dict, heartbeat: bool) -> None:
         """A retained body, unless it says what the last one said (its time

@@ -39,6 +39,7 @@ def switch(service: Any, new: SiteConfig) -> list[tuple[str, Any, bool]]:
             except Exception as e:
                 log.error("the printer keeps its old settings: %s", e)
     service._last_state.clear()
+    service.tickets.changed()       # waits follow the new minutes and counters
     now = service.engine.clock()
     t = service.topics
     out: list[tuple[str, Any, bool]] = [

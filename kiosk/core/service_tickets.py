@@ -4,9 +4,10 @@ by the core service after the commit of what changed it.
 It is the day's every ticket, so it goes out at most every
 ``EVERY_S``: a change inside that time is held and published when
 it is due, with whatever else changed meanwhile, so the last change is
-always published.  A body equal to the last one (its time aside) is not
-published again: a heartbeat, a pause or a login changes nothing a phone
-shows.  On every (re)connect it goes out whatever it says (``forget``), and
+always published.  It is built only after a commit, never for a
+heartbeat (nothing a phone shows changes with time alone), and a body equal
+to the last one (its time aside) is not published again: a pause or a
+login changes nothing a phone shows.  On every (re)connect it goes out whatever it says (``republish``), and
 at day close it is an empty ``tickets`` (``views.phone_tickets``).  A
 centre without ``[phone]`` has no reader for it: nothing is built or sent.
 """
@@ -32,10 +33,11 @@ class TicketsFeed:
         self._next = 0.0                    # monotonic: not before this
         self.due: float | None = None       # a held change goes out then
 
-    def forget(self) -> None:
-        """The next publication goes out even if it says what the last said
-        (a reconnect: the broker may have lost its retained copy)."""
+    def republish(self) -> None:
+        """Out again even if it says what the last said (a reconnect: the
+        broker may have lost its retained copy; a ``republish`` command)."""
         self._last = None
+        self.changed()
 
     def changed(self) -> None:
         """Something was committed: publish now, or when the last publication is old enough."""
