@@ -49,11 +49,15 @@ def ahead_all(state: QueueState) -> dict[str, int]:
 
 
 def estimate_wait_s(config: SiteConfig, state: QueueState, field_code: str, ahead: int,
-                    serving: list[int] | None = None) -> float:
-    """``serving``: the field's open counters, when the caller has them already."""
+                    serving: list[int] | None = None, average_s: float | None = None) -> float:
+    """``serving`` (the field's open counters) and ``average_s`` (its
+    average service), when the caller has them already: a day's list of
+    tickets asks for each field's once, not once per ticket."""
     if serving is None:
         serving = serving_counters(config, state, field_code)
-    return ahead * average_service_s(config, state, field_code) / max(1, len(serving))
+    if average_s is None:
+        average_s = average_service_s(config, state, field_code)
+    return ahead * average_s / max(1, len(serving))
 
 
 def summary(config: SiteConfig, state: QueueState, now: float) -> dict[str, Any]:
