@@ -144,7 +144,7 @@ class PhoneRating(_Inbound):
 
     Only the shape is checked here.  Whether the token is the ticket's, the
     reasons are the site's and the comment may go with them is the core's
-    judgement (kiosk/core/domain/phone.py), so the page hears a specific
+    judgement (kiosk/core/domain/ratings.py), so the page hears a specific
     code (``bad_token``, ``bad_reason``) rather than ``bad_payload``.
     """
 

@@ -19,7 +19,6 @@ import json
 import logging
 import re
 import time
-import unicodedata
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,9 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from kiosk.config import SiteConfig
+# The core's own limits and clean-up of a rating's reasons and comment: the
+# page refuses in shape what the core would refuse.
+from kiosk.core.domain.ratings import MAX_COMMENT, MAX_REASONS, clean_comment
 from kiosk.phone import pages, token
 from kiosk.phone.bus import NoReply, PhoneBus
 from kiosk.phone.limits import Limits
@@ -44,8 +46,6 @@ REPLY_TIMEOUT_S = 5.0
 # A comment line this often keeps the stream open through idle minutes.
 PING_S = 15.0
 MAX_BODY = 4096
-MAX_REASONS = 12
-MAX_COMMENT = 200
 ATTEMPT_RE = re.compile(r"[0-9a-f]{16,32}")
 # Ratings passed to the core for one ticket, whoever sends them (this server's life).
 RATINGS_PER_TICKET = 5
@@ -230,11 +230,11 @@ class PhoneApp:
             raise ValueError(f"reasons must be at most {MAX_REASONS} distinct codes")
         if reasons:
             out["reasons"] = reasons
-        comment = data.get("comment") or ""
-        if not isinstance(comment, str):
+        comment = data.get("comment") or None
+        if comment is not None and not isinstance(comment, str):
             raise ValueError("comment must be text")
-        comment = unicodedata.normalize("NFC", comment).strip()
-        if len(comment) > MAX_COMMENT:
+        comment = clean_comment(comment)
+        if comment is not None and len(comment) > MAX_COMMENT:
             raise ValueError(f"comment over {MAX_COMMENT} characters")
         if comment:
             out["comment"] = comment

@@ -25,20 +25,21 @@ def ticket_day(ticket_id: str) -> str | None:
 def _field(config: SiteConfig, code: Any) -> dict[str, Any] | None:
     if not isinstance(code, str):
         return None
-    for f in config.fields:
-        if f.code == code:
-            return {"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en}
-    # A field removed from the config since: its code is all there is.
-    return {"code": code, "name_vi": code, "name_en": code}
+    try:
+        f = config.field(code)
+    except KeyError:
+        # A field removed from the config since: its code is all there is.
+        return {"code": code, "name_vi": code, "name_en": code}
+    return {"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en}
 
 
 def _counter(config: SiteConfig, number: Any) -> dict[str, Any] | None:
     if not isinstance(number, int) or isinstance(number, bool):
         return None
-    for c in config.counters:
-        if c.number == number:
-            return {"number": c.number, "name": c.name}
-    return {"number": number, "name": f"Quầy {number}"}
+    try:
+        return {"number": number, "name": config.counter(number).name}
+    except KeyError:
+        return {"number": number, "name": f"Quầy {number}"}
 
 
 def choices(config: SiteConfig) -> dict[str, Any]:
