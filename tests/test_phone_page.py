@@ -297,7 +297,7 @@ def test_a_retried_rating_is_the_same_rating_not_an_anomaly(phone, bus, core):
     assert sorted(r["reason"] or "" for r in rows) == ["", "extra_press"], rows
 
 
-def test_the_heads_dashboard_counts_what_the_phone_page_refused(site, broker, core, bus, browser):
+def test_the_heads_dashboard_counts_what_the_phone_page_refused(site, broker, core, bus, browser, tmp_path):
     """Refusals reach the head: the page's server counts them in its retained
     ``phone/stats`` (published at its stop and every 10 s) and the dashboard
     shows them."""
@@ -321,6 +321,11 @@ def test_the_heads_dashboard_counts_what_the_phone_page_refused(site, broker, co
         text = page.text_content("#phone")
         assert text.startswith("Trang điện thoại: 1 lượt xem, 0 đánh giá gửi, 1 lần bị từ chối"), text
         assert "(1 mã sai)" in text, text
+        # docs/console.md's picture of the line (PHUCVU_UPDATE_IMAGES=1 refreshes it).
+        import os
+        from tests.conftest import ROOT
+        out = ROOT / "docs" / "images" if os.environ.get("PHUCVU_UPDATE_IMAGES") else tmp_path
+        page.screenshot(path=str(out / "console-dashboard-phone-1366x768.png"), full_page=True)
     finally:
         web.stop()
 
