@@ -128,4 +128,11 @@ def _phone_page(data, site) -> str:
             break
         time.sleep(0.5)
     assert qrs and all(q.startswith(f"{site.phone.public_url}/t/") for q in qrs), qrs
-    return urllib.request.urlopen(qrs[-1], timeout=5).read().decode()
+    # The first ticket may print before `phucvu phone` listens on a loaded machine.
+    while True:
+        try:
+            return urllib.request.urlopen(qrs[-1], timeout=5).read().decode()
+        except OSError:
+            if time.monotonic() > deadline + 30:
+                raise
+            time.sleep(0.5)
