@@ -60,6 +60,45 @@ def test_rating_levels_three_to_five(tmp_path):
     assert "rating.levels" in error_for(data, tmp_path)
 
 
+def test_targets_per_field_fall_back_to_the_site_and_the_field(tmp_path):
+    data = demo_data()
+    data["targets"] = {"wait_min": 20, "fields": {"dat-dai": {"wait_min": 45, "service_min": 25}}}
+    cfg = config.parse(data, "site.toml")
+    assert cfg.wait_target_min("dat-dai") == 45 and cfg.wait_target_min("tu-phap") == 20
+    assert cfg.service_target_min("dat-dai") == 25
+    # No service target anywhere: the field's own typical minutes.
+    assert cfg.service_target_min("tu-phap") == cfg.field("tu-phap").minutes_per_citizen
+    data["targets"]["fields"]["no-such-field"] = {"wait_min": 5}
+    assert "targets.fields: unknown field 'no-such-field'" in error_for(data, tmp_path)
+
+
+def test_a_moved_key_says_where_it_went(tmp_path):
+    data = demo_data()
+    data.setdefault("web", {})["alert_wait_min"] = 20
+    assert "web.alert_wait_min: moved to [targets] wait_min" in error_for(data, tmp_path)
+
+
+def test_levels_map_onto_the_circulars_three_grades(tmp_path):
+    data = demo_data()
+    assert config.parse(data, "x").rating.grades() == {
+        "rat-hai-long": "rat-hai-long", "hai-long": "hai-long", "khong-hai-long": "khong-hai-long"}
+    five = [{"code": c, "name_vi": c, "name_en": c, "satisfied": sat}
+            for c, sat in [("a", True), ("b", True), ("c", True), ("d", False), ("e", False)]]
+    data["rating"]["levels"] = five
+    assert config.parse(data, "x").rating.grades() == {
+        "a": "rat-hai-long", "b": "hai-long", "c": "hai-long", "d": "khong-hai-long",
+        "e": "khong-hai-long"}
+    five[2]["grade"] = "rat-hai-long"        # a site may say so itself
+    assert config.parse(data, "x").rating.grades()["c"] == "rat-hai-long"
+    five[3]["grade"] = "hai-long"            # but not call an unhappy level happy
+    assert "grade 'hai-long' does not agree with satisfied = false" in error_for(data, tmp_path)
+    # One satisfied level only: it is "Hài lòng", not "Rất hài lòng".
+    data["rating"]["levels"] = [{**lv, "satisfied": i == 0} for i, lv in enumerate(five[:3])]
+    for lv in data["rating"]["levels"]:
+        lv.pop("grade", None)
+    assert config.parse(data, "x").rating.grades()["a"] == "hai-long"
+
+
 def test_hours_must_be_ordered(tmp_path):
     data = demo_data()
     data["hours"] = [{"days": ["mon"], "open": "17:00", "close": "07:00"}]
@@ -106,6 +145,7 @@ WRONG = {
     "literal": [7, True],
     "list": ["x", 7],
     "table": ["x", 7, ["x"]],
+    "dict": ["x", 7, ["x"]],
 }
 
 
@@ -121,6 +161,8 @@ def _kind(annotation):
         return "literal", None
     if typing.get_origin(annotation) is list:
         return "list", args[0]
+    if typing.get_origin(annotation) is dict:    # a table keyed by a code
+        return "dict", args[1]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "table", annotation
     assert annotation in (int, float, bool, str), f"no wrong values known for {annotation!r}"
@@ -138,7 +180,7 @@ def wrong_type_cases(model, data, path=()):
         kind, inner = _kind(info.annotation)
         for wrong in WRONG[kind]:
             yield key, wrong
-        if kind in ("list", "table"):
+        if kind in ("list", "table", "dict"):
             assert name in data, f"{dotted(key)}: the base document must hold this to check inside it"
         if kind == "list":
             elem_kind, elem = _kind(inner)
@@ -148,6 +190,9 @@ def wrong_type_cases(model, data, path=()):
                 yield from wrong_type_cases(elem, data[name][0], (*key, 0))
         elif kind == "table":
             yield from wrong_type_cases(inner, data[name], key)
+        elif kind == "dict":
+            first = next(iter(data[name]))
+            yield from wrong_type_cases(inner, data[name][first], (*key, first))
 
 
 def dotted(key):
@@ -170,7 +215,9 @@ def full_site():
     data["bridge"] = {"devices": [{"counter": 1, "port": "/dev/ttyUSB0"}]}
     data["uplink"] = {"host": "mqtt.example.gov.vn"}
     data["phone"] = {"public_url": "http://192.168.4.1:8090"}
-    for section in ("priority", "rating", "mqtt", "store", "printer", "display", "announcer", "web"):
+    data["targets"] = {"fields": {data["fields"][0]["code"]: {"wait_min": 20}}}
+    for section in ("priority", "rating", "mqtt", "store", "printer", "display", "announcer", "web",
+                    "cases"):
         data.setdefault(section, {})
     data["rating"].setdefault("reasons", [{"code": "cho-lau", "name_vi": "Chờ lâu", "name_en": "Long wait"}])
     return data

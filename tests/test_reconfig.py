@@ -175,13 +175,13 @@ def test_restart_keys_are_named_not_applied(raw, old):
         d.setdefault("mqtt", {})["port"] = 1999
         d["site"]["timezone"] = "Asia/Bangkok"
         d.setdefault("web", {})["port"] = 8081
-        d.setdefault("web", {})["alert_wait_min"] = 20        # live
+        d.setdefault("targets", {})["wait_min"] = 20           # live
     refusals, _, restart = check(old, edited(raw, edit), Queue(old).state, 0.0)
     assert refusals == []
     assert restart == ["mqtt.port", "site.timezone", "web.port"]
     assert restart_key("bridge.devices[1].port") == "bridge.devices"
     assert restart_key("uplink.host") == "uplink"
-    assert restart_key("web.alert_wait_min") is None
+    assert restart_key("targets.wait_min") is None
     assert restart_key("printer.qr") is None and restart_key("printer.connection") == "printer.connection"
     # The core's phone secret and the page's listener are read at start.
     assert restart_key("phone") == restart_key("phone.secret_file") == "phone"

@@ -223,10 +223,10 @@ def test_the_web_takes_the_live_sections_and_keeps_its_own():
     settings, cfg = demo_json()
     local = config.load(DEMO_SITE)
     theirs = {**cfg, "fields": [{**cfg["fields"][0], "name_vi": "Mới"}, *cfg["fields"][1:]],
-              "web": {**cfg["web"], "port": 9999, "alert_wait_min": 7},
+              "web": {**cfg["web"], "port": 9999, "alert_imbalance_waiting": 7},
               "mqtt": {**cfg["mqtt"], "port": 1}}
     taken = settings.adopt(local, theirs)
-    assert taken.fields[0].name_vi == "Mới" and taken.web.alert_wait_min == 7
+    assert taken.fields[0].name_vi == "Mới" and taken.web.alert_imbalance_waiting == 7
     assert taken.web.port == local.web.port and taken.mqtt.port == local.mqtt.port
     with pytest.raises(ValueError, match="site.id"):
         settings.adopt(local, {**cfg, "site": {**cfg["site"], "id": "elsewhere"}})

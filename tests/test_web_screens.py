@@ -170,7 +170,7 @@ def _states(**counters) -> dict:
 
 def test_alert_rules_at_their_thresholds(site):
     site = site.model_copy(update={"web": site.web.model_copy(
-        update={"alert_wait_min": 30, "alert_imbalance_waiting": 15})})
+        update={"alert_imbalance_waiting": 15})})
     busy = _states(c1=("open", "A001", 15), c2=("open", None, 0), c3=("open", None, 0),
                    c4=("open", None, 0))
     got = figures.alerts(site, busy, {}, 1000.0)
@@ -222,7 +222,7 @@ def _mmss(s: float | None) -> str:
 
 
 def test_dashboard_kpis_alerts_and_chart(site, broker, core, bus, foreign_browser):
-    w = start_web(site, broker, core, bus, alert_imbalance_waiting=3, alert_wait_min=30)
+    w = start_web(site, broker, core, bus, alert_imbalance_waiting=3)
     try:
         _dashboard_checks(w, site, core, bus, foreign_browser)
     finally:

@@ -130,9 +130,18 @@ class PrioritySection(Section):
     classes: list[PriorityClass] = Field(default_factory=_default_priority_classes)
 
 
+# The three levels of Circular 01/2018/TT-VPCP's rating (docs/reports.md):
+# the official pack reports every site level as one of them.
+GRADES = ("rat-hai-long", "hai-long", "khong-hai-long")
+
+
 class RatingLevel(Named):
     # Counted in the satisfaction rate (the top two of three by default).
     satisfied: bool
+    # Which of the Circular's three levels it is reported as; absent: the
+    # best satisfied level is "rat-hai-long" (when more than one level is
+    # satisfied), the other satisfied ones "hai-long", the rest "khong-hai-long".
+    grade: Literal[GRADES] | None = None  # type: ignore[valid-type]
 
 
 def _default_levels() -> list[RatingLevel]:
@@ -185,5 +194,55 @@ class RatingSection(Section):
             raise ValueError("at least one rating level must have satisfied = true")
         if all(lv.satisfied for lv in self.levels):
             raise ValueError("at least one rating level must have satisfied = false")
+        for i, lv in enumerate(self.levels):
+            if lv.grade is not None and (lv.grade == "khong-hai-long") == lv.satisfied:
+                raise ValueError(f"levels[{i}] ({lv.code}): grade {lv.grade!r} does not agree "
+                                 f"with satisfied = {str(lv.satisfied).lower()}")
         return self
+
+    def grades(self) -> dict[str, str]:
+        """Each level's code → its grade among the Circular's three."""
+        satisfied = [lv.code for lv in self.levels if lv.satisfied]
+        out: dict[str, str] = {}
+        for lv in self.levels:
+            if lv.grade is not None:
+                out[lv.code] = lv.grade
+            elif not lv.satisfied:
+                out[lv.code] = "khong-hai-long"
+            elif len(satisfied) > 1 and lv.code == satisfied[0]:
+                out[lv.code] = "rat-hai-long"
+            else:
+                out[lv.code] = "hai-long"
+        return out
+
+
+class FieldTarget(Section):
+    """One field's own targets; an absent key takes the site's."""
+
+    wait_min: float | None = Field(default=None, gt=0, le=600)
+    service_min: float | None = Field(default=None, gt=0, le=240)
+
+
+class TargetsSection(Section):
+    """What the centre promises (docs/reports.md, "Targets"): the dashboard's
+    alerts and the reports' within-target and on-time shares use them."""
+
+    # The longest a citizen should wait from ticket to first call, in
+    # minutes (Ho Chi Minh City set 20 in 2025).
+    wait_min: float = Field(default=30, gt=0, le=600)
+    # The typical service, in minutes: a served ticket is on time within
+    # it.  Absent: each field's minutes_per_citizen.
+    service_min: float | None = Field(default=None, gt=0, le=240)
+    # Per field code.
+    fields: dict[Code, FieldTarget] = Field(default_factory=dict)
+
+
+class CasesSection(Section):
+    """A follow-up case for every counted "not satisfied" rating (docs/cases.md)."""
+
+    # The head closes a case within this many working days (days with
+    # opening hours) after the rating's day: due at that day's last close.
+    deadline_days: int = Field(default=3, ge=1, le=60)
+    # The dashboard reminds of a case this many hours before it is due.
+    remind_hours: float = Field(default=24, ge=0, le=24 * 30)
 

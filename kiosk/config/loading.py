@@ -32,6 +32,11 @@ _EXPECTED = {
 }
 
 
+# Keys an older release knew, and where they are now: a config written then
+# gets the new place, not "unknown key".
+MOVED = {"web.alert_wait_min": "[targets] wait_min"}
+
+
 def toml_value(value: Any) -> str:
     """A parsed TOML value as the person wrote it, with its kind."""
     if isinstance(value, bool):
@@ -64,6 +69,8 @@ def describe_error(err: dict[str, Any]) -> str:
         else:
             loc += ("." if loc else "") + str(part)
     kind = err["type"]
+    if kind == "extra_forbidden" and loc in MOVED:
+        return f"{loc}: moved to {MOVED[loc]} (see docs/config.md)"
     if kind == "extra_forbidden":
         return f"{loc}: unknown key (not valid in this section; see docs/config.md)"
     if kind == "missing":

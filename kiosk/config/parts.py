@@ -163,9 +163,8 @@ class WebSection(Section):
     lockout_s: float = Field(default=60, gt=0, le=86400)
     # How long a button waits for the core's reply before saying so.
     command_timeout_s: float = Field(default=5, gt=0, le=60)
-    # The dashboard's alerts: someone in a field has waited this many minutes,
-    # or a counter has this many waiting while another open counter serves nobody.
-    alert_wait_min: int = Field(default=30, ge=1, le=600)
+    # The dashboard's alerts: a counter has this many waiting while another
+    # open counter serves nobody.  (A wait over [targets] is the other alert.)
     alert_imbalance_waiting: int = Field(default=10, ge=1, le=1000)
 
 

@@ -9,6 +9,7 @@ import zoneinfo
 from pydantic import Field, model_validator
 
 from kiosk.config.centre import (
+    CasesSection,
     CounterSection,
     FieldSection,
     PriorityClass,
@@ -16,6 +17,7 @@ from kiosk.config.centre import (
     RatingSection,
     Session,
     SiteSection,
+    TargetsSection,
     default_hours,
 )
 from kiosk.config.parts import (
@@ -39,6 +41,8 @@ class SiteConfig(Section):
     counters: list[CounterSection] = Field(min_length=1)
     priority: PrioritySection = Field(default_factory=PrioritySection)
     rating: RatingSection = Field(default_factory=RatingSection)
+    targets: TargetsSection = Field(default_factory=TargetsSection)
+    cases: CasesSection = Field(default_factory=CasesSection)
     mqtt: MqttSection = Field(default_factory=MqttSection)
     store: StoreSection = Field(default_factory=StoreSection)
     printer: PrinterSection = Field(default_factory=PrinterSection)
@@ -66,6 +70,10 @@ class SiteConfig(Section):
                     )
             if len(set(c.fields)) != len(c.fields):
                 raise ValueError(f"counters[{i}].fields: a field is listed twice")
+        for code in self.targets.fields:
+            if code not in known:
+                raise ValueError(f"targets.fields: unknown field {code!r} "
+                                 f"(expected one of {sorted(known)})")
         served = {code for c in self.counters for code in c.fields}
         for f in self.fields:
             if f.code not in served:
@@ -92,6 +100,20 @@ class SiteConfig(Section):
             if c.number == number:
                 return c
         raise KeyError(number)
+
+    def wait_target_min(self, code: str) -> float:
+        """The longest wait the centre promises in this field ([targets])."""
+        own = self.targets.fields.get(code)
+        return own.wait_min if own is not None and own.wait_min is not None else self.targets.wait_min
+
+    def service_target_min(self, code: str) -> float:
+        """The typical service in this field: a served ticket within it is on time."""
+        own = self.targets.fields.get(code)
+        if own is not None and own.service_min is not None:
+            return own.service_min
+        if self.targets.service_min is not None:
+            return self.targets.service_min
+        return self.field(code).minutes_per_citizen
 
     def field_hours(self, code: str) -> list[Session]:
         f = self.field(code)

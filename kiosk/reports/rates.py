@@ -62,3 +62,24 @@ class Rates:
     @property
     def on_time_share(self) -> float | None:
         return share(self.on_time, self.on_time_base)
+
+
+# Decision 766/QĐ-TTg (2022): the satisfaction group earns its full points
+# when at least this share of served cases was neither rated dissatisfied,
+# complained about nor overdue, and points in proportion below it.
+FULL_SCORE_SHARE = 0.90
+
+
+def satisfaction_estimate(served: int, flagged: int) -> tuple[float | None, float | None]:
+    """The centre's own Decision 766-style estimate (docs/reports.md).
+
+    ``flagged``: served tickets rated at a "not satisfied" level, or with a
+    follow-up case, or served over their service target; each counted once.
+    Returns (share not flagged, fraction of the group's points earned):
+    the fraction is 1 at ``FULL_SCORE_SHARE`` or more, share ÷ 0.9 below;
+    both None when nothing was served.
+    """
+    good = share(served - flagged, served)
+    if good is None:
+        return None, None
+    return good, min(1.0, good / FULL_SCORE_SHARE)

@@ -47,18 +47,18 @@ def time_kpis(config: SiteConfig, rows: Iterable[tuple]) -> dict[str, list[dict[
 
 def alerts(config: SiteConfig, retained: Mapping[str, Any], oldest: Mapping[str, float],
            now: float) -> list[dict[str, Any]]:
-    """A field whose longest wait is over ``[web] alert_wait_min``; a counter
+    """A field whose longest wait is over its wait target ([targets]); a counter
     with ``[web] alert_imbalance_waiting`` or more waiting while other open
     counters serve nobody."""
     out: list[dict[str, Any]] = []
-    limit = config.web.alert_wait_min
     for f in config.fields:
+        limit = config.wait_target_min(f.code)
         if f.code in oldest:
             minutes = int((now - oldest[f.code]) // 60)
             if minutes >= limit:
                 out.append({"kind": "wait", "field": f.code, "minutes": minutes,
                             "message": f"{f.name_vi}: có người đã chờ {minutes} phút "
-                                       f"(mục tiêu {limit} phút)"})
+                                       f"(mục tiêu {limit:g} phút)"})
     states = {c.number: retained.get(f"counter/{c.number}/state") or {} for c in config.counters}
     idle = [c for c in config.counters
             if states[c.number].get("status") == "open" and not states[c.number].get("current")]
