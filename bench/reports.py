@@ -42,10 +42,11 @@ REASONS = ("no_window", "after_window", "extra_press", "too_fast")
 
 
 def generate(cfg, db: Path, tickets: int, officials: int, days: int, first: dt.date,
-             seed: int = 8, cases: bool = False) -> None:
+             seed: int = 8, cases: bool = False, weights: tuple[int, ...] = (6, 3, 1)) -> None:
     """``cases``: a follow-up case per counted rating at a level graded
     "khong-hai-long" (as the core opens them): 70 % closed on time, 15 %
-    closed late, the rest still open."""
+    closed late, the rest still open.  ``weights``: how often each of the
+    first three levels is pressed (the docs' demo quarter is happier)."""
     rnd = random.Random(seed)
     Store(db).close()   # the real schema, through the store's migrations
     import sqlite3
@@ -100,7 +101,7 @@ def generate(cfg, db: Path, tickets: int, officials: int, days: int, first: dt.d
                            finished if state == "finished" else None, 0, transfers, close_reason,
                            official, called))
             if state == "finished" and rnd.random() < 0.7:
-                idx, code = rnd.choices(levels, weights=(6, 3, 1)[:len(levels)] +
+                idx, code = rnd.choices(levels, weights=weights[:len(levels)] +
                                         (1,) * (len(levels) - 3))[0]
                 r_rows.append((f"r{seq}", tid, counter, code, idx, finished + 10, 1, None, official,
                                final_field, called - issued, finished - called, "box", "{}"))

@@ -67,7 +67,9 @@ class Context:
     def counter(self, number: int | None) -> str:
         if number is None:
             return self.t("none")
-        return self.names.counters.get(number, f"#{number}")
+        # A counter the config no longer has: by its number (never "#n",
+        # which names a follow-up case in the pack).
+        return self.names.counters.get(number, f"{self.t('c.counter')} {number}")
 
     def field(self, code: str | None) -> str:
         if code is None:
@@ -236,7 +238,7 @@ def cases(ctx: Context) -> Section:
                     t("c.reasons"), t("c.opened"), t("c.due"), t("c.status"), t("c.closed"),
                     t("c.on_time")],
                    [TEXT] * 6 + [TIME, TIME, TEXT, TIME, TEXT], rows,
-                   [0.5, 1.9, 1.6, 1.8, 1.1, 2.1, 1.5, 1.5, 1.1, 1.5, 0.85],
+                   [0.85, 2.3, 1.7, 1.8, 1.1, 1.9, 1.45, 1.45, 1.0, 1.45, 0.85],
                    notes=notes, pdf_rows=PDF_CASES, pdf_notes=pdf_notes)
 
 
