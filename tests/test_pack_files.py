@@ -125,7 +125,7 @@ def test_pdf_reads_back_with_the_figures_and_headings(pack):
                     "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập – Tự do – Hạnh phúc",
                     "I. TỔNG HỢP CHUNG CỦA TRUNG TÂM", "IV. MỨC ĐỘ HÀI LÒNG THEO CÁN BỘ, CÔNG CHỨC",
                     "V. THỜI GIAN CHỜ SO VỚI MỤC TIÊU", "VII. THEO DÕI, XỬ LÝ Ý KIẾN KHÔNG HÀI LÒNG",
-                    "Tháng 11/2026", "Nguồn / căn cứ: Thông tư số 01/2018/TT-VPCP (Chương III)",
+                    "Tháng 11/2026", "Nguồn / căn cứ: Thông tư số 01/2018/TT-VPCP ngày 23/11/2018 (Chương III)",
                     "Nghị định số 118/2025/NĐ-CP", "Trung tâm tự ước tính", "Nguyễn Văn An (nv01)",
                     "Quá hạn"):
         assert heading in text, heading
