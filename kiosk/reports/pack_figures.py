@@ -115,7 +115,7 @@ def compute_pack(period: Period, rules: Rules, date_from: dt.date, date_to: dt.d
                  now: float) -> PackFigures:
     """Every figure of the pack for one period, as of ``now`` (cases' overdue)."""
     report = compute(period.tickets, period.ratings, rules, date_from, date_to,
-                     PACK_BREAKDOWNS, present={"official": period.on_duty})
+                     PACK_BREAKDOWNS, present={"official": period.on_duty}, percentiles=False)
     warnings = list(report.warnings)
     T = period.tickets
     n = len(T.wait_ms)

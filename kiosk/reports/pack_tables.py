@@ -23,9 +23,10 @@ TEXT, INT, PCT, MIN, TIME = "text", "int", "pct", "min", "time"
 # A cell with nothing to say (a count's share column): blank in both files;
 # None is a figure with no value (a rate over nothing), printed "—".
 NA = ""
-# The PDF lists at most this many cases (those not closed on time first);
-# the workbook lists every one (docs/reports.md, "The official pack").
-PDF_CASES = 200
+# The PDF lists at most this many cases (those not closed on time first,
+# some three pages); the workbook lists every one (docs/reports.md, "The
+# official pack").
+PDF_CASES = 100
 
 
 @dataclass

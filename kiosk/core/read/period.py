@@ -225,16 +225,15 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
             if pack is None:
                 return {}
             return {"longest": c.execute(_LONGEST_SQL, (*days, LONGEST)).fetchall(),
-                    "unseen": c.execute(_UNSEEN_SQL, days).fetchall()}
+                    "unseen": c.execute(_UNSEEN_SQL, days).fetchall(),
+                    "flagged": c.execute(_FLAGGED_SQL.format(levels=levels), (
+                        start - DAY_S, end + DAY_S, *days, *days)).fetchall()}
 
         def presses_and_extras(c: sqlite3.Connection):
             if pack is None:
                 return read_presses(c), {}
             from kiosk.core.read.cases import read_cases
-            return read_presses(c), {
-                "cases": read_cases(c, day_from=days[0], day_to=days[1]),
-                "flagged": c.execute(_FLAGGED_SQL.format(levels=levels), (
-                    start - DAY_S, end + DAY_S, *days, *days)).fetchall()}
+            return read_presses(c), {"cases": read_cases(c, day_from=days[0], day_to=days[1])}
 
         if _same_snapshot(conn, presses):
             with ThreadPoolExecutor(1, thread_name_prefix="report-presses") as pool:
