@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from kiosk.config import SiteConfig
-from kiosk.reports.pack_text import LANGS, PackError, period_label
+from kiosk.reports.pack_text import LANGS, PACK_BREAKDOWNS, PackError, period_label
 
 __all__ = ["KINDS", "PackError", "pack_main", "parse_period", "period_token"]
 KINDS = ("monthly", "quarterly", "yearly")
@@ -87,27 +87,31 @@ def pack_main(config: SiteConfig, db_path: str | Path, *, kind: str, period: str
     the last complete period when ``period`` is None."""
     from kiosk.core.read import ReadError
     from kiosk.core.read.period import read_period
-    from kiosk.reports import _names, rules_of
-    from kiosk.reports.pack_figures import PACK_BREAKDOWNS, compute_pack
     if lang not in LANGS:
         raise PackError(f"--lang {lang!r}: expected one of {', '.join(LANGS)}")
     now = time.time()
     if today is None:
         today = dt.datetime.fromtimestamp(now, config.tz).date()
     first, last, _ = parse_period(kind, period, today)
-    # openpyxl and reportlab take most of a second to import; a thread
-    # imports them while SQLite reads (as report_main does for one writer),
-    # so that the forked writer (``_write``) finds them loaded.
+    # The pack's figures, openpyxl and reportlab take about a second to
+    # import in a fresh process; a thread imports them while SQLite reads
+    # (with the GIL released), so that the forked writer (``_write``) finds
+    # them loaded.
     importer = threading.Thread(target=lambda: [importlib.import_module(m) for m in
-                                                ("openpyxl", "reportlab.platypus")],
+                                                ("kiosk.reports.pack_figures", "openpyxl",
+                                                 "reportlab.platypus")],
                                 name="import-pack", daemon=True)
     importer.start()
-    rules = rules_of(config)
-    bad = tuple(code for code, grade in rules.grades.items() if grade == "khong-hai-long")
+    bad = tuple(code for code, grade in config.rating.grades().items()
+                if grade == "khong-hai-long")
     try:
         data = read_period(db_path, first, last, config.tz, PACK_BREAKDOWNS, pack=bad)
     except ReadError as e:
         raise PackError(str(e)) from None
+    importer.join()
+    from kiosk.reports import _names, rules_of
+    from kiosk.reports.pack_figures import compute_pack
+    rules = rules_of(config)
     figures = compute_pack(data, rules, first, last, now)
     names = _names(config, data.officials, lang)
     out = Path(out_dir)
@@ -120,7 +124,6 @@ def pack_main(config: SiteConfig, db_path: str | Path, *, kind: str, period: str
     context = pack_tables.Context(config, figures, names, kind, lang)
     tables = pack_tables.sections(context)
     paths = [out / f"{stem}.xlsx", out / f"{stem}.pdf"]
-    importer.join()
     try:
         _write(lambda: pack_xlsx.write(context, tables, paths[0]),
                lambda: pack_pdf.write(context, tables, paths[1]))

@@ -20,10 +20,10 @@ import numpy as np
 from kiosk.core.read.period import FINISHED, Period
 from kiosk.reports.figures import Figures, Report, Rules, compute
 from kiosk.reports.grouping import GroupKeys, LocalTime, floats, sort_key, sums
+from kiosk.reports.pack_text import PACK_BREAKDOWNS
 from kiosk.reports.rates import (GRADES, case_counts, in_wait_target_base, satisfaction_estimate,
                                  served_on_time, share, three_levels, within_wait_target)
 
-PACK_BREAKDOWNS = ("official", "counter", "field")
 
 
 @dataclass
