@@ -133,8 +133,9 @@ def acl_text(prefix: str, users: list[str], superusers: Sequence[str] = (),
 
 
 # The site topics the province needs; the rest (commands, display state,
-# presence) stays in the centre.
-UPLINK_TOPICS = ("event/ticket", "event/rating", "site/info")
+# presence) stays in the centre.  event/case: the province ranks centres on
+# how they follow up dissatisfied citizens too (it carries no note, no comment).
+UPLINK_TOPICS = ("event/ticket", "event/rating", "event/case", "site/info")
 
 
 def bridge_lines(config: SiteConfig) -> list[str]:
