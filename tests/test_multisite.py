@@ -332,6 +332,7 @@ def test_uplink_bridge_stanza_and_config_errors(tmp_path):
                      f"bridge_cafile {cafile}", "bridge_certfile /etc/phucvu/site.crt",
                      "bridge_keyfile /etc/phucvu/site.key",
                      "topic event/ticket out 1 phucvu/thang-loc/ phucvu/thang-loc/",
+                     "topic event/case out 1 phucvu/thang-loc/ phucvu/thang-loc/",
                      "topic site/info out 1 phucvu/thang-loc/ phucvu/thang-loc/"):
         assert expected in lines
     # The site's broker keeps enough for weeks cut off, and hides the password.
