@@ -45,6 +45,8 @@ def site_toml(tmp: Path, site: str, central: CentralBroker) -> Path:
     data["site"].update(id=site, commune=f"Xã {site}", centre=f"Trung tâm {site}")
     # Every press in these tests is a person, however fast the test presses.
     data.setdefault("rating", {})["min_press_interval_s"] = 0
+    # Targets to find again in the site/info the province stores.
+    data["targets"] = {"wait_min": 20, "fields": {"dat-dai": {"wait_min": 25, "service_min": 18}}}
     data["uplink"] = {"host": central.host, "port": central.port,
                       "password_file": str(central.password_file(site))}
     path = tmp / f"{site}.toml"
@@ -226,6 +228,18 @@ def test_events_land_exactly_once_through_outages(province):
     assert wait_for(lambda: conn.execute("SELECT count(*) FROM sites").fetchone()[0] == 2, 10)
     assert conn.execute("SELECT centre FROM sites WHERE site = %s", (a.name,)).fetchone()[0] \
         == f"Trung tâm {a.name}"
+    # With each field's targets, the site's fallbacks applied (wait 20 for
+    # all but dat-dai's 25; service: dat-dai's 18, the others their
+    # minutes_per_citizen), and each level's grade (the demo's levels set
+    # none: the first of the two satisfied ones is rất hài lòng).
+    info = conn.execute("SELECT info FROM sites WHERE site = %s", (a.name,)).fetchone()[0]
+    assert info["targets"] == {"tu-phap": {"wait_min": 20.0, "service_min": 10.0},
+                               "chung-thuc": {"wait_min": 20.0, "service_min": 5.0},
+                               "dat-dai": {"wait_min": 25.0, "service_min": 18.0},
+                               "van-hoa-xa-hoi": {"wait_min": 20.0, "service_min": 12.0},
+                               "kinh-te": {"wait_min": 20.0, "service_min": 15.0}}
+    assert info["grades"] == {"rat-hai-long": "rat-hai-long", "hai-long": "hai-long",
+                              "khong-hai-long": "khong-hai-long"}
 
     # The uplink goes down; site A keeps serving citizens; it comes back.
     central.stop()
