@@ -5,13 +5,19 @@ The figures mean what they mean in a centre's own report and pack
 Decision 766-style estimate are ``kiosk.reports.rates``, applied here to the
 aggregated events with the targets and grades each centre sent in its
 ``site/info``.  docs/multi-site.md lists every column.
+
+One difference, for want of data: the pack's within-target share also
+counts as missed a ticket never called that had waited past its target when
+its day was closed; the day's close is not uplinked (``day_closed`` is no
+ticket event), so here the share is over tickets called at least once.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
-from kiosk.reports.rates import Rates, percentile, satisfaction_estimate, served_on_time, share
+from kiosk.reports.rates import (Rates, case_counts, percentile, satisfaction_estimate, served_on_time,
+                                 share, within_wait_target)
 
 VERY, FAIR, UNHAPPY = "rat-hai-long", "hai-long", "khong-hai-long"
 
@@ -70,11 +76,6 @@ def fallback_grades(levels: list[tuple[str, bool]]) -> dict[str, str]:
     satisfied = [code for code, ok in levels if ok]
     return {code: UNHAPPY if not ok else VERY if len(satisfied) > 1 and code == satisfied[0] else FAIR
             for code, ok in levels}
-
-
-def within_wait_target(wait_s: float, target_min: float) -> bool:
-    """Called (first call) within the field's wait target, the target itself included."""
-    return wait_s <= target_min * 60
 
 
 @dataclass
@@ -249,16 +250,17 @@ def compute(tickets: list[TicketRow], ratings: list[RatingRow], facts: dict[str,
         warnings.append(f"site {site}: ratings at levels its site/info does not list "
                         f"({', '.join(sorted(levels))}) count as not satisfied")
 
+    per_site: dict[str, list[CaseRow]] = {}
     for c in cases:
-        f = row(c.site)
-        f.cases += 1
-        if c.status == "closed" and c.closed_at is not None:
-            f.cases_decided += 1
-            f.cases_on_time += c.closed_at <= c.due_at
-        elif now is not None and now > c.due_at:
-            f.cases_decided += 1
+        per_site.setdefault(c.site, []).append(c)
         if c.ticket_id in served_ids.get(c.site, ()):
             flagged.setdefault(c.site, set()).add(c.ticket_id)
+    for site, rows in per_site.items():
+        # The pack's own count (rates.case_counts): closed by the due time,
+        # over the cases whose outcome is known at ``now``.
+        counts = case_counts(rows, float("-inf") if now is None else now)
+        f = row(site)
+        f.cases, f.cases_on_time, f.cases_decided = counts["cases"], counts["on_time"], counts["base"]
     for site, ids in flagged.items():
         row(site).flagged = len(ids)
 
