@@ -184,3 +184,52 @@ def test_migration_2_keeps_the_source_and_reasons_of_ratings_stored_before(pg):
         assert count(conn, "SELECT count(*) FROM cases") == 0
         # Run again (the next start): nothing to do.
         assert migrate(conn) == 2
+
+
+def test_a_real_cores_case_reaches_the_province_and_closes_there(tmp_path, pg):
+    """The whole road: a real core opens a case with a "không hài lòng" press,
+    its broker's bridge carries event/case up, the aggregator stores it; the
+    head closes it and the province's row follows.  The truth to compare
+    with is the site's own cases table."""
+    import sqlite3
+    from tests.test_multisite import Site
+    conninfo = pg.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    central = CentralBroker(tmp_path / "central", ["xa-an-binh"])
+    agg = AggregatorProcess(tmp_path, central, conninfo)
+    site = None
+    try:
+        central.start()
+        agg.start()
+        site = Site(tmp_path, "xa-an-binh", central)
+        assert site.request("core/command", {"action": "issue", "field": "tu-phap"})["ok"]
+        assert site.request("counter/1/command", {"action": "next"})["ok"]
+        assert site.request("counter/1/command", {"action": "finish"})["ok"]
+        # Level 3 of the demo's levels is Không hài lòng: a case opens.
+        site.bus.publish("counter/1/rating", {"rating_id": f"box-{uuid.uuid4().hex[:8]}", "level": 3})
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            assert wait_for(lambda: count(conn, "SELECT count(*) FROM cases") == 1, 20)
+            assert conn.execute("SELECT status, on_time FROM cases").fetchone() == ("open", None)
+            reply = site.request("core/command", {"action": "case_update", "case": 1, "status": "closed",
+                                                  "note": "Đã gọi điện xin lỗi công dân.", "by": "head01"})
+            assert reply["ok"], reply
+            assert wait_for(lambda: conn.execute("SELECT status FROM cases").fetchone()[0] == "closed", 20)
+            got = conn.execute("SELECT case_id, ticket_id, day::text, field, level, opened_at, due_at, "
+                               "closed_at, on_time FROM cases").fetchone()
+            assert [r[0] for r in conn.execute("SELECT event_id FROM case_events ORDER BY event_id")] == \
+                ["case-1-closed", "case-1-opened"]
+            # The note stays in the centre.
+            assert "xin lỗi" not in json.dumps([r[0] for r in conn.execute("SELECT payload FROM case_events")],
+                                               ensure_ascii=False)
+        local = sqlite3.connect(f"file:{site.db}?mode=ro", uri=True)
+        try:
+            want = local.execute("SELECT id, ticket_id, day, field, level, opened_at, due_at, closed_at "
+                                 "FROM cases").fetchone()
+        finally:
+            local.close()
+        # Closed right away, long before its due time (working days ahead).
+        assert got == (*want, True)
+    finally:
+        if site is not None:
+            site.close()
+        agg.stop()
+        central.stop()
