@@ -272,13 +272,24 @@ def test_events_land_exactly_once_through_outages(province):
     lost = conn.execute("DELETE FROM events WHERE site = %s AND event_id IN (SELECT event_id FROM events "
                         "WHERE site = %s ORDER BY event_id DESC LIMIT 10)", (a.name, a.name)).rowcount
     assert lost == 10
+    # Its follow-up cases (every other press is Không hài lòng) come back
+    # as the core published them: same ids, same content.
+    local = sqlite3.connect(f"file:{a.db}?mode=ro", uri=True)
+    cases = local.execute("SELECT count(*) FROM cases").fetchone()[0]
+    local.close()
+    assert cases > 0 and wait_for(lambda: conn.execute(
+        "SELECT count(*) FROM case_events WHERE site = %s", (a.name,)).fetchone()[0] == cases, 10)
+    sent = dict(conn.execute("SELECT event_id, payload FROM case_events WHERE site = %s", (a.name,)).fetchall())
+    conn.execute("DELETE FROM case_events WHERE site = %s", (a.name,))
     out = subprocess.run([sys.executable, "-m", "kiosk.cli", "replay-events", "--config", str(a.config_path),
                           "--db", str(a.db), "--mqtt-port", str(a.broker.port),
                           "--mqtt-password-file", str(a.broker.password_file("cli"))],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == f"{len(a.journal_ids())} events republished"
+    assert out.stdout.strip() == f"{len(a.journal_ids())} events and {cases} case changes republished"
     assert_exactly_once(conn, sites)
+    assert wait_for(lambda: dict(conn.execute("SELECT event_id, payload FROM case_events WHERE site = %s",
+                                              (a.name,)).fetchall()) == sent, 10)
 
     # The projections agree with each site's own tables.
     for s in sites:
