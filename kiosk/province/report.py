@@ -102,12 +102,12 @@ HEADERS = {
     "fair_share": ("Hài lòng", "Satisfied"),
     "unhappy_share": ("Không hài lòng", "Not satisfied"),
     "satisfaction": ("Tỷ lệ hài lòng", "Satisfaction rate"),
-    "on_time_share": ("Tỷ lệ đúng hạn", "On-time share"),
-    "within_share": ("Tỷ lệ chờ đạt chỉ tiêu", "Within wait target"),
+    "on_time_share": ("Tỷ lệ phục vụ đúng thời gian mục tiêu", "On-time share"),
+    "within_share": ("Tỷ lệ gọi trong thời gian chờ mục tiêu", "Within wait target"),
     "wait_p50": ("Chờ trung vị (phút)", "Wait p50 (min)"),
     "wait_p90": ("Chờ p90 (phút)", "Wait p90 (min)"),
-    "cases": ("Số vụ việc theo dõi", "Cases opened"),
-    "cases_on_time_share": ("Tỷ lệ xử lý vụ việc đúng hạn", "Cases closed on time"),
+    "cases": ("Số phiếu theo dõi", "Follow-up cases"),
+    "cases_on_time_share": ("Tỷ lệ đóng phiếu theo dõi đúng hạn", "Cases closed on time"),
     # The centres' own estimate, labelled so: the official figure comes
     # from the province's dossier system.
     "estimate": ("Ước tính QĐ 766 (tỷ lệ)", "Decision 766 estimate (share)"),
@@ -119,6 +119,18 @@ _KINDS = {"rank": "int", "centre": "text", "site": "text", "issued": "int", "ser
           "wait_p50": "min", "wait_p90": "min", "cases": "int", "cases_on_time_share": "pct",
           "estimate": "pct", "estimate_points": "pct"}
 COLUMNS = list(HEADERS)
+
+
+# Decision 766's figure is the province's, from its dossier system; what the
+# centres' visits give is an estimate and must say so (issue 19).
+_NOTE = ("* Ước tính QĐ 766 = (số lượt đã phục vụ − số lượt bị đánh giá không hài lòng, có phiếu "
+         "theo dõi hoặc phục vụ quá thời gian mục tiêu) ÷ số lượt đã phục vụ; đủ điểm từ 90%, dưới 90% tính "
+         "theo tỷ lệ. Đây là ước tính của trung tâm từ lượt phục vụ tại quầy, không phải điểm chính "
+         "thức (lấy từ hệ thống giải quyết thủ tục hành chính của tỉnh).",
+         "* Decision 766 estimate = (served − served tickets rated not satisfied, with a follow-up "
+         "case or served over the target) ÷ served; full points from 90 %, in proportion below. The "
+         "centres' own estimate from counter visits, not the official score (which comes from the "
+         "province's dossier system).")
 
 
 def _title(report: ProvinceReport, lang: str) -> str:
@@ -155,6 +167,7 @@ def table(report: ProvinceReport, lang: str = "vi") -> str:
                                for s, w, c in zip(r, widths, COLUMNS)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines += ["", _NOTE[0 if lang == "vi" else 1]]
     lines += [f"! {w}" for w in report.warnings]
     return "\n".join(lines) + "\n"
 
