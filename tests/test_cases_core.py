@@ -19,6 +19,7 @@ import zoneinfo
 import pytest
 
 from kiosk import config as site_config
+from kiosk.core import commands_cases
 from kiosk.core.commands import Commands
 from kiosk.core.domain import Queue
 from kiosk.core.domain.cases import due_at
@@ -68,15 +69,16 @@ def test_due_skips_the_weekend_and_ends_at_the_last_close(tmp_path):
 
 
 def test_due_with_per_day_sessions_and_the_local_day(tmp_path):
+    # The afternoon first: the last close is the latest, not the last listed.
     hours = '''[[hours]]
-days = ["mon", "tue", "wed", "thu", "fri"]
-open = "07:30"
-close = "11:30"
-
-[[hours]]
 days = ["mon", "tue", "wed", "thu", "fri"]
 open = "13:30"
 close = "17:00"
+
+[[hours]]
+days = ["mon", "tue", "wed", "thu", "fri"]
+open = "07:30"
+close = "11:30"
 
 [[hours]]
 days = ["sat"]
@@ -209,26 +211,43 @@ def test_transitions_and_each_refusal(centre):
     clock.step(60)
     # Decomposed Vietnamese (a browser may send it) is stored composed, trimmed;
     # 1000 characters is the most, and a line break is allowed.
-    note = unicodedata.normalize("NFD", "Đã gọi điện xin lỗi công dân.\nNhắc nhở cán bộ.")
+    # A text area's line break (\r\n) is stored as \n.
+    note = unicodedata.normalize("NFD", "Đã gọi điện xin lỗi công dân.\r\nNhắc nhở cán bộ.")
     closed = update(cmds, 1, "closed", f"  {note}  ")
-    stored = unicodedata.normalize("NFC", note)
+    stored = "Đã gọi điện xin lỗi công dân.\nNhắc nhở cán bộ."
     assert closed["case"]["note"] == stored and closed["case"]["closed_by"] == "head01"
     assert closed["case"] == store.case(1)
     assert store.case(1)["closed_at"] == clock.wall and store.case(1)["status"] == "closed"
     for status in ("looked_into", "closed"):
         assert update(cmds, 1, status, "x")["error"]["code"] == "bad_transition"
-    # Open straight to closed: never looked into.
+    # Open straight to closed, never looked into, on Thursday 3/12: after its
+    # due time (Wednesday 00:00), so not on time.
+    clock.wall = local(2026, 12, 3, 8, 0)
     full = "ư" * 1000
     direct = update(cmds, 2, "closed", full)["case"]
     assert (direct["status"], direct["looked_at"], direct["note"]) == ("closed", None, full)
+    # What event/case says of each change, from the journal's events.
+    said = [(b["event_id"], b["status"], b["at"], b["closed_at"], b["on_time"])
+            for b in commands_cases.case_events(store, list(store.journal()))]
+    one = store.case(1)
+    assert said == [("case-1-opened", "open", one["opened_at"], None, None),
+                    ("case-2-opened", "open", direct["opened_at"], None, None),
+                    ("case-1-looked_into", "looked_into", one["looked_at"], None, None),
+                    ("case-1-closed", "closed", one["closed_at"], one["closed_at"], True),
+                    ("case-2-closed", "closed", local(2026, 12, 3, 8, 0),
+                     local(2026, 12, 3, 8, 0), False)]
     log = Reader(store.path).case_log(1)
     assert [(r["status"], r["by"], r["note"]) for r in log] == [
         ("looked_into", "head01", None), ("closed", "head01", stored)]
     # The bus contract: status must be one of the two changes, case a number.
     bad = cmds.core_command({"command_id": "b1", "action": "case_update", "case": 2, "status": "open"})
     assert bad["error"]["code"] == "bad_payload"
-    bad = cmds.core_command({"command_id": "b2", "action": "case_update", "status": "closed"})
-    assert bad["error"]["code"] == "bad_payload" and "needs 'case'" in bad["error"]["message"]
+    for body in ({"status": "closed", "by": "head01"}, {"case": 2, "status": "closed", "note": "x"}):
+        bad = cmds.core_command({"command_id": uuid.uuid4().hex, "action": "case_update", **body})
+        assert bad["error"]["code"] == "bad_payload"
+        assert "needs 'case', 'status' and 'by'" in bad["error"]["message"]
+    assert store.case(2)["status"] == "closed" and len(store.conn.execute(
+        "SELECT * FROM case_log WHERE case_id = 2").fetchall()) == 1
 
 
 def test_a_redelivered_command_gets_the_same_reply_and_applies_once(centre):
