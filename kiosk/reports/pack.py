@@ -16,16 +16,13 @@ import time
 from pathlib import Path
 
 from kiosk.config import SiteConfig
-from kiosk.reports.pack_text import LANGS, period_label
+from kiosk.reports.pack_text import LANGS, PackError, period_label
 
+__all__ = ["KINDS", "PackError", "pack_main", "parse_period", "period_token"]
 KINDS = ("monthly", "quarterly", "yearly")
 _PATTERNS = {"monthly": (re.compile(r"^(\d{4})-(\d{2})$"), "a month as 2026-11"),
              "quarterly": (re.compile(r"^(\d{4})-[Qq]([1-4])$"), "a quarter as 2026-Q4"),
              "yearly": (re.compile(r"^(\d{4})$"), "a year as 2026")}
-
-
-class PackError(Exception):
-    """A pack that cannot be made; the message is one line for a person."""
 
 
 def _bounds(kind: str, year: int, part: int) -> tuple[dt.date, dt.date]:

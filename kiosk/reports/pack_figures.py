@@ -129,6 +129,8 @@ def compute_pack(period: Period, rules: Rules, date_from: dt.date, date_to: dt.d
         warnings.append(f"tickets of field(s) {', '.join(unknown)}, which the site config no "
                         "longer has: left out of the within-target share")
     keys = GroupKeys()
+    for code in rules.wait_min:    # every field of the config has a row, even with no ticket
+        keys.add(code)
     codes = keys.codes(T.origin_field)
     g = len(keys.index)
     f_base, f_within = sums(codes, g, base), sums(codes, g, within)

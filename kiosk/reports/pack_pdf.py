@@ -12,9 +12,8 @@ import datetime as dt
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from kiosk.reports.pack import PackError
 from kiosk.reports.pack_tables import INT, MIN, PCT, TEXT, TIME, Context, Section
-from kiosk.reports.pack_text import number, period_label, when
+from kiosk.reports.pack_text import PackError, number, period_label, when
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONTS = {"DejaVuSans": "DejaVuSans.ttf", "DejaVuSans-Bold": "DejaVuSans-Bold.ttf",
@@ -65,6 +64,8 @@ def _styles():
         "cell": ParagraphStyle("cell", base, fontName="DejaVuCond", fontSize=7.5, leading=9),
         "cell_b": ParagraphStyle("cell_b", base, fontName="DejaVuCond-Bold", fontSize=7.5,
                                  leading=9),
+        "time": ParagraphStyle("time", base, fontName="DejaVuCond", fontSize=7.5, leading=9,
+                               alignment=TA_CENTER),
         "num": ParagraphStyle("num", base, fontName="DejaVuCond", fontSize=7.5, leading=9,
                               alignment=TA_RIGHT),
         "centre": ParagraphStyle("centre", base, fontName="DejaVuSans", fontSize=9, leading=12,
@@ -75,10 +76,13 @@ def _styles():
 
 
 def _cell(value, kind: str, lang: str) -> str:
+    if isinstance(value, str) and not value:
+        return ""
     if value is None:
         return "" if kind in (TEXT, TIME) else "—"
     if kind == TIME:
-        return value.strftime("%d/%m/%Y %H:%M") if isinstance(value, dt.datetime) else str(value)
+        # Two lines (date, time): narrow columns in the cases' list.
+        return value.strftime("%d/%m/%Y\n%H:%M") if isinstance(value, dt.datetime) else str(value)
     if kind in (INT, MIN, PCT):
         return number(value, kind, lang)
     return str(value)
@@ -98,6 +102,8 @@ def _table(ctx: Context, s: Section, st, width: float):
             # Text wraps in its column; numbers are right-aligned plain strings.
             if kind == TEXT:
                 out.append(Paragraph(text, st["cell_b" if bold else "cell"]))
+            elif kind == TIME:
+                out.append(Paragraph(text.replace("\n", "<br/>"), st["time"]))
             else:
                 out.append(text)
         data.append(out)

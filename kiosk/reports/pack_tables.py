@@ -19,6 +19,9 @@ from kiosk.reports.pack_figures import GRADES, PackFigures, grade_share
 from kiosk.reports.pack_text import number, text
 
 TEXT, INT, PCT, MIN, TIME = "text", "int", "pct", "min", "time"
+# A cell with nothing to say (a count's share column): blank in both files;
+# None is a figure with no value (a rate over nothing), printed "—".
+NA = ""
 # The PDF lists at most this many cases (those not closed on time first);
 # the workbook lists every one (docs/reports.md, "The official pack").
 PDF_CASES = 200
@@ -82,8 +85,8 @@ def summary(ctx: Context) -> Section:
     total = f.report.breakdowns["field"].total
     three = f.three(total)
     rows: list[list[Any]] = [
-        [t("r.issued"), total.issued, None],
-        [t("r.served"), total.served, None],
+        [t("r.issued"), total.issued, NA],
+        [t("r.served"), total.served, NA],
         [t("r.rated"), total.rated, total.rated_share],
     ]
     rows += [[_grade_name(ctx, g), three[g],
@@ -91,7 +94,7 @@ def summary(ctx: Context) -> Section:
     rows += [[t("r.satisfaction"), total.satisfied, total.satisfaction],
              [t("r.within"), f.wait_total.within, f.wait_total.share],
              [t("r.on_time"), total.on_time, total.on_time_share],
-             [t("r.anomalies"), total.anomalies, None],
+             [t("r.anomalies"), total.anomalies, NA],
              [t("r.cases"), f.case_counts["cases"], f.cases_on_time_share],
              [t("r.estimate"), f.estimate.served - f.estimate.flagged, f.estimate.share]]
     return Section("summary", t("s.summary"), [t("c.indicator"), t("c.value"), t("c.share")],
@@ -122,7 +125,9 @@ def three_levels(ctx: Context, by: str) -> Section:
             out += [three[g], grade_share(three, g)]
         return out
 
-    rows = [row(name(g.key), g) for g in b.groups]
+    # The unattributed group (tickets never called, presses with no ticket)
+    # is a row only when it holds a served ticket or a rating.
+    rows = [row(name(g.key), g) for g in b.groups if g.key is not None or g.served or g.rated]
     rows.append(row(t("total"), b.total))
     return Section(by, t(f"s.{by}"), header, kinds, rows,
                    [4.2, 1.2, 1.2, 1.3, 1.1, 1.1, 1.1, 1.1, 1.1, 1.1],
@@ -139,8 +144,8 @@ def waits(ctx: Context) -> Section:
                      w.missed, w.share, ctx.config.service_target_min(w.key),
                      on.on_time_share if on else None])
     total = f.report.breakdowns["field"].total
-    rows.append([t("total"), None, f.wait_total.base, f.wait_total.within, f.wait_total.missed,
-                 f.wait_total.share, None, total.on_time_share])
+    rows.append([t("total"), NA, f.wait_total.base, f.wait_total.within, f.wait_total.missed,
+                 f.wait_total.share, NA, total.on_time_share])
     return Section("waits", t("s.waits"),
                    [t("c.field"), t("c.wait_target"), t("c.base"), t("c.within"), t("c.missed"),
                     t("c.within_share"), t("c.service_target"), t("c.on_time_share")],
@@ -157,7 +162,7 @@ def longest(ctx: Context) -> Section:
                    [t("c.rank"), t("c.ticket"), t("c.ticket_id"), t("c.issued"), t("c.field"),
                     t("c.counter"), t("c.official"), t("c.wait_min")],
                    [INT, TEXT, TEXT, TIME, TEXT, TEXT, TEXT, MIN], rows,
-                   [0.6, 1.0, 2.0, 1.9, 2.6, 1.3, 2.6, 1.0])
+                   [0.6, 1.0, 2.0, 1.4, 2.6, 1.3, 2.6, 1.0])
 
 
 def hours(ctx: Context) -> Section:
@@ -176,7 +181,7 @@ def anomalies(ctx: Context) -> Section:
     header = [t("c.official"), t("c.anomalies")]
     header += [cat.text(f"reason.{r}", ctx.lang) if r in REASONS else r for r in reasons]
     rows = [[ctx.official(g.key), g.anomalies, *(g.reasons.get(r, 0) for r in reasons)]
-            for g in b.groups]
+            for g in b.groups if g.key is not None or g.anomalies]
     rows.append([t("total"), b.total.anomalies, *(b.total.reasons.get(r, 0) for r in reasons)])
     return Section("anomalies", t("s.anomalies"), header, [TEXT] + [INT] * (len(header) - 1),
                    rows, [4] + [1.2] * (len(header) - 1), total=True)
@@ -231,14 +236,14 @@ def cases(ctx: Context) -> Section:
                     t("c.reasons"), t("c.opened"), t("c.due"), t("c.status"), t("c.closed"),
                     t("c.on_time")],
                    [TEXT] * 6 + [TIME, TIME, TEXT, TIME, TEXT], rows,
-                   [0.7, 1.9, 1.8, 1.9, 1.3, 1.8, 1.6, 1.6, 1.2, 1.6, 0.9],
+                   [0.5, 1.9, 1.6, 1.8, 1.1, 2.1, 1.5, 1.5, 1.1, 1.5, 0.85],
                    notes=notes, pdf_rows=PDF_CASES, pdf_notes=pdf_notes)
 
 
 def estimate(ctx: Context) -> Section:
     t, e = ctx.t, ctx.figures.estimate
-    rows = [[t("e.served"), e.served, None], [t("e.flagged"), e.flagged, None],
-            [t("e.bad"), e.rated_bad_or_case, None], [t("e.late"), e.late, None],
-            [t("e.share"), None, e.share], [t("e.points"), None, e.points]]
+    rows = [[t("e.served"), e.served, NA], [t("e.flagged"), e.flagged, NA],
+            [t("e.bad"), e.rated_bad_or_case, NA], [t("e.late"), e.late, NA],
+            [t("e.share"), NA, e.share], [t("e.points"), NA, e.points]]
     return Section("estimate", t("s.estimate"), [t("c.indicator"), t("c.value"), t("c.share")],
                    [TEXT, INT, PCT], rows, [6, 1.4, 1.4], notes=[t("e.formula"), t("e.label")])

@@ -11,6 +11,14 @@ import datetime as dt
 import unicodedata
 
 LANGS = ("vi", "en")
+
+
+class PackError(Exception):
+    """A pack that cannot be made; the message is one line for a person.
+    (Defined here, the pack's lowest module, so every part can raise it;
+    ``kiosk.reports.pack`` exports it.)"""
+
+
 ROMAN = ("I", "II", "III", "IV")
 
 _TEXT: dict[str, tuple[str, str]] = {
@@ -42,10 +50,10 @@ _TEXT: dict[str, tuple[str, str]] = {
                     "VI. ANOMALOUS PRESSES BY OFFICIAL (NOT COUNTED AS RATINGS)"),
     "s.cases": ("VII. THEO DÕI, XỬ LÝ Ý KIẾN KHÔNG HÀI LÒNG",
                 "VII. FOLLOW-UP OF DISSATISFIED CITIZENS"),
-    "s.estimate": ("VIII. ƯỚC TÍNH CHỈ SỐ MỨC ĐỘ HÀI LÒNG (THEO CÁCH TÍNH CỦA QUYẾT ĐỊNH "
-                   "766/QĐ-TTg)",
-                   "VIII. ESTIMATE OF THE SATISFACTION INDEX (AS DECISION 766/QĐ-TTg "
-                   "COMPUTES IT)"),
+    "s.estimate": ("VIII. ƯỚC TÍNH TỶ LỆ HÀI LÒNG TRONG TIẾP NHẬN, GIẢI QUYẾT THỦ TỤC HÀNH "
+                   "CHÍNH (NHÓM CHỈ SỐ VỀ MỨC ĐỘ HÀI LÒNG, BỘ CHỈ SỐ 766)",
+                   "VIII. ESTIMATE OF THE SATISFACTION RATE IN HANDLING ADMINISTRATIVE "
+                   "PROCEDURES (SATISFACTION GROUP, DECISION 766 INDEX)"),
     # sheet names (Excel: at most 31 characters)
     "sheet.summary": ("Tổng hợp", "Summary"),
     "sheet.field": ("Theo lĩnh vực", "By field"),
@@ -103,7 +111,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "r.anomalies": ("Lượt bấm bất thường (không tính)", "Anomalous presses (not counted)"),
     "r.cases": ("Phiếu theo dõi không hài lòng (đóng đúng hạn)",
                 "Follow-up cases (closed on time)"),
-    "r.estimate": ("Ước tính chỉ số hài lòng theo Quyết định 766 (Trung tâm tự ước tính)",
+    "r.estimate": ("Tỷ lệ hài lòng theo cách tính Bộ chỉ số 766 (Trung tâm tự ước tính)",
                    "Decision 766 satisfaction estimate (the centre's own)"),
     "total": ("Toàn Trung tâm", "Whole centre"),
     "none": ("Không xác định", "Unattributed"),
@@ -136,18 +144,24 @@ _TEXT: dict[str, tuple[str, str]] = {
     "e.served": ("A. Số lượt đã phục vụ", "A. Served"),
     "e.flagged": ("B. Số lượt bị trừ (mỗi lượt tính một lần)",
                   "B. Flagged (each counted once)"),
-    "e.bad": ("   trong đó: đánh giá Không hài lòng hoặc có phiếu theo dõi",
-              "   of which: rated not satisfied or with a case"),
-    "e.late": ("   trong đó: phục vụ quá thời gian mục tiêu", "   of which: served over the target"),
+    "e.bad": ("– trong đó: đánh giá Không hài lòng hoặc có phiếu theo dõi",
+              "– of which: rated not satisfied or with a case"),
+    "e.late": ("– trong đó: phục vụ quá thời gian mục tiêu", "– of which: served over the target"),
     "e.share": ("Tỷ lệ = (A − B) ÷ A", "Share = (A − B) ÷ A"),
-    "e.points": ("Phần điểm của nhóm chỉ số đạt được", "Fraction of the group's points"),
-    "e.formula": ("Công thức: Tỷ lệ = (A − B) ÷ A, trong đó B là số lượt đã phục vụ có đánh "
-                  "giá Không hài lòng, có phiếu theo dõi, hoặc phục vụ quá thời gian mục tiêu "
-                  "(mỗi lượt tính một lần). Đạt toàn bộ điểm của nhóm chỉ số khi tỷ lệ ≥ 90 %; "
-                  "dưới 90 %, điểm tính theo tỷ lệ: phần điểm = tỷ lệ ÷ 90 %.",
-                  "Formula: share = (A − B) ÷ A, where B is the served tickets rated not "
-                  "satisfied, with a case, or served over the target (each once). Full points "
-                  "of the group at a share ≥ 90 %; below, in proportion: points = share ÷ 90 %."),
+    "e.points": ("Phần điểm tối đa đạt được (tỷ lệ ÷ 90%, tối đa 100%)",
+                 "Fraction of the full points (share ÷ 90%, at most 100%)"),
+    "e.formula": ("Công thức (Bộ chỉ số 766): Tỷ lệ hài lòng = 100% − (tỷ lệ hồ sơ giải quyết "
+                  "quá hạn + tỷ lệ hồ sơ có phản ánh, kiến nghị hoặc đánh giá không hài lòng). "
+                  "Trung tâm ước tính trên lượt phục vụ: Tỷ lệ = (A − B) ÷ A, trong đó B là số "
+                  "lượt đã phục vụ có đánh giá Không hài lòng, có phiếu theo dõi, hoặc phục vụ "
+                  "quá thời gian mục tiêu (mỗi lượt tính một lần). Đạt từ 90% trở lên: điểm tối "
+                  "đa của chỉ số; dưới 90%: điểm = tỷ lệ × điểm tối đa ÷ 90%.",
+                  "Formula (Decision 766 index): satisfaction = 100% − (share of dossiers "
+                  "handled late + share with a complaint or a dissatisfied rating). The centre "
+                  "estimates it over its visits: share = (A − B) ÷ A, where B is the served "
+                  "tickets rated not satisfied, with a case, or served over the target (each "
+                  "once). 90% or more: the indicator's full points; below: points = share × "
+                  "full points ÷ 90%."),
     "e.label": ("Đây là số liệu Trung tâm tự ước tính từ các lượt phục vụ tại Trung tâm; số "
                 "liệu chính thức do Hệ thống thông tin giải quyết thủ tục hành chính của tỉnh "
                 "tính theo hồ sơ.",

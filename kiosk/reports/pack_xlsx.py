@@ -51,7 +51,8 @@ def write(ctx: Context, sections: list[Section], path: Path) -> Path:
             total = s.total and n == last
             cells = []
             for value, kind in zip(row, s.kinds):
-                if value is None or (kind == "text" and not total):
+                if value is None or value == "" or (kind == "text" and not total):
+                    value = None if value == "" else value
                     cells.append(value)
                     continue
                 c = WriteOnlyCell(ws, value=round(value, 1) if kind == MIN else value)
