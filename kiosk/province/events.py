@@ -4,7 +4,7 @@ A message is one of:
 - an event (``phucvu/<site>/event/ticket`` or ``event/rating``) with a
   ``site`` that matches its topic, an integer ``event_id``, a ``kind`` and
   an ``at``;
-- a follow-up case's change (``event/case``, docs/cases.md): keyed by its
+- a follow-up case's change (``event/case``, docs/mqtt.md): keyed by its
   text ``event_id`` (``case-<id>-<change>``); a ``site`` in it, if any, must
   match the topic;
 - a site's ``site/info`` (``targets`` and ``grades`` optional: older
@@ -23,7 +23,6 @@ SITE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TICKET_KINDS = frozenset({"ticket_issued", "ticket_called", "ticket_recalled", "ticket_finished",
                           "ticket_no_show", "ticket_transferred"})
 RATING_KINDS = frozenset({"rating_pressed"})
-CASE_CHANGES = ("opened", "looked_into", "closed")
 CASE_STATUSES = frozenset({"open", "looked_into", "closed"})
 GRADES = ("rat-hai-long", "hai-long", "khong-hai-long")
 # What the aggregator subscribes to (QoS 1).  event/call is left out: every

@@ -72,7 +72,7 @@ def read(conninfo: str, date_from: dt.date, date_to: dt.date, now: float | None 
             "SELECT r.site, r.level, r.ticket_id FROM ratings r JOIN tickets t "
             "ON t.site = r.site AND t.ticket_id = r.ticket_id "
             "WHERE r.counted AND t.day BETWEEN %s AND %s", (date_from, date_to))]
-        # A case's day is its rated ticket's service day (docs/cases.md).
+        # A case's day is its rated ticket's service day (docs/reports.md, "Follow-up cases").
         cases = [CaseRow(*r) for r in conn.execute(
             "SELECT site, case_id, ticket_id, status, due_at, closed_at FROM cases "
             "WHERE day BETWEEN %s AND %s", (date_from, date_to))] \
