@@ -233,3 +233,27 @@ def test_a_real_cores_case_reaches_the_province_and_closes_there(tmp_path, pg):
             site.close()
         agg.stop()
         central.stop()
+
+
+def test_replay_of_a_file_without_cases_replays_its_events(tmp_path):
+    """A centre's file from before schema 9 has no cases table: replay-events
+    still republishes its ticket events, and no case change."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from kiosk import config as site_config
+    from kiosk.cli import cli
+    from kiosk.province import uplink
+    from tests.conftest import DEMO_SITE
+    db = tmp_path / "site.db"
+    for args in (["init"], ["issue", "tu-phap"]):
+        result = CliRunner().invoke(cli, [*args, "--config", str(DEMO_SITE), "--db", str(db)])
+        assert result.exit_code == 0, result.output
+    cfg = site_config.load(DEMO_SITE)
+    assert uplink.journal_cases(cfg, db) == []
+    conn = sqlite3.connect(db)
+    conn.executescript("DROP TABLE case_log; DROP TABLE cases;")
+    conn.close()
+    assert uplink.journal_cases(cfg, db) == []
+    assert [body["kind"] for _, body in uplink.journal_events(cfg, db)] == ["ticket_issued"]
