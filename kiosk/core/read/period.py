@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
@@ -90,6 +90,33 @@ _TICKET_SQL = {
                   "CAST(ROUND((finished_at - called_at) * 1000) AS INTEGER) END",
 }
 _TICKETS_FROM = "FROM tickets WHERE day >= ? AND day <= ?"
+# The official pack's extra reads (kiosk/reports/pack_figures.py), each a
+# few rows rather than a column of every ticket.  Tickets never called and
+# closed with their day: how long their citizen had waited by the close.
+_UNSEEN_SQL = """SELECT t.origin_field, CAST(t.issued_at / 900 AS INTEGER) * 900,
+    d.closed_at - t.issued_at
+FROM tickets t JOIN days d ON d.day = t.day
+WHERE t.day >= ? AND t.day <= ? AND t.first_called_at IS NULL
+  AND t.close_reason IS 'day_closed'"""
+# Served tickets of the period rated at a "not satisfied" level or with a
+# follow-up case, with what the on-time rule needs: found through the
+# ratings' time index and the cases' day index, then each ticket by its
+# key, rather than a lookup for each of a quarter's 450,000 tickets.
+_FLAGGED_SQL = """SELECT field, CAST(ROUND((finished_at - called_at) * 1000) AS INTEGER)
+FROM tickets
+WHERE id IN (SELECT ticket_id FROM ratings WHERE at >= ? AND at < ? AND counted = 1
+                 AND level IN ({levels})
+             UNION SELECT ticket_id FROM cases WHERE day >= ? AND day <= ?)
+  AND day >= ? AND day <= ? AND state = 'finished'"""
+# The longest waits of the period: tickets called at least once.
+_LONGEST_SQL = """SELECT id, label, day, origin_field, counter, official, issued_at,
+    first_called_at - issued_at AS wait_s
+FROM tickets WHERE day >= ? AND day <= ? AND first_called_at IS NOT NULL
+ORDER BY wait_s DESC, id LIMIT ?"""
+PACK_REQUIRED = {**REQUIRED, "days": ("day", "closed_at"),
+                 "cases": ("id", "rating_id", "ticket_id", "day", "status", "due_at",
+                           "closed_at")}
+LONGEST = 10
 # Presses need no samples, only counts: times are cut to the quarter hour
 # (every UTC offset in use is whole quarters, so the local day and hour
 # survive), and without times SQLite groups them, ``n`` presses per group.
@@ -127,6 +154,18 @@ class Period:
     ratings: RatingColumns
     officials: dict[str, str]   # code -> name
     on_duty: list[str]          # officials logged in at a counter at some time in the period
+    # With ``pack``: the longest waits (rows of _LONGEST_SQL), the cases of
+    # the period (kiosk.core.read.cases.CaseRow, by due time), the tickets
+    # never called (_UNSEEN_SQL: origin field, issue time, seconds waited)
+    # and the flagged served tickets (_FLAGGED_SQL: field, service ms).
+    longest: list[tuple] = dc_field(default_factory=list)
+    cases: list = dc_field(default_factory=list)
+    unseen: list[tuple] = dc_field(default_factory=list)
+    flagged: list[tuple] = dc_field(default_factory=list)
+
+
+def _sql_text(code: str) -> str:
+    return "'" + code.replace("'", "''") + "'"
 
 
 def bounds(date_from: dt.date, date_to: dt.date, tz: dt.tzinfo) -> tuple[float, float]:
@@ -146,27 +185,36 @@ def bounds(date_from: dt.date, date_to: dt.date, tz: dt.tzinfo) -> tuple[float, 
 
 
 def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
-                tz: dt.tzinfo, breakdowns: Iterable[str] = tuple(_KEYS)) -> Period:
+                tz: dt.tzinfo, breakdowns: Iterable[str] = tuple(_KEYS),
+                pack: tuple[str, ...] | None = None) -> Period:
+    """``pack``: the level codes graded "not satisfied"; given, the
+    official pack's extras are read too (the hour of issue, the longest
+    waits, the cases, the tickets never called, the flagged served
+    tickets), from the same snapshot."""
     if date_to < date_from:
         raise ReadError(f"the period ends ({date_to}) before it starts ({date_from})")
     start, end = bounds(date_from, date_to, tz)
     days = (date_from.isoformat(), date_to.isoformat())
-    conn = open_readonly(path, REQUIRED)
-    presses = open_readonly(path, REQUIRED, any_thread=True)
+    required = REQUIRED if pack is None else PACK_REQUIRED
+    conn = open_readonly(path, required)
+    presses = open_readonly(path, required, any_thread=True)
     try:
         # Tickets and presses are read at once on two connections (SQLite
         # builds each column with the GIL released: two cores, half the
         # wait), from one snapshot, so a ticket finished mid-report is
         # either wholly in or wholly out.
         skip = _OPTIONAL.difference(*(_KEYS[by] for by in breakdowns))
+        rating_skip = skip
+        if pack is not None:
+            skip = skip - {"issued_at"}
 
         def read_presses(c: sqlite3.Connection) -> RatingColumns:
             return _columns(c, RatingColumns, _RATING_SQL, _RATINGS_FROM,
-                            (start - DAY_S, end + DAY_S, *days, start, end), skip,
+                            (start - DAY_S, end + DAY_S, *days, start, end), rating_skip,
                             # Grouping pays when few keys are read; with the
                             # times (day, hour) nearly every press is its own
                             # group and the sort is pure cost.
-                            count="n", group="at" in skip)
+                            count="n", group="at" in rating_skip)
 
         if _same_snapshot(conn, presses):
             with ThreadPoolExecutor(1, thread_name_prefix="report-presses") as pool:
@@ -176,6 +224,15 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
         else:
             tickets = _columns(conn, TicketColumns, _TICKET_SQL, _TICKETS_FROM, days, skip)
             ratings = read_presses(conn)
+        extras: dict[str, list] = {}
+        if pack is not None:
+            from kiosk.core.read.cases import read_cases
+            extras["longest"] = conn.execute(_LONGEST_SQL, (*days, LONGEST)).fetchall()
+            extras["cases"] = read_cases(conn, day_from=days[0], day_to=days[1])
+            extras["unseen"] = conn.execute(_UNSEEN_SQL, days).fetchall()
+            levels = ", ".join(map(_sql_text, pack)) or "NULL"
+            extras["flagged"] = conn.execute(_FLAGGED_SQL.format(levels=levels), (
+                start - DAY_S, end + DAY_S, *days, *days)).fetchall()
         officials = dict(conn.execute("SELECT code, name FROM officials"))
         # An official who sat at a counter and served nobody is still a row
         # of the report (a zero is a figure the head wants to see).  A
@@ -194,7 +251,7 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
     finally:
         conn.close()
         presses.close()
-    return Period(tickets, ratings, officials, on_duty)
+    return Period(tickets, ratings, officials, on_duty, **extras)
 
 
 def _same_snapshot(a: sqlite3.Connection, b: sqlite3.Connection, tries: int = 5) -> bool:
