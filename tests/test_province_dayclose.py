@@ -27,6 +27,7 @@ from kiosk.province import events as ev
 from kiosk.province import report as pr
 from kiosk.province.central import CentralBroker
 from kiosk.province.devdb import TempPostgres, wait_for
+from kiosk.province.schema import MIGRATIONS, migrate
 from kiosk.province.uplink import journal_events
 from kiosk.reports import rules_of
 from kiosk.reports.pack_figures import PACK_BREAKDOWNS, compute_pack
@@ -170,10 +171,36 @@ def test_the_province_share_is_the_packs(closed_day, tmp_path):
                             timeout=20)
             assert conn.execute("SELECT reason FROM rejects").fetchone()[0] == \
                 "day_closed needs expired, the list of ticket ids it expired, got 'C'"
+        _schema_2_reads_then_migrates(pg, closed_day["info"])
     finally:
         agg.stop()
         central.stop()
         pg.stop()
+
+
+def _schema_2_reads_then_migrates(pg, info: dict) -> None:
+    """A province database the new aggregator has not migrated yet (schema
+    2): the report reads it (no day's close known: a ticket never called is
+    in no base), and the migration to 3 adds the expiries."""
+    conninfo = pg.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_version (version integer NOT NULL)")
+        conn.execute(MIGRATIONS[0])
+        conn.execute(MIGRATIONS[1])
+        conn.execute("INSERT INTO schema_version VALUES (2)")
+        conn.execute("INSERT INTO sites (site, commune, centre, timezone, info, updated_at) "
+                     "VALUES (%s, 'x', 'y', 'Asia/Ho_Chi_Minh', %s::jsonb, 0)", (SITE, json.dumps(info)))
+        # One ticket called after 60 s (over 6 s), one never called.
+        for n, first in ((1, 1060.0), (2, None)):
+            conn.execute("INSERT INTO tickets (site, ticket_id, day, origin_field, field, state, "
+                         "issued_at, first_called_at, last_event_id) VALUES "
+                         "(%s, %s, '2026-11-27', 'tu-phap', 'tu-phap', 'waiting', 1000, %s, %s)",
+                         (SITE, f"t{n}", first, n))
+        day = dt.date(2026, 11, 27)
+        (f,) = pr.read(conninfo, day, day).sites
+        assert (f.within_base, f.within) == (1, 0)
+        assert migrate(conn) == 3
+        assert conn.execute("SELECT count(*) FROM tickets WHERE expired_at IS NULL").fetchone()[0] == 2
 
 
 def test_an_old_journal_replays_and_its_close_goes_up_with_its_tickets(closed_day, tmp_path):
