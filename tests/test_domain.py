@@ -40,9 +40,28 @@ def test_first_operation_starts_the_day(q):
 
 def test_new_day_restarts_numbering_and_expires_leftovers(q):
     q.issue("tu-phap", None, at(27, 8))
+    q.issue("tu-phap", None, at(27, 8, 1))
+    q.call_next(1, at(27, 9))
+    q.finish(1, at(27, 9, 5))
     events = q.issue("tu-phap", None, at(28, 8))
     assert [e["kind"] for e in events] == ["day_closed", "day_started", "ticket_issued"]
     assert events[-1]["label"] == "A001"
+    # The rollover's close lists what it expired (A002; A001 was served),
+    # as close_day's does: the province counts them (event/ticket).
+    assert events[0]["expired"] == ["20261127-A002"]
+
+
+def test_a_close_expires_what_it_lists_and_an_old_one_what_was_open(q, site):
+    journal = q.issue("tu-phap", None, at(27, 8)) + q.issue("tu-phap", None, at(27, 8, 1)) \
+        + q.call_next(1, at(27, 9)) + q.close_day(at(27, 17))
+    assert journal[-1]["expired"] == ["20261127-A001", "20261127-A002"]
+    # A journal from before the list (no "expired"): every ticket still
+    # open expires, the same state.
+    old = [{k: v for k, v in e.items() if k != "expired"} for e in journal]
+    for events in (journal, old):
+        s = Queue.replay(site, events).state
+        assert {t: (x.state, x.close_reason) for t, x in s.tickets.items()} == {
+            "20261127-A001": (NO_SHOW, "day_closed"), "20261127-A002": (NO_SHOW, "day_closed")}
 
 
 def test_clock_jumping_back_never_reopens_a_closed_day(q):

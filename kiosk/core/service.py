@@ -399,7 +399,7 @@ class CoreService:
         for e in events:
             if e["kind"] in _CALLS:
                 self._publish(self.topics.call_event, calls[e["call_id"]])
-            if e["kind"].startswith("ticket_"):
+            if e["kind"].startswith("ticket_") or e["kind"] == "day_closed":
                 self._publish(self.topics.ticket_event, {"site": site, **public_event(e)})
             elif e["kind"] == "rating_pressed":
                 self._publish(self.topics.rating_event, {"site": site, **public_event(e)})

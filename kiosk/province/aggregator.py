@@ -35,12 +35,31 @@ _STATE_OF = """CASE (array_agg(kind ORDER BY event_id DESC) FILTER (WHERE kind <
         WHEN 'ticket_finished' THEN 'finished' WHEN 'ticket_no_show' THEN 'no_show'
         WHEN 'ticket_transferred' THEN 'transferred' END"""
 
+# The tickets each day's close of the batch expired.  Should two closes
+# name one ticket, the first (lowest event id) stands, whatever the order
+# they arrive in.
+_PROJECT_EXPIRIES = """
+INSERT INTO expiries (site, ticket_id, event_id, at)
+SELECT DISTINCT ON (e.site, x.ticket_id) e.site, x.ticket_id, e.event_id, e.at
+FROM events e JOIN (SELECT DISTINCT site, event_id FROM batch WHERE kind = 'day_closed') b
+     USING (site, event_id)
+     CROSS JOIN LATERAL jsonb_array_elements_text(e.payload->'expired') AS x(ticket_id)
+WHERE e.kind = 'day_closed'
+ORDER BY e.site, x.ticket_id, e.event_id
+ON CONFLICT (site, ticket_id) DO UPDATE SET event_id = EXCLUDED.event_id, at = EXCLUDED.at
+WHERE expiries.event_id > EXCLUDED.event_id
+"""
+
 # A ticket's row is a fold of ALL its stored events in event-id order, not
 # an update by the newest arrival: events that arrive late or twice give
-# the same row.
+# the same row.  A ticket its day's close expired is no_show then, as in
+# the centre's own tickets table, whichever came first, its events or the
+# close.
+_EXPIRED = "(SELECT x.at FROM expiries x WHERE x.site = events.site AND x.ticket_id = events.ticket_id)"
 _PROJECT_TICKETS = f"""
 INSERT INTO tickets (site, ticket_id, day, origin_field, field, priority, state, issued_at,
-                     first_called_at, last_called_at, finished_at, transfers, last_event_id)
+                     first_called_at, last_called_at, finished_at, transfers, last_event_id,
+                     expired_at)
 SELECT site, ticket_id,
        (max(payload->>'day') FILTER (WHERE kind = 'ticket_issued'))::date,
        max(payload->>'field') FILTER (WHERE kind = 'ticket_issued'),
@@ -48,15 +67,19 @@ SELECT site, ticket_id,
                  FILTER (WHERE kind = 'ticket_transferred' AND payload->>'to_field' IS NOT NULL))[1],
                 max(payload->>'field') FILTER (WHERE kind = 'ticket_issued')),
        max(payload->>'priority') FILTER (WHERE kind = 'ticket_issued'),
-       {_STATE_OF},
+       CASE WHEN {_EXPIRED} IS NOT NULL THEN 'no_show' ELSE {_STATE_OF} END,
        min(at) FILTER (WHERE kind = 'ticket_issued'),
        min(at) FILTER (WHERE kind = 'ticket_called'),
        (array_agg(at ORDER BY event_id DESC) FILTER (WHERE kind = 'ticket_called'))[1],
        (array_agg(at ORDER BY event_id DESC) FILTER (WHERE kind IN ('ticket_finished', 'ticket_no_show')))[1],
        count(*) FILTER (WHERE kind = 'ticket_transferred'),
-       max(event_id)
+       max(event_id),
+       {_EXPIRED}
 FROM events
-WHERE (site, ticket_id) IN (SELECT DISTINCT site, ticket_id FROM batch WHERE kind LIKE 'ticket%')
+WHERE (site, ticket_id) IN (SELECT site, ticket_id FROM batch WHERE kind LIKE 'ticket%'
+                            UNION SELECT x.site, x.ticket_id FROM expiries x JOIN batch b
+                                  ON b.site = x.site AND b.event_id = x.event_id
+                            WHERE b.kind = 'day_closed')
   AND kind LIKE 'ticket%'
 GROUP BY site, ticket_id
 ON CONFLICT (site, ticket_id) DO UPDATE SET
@@ -64,7 +87,7 @@ ON CONFLICT (site, ticket_id) DO UPDATE SET
     priority = EXCLUDED.priority, state = EXCLUDED.state, issued_at = EXCLUDED.issued_at,
     first_called_at = EXCLUDED.first_called_at, last_called_at = EXCLUDED.last_called_at,
     finished_at = EXCLUDED.finished_at, transfers = EXCLUDED.transfers,
-    last_event_id = EXCLUDED.last_event_id
+    last_event_id = EXCLUDED.last_event_id, expired_at = EXCLUDED.expired_at
 """
 
 _PROJECT_RATINGS = """
@@ -145,6 +168,7 @@ class Sink:
                     cur.execute(_CONFLICTS)
                     out.conflicts = cur.rowcount
                 out.duplicates = len(events) - out.stored - out.conflicts
+                cur.execute(_PROJECT_EXPIRIES)
                 cur.execute(_PROJECT_TICKETS)
                 cur.execute(_PROJECT_RATINGS)
             if cases:

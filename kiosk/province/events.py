@@ -3,7 +3,8 @@
 A message is one of:
 - an event (``phucvu/<site>/event/ticket`` or ``event/rating``) with a
   ``site`` that matches its topic, an integer ``event_id``, a ``kind`` and
-  an ``at``;
+  an ``at``; on ``event/ticket`` the day's close (``day_closed``) too, with
+  its ``day`` and the ticket ids it ``expired``;
 - a follow-up case's change (``event/case``, docs/mqtt.md): keyed by its
   text ``event_id`` (``case-<id>-<change>``); a ``site`` in it, if any, must
   match the topic;
@@ -21,7 +22,8 @@ from typing import Any
 
 SITE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TICKET_KINDS = frozenset({"ticket_issued", "ticket_called", "ticket_recalled", "ticket_finished",
-                          "ticket_no_show", "ticket_transferred"})
+                          "ticket_no_show", "ticket_transferred", "day_closed"})
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RATING_KINDS = frozenset({"rating_pressed"})
 CASE_STATUSES = frozenset({"open", "looked_into", "closed"})
 GRADES = ("rat-hai-long", "hai-long", "khong-hai-long")
@@ -113,7 +115,13 @@ def _event(topic: str, payload: bytes, text: str, body: dict, site: str, leaf: s
     ticket_id = body.get("ticket_id")
     if ticket_id is not None and not isinstance(ticket_id, str):
         return Reject(topic, payload, f"ticket_id must be text, got {ticket_id!r}")
-    if leaf == "event/ticket":
+    if kind == "day_closed":
+        # The day's close: the tickets it expired (never called ones count
+        # against the wait target, rates.in_wait_target_base), no ticket_id.
+        why = _day_closed(body)
+        if why is not None:
+            return Reject(topic, payload, why)
+    elif leaf == "event/ticket":
         if ticket_id is None:
             return Reject(topic, payload, "a ticket event needs ticket_id")
         if kind == "ticket_issued" and not (isinstance(body.get("day"), str) and body.get("field")):
@@ -140,6 +148,24 @@ def _event(topic: str, payload: bytes, text: str, body: dict, site: str, leaf: s
     if "\\u0000" in text:
         return Reject(topic, payload, "payload holds a NUL character")
     return Event(site, event_id, kind, float(at), ticket_id, text)
+
+
+def _day_closed(body: dict) -> str | None:
+    """Why a ``day_closed`` is malformed, or None."""
+    if body.get("ticket_id") is not None:
+        return f"day_closed names no ticket_id, got {body['ticket_id']!r}"
+    day = body.get("day")
+    if not isinstance(day, str) or not DAY.match(day):
+        return f"day_closed needs day (YYYY-MM-DD), got {day!r}"
+    expired = body.get("expired")
+    if not isinstance(expired, list):
+        return f"day_closed needs expired, the list of ticket ids it expired, got {expired!r}"
+    bad = [t for t in expired if not isinstance(t, str) or not t]
+    if bad:
+        return f"day_closed expired must hold ticket ids (text), got {bad[0]!r}"
+    if len(set(expired)) != len(expired):
+        return "day_closed expired names a ticket twice"
+    return None
 
 
 def _info(topic: str, payload: bytes, text: str, body: dict, site: str) -> SiteInfo | Reject:

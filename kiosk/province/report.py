@@ -64,9 +64,13 @@ def read(conninfo: str, date_from: dt.date, date_to: dt.date, now: float | None 
                                       "start phucvu aggregate once to create them")
         facts = {site: facts_of(site, centre, commune, info) for site, centre, commune, info in
                  conn.execute("SELECT site, centre, commune, info FROM sites")}
+        # A database the aggregator has not migrated to 3 yet knows no day's close.
+        expired = "expired_at" if conn.execute(
+            "SELECT to_regclass('public.expiries')").fetchone()[0] is not None else "NULL"
         tickets = [TicketRow(*r) for r in conn.execute(
             "SELECT site, field, state, issued_at, first_called_at, last_called_at, finished_at, "
-            "origin_field, ticket_id FROM tickets WHERE day BETWEEN %s AND %s", (date_from, date_to))]
+            f"origin_field, ticket_id, {expired} FROM tickets WHERE day BETWEEN %s AND %s",
+            (date_from, date_to))]
         # A rating belongs to its ticket's service day, as in a centre's report.
         ratings = [RatingRow(*r) for r in conn.execute(
             "SELECT r.site, r.level, r.ticket_id FROM ratings r JOIN tickets t "

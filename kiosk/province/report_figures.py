@@ -5,19 +5,15 @@ The figures mean what they mean in a centre's own report and pack
 Decision 766-style estimate are ``kiosk.reports.rates``, applied here to the
 aggregated events with the targets and grades each centre sent in its
 ``site/info``.  docs/multi-site.md lists every column.
-
-One difference, for want of data: the pack's within-target share also
-counts as missed a ticket never called that had waited past its target when
-its day was closed; the day's close is not uplinked (``day_closed`` is no
-ticket event), so here the share is over tickets called at least once.
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
-from kiosk.reports.rates import (Rates, case_counts, percentile, satisfaction_estimate, served_on_time,
-                                 share, within_wait_target)
+from kiosk.reports.rates import (Rates, case_counts, in_wait_target_base, percentile, satisfaction_estimate,
+                                 served_on_time, share, within_wait_target)
 
 VERY, FAIR, UNHAPPY = "rat-hai-long", "hai-long", "khong-hai-long"
 
@@ -33,6 +29,7 @@ class TicketRow:
     finished_at: float | None
     origin_field: str | None = None   # the field issued in: its wait target applies
     ticket_id: str | None = None
+    expired_at: float | None = None   # when its day's close expired it (day_closed)
 
 
 @dataclass(frozen=True)
@@ -195,16 +192,22 @@ def compute(tickets: list[TicketRow], ratings: list[RatingRow], facts: dict[str,
         f = row(t.site)
         known = facts.get(t.site)
         f.issued += 1
+        wait_s = unseen_s = math.nan
         if t.first_called_at is not None and t.issued_at is not None:
             wait_s = max(0.0, t.first_called_at - t.issued_at)
             f.waits.append(wait_s / 60)
-            if known is not None and known.wait_target is not None:
-                target = known.wait_target.get(t.origin_field or "")
-                if target is None:
-                    no_target.setdefault(t.site, set()).add(str(t.origin_field))
-                else:
-                    f.within_base += 1
-                    f.within += within_wait_target(wait_s, target)
+        elif t.expired_at is not None and t.issued_at is not None:
+            unseen_s = t.expired_at - t.issued_at
+        # The pack's rule (rates.in_wait_target_base): every called ticket,
+        # and a ticket never called that its day's close found past the target.
+        if (t.issued_at is not None and known is not None and known.wait_target is not None
+                and not (math.isnan(wait_s) and math.isnan(unseen_s))):
+            target = known.wait_target.get(t.origin_field or "")
+            if target is None:
+                no_target.setdefault(t.site, set()).add(str(t.origin_field))
+            elif in_wait_target_base(wait_s, unseen_s, target):
+                f.within_base += 1
+                f.within += bool(within_wait_target(wait_s, target))
         if t.state != "finished":
             continue
         f.served += 1

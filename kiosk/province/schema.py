@@ -12,6 +12,9 @@ edit a released migration: add one.
 - ``case_events`` and ``cases`` (migration 2): every follow-up case change
   as it arrived, keyed by ``(site, event_id)`` (``case-12-closed``), and
   each case's latest state, keyed by ``(site, case_id)``;
+- ``expiries`` (migration 3): the tickets each ``day_closed`` expired,
+  keyed by ``(site, ticket_id)``, with the close's time; ``tickets.expired_at``
+  is its projection;
 - ``rejects``: what could not be stored as an event, with why (nothing lost).
 """
 from __future__ import annotations
@@ -122,6 +125,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX cases_day ON cases (day, site);
     CREATE INDEX cases_ticket ON cases (site, ticket_id);
+    """,
+    # 3: the days' closes (day_closed on event/ticket, issue 19): which
+    # tickets each close expired and when, so a ticket never called counts
+    # against the wait target as in the pack.  Nothing to fill in: no site
+    # sent a close before.
+    """
+    CREATE TABLE expiries (
+        site text NOT NULL,
+        ticket_id text NOT NULL,
+        event_id bigint NOT NULL,
+        at double precision NOT NULL,
+        PRIMARY KEY (site, ticket_id)
+    );
+    ALTER TABLE tickets ADD COLUMN expired_at double precision;
     """,
 ]
 

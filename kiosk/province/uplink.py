@@ -4,7 +4,7 @@ The bridge's queue on the centre's broker is the normal path.  When it lost
 something (a power cut during an outage loses what Mosquitto queued since
 its last autosave; a queue that overflowed ``max_queued_messages``), the
 SQLite journal still holds every event.  This reads a range of it
-read-only and publishes each ticket and rating event again, byte for byte
+read-only and publishes each ticket and rating event and each day's close again, byte for byte
 the content the core published (same ``event_id``), and each follow-up case
 change (``event/case``, rebuilt from the cases table and the case log with
 ``views.case_event``, as the core builds it), on the same topics, as
@@ -32,7 +32,8 @@ class ReplayError(Exception):
 
 def journal_events(config: SiteConfig, db_path: str | Path, since: dt.date | None = None,
                    from_id: int = 1) -> list[tuple[str, dict]]:
-    """(topic, payload) for every ticket and rating event from ``from_id`` / local day ``since``."""
+    """(topic, payload) for every ticket and rating event and day's close
+    from ``from_id`` / local day ``since``."""
     topics = contract.Topics(config.topic_prefix)
     after = 0.0
     if since is not None:
@@ -40,6 +41,11 @@ def journal_events(config: SiteConfig, db_path: str | Path, since: dt.date | Non
     try:
         with Reader(db_path) as reader:
             rows = reader.ticket_and_rating_events(from_id, after)
+            for _, kind, e in rows:
+                # A close journaled before it listed its tickets was never
+                # published: it goes up with the list the tickets table keeps.
+                if kind == "day_closed" and "expired" not in e:
+                    e["expired"] = reader.expired_tickets(e["day"])
     except ReadError as e:
         raise ReplayError(str(e)) from None
     out = []

@@ -53,11 +53,22 @@ def _day_started(s: QueueState, e: dict, window_s: float) -> None:
         c.status, c.current, c.priority_streak = OPEN, None, 0
 
 
+def still_open(s: QueueState) -> list[str]:
+    """The tickets a close of the day now would expire, in issue order: what
+    ``day_closed`` lists in ``expired`` (the province counts them, with their
+    wait until the close, against the wait target, as the pack does)."""
+    return [t.id for t in sorted(s.tickets.values(), key=lambda t: t.seq)
+            if t.state in (WAITING, CALLED, TRANSFERRED)]
+
+
 def _day_closed(s: QueueState, e: dict, window_s: float) -> None:
     s.day_closed = True
-    for t in s.tickets.values():
-        if t.state in (WAITING, CALLED, TRANSFERRED):
-            t.state, t.close_reason = NO_SHOW, "day_closed"
+    # Journals written before the event listed its tickets: every one still
+    # open, which is what the list would have said.
+    expired = e["expired"] if "expired" in e else still_open(s)
+    for ticket_id in expired:
+        t = s.tickets[ticket_id]
+        t.state, t.close_reason = NO_SHOW, "day_closed"
     s.lines.clear()
     for c in s.counters.values():
         c.status, c.current = CLOSED, None

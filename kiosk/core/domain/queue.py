@@ -73,6 +73,8 @@ class Queue:
         """Roll over to a new service day when the date has moved on."""
         day = self.service_day(now)
         for kind, data in days.rollover(self.state.day, self.state.day_closed, day):
+            if kind == "day_closed":
+                data["expired"] = events.still_open(self.state)
             self._emit(kind, now, **data)
 
     def _counter(self, number: int) -> Counter:
@@ -225,7 +227,7 @@ class Queue:
         self._begin(now)
         if self.state.day_closed:
             raise DomainError("day_closed", f"service day {self.state.day} is already closed")
-        self._emit("day_closed", now, day=self.state.day)
+        self._emit("day_closed", now, day=self.state.day, expired=events.still_open(self.state))
 
     @_operation
     def login(self, counter_no: int, official: str, now: float) -> list[dict]:

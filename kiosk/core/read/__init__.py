@@ -140,6 +140,9 @@ class Reader:
     def ticket_and_rating_events(self, from_id: int, after: float) -> list[tuple[int, str, dict]]:
         return self._read(queries.ticket_and_rating_events, from_id, after)
 
+    def expired_tickets(self, day: str) -> list[str]:
+        return self._read(queries.expired_tickets, day)
+
     def day_times(self, day: str) -> list[tuple]:
         return self._read(queries.day_times, day)
 

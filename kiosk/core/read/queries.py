@@ -214,13 +214,21 @@ def journal(conn: sqlite3.Connection) -> Iterator[dict]:
 
 def ticket_and_rating_events(conn: sqlite3.Connection, from_id: int = 1,
                              after: float = 0.0) -> list[tuple[int, str, dict]]:
-    """(journal id, kind, event) of the ticket and rating events from journal
-    id ``from_id`` made at or after ``after``: what the uplink republishes."""
+    """(journal id, kind, event) of the ticket and rating events and the
+    days' closes from journal id ``from_id`` made at or after ``after``: what
+    the uplink republishes."""
     rows = conn.execute(
         "SELECT id, kind, payload FROM journal WHERE id >= ? AND at >= ? "
-        "AND (kind LIKE 'ticket%' OR kind = 'rating_pressed') ORDER BY id",
+        "AND (kind LIKE 'ticket%' OR kind IN ('rating_pressed', 'day_closed')) ORDER BY id",
         (from_id, after)).fetchall()
     return [(event_id, kind, json.loads(payload)) for event_id, kind, payload in rows]
+
+
+def expired_tickets(conn: sqlite3.Connection, day: str) -> list[str]:
+    """The tickets the close of ``day`` expired, in issue order: what a
+    ``day_closed`` journaled before it listed them would have said."""
+    return [r[0] for r in conn.execute(
+        "SELECT id FROM tickets WHERE day = ? AND close_reason = 'day_closed' ORDER BY seq", (day,))]
 
 
 # ------------------------------------------------------------ dashboard
