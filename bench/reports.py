@@ -35,19 +35,58 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import ROOT, emit  # noqa: E402
 
 from kiosk import config as site_config  # noqa: E402
+from kiosk.config.centre import WEEKDAYS  # noqa: E402
+from kiosk.core.domain.cases import due_at  # noqa: E402
 from kiosk.core.store import Store  # noqa: E402
 from kiosk.reports import FORMATS, report_main  # noqa: E402
 
 REASONS = ("no_window", "after_window", "extra_press", "too_fast")
 
 
+def _sessions(cfg) -> dict[int, list[tuple[int, int]]]:
+    """Weekday (0 = Monday) -> the site's opening sessions that day, in minutes."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for s in cfg.hours:
+        for wd in s.days:
+            out.setdefault(WEEKDAYS.index(wd), []).append((s.open_minute(), s.close_minute()))
+    return {wd: sorted(v) for wd, v in out.items()}
+
+
+def _open_moment(cfg, sessions, rnd, after: float, before: float) -> float | None:
+    """A random moment between ``after`` and ``before`` when the centre is open
+    (a head closes a case at work), or None when it never opens between them."""
+    spans, day = [], dt.datetime.fromtimestamp(after, cfg.tz).date()
+    while (midnight := dt.datetime.combine(day, dt.time(0), tzinfo=cfg.tz).timestamp()) < before:
+        for a, b in sessions.get(day.weekday(), ()):
+            lo, hi = max(after, midnight + a * 60), min(before, midnight + b * 60)
+            if hi > lo:
+                spans.append((lo, hi))
+        day += dt.timedelta(days=1)
+    if not spans:
+        return None
+    pick = rnd.uniform(0, sum(hi - lo for lo, hi in spans))
+    for lo, hi in spans:
+        if pick <= hi - lo:
+            return lo + pick
+        pick -= hi - lo
+    return spans[-1][1]
+
+
 def generate(cfg, db: Path, tickets: int, officials: int, days: int, first: dt.date,
-             seed: int = 8, cases: bool = False, weights: tuple[int, ...] = (6, 3, 1)) -> None:
+             seed: int = 8, cases: bool = False, weights: tuple[int, ...] = (6, 3, 1),
+             by_hours: bool = False) -> None:
     """``cases``: a follow-up case per counted rating at a level graded
-    "khong-hai-long" (as the core opens them): 70 % closed on time, 15 %
-    closed late, the rest still open.  ``weights``: how often each of the
-    first three levels is pressed (the docs' demo quarter is happier)."""
+    "khong-hai-long" (as the core opens them), due by the core's rule
+    (``cases.due_at``) and closed while the centre is open: 70 % on time,
+    15 % late, the rest still open.  ``weights``: how often each of the
+    first three levels is pressed (the docs' demo quarter is happier).
+    ``by_hours``: tickets only on the site's working days and within its
+    sessions (the docs' demo); else every day from 07:00 for ten hours."""
     rnd = random.Random(seed)
+    sessions = _sessions(cfg)
+    worked = [first + dt.timedelta(days=d) for d in range(days)
+              if not by_hours or (first + dt.timedelta(days=d)).weekday() in sessions]
+    days = len(worked)
     Store(db).close()   # the real schema, through the store's migrations
     import sqlite3
     conn = sqlite3.connect(db)
@@ -63,8 +102,9 @@ def generate(cfg, db: Path, tickets: int, officials: int, days: int, first: dt.d
     t_rows, c_rows, r_rows = [], [], []
     seq = call_seq = 0
     for d in range(days):
-        day = first + dt.timedelta(days=d)
+        day = worked[d]
         opening = dt.datetime.combine(day, dt.time(7, 0), tzinfo=cfg.tz).timestamp()
+        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=cfg.tz).timestamp()
         numbers = dict.fromkeys(fields, 0)
         n_today = per_day + (tickets - per_day * days if d == days - 1 else 0)
         for _ in range(n_today):
@@ -75,6 +115,10 @@ def generate(cfg, db: Path, tickets: int, officials: int, days: int, first: dt.d
             label = f"{prefixes[field]}{number:04d}"
             tid = f"{day:%Y%m%d}-{label}"
             issued = opening + rnd.uniform(0, 10 * 3600)
+            if by_hours:
+                a, b = rnd.choice(sessions[day.weekday()])
+                # Issued up to 15 minutes before the session closes.
+                issued = midnight + rnd.uniform(a * 60, max(a * 60, b * 60 - 900))
             priority = rnd.choice(classes) if rnd.random() < 0.1 else None
             counter = rnd.randint(1, counters)
             official = f"nv{(counter - 1) * 2 + (1 if issued - opening < 5 * 3600 else 2):02d}"
@@ -123,10 +167,15 @@ def generate(cfg, db: Path, tickets: int, officials: int, days: int, first: dt.d
             rid, tid, counter, code, _, at, counted, _, official, fld = r[:10]
             if not counted or grades.get(code) != "khong-hai-long":
                 continue
-            due = at + 3 * 86400
+            due = due_at(cfg, at)
             roll = rnd.random()
-            status, closed = ("closed", at + rnd.uniform(600, 2.5 * 86400)) if roll < 0.7 else \
-                ("closed", due + rnd.uniform(600, 86400)) if roll < 0.85 else ("open", None)
+            status, closed = ("open", None)
+            if roll < 0.85:
+                # On time: between ten minutes after the rating and the due
+                # time; late: within the four days after it; open hours only.
+                closed = (_open_moment(cfg, sessions, rnd, at + 600, due) if roll < 0.7 else
+                          _open_moment(cfg, sessions, rnd, due + 600, due + 4 * 86400))
+                status = "closed" if closed is not None else "open"
             day = f"{tid[:4]}-{tid[4:6]}-{tid[6:8]}"    # ids are "<yyyymmdd>-<label>"
             case_rows.append((len(case_rows) + 1, rid, tid, day, fld, counter, official,
                               code, "box", None, at, due, status, closed,

@@ -4,9 +4,10 @@ docs/images/pack-quarter-page-*.png), and the long lists: the PDF lists a
 limited number of cases, the workbook every one.
 
 The quarter is the report bench's generator (bench/reports.py) at a small
-centre's size: 6,000 tickets over Q3 2026, ten officials with names, a
-follow-up case for every counted "không hài lòng" rating (Q3, so that every
-time in it is before the pack is made).
+centre's size: 6,000 tickets over Q3 2026 on the working days of office
+hours, ten officials with names, a follow-up case for every counted "không
+hài lòng" rating, due by the core's rule and closed during opening hours
+(Q3, so that every time in it is before the pack is made).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import unicodedata
 
 import pytest
 
+from kiosk import config as site_config
 from kiosk.reports import pack_tables, pack_xlsx
 from kiosk.reports.pack import pack_main
 from tests.pack_helpers import ROOT, site_with_targets
@@ -36,13 +38,33 @@ def _generator():
     return module.generate
 
 
+# The demo site opens around the clock (to be tried at any hour); a centre
+# in the pictures keeps office hours: the config's default, Monday to Friday
+# 07:00-11:30 and 13:30-17:00, so that tickets, due times (the core's rule)
+# and the head's closing times all fall on working days in those sessions.
+AROUND_THE_CLOCK = '[[hours]]\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n' \
+                   'open = "00:00"\nclose = "24:00"\n'
+
+
+def _office_hours(tmp):
+    site_with_targets(tmp)
+    path = tmp / "site.toml"
+    text = path.read_text(encoding="utf-8")
+    assert AROUND_THE_CLOCK in text
+    path.write_text(text.replace(AROUND_THE_CLOCK, ""), encoding="utf-8")
+    return site_config.load(path)
+
+
 @pytest.fixture(scope="module")
 def quarter(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("quarter")
-    cfg = site_with_targets(tmp)
+    cfg = _office_hours(tmp)
+    assert [(s.days, s.open, s.close) for s in cfg.hours] == [
+        (["mon", "tue", "wed", "thu", "fri"], "07:00", "11:30"),
+        (["mon", "tue", "wed", "thu", "fri"], "13:30", "17:00")]
     db = tmp / "quarter.db"
     _generator()(cfg, db, 6000, 10, 92, dt.date(2026, 7, 1), seed=19, cases=True,
-                 weights=(70, 28, 2))
+                 weights=(70, 28, 2), by_hours=True)
     conn = sqlite3.connect(db)
     conn.executemany("UPDATE officials SET name = ? WHERE code = ?",
                      [(n, f"nv{i:02d}") for i, n in enumerate(NAMES, start=1)])
@@ -126,3 +148,28 @@ def test_long_lists(quarter, monkeypatch):
     assert ws.cell(row=4, column=7).number_format == "dd/mm/yyyy hh:mm"
     # The notes follow the rows.
     assert ws.cell(row=4 + cases, column=1).value.startswith("Số phiếu:")
+
+
+def test_demo_cases_keep_office_hours(quarter):
+    """The pictures' cases read as a centre's: due by the core's rule, closed
+    during a session of a working day, some on time, some late, some open."""
+    from kiosk.core.domain.cases import due_at
+    cfg, db, tmp, cases = quarter
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT opened_at, due_at, status, closed_at FROM cases").fetchall()
+    conn.close()
+    tz = cfg.tz
+    for opened, due, status, closed in rows:
+        assert due == due_at(cfg, opened)
+        local_due = dt.datetime.fromtimestamp(due, tz)
+        assert local_due.weekday() < 5 and local_due.time() == dt.time(17, 0)
+        if closed is not None:
+            at = dt.datetime.fromtimestamp(closed, tz)
+            minute = at.hour * 60 + at.minute
+            assert at.weekday() < 5 and (7 * 60 <= minute < 11 * 60 + 30
+                                         or 13 * 60 + 30 <= minute < 17 * 60), at
+            assert closed > opened
+    on_time = sum(c is not None and c <= d for _, d, _, c in rows)
+    late = sum(c is not None and c > d for _, d, _, c in rows)
+    still_open = sum(s == "open" for _, _, s, _ in rows)
+    assert on_time > late > 0 and still_open > 0, (on_time, late, still_open)
