@@ -1,11 +1,17 @@
 """The dashboard's chart and report downloads: ``kiosk.reports.report_main``
-run on the read-only file for a date range, its file sent back and deleted."""
+run on the read-only file for a date range, its file sent back and deleted;
+and the official pack (``kiosk.reports.pack.pack_main``) of a month, quarter
+or year, as its PDF or its workbook."""
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import re
+import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,14 +21,22 @@ from kiosk.web import auth
 from kiosk.web.bus import Bus
 from kiosk.web.errors import WebError
 
+log = logging.getLogger("phucvu.web")
+
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-         "csv": "text/csv; charset=utf-8"}
+         "csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+PACK_KINDS = {"monthly": "tháng", "quarterly": "quý", "yearly": "năm"}
+# What a period looks like for each kind (parse_period checks the rest).
+PACK_PERIOD = re.compile(r"\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?")
 
 
 class Downloads:
     def __init__(self, config: SiteConfig, db_path: str | Path, bus: Bus):
         self.db_path = Path(db_path)
         self.bus = bus
+        # One pack at a time: it reads a whole quarter or year, and this
+        # machine's two cores also run the queue.
+        self.pack_lock = asyncio.Lock()
 
     @property
     def config(self) -> SiteConfig:
@@ -74,3 +88,43 @@ class Downloads:
         disp = "inline" if inline else "attachment"
         return Response(data, media_type=media, headers={
             "Content-Disposition": f'{disp}; filename="{out.name}"', "Cache-Control": "no-store"})
+
+    async def pack(self, request: Request) -> Response:
+        """``?kind=monthly|quarterly|yearly&period=2026-Q4&format=pdf|xlsx``: the
+        official pack of that period (the last complete one without ``period``),
+        sent under a Vietnamese file name."""
+        auth.need(request, "dashboard")
+        q = request.query_params
+        kind, period, fmt = q.get("kind", ""), q.get("period") or None, q.get("format", "pdf")
+        if kind not in PACK_KINDS:
+            raise WebError(400, "Chọn bộ báo cáo theo tháng, quý hoặc năm")
+        if fmt not in ("pdf", "xlsx"):
+            raise WebError(400, "Định dạng bộ báo cáo là pdf hoặc xlsx")
+        if period is not None and not PACK_PERIOD.fullmatch(period):
+            raise WebError(400, "Kỳ báo cáo ghi như 2026-11 (tháng), 2026-Q4 (quý) hoặc 2026 (năm)")
+        from kiosk.reports.pack import PackError, pack_main, parse_period
+        today = self.bus.today()
+        tmp = Path(tempfile.mkdtemp(prefix="phucvu-pack-"))
+        try:
+            try:
+                _, _, label = parse_period(kind, period, today)
+                async with self.pack_lock:
+                    paths = await asyncio.to_thread(pack_main, self.config, self.db_path,
+                                                    kind=kind, period=period, out_dir=tmp,
+                                                    today=today)
+            except PackError as e:
+                raise WebError(400, f"Không tạo được bộ báo cáo: {e}") from None
+            path = next((Path(p) for p in paths if Path(p).suffix == f".{fmt}"), None)
+            if path is None:
+                log.error("pack_main wrote no .%s for %s %s: %s", fmt, kind, period, paths)
+                raise WebError(500, f"Bộ báo cáo không có tệp {fmt.upper()}")
+            data = path.read_bytes()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        # The ASCII name pack_main chose for old browsers; the Vietnamese one
+        # ("Báo cáo Quý IV-2026 - <site>.pdf") for every current one (RFC 6266).
+        nice = f"Báo cáo {label.replace('/', '-')} - {self.config.site.id}.{fmt}"
+        return Response(data, media_type=MEDIA[fmt], headers={
+            "Content-Disposition": f'attachment; filename="{path.name}"; '
+                                   f"filename*=UTF-8''{quote(nice)}",
+            "Cache-Control": "no-store"})
