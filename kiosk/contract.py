@@ -163,7 +163,7 @@ class CoreCommand(_Inbound):
     command_id: MessageId
     action: Literal["close_day", "issue", "republish", "reprint", "notice", "login", "logout",
                     "official_add", "official_pin", "official_active", "config_apply",
-                    "config_restore", "print_test", "voice_test"]
+                    "config_restore", "print_test", "voice_test", "case_update"]
     field: str | None = None
     priority: str | None = None
     # reprint: a ticket label ("A013") or id ("20261127-A013") of today.
@@ -188,9 +188,16 @@ class CoreCommand(_Inbound):
     base: str | None = Field(default=None, max_length=64)
     config: dict[str, Any] | None = None
     version: int | None = Field(default=None, ge=1)
+    # case_update (the head): which follow-up case, to what, and the note
+    # (the core cleans it and holds it to 1000 characters: bad_note).
+    case: int | None = Field(default=None, ge=1)
+    status: Literal["looked_into", "closed"] | None = None
+    note: str | None = Field(default=None, max_length=4000)
 
     @model_validator(mode="after")
     def _arguments(self) -> "CoreCommand":
+        if self.action == "case_update" and (self.case is None or self.status is None):
+            raise ValueError("action 'case_update' needs 'case' and 'status'")
         if self.action in ("config_apply", "config_restore") and not self.by:
             raise ValueError(f"action {self.action!r} needs 'by' (who saves it)")
         if self.action == "config_apply" and (self.config is None or self.base is None):

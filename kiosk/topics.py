@@ -43,6 +43,7 @@ TOPICS: list[TopicSpec] = [
     TopicSpec("phone/rating", "phone page -> core", False, 1),
     TopicSpec("phone/reply", "core -> phone page", False, 1),
     TopicSpec("phone/stats", "phone page -> dashboards", True, 1),
+    TopicSpec("event/case", "core -> web dashboard, province", False, 1),
 ]
 
 
@@ -104,6 +105,10 @@ class Topics:
     @property
     def rating_event(self) -> str:
         return self._t("event/rating")
+
+    @property
+    def case_event(self) -> str:
+        return self._t("event/case")
 
     @property
     def queue_summary(self) -> str:

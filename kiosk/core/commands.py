@@ -2,7 +2,8 @@
 with no broker in sight.
 
 Ticket requests, core commands, counter commands and ratings (a box's press,
-a phone's rating in commands_phone.py) all go through the same four steps:
+a phone's rating in commands_phone.py; a case change in commands_cases.py)
+all go through the same four steps:
 
 1. **decode**: the payload is checked against its model in kiosk/contract.py;
    one that breaks the contract is kept in the ``rejected`` table and
@@ -33,7 +34,7 @@ from kiosk import contract
 from kiosk.config import SiteConfig
 from kiosk.contract import (CoreCommand, CounterCommand, PayloadError, PhoneRating, RatingPress,
                             TicketRequest, Topics)
-from kiosk.core import commands_phone, printq, refusals, views
+from kiosk.core import commands_cases, commands_phone, printq, refusals, views
 from kiosk.core.auth import pin_matches
 from kiosk.core.domain import DomainError
 from kiosk.core.engine import Engine
@@ -105,14 +106,12 @@ class Commands:
     would wait for the printer says ``no_printer`` at once.
 
     On the bus (the core service):
-
     - ``handle(topic, payload)``: one inbound message → ``Outcome``;
     - ``failed(topic, payload, exc)``: the reply to a message a fault kept
       from being handled (the message is kept in ``rejected``).
 
     Without a bus (the command line when no core runs), the same pipeline
     for a body as published, returning the reply the core would publish:
-
     - ``core_command(body)``: ``<prefix>/core/command`` → ``core/reply``;
     - ``counter_command(n, body)``: ``counter/<n>/command`` → ``counter/<n>/reply``.
     """
@@ -206,8 +205,7 @@ class Commands:
         if isinstance(cmd, Outcome):
             return cmd
         key = f"core:{cmd.command_id}"
-        stored = self._seen(key)
-        if stored is not None:
+        if (stored := self._seen(key)) is not None:
             return Outcome(reply_to, stored)
         done = {"command_id": cmd.command_id, "ok": True, "action": cmd.action}
         if cmd.action == "republish":
@@ -225,6 +223,8 @@ class Commands:
             return Outcome(reply_to, done, messages=[(self.topics.display_voice, voice, False)])
         if cmd.action == "print_test":
             return self._print_test(cmd, reply_to)
+        if cmd.action == "case_update":
+            return Outcome(reply_to, *commands_cases.handle(self, cmd, key))
         if cmd.action.startswith("official_"):
             return self._roster(cmd, key, reply_to)
         if cmd.action == "login" and cmd.pin is not None and \

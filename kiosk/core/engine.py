@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable
 
 from kiosk.config import SiteConfig
-from kiosk.core.domain import DomainError, Queue
+from kiosk.core.domain import DomainError, Queue, cases
 from kiosk.core.read.queries import boot_id
 from kiosk.core.store import Store
 
@@ -101,6 +101,26 @@ class Engine:
                 self.reload()
                 raise
         return events, error, body
+
+    def case_update(self, case_id: int, status: str, note: str | None, by: str | None, *,
+                    key: str, reply: Callable[[dict | DomainError], dict]) -> tuple[list[dict], dict]:
+        """A change the head made to a follow-up case: the ``case_updated``
+        event (the case's row and its log line, kiosk/core/projection.py)
+        and the command's reply in one transaction, or the refusal's reply
+        alone.  ``reply`` gets the case as it is after the change, or the
+        ``DomainError``.  Returns the committed events and the reply."""
+        now = self.clock()
+        case = self.store.case(case_id)
+        try:
+            event = {"kind": "case_updated", "at": now,
+                     **cases.update(case, case_id, status, note, by, now)}
+        except DomainError as e:
+            body = reply(e)
+            self.store.commit_events([], self.queue.state, [(key, now, body)])
+            return [], body
+        body = reply(cases.updated(case, event))
+        self.store.commit_events([event], self.queue.state, [(key, now, body)])
+        return [event], body
 
     def _check_official(self, code: str) -> None:
         row = self.store.official(code)

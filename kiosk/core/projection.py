@@ -91,6 +91,10 @@ def project(c: sqlite3.Connection, e: dict, s: QueueState, clock_ref: ClockRef) 
         _put_counter(c, s.counters[e["counter"]], clock_ref)
         if e["counted"] and e["ticket_id"] in s.tickets:
             _put_ticket(c, s.tickets[e["ticket_id"]])     # its ``rated``
+        if e.get("case_due") is not None:
+            _open_case(c, e, s, reasons)
+    elif kind == "case_updated":
+        _update_case(c, e)
     else:
         raise ProjectionError(f"cannot project event kind {kind!r}")
     if e.get("clocks"):
@@ -98,6 +102,35 @@ def project(c: sqlite3.Connection, e: dict, s: QueueState, clock_ref: ClockRef) 
         for name, offset in e["clocks"].items():
             c.execute("INSERT OR REPLACE INTO box_clocks (link, offset, at, epoch, boot) "
                       "VALUES (?, ?, ?, ?, ?)", (name, offset, e["mono"], epoch, boot))
+
+
+def _open_case(c: sqlite3.Connection, e: dict, s: QueueState, reasons: str | None) -> None:
+    """The follow-up case a counted "not satisfied" rating opens (its event
+    carries the due time the domain decided, domain/cases.py).  Its id is the
+    next in journal order."""
+    ticket = s.tickets.get(e["ticket_id"])
+    # The ticket's service day; its id starts with it should memory not hold it.
+    day = ticket.day if ticket is not None else \
+        f"{e['ticket_id'][:4]}-{e['ticket_id'][4:6]}-{e['ticket_id'][6:8]}"
+    c.execute("INSERT INTO cases (rating_id, ticket_id, day, field, counter, official, level, "
+              "source, reasons, opened_at, due_at, status, updated_at) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)",
+              (e["rating_id"], e["ticket_id"], day, e["field"], e["counter"], e["official"],
+               e["level"], e["source"], reasons, e["at"], e["case_due"], e["at"]))
+
+
+def _update_case(c: sqlite3.Connection, e: dict) -> None:
+    """A change the head made (domain/cases.py ``updated`` says the same in
+    Python, for the command's reply), and its line in the case's log."""
+    if e["status"] == "looked_into":
+        c.execute("UPDATE cases SET status = ?, looked_at = ?, updated_at = ? WHERE id = ?",
+                  (e["status"], e["at"], e["at"], e["case"]))
+    else:
+        c.execute("UPDATE cases SET status = ?, closed_at = ?, closed_by = ?, note = ?, "
+                  "updated_at = ? WHERE id = ?",
+                  (e["status"], e["at"], e["by"], e["note"], e["at"], e["case"]))
+    c.execute("INSERT INTO case_log (case_id, at, by, status, note) VALUES (?, ?, ?, ?, ?)",
+              (e["case"], e["at"], e["by"], e["status"], e["note"]))
 
 
 def _put_ticket(c: sqlite3.Connection, t: Ticket) -> None:

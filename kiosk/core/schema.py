@@ -14,7 +14,9 @@ a sound phucvu database of a schema this code knows.
   redelivered command gets the same reply;
 - ``officials``, ``print_jobs``, ``rejected``: the roster, every print
   attempt, and every message the core could not take;
-- ``config_versions``: every site config the core ran, with who saved it.
+- ``config_versions``: every site config the core ran, with who saved it;
+- ``cases``, ``case_log``: the follow-up of every counted "not satisfied"
+  rating, and each change the head made to it.
 """
 from __future__ import annotations
 
@@ -191,6 +193,37 @@ MIGRATIONS: list[str] = [
     ALTER TABLE ratings ADD COLUMN reasons TEXT;
     ALTER TABLE ratings ADD COLUMN comment TEXT;
     """,
+    # 9: follow-up cases.  Every counted rating graded "không hài lòng" opens
+    # one in the rating's own transaction (its projection), and the head
+    # looks into it and closes it with a note (kiosk/core/domain/cases.py).
+    # Ratings before this schema open none: no backfill.  A case names no
+    # citizen, and the rating's comment stays in ratings.comment.
+    # (No semicolon inside a comment here: Store.migrate splits on them.)
+    """
+    CREATE TABLE cases (
+        id INTEGER PRIMARY KEY,          -- shown to the head as "#12", assigned in journal order
+        rating_id TEXT NOT NULL UNIQUE,
+        ticket_id TEXT,
+        day TEXT NOT NULL,               -- the rated ticket's service day (as the rating's period)
+        field TEXT,                      -- the rated ticket's field served in
+        counter INTEGER NOT NULL,
+        official TEXT,                   -- as ratings.official
+        level TEXT NOT NULL,
+        source TEXT,                     -- 'phone' or the box's relay, as ratings.source
+        reasons TEXT,                    -- JSON list of [[rating.reasons]] codes, or NULL
+        opened_at REAL NOT NULL,         -- the rating's time (ratings.at)
+        due_at REAL NOT NULL,
+        status TEXT NOT NULL,            -- 'open' | 'looked_into' | 'closed'
+        looked_at REAL, closed_at REAL,
+        closed_by TEXT,                  -- who closed it (the web login's official code)
+        note TEXT,                       -- the head's closing note
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX cases_status ON cases (status, due_at);
+    CREATE INDEX cases_day ON cases (day);
+    CREATE TABLE case_log (id INTEGER PRIMARY KEY AUTOINCREMENT, case_id INTEGER NOT NULL,
+        at REAL NOT NULL, by TEXT, status TEXT NOT NULL, note TEXT);
+    """,
 ]
 
 # The columns that are a Ticket's and a Counter's attributes of the same
@@ -201,6 +234,12 @@ TICKET_COLUMNS = [
     "recalls", "transfers", "close_reason", "official", "first_called_at", "rated",
 ]
 COUNTER_COLUMNS = ["number", "status", "current", "priority_streak", "official"]
+# A follow-up case's columns, in the table's order (kiosk/core/read/cases.py's CaseRow).
+CASE_COLUMNS = [
+    "id", "rating_id", "ticket_id", "day", "field", "counter", "official", "level", "source",
+    "reasons", "opened_at", "due_at", "status", "looked_at", "closed_at", "closed_by", "note",
+    "updated_at",
+]
 
 
 # ------------------------------------------------------------ whose file is it

@@ -39,7 +39,7 @@ from typing import Any, Callable
 from kiosk import contract
 from kiosk.config import SiteConfig
 from kiosk.contract import Topics
-from kiosk.core import printq, refusals, service_config, views
+from kiosk.core import commands_cases, printq, refusals, service_config, views
 from kiosk.core.commands import Commands, Outcome
 from kiosk.core.domain import public_event
 from kiosk.core.engine import Engine
@@ -403,6 +403,8 @@ class CoreService:
                 self._publish(self.topics.ticket_event, {"site": site, **public_event(e)})
             elif e["kind"] == "rating_pressed":
                 self._publish(self.topics.rating_event, {"site": site, **public_event(e)})
+        for body in commands_cases.case_events(self.engine.store, events):
+            self._publish(self.topics.case_event, body)
 
     def _publish_state(self, counters: set[int] | None, urgent: bool = False) -> None:
         """The retained state: the snapshot, the counters named (None: all, and

@@ -27,6 +27,7 @@ import sqlite_utils
 from kiosk import lockfile
 from kiosk.core.domain import QueueState
 from kiosk.core.projection import journal, project
+from kiosk.core.read import cases as case_queries
 from kiosk.core.read import queries
 from kiosk.core.read.queries import machine_clock
 from kiosk.core import schema
@@ -270,6 +271,15 @@ class Store:
 
     def counted_levels(self, day: str) -> dict[str, int]:
         return queries.counted_levels(self.conn, day)
+
+    def case(self, case_id: int) -> dict[str, Any] | None:
+        """A follow-up case as the ``case_update`` reply shows it (no comment)."""
+        row = case_queries.case(self.conn, case_id)
+        return None if row is None else row.public()
+
+    def case_of_rating(self, rating_id: str) -> dict[str, Any] | None:
+        row = case_queries.case_of_rating(self.conn, rating_id)
+        return None if row is None else row.public()
 
     def command_reply(self, key: str, since: float) -> dict[str, Any] | None:
         return queries.command_reply(self.conn, key, since)

@@ -158,3 +158,21 @@ def phone_tickets(config: SiteConfig, q: Queue, now: float) -> dict[str, Any]:
                 entry["recalls"] = t.recalls
             tickets[t.id] = entry
     return {"day": s.day, "day_closed": s.day_closed, "updated_at": now, "tickets": tickets}
+
+
+# What of a follow-up case ``event/case`` carries: never the head's note nor
+# the citizen's comment (the province and every dashboard read it).
+_CASE_FACTS = ("ticket_id", "day", "field", "counter", "official", "level", "source", "reasons",
+               "opened_at", "due_at")
+
+
+def case_event(case: dict[str, Any], change: str, at: float) -> dict[str, Any]:
+    """The ``event/case`` body of one change of a case (opened, looked_into,
+    closed) made at ``at``: the case's facts, which never change, and what
+    this change made of it, whatever later changes did."""
+    closed = change == "closed"
+    return {"event_id": f"case-{case['id']}-{change}", "case": case["id"], "change": change,
+            "at": at, **{k: case[k] for k in _CASE_FACTS},
+            "status": "open" if change == "opened" else change,
+            "closed_at": at if closed else None,
+            "on_time": at <= case["due_at"] if closed else None}

@@ -20,6 +20,8 @@ the modules behind it are rooms for whoever changes one behaviour:
 - ``selection``: whom Next calls at a counter, the one rule;
 - ``days``: the service day, opening hours, numbering;
 - ``ratings``: rating windows and the judge of each press;
+- ``cases``: the follow-up case a "not satisfied" rating opens: due time, changes;
+- ``errors``: ``DomainError``, the refusal every rule raises;
 - ``clocks``: press times, each box's clock mapped onto the core's;
 - ``waits``: people ahead, the estimated wait, the queue summary;
 - ``board``: each field's next numbers and the public board (công khai).

@@ -153,6 +153,11 @@ def _rating_pressed(s: QueueState, e: dict, window_s: float) -> None:
         t.rated = ratings.PHONE if e.get("source") == ratings.PHONE else ratings.BOX
 
 
+def _case_updated(s: QueueState, e: dict, window_s: float) -> None:
+    """A follow-up case lives in the database only (domain/cases.py): the
+    queue state has nothing to change."""
+
+
 def _counter_paused(s: QueueState, e: dict, window_s: float) -> None:
     s.counters[e["counter"]].status = PAUSED
 
@@ -176,4 +181,5 @@ _HANDLERS: dict[str, Callable[[QueueState, dict, float], None]] = {
     "official_login": _official_login,
     "official_logout": _official_logout,
     "rating_pressed": _rating_pressed,
+    "case_updated": _case_updated,
 }

@@ -15,22 +15,11 @@ from itertools import islice
 from typing import Any, Iterable
 
 from kiosk.config import SiteConfig
-from kiosk.core.domain import days, events, ratings, selection, waits
+from kiosk.core.domain import cases, days, events, ratings, selection, waits
 from kiosk.core.domain.clocks import Stamp
+from kiosk.core.domain.errors import DomainError
 from kiosk.core.domain.ratings import RatingJudge
 from kiosk.core.domain.state import CALLABLE, CALLED, NO_SHOW, OPEN, Counter, QueueState, Ticket
-
-
-class DomainError(Exception):
-    """An operation the rules refuse; ``code`` is stable, for machines."""
-
-    def __init__(self, code: str, message: str, **details: Any):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
-        # Events committed before the refusal (a day rollover), set by the engine.
-        self.events: list[dict] = []
 
 
 def _operation(method):
@@ -270,9 +259,11 @@ class Queue:
         """
         counter = self._counter(counter_no)
         self._begin(now)
-        self._emit("rating_pressed", now, **self.judge.press(
-            counter, level, now, mono, press, rating_id=rating_id, source=source,
-            device_time_ms=device_time_ms, received_at=received_at))
+        rating = self.judge.press(counter, level, now, mono, press, rating_id=rating_id,
+                                  source=source, device_time_ms=device_time_ms,
+                                  received_at=received_at)
+        # A counted "not satisfied" rating opens a follow-up case (domain/cases.py).
+        self._emit("rating_pressed", now, **rating, **cases.opening(self.config, rating, now))
 
     @_operation
     def rate_phone(self, ticket_id: str, level: int, now: float, *, rating_id: str,
@@ -290,10 +281,11 @@ class Queue:
         if refused is not None:
             raise DomainError(*refused)
         phone = self.config.phone
-        self._emit("rating_pressed", now, **self.judge.phone(
+        rating = self.judge.phone(
             ticket, level, now, window_min=phone.rating_window_min if phone else None,
             day_closed=self.state.day_closed, rating_id=rating_id, reasons=reasons,
-            comment=comment, client=client))
+            comment=comment, client=client)
+        self._emit("rating_pressed", now, **rating, **cases.opening(self.config, rating, now))
 
     def _finish_current(self, counter: Counter, now: float, mono: float,
                         stamped: tuple[Stamp, dict[str, float]]) -> None:

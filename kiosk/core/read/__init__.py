@@ -9,7 +9,8 @@ module holds SQL on the file (tests/test_read_side.py checks).
 
 - ``queries``: the queue state, the roster, prints, presses, the journal, as
   functions over a connection; ``Reader`` offers them to other processes;
-- ``period``: a period of tickets and presses as report columns.
+- ``period``: a period of tickets and presses as report columns;
+- ``cases``: the follow-up cases and their logs.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from typing import Any, Callable, TypeVar
 
 from kiosk.core import schema
 from kiosk.core.domain import QueueState
+from kiosk.core.read import cases as case_queries
 from kiosk.core.read import queries
+from kiosk.core.read.cases import CaseRow
 
 T = TypeVar("T")
 
@@ -145,3 +148,26 @@ class Reader:
 
     def ratings_by_official(self, start: float, end: float) -> list[tuple[str | None, str, int]]:
         return self._read(queries.ratings_by_official, start, end)
+
+    # Cases are checked for on first use, not on opening: every other read
+    # still works on a file from before schema 9.
+    def _cases_table(self) -> None:
+        try:
+            _check_schema(self.conn, self.path, case_queries.REQUIRED)
+        except sqlite3.DatabaseError as e:
+            raise ReadError(schema.unreadable(self.path, e)) from None
+
+    def cases(self, *, day_from: str | None = None, day_to: str | None = None,
+              statuses: tuple[str, ...] | None = None) -> list[CaseRow]:
+        """The follow-up cases (read/cases.py ``read_cases``), soonest due first."""
+        self._cases_table()
+        return self._read(lambda c: case_queries.read_cases(
+            c, day_from=day_from, day_to=day_to, statuses=statuses))
+
+    def case(self, case_id: int) -> CaseRow | None:
+        self._cases_table()
+        return self._read(case_queries.case, case_id)
+
+    def case_log(self, case_id: int) -> list[dict[str, Any]]:
+        self._cases_table()
+        return self._read(case_queries.case_log, case_id)
