@@ -138,6 +138,12 @@ def due_by_hand(site, at: float) -> float:
     return dt.datetime.combine(day + dt.timedelta(days=4), dt.time(), site.tz).timestamp()
 
 
+def style(page, selector: str, prop: str) -> str:
+    """A computed style, looked up and read in one step (a live refresh may
+    replace the element between two)."""
+    return page.evaluate(f"getComputedStyle(document.querySelector({selector!r})).{prop}")
+
+
 def cells(page, selector: str) -> list[list[str]]:
     return page.eval_on_selector_all(
         f"{selector} tbody tr[data-case]",
@@ -202,7 +208,7 @@ def test_an_unhappy_citizen_opens_a_case_the_head_looks_into_and_closes(centre, 
     page.click(".close-form button[type=submit]")
     page.wait_for_function("document.getElementById('case-msg').textContent"
                            " == 'Nhập ghi chú xử lý trước khi đóng phản ánh'")
-    assert page.eval_on_selector("#case-msg", "e => getComputedStyle(e).color") == RED
+    assert style(page, "#case-msg", "color") == RED
     assert c.rows("SELECT status, note FROM cases WHERE id = 1")[0]["status"] == "looked_into"
     # With a note (typed decomposed, as some keyboards send it): closed, stored NFC.
     note = "  Đã gọi điện xin lỗi công dân; nhắc nhở cán bộ.  "
@@ -281,7 +287,7 @@ def test_reminder_then_overdue_on_the_webs_clock(centre, browser, tmp_path):
     c, site = centre, centre.site
     for official, n in (("nv01", 1), ("nv02", 2), ("nv01", 1)):
         ticket_id = c.served(n, official, "tu-phap")
-        assert c.phone_rating(ticket_id, 3, reasons=["cho-lau"], comment="Chờ lâu quá")["counted"]
+        assert c.phone_rating(ticket_id, 3, reasons=["cho-lau", "khac"], comment="Chờ lâu quá")["counted"]
     c.case_event(3, "opened")
     page = head_page(browser, c)
     page.wait_for_function("document.querySelectorAll('#cases-open tr[data-case]').length == 3")
@@ -317,11 +323,10 @@ def test_reminder_then_overdue_on_the_webs_clock(centre, browser, tmp_path):
     at(due + 120)                            # two minutes past due: "quá hạn", in red
     badges = page.eval_on_selector_all("#cases-open .case-badge", "es => es.map(e => e.textContent)")
     assert badges == ["quá hạn"] * 3
-    assert page.eval_on_selector("#cases-open .case-badge", "e => getComputedStyle(e).backgroundColor") == RED
-    assert page.eval_on_selector("#cases-open tr[data-case='1'] td.due time",
-                                 "e => getComputedStyle(e).color") == RED
+    assert style(page, "#cases-open .case-badge", "backgroundColor") == RED
+    assert style(page, "#cases-open tr[data-case='1'] td.due time", "color") == RED
     assert page.text_content("#cases-summary") == "3 phản ánh đang mở, 3 quá hạn"
-    assert page.eval_on_selector("#cases-summary", "e => getComputedStyle(e).color") == RED
+    assert style(page, "#cases-summary", "color") == RED
     assert page.text_content("#cases-open tr[data-case='1'] td.due .small") == "quá hạn 2 phút"
     page.goto("about:blank")
 
