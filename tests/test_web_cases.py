@@ -273,6 +273,10 @@ def test_staff_never_see_cases(centre, browser):
     assert refused["status"] == 403 and refused["message"] == "Tài khoản này không có quyền mở trang này"
     assert staff.evaluate("fetch('/api/pack?kind=monthly&format=pdf').then(r => r.status)") == 403
     assert c.rows("SELECT status FROM cases WHERE id = 1")[0]["status"] == "open"
+    # The head's pack with a kind that is none: a message, before any work.
+    bad = head.evaluate("fetch('/api/pack?kind=weekly&format=pdf')"
+                        ".then(async r => [r.status, (await r.json()).message])")
+    assert bad == [400, "Chọn bộ báo cáo theo tháng, quý hoặc năm"]
     response = staff.goto(c.web.url + "/dashboard")
     assert response.status == 403 and "Phản ánh" not in staff.content()
     # Nor anyone logged out.
@@ -316,8 +320,12 @@ def test_reminder_then_overdue_on_the_webs_clock(centre, browser, tmp_path):
     page.fill("#close-note", "Đã gọi điện cho công dân, hẹn")
     out = IMAGES if os.environ.get("PHUCVU_UPDATE_IMAGES") else tmp_path
     page.screenshot(path=str(out / "console-dashboard-cases-1366x768.png"), full_page=True)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 1366, f"the dashboard spills sideways at 1366 px: {width}"
+    for w in (1366, 1024):
+        page.set_viewport_size({"width": w, "height": 768})
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= w, f"the dashboard spills sideways at {w} px: {width}"
+    page.screenshot(path=str(tmp_path / "cases-1024x768.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 768})
     page.click("#close-cancel")
 
     at(due + 120)                            # two minutes past due: "quá hạn", in red
