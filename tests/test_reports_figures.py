@@ -19,7 +19,7 @@ from kiosk.reports.rates import percentile
 TZ = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = dt.date(2026, 11, 27)
 RULES = Rules(levels=(Level("tot", True), Level("kha", True), Level("kem", False), Level("te", False)),
-              minutes_per_citizen={"a": 10.0, "b": 5.0}, tz=TZ)
+              service_min={"a": 10.0, "b": 5.0}, tz=TZ)
 
 
 def at(hhmm: str, day: dt.date = DAY) -> float:

@@ -40,15 +40,20 @@ def status(cfg, db_path: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="First service day, YYYY-MM-DD.")
-@click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="Last service day, YYYY-MM-DD.")
+@click.option("--from", "date_from", default=None, type=click.DateTime(["%Y-%m-%d"]),
+              help="First service day, YYYY-MM-DD (required without --pack).")
+@click.option("--to", "date_to", default=None, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last service day, YYYY-MM-DD (required without --pack).")
+@click.option("--pack", default=None, type=click.Choice(["monthly", "quarterly", "yearly"]),
+              help="The official pack (workbook and A4 PDF) for a month, quarter or year.")
+@click.option("--period", default=None,
+              help="With --pack: 2026-11, 2026-Q4 or 2026; default: the last complete one.")
 @click.option("--by", default="official", show_default=True,
               type=click.Choice(["official", "counter", "field", "day", "hour"]))
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "csv", "xlsx", "png"]))
-@click.option("--out", default=None, help="File to write; xlsx/png default to a name in this folder.")
+@click.option("--out", default=None, help="File to write; xlsx/png default to a name in this "
+              "folder.  With --pack: the folder to write into (default: this one).")
 @click.option("--lang", default="vi", show_default=True, type=click.Choice(["vi", "en"]))
 @click.option("--province", is_flag=True,
               help="Rank every centre of the province from the aggregate database (docs/multi-site.md).")
@@ -58,10 +63,22 @@ def status(cfg, db_path: str, as_json: bool) -> None:
 @click.option("--db", "db_path", envvar="PHUCVU_DB", default=None,
               help="SQLite file; default: [store] path in the config.")
 def report(province: bool, province_config: str, config_path: str, db_path: str | None,
-           **kwargs: Any) -> None:
+           pack: str | None, period: str | None, **kwargs: Any) -> None:
     """Tickets, waits, service times, satisfaction and anomalies for a period (docs/reports.md).
 
-    With --province: the province's centres ranked (docs/multi-site.md)."""
+    With --pack: the official pack for a month, quarter or year (docs/reports.md,
+    "The official pack").  With --province: the province's centres ranked
+    (docs/multi-site.md)."""
+    if pack is not None:
+        if province:
+            fail("--pack and --province: choose one")
+        common(_pack)(config_path=config_path, db_path=db_path, kind=pack, period=period,
+                      out=kwargs["out"], lang=kwargs["lang"])
+        return
+    if period is not None:
+        fail("--period goes with --pack")
+    if kwargs["date_from"] is None or kwargs["date_to"] is None:
+        fail("give --from and --to (service days, YYYY-MM-DD), or --pack")
     if province:
         _province_report(province_config, **kwargs)
     else:
@@ -94,6 +111,16 @@ def _site_report(cfg, db_path: str, date_from, date_to, by: str, fmt: str, out: 
     except ReportError as e:
         fail(str(e))
     click.echo(result)
+
+
+def _pack(cfg, db_path: str, kind: str, period: str | None, out: str | None, lang: str) -> None:
+    from kiosk.reports.pack import PackError, pack_main
+    try:
+        paths = pack_main(cfg, db_path, kind=kind, period=period, out_dir=out or ".", lang=lang)
+    except PackError as e:
+        fail(str(e))
+    for p in paths:
+        click.echo(str(p))
 
 
 COMMANDS = [status, report]

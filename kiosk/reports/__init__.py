@@ -37,9 +37,11 @@ __all__ = ["BREAKDOWNS", "FORMATS", "ReportError", "build", "report_main", "rule
 def rules_of(config: SiteConfig) -> Rules:
     return Rules(
         levels=tuple(Level(lv.code, lv.satisfied) for lv in config.rating.levels),
-        minutes_per_citizen={f.code: f.minutes_per_citizen for f in config.fields},
+        service_min={f.code: config.service_target_min(f.code) for f in config.fields},
         tz=config.tz,
         reasons=tuple(r.code for r in config.rating.reasons),
+        wait_min={f.code: config.wait_target_min(f.code) for f in config.fields},
+        grades=config.rating.grades(),
     )
 
 

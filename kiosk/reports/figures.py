@@ -87,9 +87,15 @@ class Rules:
     """What the figures need from the site config, as plain values."""
 
     levels: tuple[Level, ...]            # best first
-    minutes_per_citizen: dict[str, float]  # field code -> typical minutes, in config order
+    # Field code -> the service target in minutes ([targets], else the
+    # field's minutes_per_citizen), in config order: the on-time rule.
+    service_min: dict[str, float]
     tz: dt.tzinfo
     reasons: tuple[str, ...] = ()        # [[rating.reasons]] codes, in config order
+    # Field code -> the wait target in minutes ([targets]): the official pack.
+    wait_min: dict[str, float] = field(default_factory=dict)
+    # Level code -> its grade among Circular 01/2018's three levels.
+    grades: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -211,7 +217,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     wait[neg_wait] = 0.0
     service[neg_service] = 0.0
     timed = finished & ~np.isnan(service)
-    typical = np.fromiter(map(rules.minutes_per_citizen.get, T.field, repeat(np.nan)),
+    typical = np.fromiter(map(rules.service_min.get, T.field, repeat(np.nan)),
                           dtype=float, count=n_t)
     unknown = timed & np.isnan(typical)
     on_time_base = timed & ~unknown
@@ -326,7 +332,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     waits, services = Samples(wait), Samples(service)
     zeros_t, zeros_r = np.zeros(n_t, np.int64), np.zeros(n_r, np.int64)
     total = group_figures(["total"], zeros_t, zeros_t, zeros_r)[0]
-    field_order = {code: i for i, code in enumerate(rules.minutes_per_citizen)}
+    field_order = {code: i for i, code in enumerate(rules.service_min)}
     sources = {
         "official": (T.official, T.official, R.official),
         "counter": (T.counter, T.counter, R.counter),

@@ -35,10 +35,77 @@ def percentile(sorted_values: list[float], p: float) -> float | None:
     return sorted_values[nearest_rank(n, p) - 1]
 
 
-def served_on_time(service_s, typical_min):
-    """A served ticket is on time when its service took at most the field's
-    ``minutes_per_citizen``.  Works on numbers and on numpy arrays alike."""
-    return service_s <= typical_min * 60
+def served_on_time(service_s, target_min):
+    """A served ticket is on time when its service took at most the service
+    target of the field it was served in (``SiteConfig.service_target_min``:
+    ``[targets]``, else the field's ``minutes_per_citizen``).  Works on
+    numbers and on numpy arrays alike."""
+    return service_s <= target_min * 60
+
+
+def within_wait_target(wait_s, target_min):
+    """Called within the wait target: the first non-recall call came at most
+    ``target_min`` (``SiteConfig.wait_target_min`` of the field the citizen
+    chose at the kiosk) after issue.  Numbers or numpy arrays; NaN (never
+    called) is never within."""
+    return wait_s <= target_min * 60
+
+
+def in_wait_target_base(wait_s, unseen_s, target_min):
+    """Which tickets the within-target share is over (docs/reports.md, "Targets").
+
+    ``wait_s``: issue to first call, NaN when never called; ``unseen_s``:
+    for a ticket never called and closed with the day, issue to the day's
+    close, else NaN.  A called ticket is always in the base; a ticket never
+    called is in it (as a miss) when it had waited past the target before
+    the day closed: a citizen who gave up after 45 minutes was not served
+    within 30, but one who left after 5 is no figure of the queue.  Tickets
+    still waiting (a day not closed yet) are in no base.
+    """
+    called = ~np.isnan(np.asarray(wait_s, dtype=float))
+    with np.errstate(invalid="ignore"):
+        missed = np.asarray(unseen_s, dtype=float) > np.asarray(target_min, dtype=float) * 60
+    return called | (~called & missed)
+
+
+# Circular 01/2018/TT-VPCP's three levels, best first (config: RatingLevel.grade).
+GRADES = ("rat-hai-long", "hai-long", "khong-hai-long")
+
+
+def three_levels(levels: dict[str, int], grades: dict[str, str]) -> dict[str, int]:
+    """Counted ratings per site level → per grade of the Circular's three.
+
+    A level the site config no longer has counts as not satisfied, as it
+    does in the satisfaction rate."""
+    out = dict.fromkeys(GRADES, 0)
+    for code, n in levels.items():
+        out[grades.get(code, "khong-hai-long")] += n
+    return out
+
+
+def closed_on_time(closed_at: float | None, due_at: float) -> bool:
+    """A follow-up case is closed on time when it was closed at or before its due time."""
+    return closed_at is not None and closed_at <= due_at
+
+
+def case_counts(cases, now: float) -> dict[str, int]:
+    """The follow-up cases' figures (rows with ``status``, ``due_at``,
+    ``closed_at``): ``cases``, ``closed``, ``on_time`` (closed at or before
+    due), ``late`` (closed after due), ``open`` (not closed), ``overdue``
+    (not closed and past due at ``now``), and ``base``: the cases whose
+    outcome is known at ``now`` (closed, or past due), the share's
+    denominator, so a case still within its deadline is not counted late."""
+    out = dict.fromkeys(("cases", "closed", "on_time", "late", "open", "overdue", "base"), 0)
+    for c in cases:
+        out["cases"] += 1
+        if c.status == "closed":
+            out["closed"] += 1
+            out["on_time" if closed_on_time(c.closed_at, c.due_at) else "late"] += 1
+        else:
+            out["open"] += 1
+            out["overdue"] += c.due_at < now
+    out["base"] = out["closed"] + out["overdue"]
+    return out
 
 
 class Rates:

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
@@ -37,6 +37,12 @@ class TicketColumns(NamedTuple):
     outcome: Sequence             # FINISHED | EXPIRED_BIT | NO_SHOW | PRIORITY | TRANSFERRED
     wait_ms: Sequence
     service_ms: Sequence
+    # Read for the official pack only (else all None, or empty for
+    # hand-made rows): a ticket never called and closed with its day, issue
+    # to the day's close, else None; and 1 for a served ticket with a
+    # counted rating at a "not satisfied" level or a follow-up case.
+    unseen_ms: Sequence = ()
+    flagged: Sequence = ()
 
 
 class RatingColumns(NamedTuple):
@@ -90,6 +96,28 @@ _TICKET_SQL = {
                   "CAST(ROUND((finished_at - called_at) * 1000) AS INTEGER) END",
 }
 _TICKETS_FROM = "FROM tickets WHERE day >= ? AND day <= ?"
+# The pack's extra ticket columns (kiosk/reports/pack_figures.py).  The
+# citizen who left unserved waited until the day was closed (days.closed_at).
+_UNSEEN_SQL = """CASE WHEN first_called_at IS NULL AND close_reason IS 'day_closed' THEN
+    CAST(ROUND(((SELECT closed_at FROM days WHERE days.day = tickets.day) - issued_at) * 1000)
+    AS INTEGER) END"""
+# Non-correlated IN lists: SQLite builds each once as a temporary index, so
+# a quarter's 450,000 tickets cost one lookup each, with no index on
+# ratings.ticket_id.
+_FLAGGED_SQL = """(state = 'finished' AND (
+    id IN (SELECT ticket_id FROM ratings WHERE counted = 1 AND level IN ({levels})
+           AND at >= {start!r} AND at < {end!r} AND ticket_id IS NOT NULL)
+    OR id IN (SELECT ticket_id FROM cases WHERE day >= '{d0}' AND day <= '{d1}'
+              AND ticket_id IS NOT NULL)))"""
+# The longest waits of the period: tickets called at least once.
+_LONGEST_SQL = """SELECT id, label, day, origin_field, counter, official, issued_at,
+    first_called_at - issued_at AS wait_s
+FROM tickets WHERE day >= ? AND day <= ? AND first_called_at IS NOT NULL
+ORDER BY wait_s DESC, id LIMIT ?"""
+PACK_REQUIRED = {**REQUIRED, "days": ("day", "closed_at"),
+                 "cases": ("id", "rating_id", "ticket_id", "day", "status", "due_at",
+                           "closed_at")}
+LONGEST = 10
 # Presses need no samples, only counts: times are cut to the quarter hour
 # (every UTC offset in use is whole quarters, so the local day and hour
 # survive), and without times SQLite groups them, ``n`` presses per group.
@@ -127,6 +155,14 @@ class Period:
     ratings: RatingColumns
     officials: dict[str, str]   # code -> name
     on_duty: list[str]          # officials logged in at a counter at some time in the period
+    # With ``pack``: the longest waits (rows of _LONGEST_SQL) and the cases
+    # of the period (kiosk.core.read.cases.CaseRow), by due time.
+    longest: list[tuple] = dc_field(default_factory=list)
+    cases: list = dc_field(default_factory=list)
+
+
+def _sql_text(code: str) -> str:
+    return "'" + code.replace("'", "''") + "'"
 
 
 def bounds(date_from: dt.date, date_to: dt.date, tz: dt.tzinfo) -> tuple[float, float]:
@@ -146,36 +182,56 @@ def bounds(date_from: dt.date, date_to: dt.date, tz: dt.tzinfo) -> tuple[float, 
 
 
 def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
-                tz: dt.tzinfo, breakdowns: Iterable[str] = tuple(_KEYS)) -> Period:
+                tz: dt.tzinfo, breakdowns: Iterable[str] = tuple(_KEYS),
+                pack: tuple[str, ...] | None = None) -> Period:
+    """``pack``: the level codes graded "not satisfied"; given, the
+    official pack's extras are read too (unseen_ms, flagged, the hour of
+    issue, the longest waits and the cases), from the same snapshot."""
     if date_to < date_from:
         raise ReadError(f"the period ends ({date_to}) before it starts ({date_from})")
     start, end = bounds(date_from, date_to, tz)
     days = (date_from.isoformat(), date_to.isoformat())
-    conn = open_readonly(path, REQUIRED)
-    presses = open_readonly(path, REQUIRED, any_thread=True)
+    required = REQUIRED if pack is None else PACK_REQUIRED
+    conn = open_readonly(path, required)
+    presses = open_readonly(path, required, any_thread=True)
+    ticket_sql, extra = _TICKET_SQL, {"unseen_ms", "flagged"}
+    if pack is not None:
+        ticket_sql = {**_TICKET_SQL, "unseen_ms": _UNSEEN_SQL, "flagged": _FLAGGED_SQL.format(
+            levels=", ".join(map(_sql_text, pack)) or "NULL", start=start - DAY_S,
+            end=end + DAY_S, d0=days[0], d1=days[1])}
+        extra = set()
     try:
         # Tickets and presses are read at once on two connections (SQLite
         # builds each column with the GIL released: two cores, half the
         # wait), from one snapshot, so a ticket finished mid-report is
         # either wholly in or wholly out.
         skip = _OPTIONAL.difference(*(_KEYS[by] for by in breakdowns))
+        rating_skip = skip
+        if pack is not None:
+            skip = skip - {"issued_at"}
 
         def read_presses(c: sqlite3.Connection) -> RatingColumns:
             return _columns(c, RatingColumns, _RATING_SQL, _RATINGS_FROM,
-                            (start - DAY_S, end + DAY_S, *days, start, end), skip,
+                            (start - DAY_S, end + DAY_S, *days, start, end), rating_skip,
                             # Grouping pays when few keys are read; with the
                             # times (day, hour) nearly every press is its own
                             # group and the sort is pure cost.
-                            count="n", group="at" in skip)
+                            count="n", group="at" in rating_skip)
 
         if _same_snapshot(conn, presses):
             with ThreadPoolExecutor(1, thread_name_prefix="report-presses") as pool:
                 presses_job = pool.submit(read_presses, presses)
-                tickets = _columns(conn, TicketColumns, _TICKET_SQL, _TICKETS_FROM, days, skip)
+                tickets = _columns(conn, TicketColumns, ticket_sql, _TICKETS_FROM, days,
+                                   skip | extra)
                 ratings = presses_job.result()
         else:
-            tickets = _columns(conn, TicketColumns, _TICKET_SQL, _TICKETS_FROM, days, skip)
+            tickets = _columns(conn, TicketColumns, ticket_sql, _TICKETS_FROM, days, skip | extra)
             ratings = read_presses(conn)
+        longest, cases = [], []
+        if pack is not None:
+            from kiosk.core.read.cases import read_cases
+            longest = conn.execute(_LONGEST_SQL, (*days, LONGEST)).fetchall()
+            cases = read_cases(conn, day_from=days[0], day_to=days[1])
         officials = dict(conn.execute("SELECT code, name FROM officials"))
         # An official who sat at a counter and served nobody is still a row
         # of the report (a zero is a figure the head wants to see).  A
@@ -194,7 +250,7 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
     finally:
         conn.close()
         presses.close()
-    return Period(tickets, ratings, officials, on_duty)
+    return Period(tickets, ratings, officials, on_duty, longest, cases)
 
 
 def _same_snapshot(a: sqlite3.Connection, b: sqlite3.Connection, tries: int = 5) -> bool:
