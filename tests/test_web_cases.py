@@ -406,11 +406,18 @@ def test_the_pack_downloads_as_pdf_and_xlsx(centre, browser, tmp_path):
         page.click("#pack-xlsx")
     xlsx = tmp_path / "pack.xlsx"
     got.value.save_as(xlsx)
-    assert got.value.suggested_filename.endswith(f" - {site.site.id}.xlsx")
+    month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    assert got.value.suggested_filename == \
+        f"Báo cáo Tháng {month[1]:02d}-{month[0]} - {site.site.id}.xlsx"
     book = openpyxl.load_workbook(xlsx)
     assert book.sheetnames
     # A bad request is a message on the page, not a broken download.
     bad = page.evaluate("fetch('/api/pack?kind=monthly&period=2026-13&format=pdf')"
                         ".then(async r => [r.status, (await r.json()).message])")
-    assert bad[0] == 400 and bad[1].startswith("Kỳ báo cáo ghi như")
+    assert bad == [400, "Kỳ báo cáo theo tháng ghi như 2026-11"]
+    for query, message in (("kind=quarterly&period=2026-11", "Kỳ báo cáo theo quý ghi như 2026-Q4"),
+                           ("kind=yearly&period=2999", "Kỳ 2999 chưa bắt đầu hoặc không có trong sổ sách"),
+                           ("kind=yearly&format=docx", "Định dạng bộ báo cáo là pdf hoặc xlsx")):
+        got = page.evaluate(f"fetch('/api/pack?{query}').then(async r => [r.status, (await r.json()).message])")
+        assert got == [400, message], query
     page.goto("about:blank")

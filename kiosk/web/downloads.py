@@ -25,9 +25,10 @@ log = logging.getLogger("phucvu.web")
 
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
          "csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
-PACK_KINDS = {"monthly": "tháng", "quarterly": "quý", "yearly": "năm"}
-# What a period looks like for each kind (parse_period checks the rest).
-PACK_PERIOD = re.compile(r"\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?")
+# Each kind of pack: what its period looks like, and an example for a person.
+PACK_KINDS = {"monthly": (re.compile(r"\d{4}-(0[1-9]|1[0-2])"), "tháng", "2026-11"),
+              "quarterly": (re.compile(r"\d{4}-Q[1-4]"), "quý", "2026-Q4"),
+              "yearly": (re.compile(r"\d{4}"), "năm", "2026")}
 
 
 class Downloads:
@@ -100,19 +101,26 @@ class Downloads:
             raise WebError(400, "Chọn bộ báo cáo theo tháng, quý hoặc năm")
         if fmt not in ("pdf", "xlsx"):
             raise WebError(400, "Định dạng bộ báo cáo là pdf hoặc xlsx")
-        if period is not None and not PACK_PERIOD.fullmatch(period):
-            raise WebError(400, "Kỳ báo cáo ghi như 2026-11 (tháng), 2026-Q4 (quý) hoặc 2026 (năm)")
+        shape, name, example = PACK_KINDS[kind]
+        if period is not None and not shape.fullmatch(period):
+            raise WebError(400, f"Kỳ báo cáo theo {name} ghi như {example}")
         from kiosk.reports.pack import PackError, pack_main, parse_period
         today = self.bus.today()
+        try:
+            _, _, label = parse_period(kind, period, today)
+        except PackError:
+            # The shape is right, so the period is in the future or far out of range.
+            raise WebError(400, f"Kỳ {period} chưa bắt đầu hoặc không có trong sổ sách") from None
         tmp = Path(tempfile.mkdtemp(prefix="phucvu-pack-"))
         try:
             try:
-                _, _, label = parse_period(kind, period, today)
                 async with self.pack_lock:
                     paths = await asyncio.to_thread(pack_main, self.config, self.db_path,
                                                     kind=kind, period=period, out_dir=tmp,
                                                     today=today)
             except PackError as e:
+                # An unreadable or missing file: the pack's own one line says which.
+                log.error("report pack %s %s refused: %s", kind, period, e)
                 raise WebError(400, f"Không tạo được bộ báo cáo: {e}") from None
             path = next((Path(p) for p in paths if Path(p).suffix == f".{fmt}"), None)
             if path is None:
