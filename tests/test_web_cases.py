@@ -155,6 +155,7 @@ def test_an_unhappy_citizen_opens_a_case_the_head_looks_into_and_closes(centre, 
     page = head_page(browser, c)
     page.wait_for_function("document.getElementById('cases-summary').textContent "
                            "== 'Không có phản ánh nào đang mở'")
+    assert page.is_hidden("#cases-open") and page.is_hidden("#cases-closed")
     # nv02 serves a Tư pháp ticket at counter 2; the citizen rates it on the
     # phone, not satisfied, with two reasons and a comment.
     ticket_id = c.served(2, "nv02", "tu-phap")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import re
 import time
 from typing import Any
@@ -22,10 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kiosk.config import SiteConfig
+from kiosk.core.read import ReadError
 from kiosk.web import auth
 from kiosk.web.bus import Bus
 from kiosk.web.errors import WebError, error_text
 from kiosk.web.reader import Reader
+
+log = logging.getLogger("phucvu.web")
 
 # What the head may set; the core decides which transitions are allowed.
 STATUSES = ("looked_into", "closed")
@@ -53,7 +57,7 @@ class Cases:
         # The bus's: the core's config/site replaces it while the web runs.
         return self.bus.config
 
-    async def list(self, request: Request) -> Response:
+    async def listing(self, request: Request) -> Response:
         """``?view=open`` (default): open and looked-into cases by due time,
         with the count line; ``?view=closed``: those closed in the last 30 days."""
         auth.need(request, "dashboard")
@@ -62,15 +66,21 @@ class Cases:
             raise WebError(400, "Chọn danh sách 'open' hoặc 'closed'")
         now = self.clock()
         today = dt.datetime.fromtimestamp(now, self.config.tz).date()
-        if view == "open":
-            rows = await asyncio.to_thread(self.reader.cases, statuses=("open", "looked_into"))
-        else:
-            since = (today - dt.timedelta(days=CLOSED_LOOKBACK_DAYS)).isoformat()
-            rows = await asyncio.to_thread(self.reader.cases, day_from=since,
-                                           statuses=("closed",))
-            rows = [r for r in rows if (r["closed_at"] or 0) >= now - CLOSED_DAYS * 86400]
-            rows.sort(key=lambda r: (-(r["closed_at"] or 0), -r["id"]))
-        names = {o["code"]: o["name"] for o in await asyncio.to_thread(self.reader.officials)}
+        try:
+            if view == "open":
+                rows = await asyncio.to_thread(self.reader.cases,
+                                               statuses=("open", "looked_into"))
+            else:
+                since = (today - dt.timedelta(days=CLOSED_LOOKBACK_DAYS)).isoformat()
+                rows = await asyncio.to_thread(self.reader.cases, day_from=since,
+                                               statuses=("closed",))
+                rows = [r for r in rows if (r["closed_at"] or 0) >= now - CLOSED_DAYS * 86400]
+                rows.sort(key=lambda r: (-(r["closed_at"] or 0), -r["id"]))
+            names = {o["code"]: o["name"] for o in await asyncio.to_thread(self.reader.officials)}
+        except ReadError as e:
+            # A file from before schema 9 (the core migrates it when it starts) or a damaged one.
+            log.error("cases not readable: %s", e)
+            raise WebError(503, "Không đọc được danh sách phản ánh; xem nhật ký của phucvu web") from None
         cases = [self.shown(r, names, now) for r in rows]
         body: dict[str, Any] = {"view": view, "cases": cases,
                                 "remind_hours": self.config.cases.remind_hours,

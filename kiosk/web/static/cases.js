@@ -63,7 +63,13 @@ function closedRow(c) {
 async function loadCases() {
   if (closing !== null) { casesStale = true; return; }
   const r = await fetch(`/api/cases?view=${caseView}`, {credentials: "same-origin"});
-  if (!r.ok) { $("cases-summary").textContent = "Không đọc được danh sách phản ánh"; return; }
+  if (!r.ok) {
+    let text = "Không đọc được danh sách phản ánh";
+    try { text = (await r.json()).message || text; } catch (e) { /* not JSON */ }
+    $("cases-summary").textContent = text;
+    $("cases-summary").classList.add("bad");
+    return;
+  }
   const data = await r.json();
   if (data.view !== caseView) return;     // the head switched lists meanwhile
   renderCases(data);
@@ -76,11 +82,11 @@ function renderCases(data) {
   summary.textContent = data.summary;
   summary.classList.toggle("bad", data.view === "open" && data.cases.some(c => c.overdue));
   const open = data.view === "open";
-  $("cases-open").hidden = !open;
-  $("cases-closed").hidden = open;
-  const none = `<tr class="none"><td colspan="9">${open ? "Không có phản ánh nào cần xử lý" : "Chưa có phản ánh nào được đóng"}</td></tr>`;
-  const body = $(open ? "cases-open" : "cases-closed").tBodies[0];
-  body.innerHTML = data.cases.map(open ? openRow : closedRow).join("") || none;
+  // An empty list is said by the count line alone, without an empty table under it.
+  $("cases-open").hidden = !open || !data.cases.length;
+  $("cases-closed").hidden = open || !data.cases.length;
+  $(open ? "cases-open" : "cases-closed").tBodies[0].innerHTML =
+    data.cases.map(open ? openRow : closedRow).join("");
   if (open && closing !== null) {
     const note = $("close-note");
     if (note) note.focus();
