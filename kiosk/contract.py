@@ -196,8 +196,9 @@ class CoreCommand(_Inbound):
 
     @model_validator(mode="after")
     def _arguments(self) -> "CoreCommand":
-        if self.action == "case_update" and (self.case is None or self.status is None):
-            raise ValueError("action 'case_update' needs 'case' and 'status'")
+        # Who changed a case is on its log for good: never anonymous.
+        if self.action == "case_update" and (self.case is None or self.status is None or not self.by):
+            raise ValueError("action 'case_update' needs 'case', 'status' and 'by'")
         if self.action in ("config_apply", "config_restore") and not self.by:
             raise ValueError(f"action {self.action!r} needs 'by' (who saves it)")
         if self.action == "config_apply" and (self.config is None or self.base is None):

@@ -43,8 +43,10 @@ def test_every_documented_topic_carries_traffic(rig, bus, site):
     box.publish("counter/1/command", {"command_id": "c1", "action": "next"})
     spy.wait_for(lambda t, b: t == "counter/1/reply")
     box.publish("counter/1/command", {"command_id": "c2", "action": "finish"})
-    for _ in range(2):  # the same press twice: stored once
-        box.publish("counter/1/rating", {"rating_id": "box-1:ab:1", "level": 1, "device": "box-1", "boot": 171, "device_time_ms": 5000})
+    # The same press twice: stored once.  "Không hài lòng" opens a follow-up case (event/case).
+    for _ in range(2):
+        box.publish("counter/1/rating", {"rating_id": "box-1:ab:1", "level": 3, "device": "box-1", "boot": 171, "device_time_ms": 5000})
+    spy.wait_for(lambda t, b: t == "event/case", timeout=10)
     spy.publish("core/command", {"command_id": "k1", "action": "notice", "text": "Xin chào"})
     spy.wait_for(lambda t, b: t == "core/reply")
     spy.publish("core/command", {"command_id": "k2", "action": "voice_test", "by": "qt01",
@@ -67,6 +69,7 @@ def test_every_documented_topic_carries_traffic(rig, bus, site):
     assert not missing, f"documented topics with no traffic: {missing}"
     conn = sqlite3.connect(core.db)
     assert conn.execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0] == 1
     # Retained flags are what the page says: a late joiner gets exactly the
     # retained topics (live deliveries never carry the retain flag).
     late = bus("tester")

@@ -45,7 +45,7 @@ def test_a_database_of_the_previous_schema_opens_and_upgrades(tmp_path, site):
     conn.close()
     store = Store(db)
     try:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 8
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 8
         assert store.conn.execute("SELECT id, rated FROM tickets ORDER BY id").fetchall() == [
             ("20261128-A001", "box"), ("20261128-A002", None)]
         assert store.conn.execute("SELECT reasons, comment FROM ratings").fetchall() == [(None, None)]

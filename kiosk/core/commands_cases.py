@@ -30,10 +30,10 @@ def handle(cmds: Any, cmd: CoreCommand, key: str) -> tuple[dict[str, Any], list[
             return {**base, **refusals.error(outcome.code, outcome.message)}
         return {**base, "ok": True, "case": outcome}
 
-    events, body = cmds.engine.case_update(cmd.case, cmd.status, cmd.note, cmd.by or None,
+    events, body = cmds.engine.case_update(cmd.case, cmd.status, cmd.note, cmd.by,
                                            key=key, reply=reply)
     if body["ok"]:
-        log.info("case #%s %s by %s", cmd.case, cmd.status, cmd.by or "?")
+        log.info("case #%s %s by %s", cmd.case, cmd.status, cmd.by)
     else:
         log.info("case #%s %s refused: %s", cmd.case, cmd.status, body["error"]["message"])
     return body, events

@@ -9,7 +9,7 @@ from typing import Any
 
 from kiosk.config import SiteConfig
 from kiosk.core.domain import Queue, Ticket, next_labels, public_board
-from kiosk.core.domain import waits
+from kiosk.core.domain import cases, waits
 from kiosk.core.domain.state import CALLED, FINISHED, TRANSFERRED, WAITING
 
 
@@ -170,9 +170,9 @@ def case_event(case: dict[str, Any], change: str, at: float) -> dict[str, Any]:
     """The ``event/case`` body of one change of a case (opened, looked_into,
     closed) made at ``at``: the case's facts, which never change, and what
     this change made of it, whatever later changes did."""
-    closed = change == "closed"
+    closed = change == "closed"     # nothing leaves closed: its time is the case's for good
     return {"event_id": f"case-{case['id']}-{change}", "case": case["id"], "change": change,
             "at": at, **{k: case[k] for k in _CASE_FACTS},
             "status": "open" if change == "opened" else change,
-            "closed_at": at if closed else None,
-            "on_time": at <= case["due_at"] if closed else None}
+            "closed_at": case["closed_at"] if closed else None,
+            "on_time": cases.on_time(case) if closed else None}

@@ -66,11 +66,12 @@ def opening(config: SiteConfig, rating: dict[str, Any], now: float) -> dict[str,
 
 def clean_note(note: str | None) -> str | None:
     """A note as stored: NFC (a browser may send decomposed Vietnamese),
-    trimmed; an empty one is none.  Too long or with control characters
-    (a line break aside) is ``bad_note``."""
+    line breaks as ``\n`` (a form's text area sends ``\r\n``), trimmed; an
+    empty one is none.  Too long or with control characters (a line break or
+    a tab aside) is ``bad_note``."""
     if note is None:
         return None
-    text = unicodedata.normalize("NFC", note).strip()
+    text = unicodedata.normalize("NFC", note.replace("\r\n", "\n")).strip()
     if len(text) > MAX_NOTE:
         raise refusal("bad_note", why=f"dài {len(text)} ký tự, tối đa {MAX_NOTE}")
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
