@@ -208,7 +208,7 @@ def test_an_unhappy_citizen_opens_a_case_the_head_looks_into_and_closes(centre, 
     page.fill("#close-note", "   ")
     page.click(".close-form button[type=submit]")
     page.wait_for_function("document.getElementById('case-msg').textContent"
-                           " == 'Nhập ghi chú xử lý trước khi đóng phản ánh'")
+                           " == 'Cần ghi kết quả xử lý trước khi đóng phản ánh số 1.'")
     assert style(page, "#case-msg", "color") == RED
     assert c.rows("SELECT status, note FROM cases WHERE id = 1")[0]["status"] == "looked_into"
     # With a note (typed decomposed, as some keyboards send it): closed, stored NFC.
@@ -238,9 +238,15 @@ def test_an_unhappy_citizen_opens_a_case_the_head_looks_into_and_closes(centre, 
     # Closed is final: the core refuses, the page says so in Vietnamese.
     again = page.evaluate("post('/api/cases/1', {status: 'looked_into'})")
     assert again["status"] == 409 and again["reply"]["error"]["code"] == "bad_transition"
-    assert again["message"] == "Phản ánh đã ở trạng thái này hoặc đã đóng; tải lại danh sách"
+    assert again["message"] == \
+        "Phản ánh số 1 đang ở trạng thái “đã đóng”, không chuyển sang “đang xem xét” được."
     missing = page.evaluate("post('/api/cases/99', {status: 'closed', note: 'x'})")
-    assert missing["status"] == 409 and missing["message"] == "Không có phản ánh này"
+    assert missing["status"] == 409 and missing["message"] == "Không tìm thấy phản ánh số 99."
+    # A note over 1000 characters (the page's box stops at 1000; a script need not).
+    long = page.evaluate("post('/api/cases/2', {status: 'closed', note: 'x'.repeat(1001)})")
+    assert long["status"] == 409 and long["message"] == \
+        "Ghi chú không hợp lệ: dài 1001 ký tự, tối đa 1000."
+    assert c.rows("SELECT status FROM cases WHERE id = 2")[0]["status"] == "open"
     page.goto("about:blank")
 
 

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kiosk.config import SiteConfig
+from kiosk.core.domain import cases as case_rules
 from kiosk.core.read import ReadError
 from kiosk.web import auth
 from kiosk.web.bus import Bus
@@ -150,7 +151,8 @@ class Cases:
             "closed_by_name": names.get(row["closed_by"], row["closed_by"] or ""),
             "note": row["note"] or "",
             "overdue": overdue, "soon": soon,
-            "on_time": (row["closed_at"] <= due) if closed and row["closed_at"] else None,
+            # The core's own rule, as on event/case and in the pack.
+            "on_time": case_rules.on_time(row) if closed else None,
             "due_in": due_in(due - now) if not closed else "",
         }
 

@@ -37,11 +37,10 @@ MESSAGES_VI = {
     "config_strands": "Không lưu: thay đổi này làm kẹt người đang chờ",
     "restart_needed": "Mục này không đổi được khi đang chạy; sửa tệp cấu hình rồi khởi động lại",
     "unknown_version": "Không có phiên bản này trong lịch sử",
-    "unknown_case": "Không có phản ánh này",
-    "bad_transition": "Phản ánh đã ở trạng thái này hoặc đã đóng; tải lại danh sách",
-    "note_required": "Nhập ghi chú xử lý trước khi đóng phản ánh",
-    "bad_note": "Ghi chú dài 1 đến 1000 ký tự, không chứa ký tự điều khiển",
 }
+# The follow-up cases' refusals (unknown_case, bad_transition, note_required,
+# bad_note) are not here: the core words them in Vietnamese itself, naming
+# the case and its state, and error_text shows them as they come.
 
 
 def error_text(reply: dict[str, Any]) -> str:
