@@ -169,6 +169,8 @@ def test_an_unhappy_citizen_opens_a_case_the_head_looks_into_and_closes(centre, 
     second = c.served(1, "nv01", "chung-thuc")
     assert c.box_press(3)["counted"]
     c.case_event(2, "opened")
+    assert [r["rating_id"] for r in c.rows("SELECT rating_id FROM cases ORDER BY id")] == [
+        reply["rating_id"], c.rows("SELECT id FROM ratings WHERE ticket_id = ?", second)[0]["id"]]
 
     # The page took both from event/case, with no reload.
     page.wait_for_function("document.querySelectorAll('#cases-open tr[data-case]').length == 2")
