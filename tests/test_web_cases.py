@@ -237,6 +237,8 @@ def test_an_unhappy_citizen_opens_a_case_the_head_looks_into_and_closes(centre, 
     assert shown[6] == f"{vi_time(site, row['closed_at'])} đúng hạn"
     assert shown[7:] == ["Lê Minh Tuấn", note.strip()]
     assert page.text_content("#cases-summary") == "1 phản ánh đã đóng trong 30 ngày qua, 0 đóng trễ hạn"
+    page.set_viewport_size({"width": 1024, "height": 768})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     # Closed is final: the core refuses, the page says so in Vietnamese.
     again = page.evaluate("post('/api/cases/1', {status: 'looked_into'})")
     assert again["status"] == 409 and again["reply"]["error"]["code"] == "bad_transition"
