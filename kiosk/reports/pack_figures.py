@@ -100,9 +100,15 @@ def grade_share(counts: dict[str, int], grade: str) -> float | None:
     return share(counts[grade], sum(counts[g] for g in GRADES))
 
 
-def _column(values, n: int) -> np.ndarray:
-    # Hand-made rows carry no pack columns (empty): no value for any ticket.
-    return floats(values) if len(values) == n else np.full(n, np.nan)
+def _late(service_ms: np.ndarray, fields, rules: Rules) -> np.ndarray:
+    """Served over the service target of the field served in (rates.served_on_time).
+    A field the config no longer has has no target: not late (the on-time
+    share leaves it out too); a negative time (the clock went back) is 0."""
+    typical = np.fromiter(map(rules.service_min.get, fields, repeat(np.nan)), dtype=float,
+                          count=len(service_ms))
+    service = np.maximum(service_ms / 1000, 0.0)
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(typical) & ~np.isnan(service) & ~served_on_time(service, typical)
 
 
 def compute_pack(period: Period, rules: Rules, date_from: dt.date, date_to: dt.date,
@@ -113,54 +119,60 @@ def compute_pack(period: Period, rules: Rules, date_from: dt.date, date_to: dt.d
     warnings = list(report.warnings)
     T = period.tickets
     n = len(T.wait_ms)
-    wait = _column(T.wait_ms, n) / 1000
+    wait = floats(T.wait_ms) / 1000
     wait[wait < 0] = 0.0       # the wall clock went back: 0 minutes, as figures.compute says
-    unseen = _column(T.unseen_ms, n) / 1000
 
     # ------------------------------------------------ within the wait target
+    # Called tickets from the columns; tickets never called from the few
+    # rows the read side gives for them (rates.in_wait_target_base decides
+    # which of those are in the base, as misses).
     target = np.fromiter(map(rules.wait_min.get, T.origin_field, repeat(np.nan)),
                          dtype=float, count=n)
     known = ~np.isnan(target)
-    base = known & in_wait_target_base(wait, unseen, target)
+    base = known & in_wait_target_base(wait, np.full(n, np.nan), target)
     with np.errstate(invalid="ignore"):
         within = base & within_wait_target(wait, target)
-    unknown = sorted({f for f, k in zip(T.origin_field, known.tolist()) if not k})
+    u_field = [f for f, _, _ in period.unseen]
+    u_target = np.fromiter(map(rules.wait_min.get, u_field, repeat(np.nan)), dtype=float,
+                           count=len(u_field))
+    u_base = ~np.isnan(u_target) & in_wait_target_base(
+        np.full(len(u_field), np.nan), floats([s for _, _, s in period.unseen]), u_target)
+    unknown = sorted({f for f, k in zip(T.origin_field, known.tolist()) if not k}
+                     | {f for f, k in zip(u_field, np.isnan(u_target).tolist()) if k})
     if unknown:
         warnings.append(f"tickets of field(s) {', '.join(unknown)}, which the site config no "
                         "longer has: left out of the within-target share")
     keys = GroupKeys()
     for code in rules.wait_min:    # every field of the config has a row, even with no ticket
         keys.add(code)
-    codes = keys.codes(T.origin_field)
+    codes, u_codes = keys.codes(T.origin_field), keys.codes(u_field)
     g = len(keys.index)
-    f_base, f_within = sums(codes, g, base), sums(codes, g, within)
+    f_base = sums(codes, g, base) + sums(u_codes, g, u_base)
+    f_within = sums(codes, g, within)
     by_field = [WaitTarget(k, int(f_base[i]), int(f_within[i])) for k, i in keys.index.items()
                 if k in rules.wait_min]
     order = {code: i for i, code in enumerate(rules.wait_min)}
     by_field.sort(key=lambda w: sort_key(w.key, order))
-    hour = LocalTime(rules.tz).hours(floats(T.issued_at)) if n else np.zeros(0, np.int64)
-    h_base, h_within = sums(hour, 24, base), sums(hour, 24, within)
+    local = LocalTime(rules.tz)
+    hour = local.hours(floats(T.issued_at))
+    u_hour = local.hours(floats([at for _, at, _ in period.unseen]))
+    h_base = sums(hour, 24, base) + sums(u_hour, 24, u_base)
+    h_within = sums(hour, 24, within)
     hours = [WaitTarget(h, int(h_base[h]), int(h_within[h])) for h in range(24) if h_base[h]]
-    total = WaitTarget("total", int(base.sum()), int(within.sum()))
+    total = WaitTarget("total", int(base.sum() + u_base.sum()), int(within.sum()))
 
     # ------------------------------------------------ Decision 766 estimate
     bits = np.array(T.outcome, dtype=np.int64) if n else np.zeros(0, np.int64)
     finished = (bits & FINISHED) != 0
-    service = _column(T.service_ms, n) / 1000
-    service[service < 0] = 0.0
-    typical = np.fromiter(map(rules.service_min.get, T.field, repeat(np.nan)),
-                          dtype=float, count=n)
-    with np.errstate(invalid="ignore"):
-        # A served ticket in a field the config no longer has has no target:
-        # it is not counted late (the on-time share leaves it out too).
-        late = finished & ~np.isnan(typical) & ~np.isnan(service) & ~served_on_time(service,
-                                                                                    typical)
-    flag_sql = (np.array([x == 1 for x in T.flagged], dtype=bool) if len(T.flagged) == n
-                else np.zeros(n, bool))
-    bad = finished & flag_sql
-    flagged = bad | late
-    est = Estimate(served=int(finished.sum()), flagged=int(flagged.sum()),
-                   rated_bad_or_case=int(bad.sum()), late=int(late.sum()))
+    late = _late(floats(T.service_ms), T.field, rules) & finished
+    # The flagged served tickets (rated "not satisfied" or with a case) come
+    # from the read side as (field, service ms); those also late are
+    # counted once.
+    bad_late = _late(floats([ms for _, ms in period.flagged]), [f for f, _ in period.flagged],
+                     rules)
+    est = Estimate(served=int(finished.sum()), rated_bad_or_case=len(period.flagged),
+                   late=int(late.sum()))
+    est.flagged = est.late + est.rated_bad_or_case - int(bad_late.sum())
     est.share, est.points = satisfaction_estimate(est.served, est.flagged)
 
     longest = [LongWait(tid, label, day, fld, counter, official, issued_at,

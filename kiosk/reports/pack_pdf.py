@@ -161,15 +161,15 @@ def write(ctx: Context, sections: list[Section], path: Path) -> Path:
                 self.__dict__.update(state)
                 self.setFont("DejaVuSans", 7.5)
                 self.setFillGray(0.3)
-                self.drawString(15 * mm, A4[1] - 10 * mm, header_text)
-                self.drawRightString(A4[0] - 15 * mm, A4[1] - 10 * mm,
+                self.drawString(12 * mm, A4[1] - 10 * mm, header_text)
+                self.drawRightString(A4[0] - 12 * mm, A4[1] - 10 * mm,
                                      f"{first}–{last}")
                 self.drawCentredString(A4[0] / 2, 8 * mm,
                                        page_text.format(n=n, total=len(self._pages)))
                 super().showPage()
             super().save()
 
-    doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm,
+    doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=15 * mm, bottomMargin=15 * mm, title=t("title"),
                             author=site.centre, subject=f"{period}")
     width = doc.width

@@ -16,6 +16,7 @@ from kiosk.reports import catalogue as cat
 from kiosk.reports.figures import REASONS, Figures
 from kiosk.reports.output import Names
 from kiosk.reports.pack_figures import GRADES, PackFigures, grade_share
+from kiosk.reports.rates import closed_on_time
 from kiosk.reports.pack_text import number, text
 
 TEXT, INT, PCT, MIN, TIME = "text", "int", "pct", "min", "time"
@@ -67,7 +68,9 @@ class Context:
     def counter(self, number: int | None) -> str:
         if number is None:
             return self.t("none")
-        return self.names.counters.get(number, f"#{number}")
+        # A counter the config no longer has: by its number (never "#n",
+        # which names a follow-up case in the pack).
+        return self.names.counters.get(number, f"{self.t('c.counter')} {number}")
 
     def field(self, code: str | None) -> str:
         if code is None:
@@ -213,7 +216,7 @@ def cases(ctx: Context) -> Section:
 
     def on_time(c) -> str:
         if c.status == "closed":
-            return t("yes") if c.closed_at is not None and c.closed_at <= c.due_at else t("no")
+            return t("yes") if closed_on_time(c.closed_at, c.due_at) else t("no")
         return t("no") if c.due_at < f.made_at else ""
 
     # Those not closed on time first (what the head must answer for), then by due time.
@@ -236,7 +239,7 @@ def cases(ctx: Context) -> Section:
                     t("c.reasons"), t("c.opened"), t("c.due"), t("c.status"), t("c.closed"),
                     t("c.on_time")],
                    [TEXT] * 6 + [TIME, TIME, TEXT, TIME, TEXT], rows,
-                   [0.5, 1.9, 1.6, 1.8, 1.1, 2.1, 1.5, 1.5, 1.1, 1.5, 0.85],
+                   [24, 68, 52, 54, 40, 62, 49, 49, 38, 49, 32],
                    notes=notes, pdf_rows=PDF_CASES, pdf_notes=pdf_notes)
 
 

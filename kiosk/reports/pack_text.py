@@ -31,11 +31,13 @@ _TEXT: dict[str, tuple[str, str]] = {
     "made": ("Lập lúc {at} từ dữ liệu của hệ thống xếp hàng và đánh giá tại Trung tâm.",
              "Made at {at} from the centre's queue and rating system."),
     "page": ("Trang {n}/{total}", "Page {n}/{total}"),
-    "sources": ("Nguồn / căn cứ: Thông tư số 01/2018/TT-VPCP (Chương III); Nghị định số "
-                "118/2025/NĐ-CP; Quyết định số 766/QĐ-TTg ngày 23/6/2022; dữ liệu của hệ "
-                "thống tại Trung tâm.",
-                "Sources: Circular 01/2018/TT-VPCP (Chapter III); Decree 118/2025/NĐ-CP; "
-                "Decision 766/QĐ-TTg of 23 June 2022; the centre's own system."),
+    "sources": ("Nguồn / căn cứ: Thông tư số 01/2018/TT-VPCP ngày 23/11/2018 (Chương III); Nghị định "
+                "số 118/2025/NĐ-CP ngày 09/6/2025; Thông tư số 03/2025/TT-VPCP ngày 15/9/2025; "
+                "Quyết định số 766/QĐ-TTg ngày 23/6/2022 (Bộ chỉ số 766); dữ liệu của hệ thống tại "
+                "Trung tâm.",
+                "Sources: Circular 01/2018/TT-VPCP of 23 November 2018 (Chapter III); Decree "
+                "118/2025/NĐ-CP of 9 June 2025; Circular 03/2025/TT-VPCP of 15 September 2025; "
+                "Decision 766/QĐ-TTg of 23 June 2022 (the 766 index); the centre's own system."),
     # sections
     "s.summary": ("I. TỔNG HỢP CHUNG CỦA TRUNG TÂM", "I. SUMMARY FOR THE CENTRE"),
     "s.field": ("II. MỨC ĐỘ HÀI LÒNG THEO LĨNH VỰC", "II. SATISFACTION BY FIELD"),

@@ -84,8 +84,11 @@ def three_levels(levels: dict[str, int], grades: dict[str, str]) -> dict[str, in
 
 
 def closed_on_time(closed_at: float | None, due_at: float) -> bool:
-    """A follow-up case is closed on time when it was closed at or before its due time."""
-    return closed_at is not None and closed_at <= due_at
+    """A follow-up case is closed on time when it was closed at or before its
+    due time: the core's own rule (kiosk/core/domain/cases.on_time, what
+    event/case says), so the pack and the bus never disagree."""
+    from kiosk.core.domain.cases import on_time
+    return on_time({"closed_at": closed_at, "due_at": due_at}) is True
 
 
 def case_counts(cases, now: float) -> dict[str, int]:

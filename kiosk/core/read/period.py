@@ -37,12 +37,6 @@ class TicketColumns(NamedTuple):
     outcome: Sequence             # FINISHED | EXPIRED_BIT | NO_SHOW | PRIORITY | TRANSFERRED
     wait_ms: Sequence
     service_ms: Sequence
-    # Read for the official pack only (else all None, or empty for
-    # hand-made rows): a ticket never called and closed with its day, issue
-    # to the day's close, else None; and 1 for a served ticket with a
-    # counted rating at a "not satisfied" level or a follow-up case.
-    unseen_ms: Sequence = ()
-    flagged: Sequence = ()
 
 
 class RatingColumns(NamedTuple):
@@ -96,19 +90,24 @@ _TICKET_SQL = {
                   "CAST(ROUND((finished_at - called_at) * 1000) AS INTEGER) END",
 }
 _TICKETS_FROM = "FROM tickets WHERE day >= ? AND day <= ?"
-# The pack's extra ticket columns (kiosk/reports/pack_figures.py).  The
-# citizen who left unserved waited until the day was closed (days.closed_at).
-_UNSEEN_SQL = """CASE WHEN first_called_at IS NULL AND close_reason IS 'day_closed' THEN
-    CAST(ROUND(((SELECT closed_at FROM days WHERE days.day = tickets.day) - issued_at) * 1000)
-    AS INTEGER) END"""
-# Non-correlated IN lists: SQLite builds each once as a temporary index, so
-# a quarter's 450,000 tickets cost one lookup each, with no index on
-# ratings.ticket_id.
-_FLAGGED_SQL = """(state = 'finished' AND (
-    id IN (SELECT ticket_id FROM ratings WHERE counted = 1 AND level IN ({levels})
-           AND at >= {start!r} AND at < {end!r} AND ticket_id IS NOT NULL)
-    OR id IN (SELECT ticket_id FROM cases WHERE day >= '{d0}' AND day <= '{d1}'
-              AND ticket_id IS NOT NULL)))"""
+# The official pack's extra reads (kiosk/reports/pack_figures.py), each a
+# few rows rather than a column of every ticket.  Tickets never called and
+# closed with their day: how long their citizen had waited by the close.
+_UNSEEN_SQL = """SELECT t.origin_field, CAST(t.issued_at / 900 AS INTEGER) * 900,
+    d.closed_at - t.issued_at
+FROM tickets t JOIN days d ON d.day = t.day
+WHERE t.day >= ? AND t.day <= ? AND t.first_called_at IS NULL
+  AND t.close_reason IS 'day_closed'"""
+# Served tickets of the period rated at a "not satisfied" level or with a
+# follow-up case, with what the on-time rule needs: found through the
+# ratings' time index and the cases' day index, then each ticket by its
+# key, rather than a lookup for each of a quarter's 450,000 tickets.
+_FLAGGED_SQL = """SELECT field, CAST(ROUND((finished_at - called_at) * 1000) AS INTEGER)
+FROM tickets
+WHERE id IN (SELECT ticket_id FROM ratings WHERE at >= ? AND at < ? AND counted = 1
+                 AND level IN ({levels})
+             UNION SELECT ticket_id FROM cases WHERE day >= ? AND day <= ?)
+  AND day >= ? AND day <= ? AND state = 'finished'"""
 # The longest waits of the period: tickets called at least once.
 _LONGEST_SQL = """SELECT id, label, day, origin_field, counter, official, issued_at,
     first_called_at - issued_at AS wait_s
@@ -155,10 +154,14 @@ class Period:
     ratings: RatingColumns
     officials: dict[str, str]   # code -> name
     on_duty: list[str]          # officials logged in at a counter at some time in the period
-    # With ``pack``: the longest waits (rows of _LONGEST_SQL) and the cases
-    # of the period (kiosk.core.read.cases.CaseRow), by due time.
+    # With ``pack``: the longest waits (rows of _LONGEST_SQL), the cases of
+    # the period (kiosk.core.read.cases.CaseRow, by due time), the tickets
+    # never called (_UNSEEN_SQL: origin field, issue time, seconds waited)
+    # and the flagged served tickets (_FLAGGED_SQL: field, service ms).
     longest: list[tuple] = dc_field(default_factory=list)
     cases: list = dc_field(default_factory=list)
+    unseen: list[tuple] = dc_field(default_factory=list)
+    flagged: list[tuple] = dc_field(default_factory=list)
 
 
 def _sql_text(code: str) -> str:
@@ -185,8 +188,9 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
                 tz: dt.tzinfo, breakdowns: Iterable[str] = tuple(_KEYS),
                 pack: tuple[str, ...] | None = None) -> Period:
     """``pack``: the level codes graded "not satisfied"; given, the
-    official pack's extras are read too (unseen_ms, flagged, the hour of
-    issue, the longest waits and the cases), from the same snapshot."""
+    official pack's extras are read too (the hour of issue, the longest
+    waits, the cases, the tickets never called, the flagged served
+    tickets), from the same snapshot."""
     if date_to < date_from:
         raise ReadError(f"the period ends ({date_to}) before it starts ({date_from})")
     start, end = bounds(date_from, date_to, tz)
@@ -194,12 +198,6 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
     required = REQUIRED if pack is None else PACK_REQUIRED
     conn = open_readonly(path, required)
     presses = open_readonly(path, required, any_thread=True)
-    ticket_sql, extra = _TICKET_SQL, {"unseen_ms", "flagged"}
-    if pack is not None:
-        ticket_sql = {**_TICKET_SQL, "unseen_ms": _UNSEEN_SQL, "flagged": _FLAGGED_SQL.format(
-            levels=", ".join(map(_sql_text, pack)) or "NULL", start=start - DAY_S,
-            end=end + DAY_S, d0=days[0], d1=days[1])}
-        extra = set()
     try:
         # Tickets and presses are read at once on two connections (SQLite
         # builds each column with the GIL released: two cores, half the
@@ -221,17 +219,20 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
         if _same_snapshot(conn, presses):
             with ThreadPoolExecutor(1, thread_name_prefix="report-presses") as pool:
                 presses_job = pool.submit(read_presses, presses)
-                tickets = _columns(conn, TicketColumns, ticket_sql, _TICKETS_FROM, days,
-                                   skip | extra)
+                tickets = _columns(conn, TicketColumns, _TICKET_SQL, _TICKETS_FROM, days, skip)
                 ratings = presses_job.result()
         else:
-            tickets = _columns(conn, TicketColumns, ticket_sql, _TICKETS_FROM, days, skip | extra)
+            tickets = _columns(conn, TicketColumns, _TICKET_SQL, _TICKETS_FROM, days, skip)
             ratings = read_presses(conn)
-        longest, cases = [], []
+        extras: dict[str, list] = {}
         if pack is not None:
             from kiosk.core.read.cases import read_cases
-            longest = conn.execute(_LONGEST_SQL, (*days, LONGEST)).fetchall()
-            cases = read_cases(conn, day_from=days[0], day_to=days[1])
+            extras["longest"] = conn.execute(_LONGEST_SQL, (*days, LONGEST)).fetchall()
+            extras["cases"] = read_cases(conn, day_from=days[0], day_to=days[1])
+            extras["unseen"] = conn.execute(_UNSEEN_SQL, days).fetchall()
+            levels = ", ".join(map(_sql_text, pack)) or "NULL"
+            extras["flagged"] = conn.execute(_FLAGGED_SQL.format(levels=levels), (
+                start - DAY_S, end + DAY_S, *days, *days)).fetchall()
         officials = dict(conn.execute("SELECT code, name FROM officials"))
         # An official who sat at a counter and served nobody is still a row
         # of the report (a zero is a figure the head wants to see).  A
@@ -250,7 +251,7 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
     finally:
         conn.close()
         presses.close()
-    return Period(tickets, ratings, officials, on_duty, longest, cases)
+    return Period(tickets, ratings, officials, on_duty, **extras)
 
 
 def _same_snapshot(a: sqlite3.Connection, b: sqlite3.Connection, tries: int = 5) -> bool:
