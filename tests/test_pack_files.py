@@ -216,6 +216,22 @@ def test_cli_pack_and_its_errors(pack):
         p = run(*args)
         assert p.returncode != 0 and message in p.stderr and "Traceback" not in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1
+    # The command line writes the PDF in a forked child: its error is one line too.
+    (tmp / "blocked" / "phucvu-bao-cao-thang-loc-2026-11.pdf").mkdir(parents=True)
+    p = run("--pack", "monthly", "--period", "2026-11", "--out", str(tmp / "blocked"))
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert p.stderr.strip().endswith("phucvu-bao-cao-thang-loc-2026-11.pdf: cannot write it: "
+                                     "Is a directory")
     # The ordinary report still works beside it.
     p = run("--from", "2026-11-01", "--to", "2026-11-30", "--by", "field")
     assert p.returncode == 0 and "Chứng thực" in p.stdout
+
+
+@pytest.mark.parametrize("blocked", ["xlsx", "pdf"])
+def test_a_file_that_cannot_be_written_is_one_line(pack, tmp_path, blocked):
+    # The PDF is written by a forked child (two cores): its error comes back too.
+    cfg, db = pack[0], pack[1]
+    (tmp_path / f"phucvu-bao-cao-thang-loc-2026-11.{blocked}").mkdir()
+    with pytest.raises(PackError, match=rf"phucvu-bao-cao-thang-loc-2026-11\.{blocked}: cannot "
+                                        "write it: Is a directory"):
+        pack_main(cfg, db, kind="monthly", period="2026-11", out_dir=tmp_path, today=TODAY)

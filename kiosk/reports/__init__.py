@@ -6,7 +6,10 @@ grouping under it); the core's read side (kiosk/core/read/period.py) reads
 a period from the SQLite file; ``output`` and ``charts`` format it,
 ``catalogue`` holds every
 header in Vietnamese and English.
-``report_main`` is what ``phucvu report`` calls.
+``report_main`` is what ``phucvu report`` calls.  The official pack
+(``phucvu report --pack``) is ``pack``: ``pack_figures`` computes its figures
+over the same read, ``pack_tables`` lays them out once, ``pack_xlsx`` and
+``pack_pdf`` write them, ``pack_text`` holds its words.
 """
 from __future__ import annotations
 

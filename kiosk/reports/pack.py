@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
 import re
 import threading
 import time
 from pathlib import Path
 
 from kiosk.config import SiteConfig
-from kiosk.reports.pack_text import LANGS, PackError, period_label
+from kiosk.reports.pack_text import LANGS, PACK_BREAKDOWNS, PackError, period_label
 
 __all__ = ["KINDS", "PackError", "pack_main", "parse_period", "period_token"]
 KINDS = ("monthly", "quarterly", "yearly")
@@ -86,25 +87,31 @@ def pack_main(config: SiteConfig, db_path: str | Path, *, kind: str, period: str
     the last complete period when ``period`` is None."""
     from kiosk.core.read import ReadError
     from kiosk.core.read.period import read_period
-    from kiosk.reports import _names, rules_of
-    from kiosk.reports.pack_figures import PACK_BREAKDOWNS, compute_pack
     if lang not in LANGS:
         raise PackError(f"--lang {lang!r}: expected one of {', '.join(LANGS)}")
     now = time.time()
     if today is None:
         today = dt.datetime.fromtimestamp(now, config.tz).date()
     first, last, _ = parse_period(kind, period, today)
-    # openpyxl and reportlab take most of a second to import; the read runs
-    # with the GIL released meanwhile (as report_main does for one writer).
-    threading.Thread(target=lambda: [importlib.import_module(m) for m in
-                                     ("openpyxl", "reportlab.platypus")],
-                     name="import-pack", daemon=True).start()
-    rules = rules_of(config)
-    bad = tuple(code for code, grade in rules.grades.items() if grade == "khong-hai-long")
+    # The pack's figures, openpyxl and reportlab take about a second to
+    # import in a fresh process; a thread imports them while SQLite reads
+    # (with the GIL released), so that the forked writer (``_write``) finds
+    # them loaded.
+    importer = threading.Thread(target=lambda: [importlib.import_module(m) for m in
+                                                ("kiosk.reports.pack_figures", "openpyxl",
+                                                 "reportlab.platypus")],
+                                name="import-pack", daemon=True)
+    importer.start()
+    bad = tuple(code for code, grade in config.rating.grades().items()
+                if grade == "khong-hai-long")
     try:
         data = read_period(db_path, first, last, config.tz, PACK_BREAKDOWNS, pack=bad)
     except ReadError as e:
         raise PackError(str(e)) from None
+    importer.join()
+    from kiosk.reports import _names, rules_of
+    from kiosk.reports.pack_figures import compute_pack
+    rules = rules_of(config)
     figures = compute_pack(data, rules, first, last, now)
     names = _names(config, data.officials, lang)
     out = Path(out_dir)
@@ -118,8 +125,52 @@ def pack_main(config: SiteConfig, db_path: str | Path, *, kind: str, period: str
     tables = pack_tables.sections(context)
     paths = [out / f"{stem}.xlsx", out / f"{stem}.pdf"]
     try:
-        pack_xlsx.write(context, tables, paths[0])
-        pack_pdf.write(context, tables, paths[1])
+        _write(lambda: pack_xlsx.write(context, tables, paths[0]),
+               lambda: pack_pdf.write(context, tables, paths[1]))
     except OSError as e:
         raise PackError(f"{e.filename or out}: cannot write it: {e.strerror}") from None
     return paths
+
+
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _write(xlsx, pdf) -> None:
+    """Write both files; on two cores at once when this process can fork safely.
+
+    Both writers are pure Python (the GIL allows no threads side by side):
+    a forked child writes the PDF while this process writes the workbook,
+    a second off a quarter's pack.  Only a process with no other thread
+    forks (the command line; a web server's worker thread writes one after
+    the other), as a fork copies no thread and a lock another thread held
+    would stay held in the child.
+    """
+    if not _can_fork():
+        xlsx()
+        pdf()
+        return
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                               # the child: the PDF, then out
+        code = 0
+        try:
+            os.close(read)
+            pdf()
+        except BaseException as e:             # noqa: BLE001 - reported to the parent
+            code = 1
+            message = str(e) if isinstance(e, PackError) else (
+                f"{e.filename}: cannot write it: {e.strerror}" if isinstance(e, OSError)
+                else f"the PDF could not be written: {type(e).__name__}: {e}")
+            os.write(write, message.encode("utf-8", "replace")[:4000])
+        finally:
+            os._exit(code)
+    os.close(write)
+    try:
+        xlsx()
+    finally:
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read, "rb") as r:
+            message = r.read().decode("utf-8", "replace")
+    if status != 0:
+        raise PackError(message or "the PDF could not be written")

@@ -20,10 +20,10 @@ import numpy as np
 from kiosk.core.read.period import FINISHED, Period
 from kiosk.reports.figures import Figures, Report, Rules, compute
 from kiosk.reports.grouping import GroupKeys, LocalTime, floats, sort_key, sums
+from kiosk.reports.pack_text import PACK_BREAKDOWNS
 from kiosk.reports.rates import (GRADES, case_counts, in_wait_target_base, satisfaction_estimate,
                                  served_on_time, share, three_levels, within_wait_target)
 
-PACK_BREAKDOWNS = ("official", "counter", "field")
 
 
 @dataclass
@@ -115,7 +115,7 @@ def compute_pack(period: Period, rules: Rules, date_from: dt.date, date_to: dt.d
                  now: float) -> PackFigures:
     """Every figure of the pack for one period, as of ``now`` (cases' overdue)."""
     report = compute(period.tickets, period.ratings, rules, date_from, date_to,
-                     PACK_BREAKDOWNS, present={"official": period.on_duty})
+                     PACK_BREAKDOWNS, present={"official": period.on_duty}, percentiles=False)
     warnings = list(report.warnings)
     T = period.tickets
     n = len(T.wait_ms)

@@ -11,6 +11,10 @@ import datetime as dt
 import unicodedata
 
 LANGS = ("vi", "en")
+# What the pack groups by (of figures.BREAKDOWNS): here, with the pack's
+# other plain constants, so pack_main starts the read before it loads
+# pack_figures (a thread loads it, openpyxl and reportlab meanwhile).
+PACK_BREAKDOWNS = ("official", "counter", "field")
 
 
 class PackError(Exception):

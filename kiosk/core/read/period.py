@@ -216,23 +216,36 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
                             # group and the sort is pure cost.
                             count="n", group="at" in rating_skip)
 
+        # The pack's extras are split between the two connections (same
+        # snapshot) so that each side takes about as long: the presses
+        # (a join and a grouping) take a little longer than the tickets.
+        levels = ", ".join(map(_sql_text, pack or ())) or "NULL"
+
+        def ticket_extras(c: sqlite3.Connection) -> dict[str, list]:
+            if pack is None:
+                return {}
+            return {"longest": c.execute(_LONGEST_SQL, (*days, LONGEST)).fetchall(),
+                    "unseen": c.execute(_UNSEEN_SQL, days).fetchall(),
+                    "flagged": c.execute(_FLAGGED_SQL.format(levels=levels), (
+                        start - DAY_S, end + DAY_S, *days, *days)).fetchall()}
+
+        def presses_and_extras(c: sqlite3.Connection):
+            if pack is None:
+                return read_presses(c), {}
+            from kiosk.core.read.cases import read_cases
+            return read_presses(c), {"cases": read_cases(c, day_from=days[0], day_to=days[1])}
+
         if _same_snapshot(conn, presses):
             with ThreadPoolExecutor(1, thread_name_prefix="report-presses") as pool:
-                presses_job = pool.submit(read_presses, presses)
+                presses_job = pool.submit(presses_and_extras, presses)
                 tickets = _columns(conn, TicketColumns, _TICKET_SQL, _TICKETS_FROM, days, skip)
-                ratings = presses_job.result()
+                extras = ticket_extras(conn)
+                ratings, more = presses_job.result()
         else:
             tickets = _columns(conn, TicketColumns, _TICKET_SQL, _TICKETS_FROM, days, skip)
-            ratings = read_presses(conn)
-        extras: dict[str, list] = {}
-        if pack is not None:
-            from kiosk.core.read.cases import read_cases
-            extras["longest"] = conn.execute(_LONGEST_SQL, (*days, LONGEST)).fetchall()
-            extras["cases"] = read_cases(conn, day_from=days[0], day_to=days[1])
-            extras["unseen"] = conn.execute(_UNSEEN_SQL, days).fetchall()
-            levels = ", ".join(map(_sql_text, pack)) or "NULL"
-            extras["flagged"] = conn.execute(_FLAGGED_SQL.format(levels=levels), (
-                start - DAY_S, end + DAY_S, *days, *days)).fetchall()
+            extras = ticket_extras(conn)
+            ratings, more = presses_and_extras(conn)
+        extras.update(more)
         officials = dict(conn.execute("SELECT code, name FROM officials"))
         # An official who sat at a counter and served nobody is still a row
         # of the report (a zero is a figure the head wants to see).  A
