@@ -66,6 +66,7 @@ def acl_text(prefix: str, users: list[str], superusers: Sequence[str] = (),
                     f"topic write {p}/counter/+/command",
                     f"topic write {p}/event/ticket",
                     f"topic write {p}/event/rating",
+                    f"topic write {p}/event/case",
                     f"topic read {p}/core/reply",
                     f"topic read {p}/counter/+/reply",
                     f"topic read {p}/counter/+/state",
@@ -133,8 +134,9 @@ def acl_text(prefix: str, users: list[str], superusers: Sequence[str] = (),
 
 
 # The site topics the province needs; the rest (commands, display state,
-# presence) stays in the centre.
-UPLINK_TOPICS = ("event/ticket", "event/rating", "site/info")
+# presence) stays in the centre.  event/case: the province ranks centres on
+# how they follow up dissatisfied citizens too (it carries no note, no comment).
+UPLINK_TOPICS = ("event/ticket", "event/rating", "event/case", "site/info")
 
 
 def bridge_lines(config: SiteConfig) -> list[str]:

@@ -34,7 +34,7 @@ SUPER = ["tester-1", "tester-2"]          # the observer and the publisher
 # docs/mqtt.md ("Logins and ACLs"), not from kiosk/broker.py.
 EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "core": (["#"], ["#"]),
-    "cli": (["core/command", "counter/+/command", "event/ticket", "event/rating", "presence/cli"],
+    "cli": (["core/command", "counter/+/command", "event/ticket", "event/rating", "event/case", "presence/cli"],
             ["core/reply", "counter/+/reply", "counter/+/state", "display/snapshot", "queue/summary",
              "config/site", "presence/#"]),
     "web": (["counter/+/command", "core/command", "presence/web"], ["#"]),

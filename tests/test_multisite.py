@@ -45,6 +45,8 @@ def site_toml(tmp: Path, site: str, central: CentralBroker) -> Path:
     data["site"].update(id=site, commune=f"Xã {site}", centre=f"Trung tâm {site}")
     # Every press in these tests is a person, however fast the test presses.
     data.setdefault("rating", {})["min_press_interval_s"] = 0
+    # Targets to find again in the site/info the province stores.
+    data["targets"] = {"wait_min": 20, "fields": {"dat-dai": {"wait_min": 25, "service_min": 18}}}
     data["uplink"] = {"host": central.host, "port": central.port,
                       "password_file": str(central.password_file(site))}
     path = tmp / f"{site}.toml"
@@ -226,6 +228,18 @@ def test_events_land_exactly_once_through_outages(province):
     assert wait_for(lambda: conn.execute("SELECT count(*) FROM sites").fetchone()[0] == 2, 10)
     assert conn.execute("SELECT centre FROM sites WHERE site = %s", (a.name,)).fetchone()[0] \
         == f"Trung tâm {a.name}"
+    # With each field's targets, the site's fallbacks applied (wait 20 for
+    # all but dat-dai's 25; service: dat-dai's 18, the others their
+    # minutes_per_citizen), and each level's grade (the demo's levels set
+    # none: the first of the two satisfied ones is rất hài lòng).
+    info = conn.execute("SELECT info FROM sites WHERE site = %s", (a.name,)).fetchone()[0]
+    assert info["targets"] == {"tu-phap": {"wait_min": 20.0, "service_min": 10.0},
+                               "chung-thuc": {"wait_min": 20.0, "service_min": 5.0},
+                               "dat-dai": {"wait_min": 25.0, "service_min": 18.0},
+                               "van-hoa-xa-hoi": {"wait_min": 20.0, "service_min": 12.0},
+                               "kinh-te": {"wait_min": 20.0, "service_min": 15.0}}
+    assert info["grades"] == {"rat-hai-long": "rat-hai-long", "hai-long": "hai-long",
+                              "khong-hai-long": "khong-hai-long"}
 
     # The uplink goes down; site A keeps serving citizens; it comes back.
     central.stop()
@@ -258,13 +272,24 @@ def test_events_land_exactly_once_through_outages(province):
     lost = conn.execute("DELETE FROM events WHERE site = %s AND event_id IN (SELECT event_id FROM events "
                         "WHERE site = %s ORDER BY event_id DESC LIMIT 10)", (a.name, a.name)).rowcount
     assert lost == 10
+    # Its follow-up cases (every other press is Không hài lòng) come back
+    # as the core published them: same ids, same content.
+    local = sqlite3.connect(f"file:{a.db}?mode=ro", uri=True)
+    cases = local.execute("SELECT count(*) FROM cases").fetchone()[0]
+    local.close()
+    assert cases > 0 and wait_for(lambda: conn.execute(
+        "SELECT count(*) FROM case_events WHERE site = %s", (a.name,)).fetchone()[0] == cases, 10)
+    sent = dict(conn.execute("SELECT event_id, payload FROM case_events WHERE site = %s", (a.name,)).fetchall())
+    conn.execute("DELETE FROM case_events WHERE site = %s", (a.name,))
     out = subprocess.run([sys.executable, "-m", "kiosk.cli", "replay-events", "--config", str(a.config_path),
                           "--db", str(a.db), "--mqtt-port", str(a.broker.port),
                           "--mqtt-password-file", str(a.broker.password_file("cli"))],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == f"{len(a.journal_ids())} events republished"
+    assert out.stdout.strip() == f"{len(a.journal_ids())} events and {cases} case changes republished"
     assert_exactly_once(conn, sites)
+    assert wait_for(lambda: dict(conn.execute("SELECT event_id, payload FROM case_events WHERE site = %s",
+                                              (a.name,)).fetchall()) == sent, 10)
 
     # The projections agree with each site's own tables.
     for s in sites:
@@ -332,6 +357,7 @@ def test_uplink_bridge_stanza_and_config_errors(tmp_path):
                      f"bridge_cafile {cafile}", "bridge_certfile /etc/phucvu/site.crt",
                      "bridge_keyfile /etc/phucvu/site.key",
                      "topic event/ticket out 1 phucvu/thang-loc/ phucvu/thang-loc/",
+                     "topic event/case out 1 phucvu/thang-loc/ phucvu/thang-loc/",
                      "topic site/info out 1 phucvu/thang-loc/ phucvu/thang-loc/"):
         assert expected in lines
     # The site's broker keeps enough for weeks cut off, and hides the password.

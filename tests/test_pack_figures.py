@@ -27,10 +27,14 @@ def month(tmp_path):
     db = month_db(cfg, tmp_path / "month.db")
     # "Now" for the cases: 2 December 2026, noon (every November case is past due).
     now = dt.datetime(2026, 12, 2, 12, 0, tzinfo=cfg.tz).timestamp()
+    return cfg, _pack(cfg, db, now)
+
+
+def _pack(cfg, db, now):
     rules = rules_of(cfg)
-    bad = tuple(c for c, g in rules.grades.items() if g == "khong-hai-long")
-    period = read_period(db, *NOV, cfg.tz, PACK_BREAKDOWNS, pack=bad)
-    return cfg, compute_pack(period, rules, *NOV, now)
+    good = tuple(c for c, g in rules.grades.items() if g != "khong-hai-long")
+    period = read_period(db, *NOV, cfg.tz, PACK_BREAKDOWNS, pack=good)
+    return compute_pack(period, rules, *NOV, now)
 
 
 def approx(x):
@@ -165,6 +169,23 @@ def test_766_estimate(month):
     assert (e.served, e.flagged, e.rated_bad_or_case, e.late) == (8, 4, 3, 2)
     assert e.share == approx(0.5)
     assert e.points == approx(0.5 / 0.9)
+
+
+def test_a_level_the_config_dropped_is_not_satisfied_everywhere(tmp_path):
+    import sqlite3
+    cfg = site_with_targets(tmp_path)
+    db = month_db(cfg, tmp_path / "month.db")
+    # T10 (served on time, not rated) gets a counted rating at a level the
+    # config no longer has: a fourth "không hài lòng" in the three levels,
+    # and a fifth flagged ticket for the estimate (T2 T4 T7 T9 T10): 3/8.
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO ratings (id, ticket_id, counter, level, at, counted, official, "
+                     "field, source) SELECT 'r10', id, 2, 'tam-duoc', finished_at + 60, 1, "
+                     "'nv02', field, 'bridge:counter-2' FROM tickets WHERE id = '20261103-A002'")
+    f = _pack(cfg, db, dt.datetime(2026, 12, 2, 12, 0, tzinfo=cfg.tz).timestamp())
+    assert f.three(f.report.breakdowns["field"].total)["khong-hai-long"] == 4
+    assert (f.estimate.flagged, f.estimate.rated_bad_or_case) == (5, 4)
+    assert f.estimate.share == approx(3 / 8)
 
 
 def test_rules_in_rates():

@@ -4,8 +4,9 @@ docs/images/pack-quarter-page-*.png), and the long lists: the PDF lists a
 limited number of cases, the workbook every one.
 
 The quarter is the report bench's generator (bench/reports.py) at a small
-centre's size: 6,000 tickets over Q4 2026, ten officials with names, a
-follow-up case for every counted "không hài lòng" rating.
+centre's size: 6,000 tickets over Q3 2026, ten officials with names, a
+follow-up case for every counted "không hài lòng" rating (Q3, so that every
+time in it is before the pack is made).
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def quarter(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("quarter")
     cfg = site_with_targets(tmp)
     db = tmp / "quarter.db"
-    _generator()(cfg, db, 6000, 10, 92, dt.date(2026, 10, 1), seed=19, cases=True,
+    _generator()(cfg, db, 6000, 10, 92, dt.date(2026, 7, 1), seed=19, cases=True,
                  weights=(70, 28, 2))
     conn = sqlite3.connect(db)
     conn.executemany("UPDATE officials SET name = ? WHERE code = ?",
@@ -49,8 +50,8 @@ def quarter(tmp_path_factory):
     for i, reasons in enumerate(REASONS):
         conn.execute("UPDATE cases SET source = 'phone', reasons = ? WHERE id % 4 = ?",
                      (json.dumps(reasons) if reasons else None, i))
-    cases = conn.execute("SELECT COUNT(*) FROM cases WHERE day BETWEEN '2026-10-01' AND "
-                         "'2026-12-31'").fetchone()[0]
+    cases = conn.execute("SELECT COUNT(*) FROM cases WHERE day BETWEEN '2026-07-01' AND "
+                         "'2026-09-30'").fetchone()[0]
     conn.commit()
     conn.close()
     return cfg, db, tmp, cases
@@ -65,11 +66,11 @@ def _text(pdf) -> str:
 def test_quarter_pages(quarter):
     from PIL import Image
     cfg, db, tmp, cases = quarter
-    xlsx, pdf = pack_main(cfg, db, kind="quarterly", period="2026-Q4", out_dir=tmp / "out",
-                          today=dt.date(2027, 1, 10))
+    xlsx, pdf = pack_main(cfg, db, kind="quarterly", period="2026-Q3", out_dir=tmp / "out",
+                          today=dt.date(2026, 10, 10))
     text = _text(pdf)
     pages = text.count("\f")
-    assert "Quý IV/2026" in text and f"Trang {pages}/{pages}" in text
+    assert "Quý III/2026" in text and f"Trang {pages}/{pages}" in text
     for n in ("I.", "II.", "III.", "IV.", "V.", "V.2.", "V.3.", "VI.", "VII.", "VIII."):
         assert f"\n {n} " in text or f"\n{n} " in text, n
     assert "Phạm Thị Dung (nv04)" in text and "Nguồn / căn cứ" in text
@@ -99,14 +100,14 @@ def test_long_lists(quarter, monkeypatch):
     cfg, db, tmp, cases = quarter
     monkeypatch.setattr(pack_tables, "PDF_CASES", 20)
     monkeypatch.setattr(pack_xlsx, "FAST_ROWS", 10)
-    xlsx, pdf = pack_main(cfg, db, kind="quarterly", period="2026-Q4", out_dir=tmp / "long",
-                          today=dt.date(2027, 1, 10))
+    xlsx, pdf = pack_main(cfg, db, kind="quarterly", period="2026-Q3", out_dir=tmp / "long",
+                          today=dt.date(2026, 10, 10))
     flat = " ".join(_text(pdf).split())
     assert f"Bản in liệt kê 20 trong {cases} phiếu" in flat
     listed = {w for w in flat.split() if w.startswith("#") and w[1:].isdigit()}
     assert len(listed) == 20
     conn = open_readonly(db, {"cases": ("id",)})
-    rows = {f"#{c.id}": c for c in read_cases(conn, day_from="2026-10-01", day_to="2026-12-31")}
+    rows = {f"#{c.id}": c for c in read_cases(conn, day_from="2026-07-01", day_to="2026-09-30")}
     conn.close()
     ws = load_workbook(xlsx)["Phiếu theo dõi"]
     got = [[c.value for c in r] for r in ws.iter_rows(min_row=3, max_row=2 + cases)]

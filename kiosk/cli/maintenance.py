@@ -133,18 +133,18 @@ def screenshots(config_path: str | None, out: str) -> None:
 @common
 @mqtt_options
 def replay_events(cfg, db_path: str, since, from_id: int, mqtt: dict) -> None:
-    """Republish journaled ticket and rating events for the provincial uplink (docs/multi-site.md)."""
+    """Republish journaled ticket and rating events and follow-up case changes for the provincial uplink (docs/multi-site.md)."""
     from kiosk.province.uplink import ReplayError, replay
     host, port, user, password = mqtt_settings(cfg, mqtt)
     # The uplink reads the journal only; a file damaged elsewhere is named
     # before anything of it goes to the province.
     read_db(db_path).close()
     try:
-        n = replay(cfg, db_path, host=host, port=port, username=user, password=password,
-                   since=since.date() if since else None, from_id=from_id)
+        n, cases = replay(cfg, db_path, host=host, port=port, username=user, password=password,
+                          since=since.date() if since else None, from_id=from_id)
     except ReplayError as e:
         fail(str(e))
-    click.echo(f"{n} events republished")
+    click.echo(f"{n} events and {cases} case changes republished")
 
 
 COMMANDS = [backup, reprint, print_test, voice_test, screenshots, replay_events]

@@ -238,7 +238,7 @@ class TargetsSection(Section):
 
 
 class CasesSection(Section):
-    """A follow-up case for every counted "not satisfied" rating (docs/cases.md)."""
+    """A follow-up case for every counted "not satisfied" rating (docs/reports.md, "Follow-up cases")."""
 
     # The head closes a case within this many working days (days with
     # opening hours) after the rating's day: due at that day's last close.

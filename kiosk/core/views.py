@@ -102,13 +102,21 @@ def counter_state(config: SiteConfig, q: Queue, n: int, now: float, mono: float)
 def site_info(config: Any, at: float) -> dict[str, Any]:
     """The retained ``site/info`` body: the facts a provincial aggregator
     needs to judge this site's events (names, typical minutes per field,
-    which rating levels count as satisfied).  ``config`` is a SiteConfig."""
+    which rating levels count as satisfied, each field's wait and service
+    targets, each level's grade among Circular 01/2018's three).  The
+    targets are resolved here, with the site's fallbacks applied, so the
+    province judges a ticket by the promise the centre itself works to.
+    ``config`` is a SiteConfig."""
     return {"site": config.site.id, "commune": config.site.commune, "centre": config.site.centre,
             "province": config.site.province, "timezone": config.site.timezone,
             "fields": [{"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en,
                         "minutes_per_citizen": f.minutes_per_citizen} for f in config.fields],
             "levels": [{"code": lv.code, "name_vi": lv.name_vi, "name_en": lv.name_en,
                         "satisfied": lv.satisfied} for lv in config.rating.levels],
+            "targets": {f.code: {"wait_min": float(config.wait_target_min(f.code)),
+                                 "service_min": float(config.service_target_min(f.code))}
+                        for f in config.fields},
+            "grades": config.rating.grades(),
             "updated_at": at}
 
 

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from kiosk.province import cases as case_sink
 from kiosk.province import events as ev
 from kiosk.province.config import ProvinceConfig
 from kiosk.province.schema import migrate
@@ -68,10 +69,12 @@ ON CONFLICT (site, ticket_id) DO UPDATE SET
 
 _PROJECT_RATINGS = """
 INSERT INTO ratings (site, event_id, rating_id, ticket_id, counter, level, counted, reason, field,
-                     wait_s, service_s, at)
+                     wait_s, service_s, at, source, reasons)
 SELECT e.site, e.event_id, e.payload->>'rating_id', e.ticket_id, (e.payload->>'counter')::int,
        e.payload->>'level', (e.payload->>'counted')::boolean, e.payload->>'reason',
-       e.payload->>'field', (e.payload->>'wait_s')::float8, (e.payload->>'service_s')::float8, e.at
+       e.payload->>'field', (e.payload->>'wait_s')::float8, (e.payload->>'service_s')::float8, e.at,
+       e.payload->>'source',
+       CASE WHEN jsonb_typeof(e.payload->'reasons') = 'array' THEN e.payload->'reasons' END
 FROM events e JOIN (SELECT DISTINCT site, event_id FROM batch WHERE kind = 'rating_pressed') b
      USING (site, event_id)
 ON CONFLICT DO NOTHING
@@ -119,10 +122,12 @@ class Sink:
     def close(self) -> None:
         self.conn.close()
 
-    def write(self, items: list[ev.Event | ev.SiteInfo | ev.Reject], topics: list[str]) -> Written:
+    def write(self, items: list[ev.Event | ev.CaseEvent | ev.SiteInfo | ev.Reject],
+              topics: list[str]) -> Written:
         """Store one batch in one transaction; raises if the database fails."""
         out = Written()
         events = [(t, i) for t, i in zip(topics, items) if isinstance(i, ev.Event)]
+        cases = [(t, i) for t, i in zip(topics, items) if isinstance(i, ev.CaseEvent)]
         infos = [i for i in items if isinstance(i, ev.SiteInfo)]
         rejects = [i for i in items if isinstance(i, ev.Reject)]
         with self.conn.transaction():
@@ -142,6 +147,14 @@ class Sink:
                 out.duplicates = len(events) - out.stored - out.conflicts
                 cur.execute(_PROJECT_TICKETS)
                 cur.execute(_PROJECT_RATINGS)
+            if cases:
+                stored, duplicates, conflicts = case_sink.write(cur, cases)
+                out.stored += stored
+                out.duplicates += duplicates
+                out.conflicts += len(conflicts)
+                if conflicts:
+                    cur.executemany("INSERT INTO rejects (topic, payload, reason) VALUES (%s, %s, %s)",
+                                    conflicts)
             for info in infos:
                 # A late, older site/info never overwrites a newer one.
                 cur.execute(

@@ -24,12 +24,13 @@ def central_acl(sites: list[str], relays: list[str] = ()) -> str:
         # A relay speaks for many sites over one connection (the bench's
         # publishers; a regional broker that bridges several centres).
         out += [f"user {relay}", "topic write phucvu/+/event/ticket", "topic write phucvu/+/event/rating",
-                "topic write phucvu/+/site/info", ""]
+                "topic write phucvu/+/event/case", "topic write phucvu/+/site/info", ""]
     out += [
            # %u is the login: a site's bridge writes only under its own id,
            # so one centre cannot publish another's events.
            "pattern write phucvu/%u/event/ticket",
            "pattern write phucvu/%u/event/rating",
+           "pattern write phucvu/%u/event/case",
            "pattern write phucvu/%u/site/info", ""]
     return "\n".join(out)
 

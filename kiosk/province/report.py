@@ -1,12 +1,14 @@
 """``phucvu report --province``: the centres of a province, ranked.
 
 One row per site over a period of service days: tickets issued and served,
-satisfaction, share rated, on-time share, wait p50/p90.  The figures mean
-what they mean in a centre's own report (docs/reports.md): the rates, the
-percentiles and the on-time rule are ``kiosk.reports.rates``, applied here
-to the aggregated events; docs/multi-site.md lists them.  Ranked by
-satisfaction, then on-time share, then wait p50 (shorter first); a site with
-no figure ranks below every site with one.
+the share rated, the three-level shares (Circular 01/2018), the
+satisfaction rate, on-time and within-wait-target shares, waits, follow-up
+cases and their share closed on time, and the Decision 766-style estimate
+with its fraction of the group's points.  The figures (``report_figures``)
+mean what they mean in a centre's own report and pack (docs/reports.md);
+docs/multi-site.md lists them.  Ranked by the 766 estimate, then the
+satisfaction rate, then the within-target share; a site with no figure
+ranks below every site with one.
 
 ``compute`` and the formatters are pure; ``read`` is the only part that
 touches PostgreSQL.
@@ -16,142 +18,38 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass, field
+import time
 from typing import Any
 
-from kiosk.reports.rates import Rates, percentile, served_on_time
+from kiosk.province.report_figures import (  # noqa: F401  (the report's names)
+    CaseRow, ProvinceReport, RatingRow, SiteFacts, SiteFigures, TicketRow, compute, fallback_grades)
 
 
 class ProvinceReportError(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class TicketRow:
-    site: str
-    field: str | None
-    state: str
-    issued_at: float | None
-    first_called_at: float | None
-    last_called_at: float | None
-    finished_at: float | None
-
-
-@dataclass(frozen=True)
-class RatingRow:
-    site: str
-    level: str
-
-
-@dataclass(frozen=True)
-class SiteFacts:
-    site: str
-    centre: str
-    commune: str
-    satisfied: frozenset[str]
-    levels: frozenset[str]
-    minutes_per_citizen: dict[str, float]
-
-
-@dataclass
-class SiteFigures(Rates):
-    site: str
-    centre: str
-    commune: str
-    issued: int = 0
-    served: int = 0
-    rated: int = 0
-    satisfied: int = 0
-    on_time: int = 0
-    on_time_base: int = 0
-    waits: list[float] = field(default_factory=list)
-    rank: int = 0
-    # False until the site's site/info arrives: which levels are satisfied
-    # is then unknown, and a rate would be a guess.
-    known: bool = True
-
-    @property
-    def satisfaction(self) -> float | None:
-        return super().satisfaction if self.known else None
-
-    @property
-    def wait_p50(self) -> float | None:
-        return percentile(sorted(self.waits), 50)
-
-    @property
-    def wait_p90(self) -> float | None:
-        return percentile(sorted(self.waits), 90)
-
-
-@dataclass
-class ProvinceReport:
-    date_from: dt.date
-    date_to: dt.date
-    sites: list[SiteFigures]
-    warnings: list[str]
-
-
-def compute(tickets: list[TicketRow], ratings: list[RatingRow], facts: dict[str, SiteFacts],
-            date_from: dt.date, date_to: dt.date) -> ProvinceReport:
-    """Figures per site and the ranking.  ``ratings`` are the counted ones of the period."""
-    warnings: list[str] = []
-    out: dict[str, SiteFigures] = {
-        s: SiteFigures(s, f.centre, f.commune) for s, f in facts.items()}
-
-    def row(site: str) -> SiteFigures:
-        if site not in out:
-            warnings.append(f"site {site}: no site/info received yet; shown by its id, "
-                            "without satisfaction levels or typical minutes")
-            out[site] = SiteFigures(site, site, "", known=False)
-        return out[site]
-
-    unknown_fields: dict[str, set[str]] = {}
-    for t in tickets:
-        f = row(t.site)
-        f.issued += 1
-        if t.first_called_at is not None and t.issued_at is not None:
-            f.waits.append(max(0.0, t.first_called_at - t.issued_at) / 60)
-        if t.state == "finished":
-            f.served += 1
-            typical = facts[t.site].minutes_per_citizen.get(t.field or "") if t.site in facts else None
-            if typical is None:
-                if t.site in facts:
-                    unknown_fields.setdefault(t.site, set()).add(str(t.field))
-            elif t.finished_at is not None and t.last_called_at is not None:
-                f.on_time_base += 1
-                if served_on_time(max(0.0, t.finished_at - t.last_called_at), typical):
-                    f.on_time += 1
-    for site, fields in sorted(unknown_fields.items()):
-        warnings.append(f"site {site}: served tickets in fields its site/info does not list "
-                        f"({', '.join(sorted(fields))}) are left out of the on-time share")
-    unknown_levels: dict[str, set[str]] = {}
-    for r in ratings:
-        f = row(r.site)
-        f.rated += 1
-        known = facts.get(r.site)
-        if known is not None and r.level in known.satisfied:
-            f.satisfied += 1
-        elif known is not None and r.level not in known.levels:
-            unknown_levels.setdefault(r.site, set()).add(r.level)
-    for site, levels in sorted(unknown_levels.items()):
-        warnings.append(f"site {site}: ratings at levels its site/info does not list "
-                        f"({', '.join(sorted(levels))}) count as not satisfied")
-
-    def key(f: SiteFigures) -> tuple:
-        # Missing figures rank last: (True, 0) sorts after every (False, x).
-        sat, on, wait = f.satisfaction, f.on_time_share, f.wait_p50
-        return ((sat is None, -(sat or 0)), (on is None, -(on or 0)),
-                (wait is None, wait or 0), f.site)
-
-    ranked = sorted(out.values(), key=key)
-    for i, f in enumerate(ranked, start=1):
-        f.rank = i
-    return ProvinceReport(date_from, date_to, ranked, warnings)
-
-
 # ------------------------------------------------------------------ reading
-def read(conninfo: str, date_from: dt.date, date_to: dt.date) -> ProvinceReport:
-    """Read the period from the provincial database (read-only) and compute."""
+def facts_of(site: str, centre: str, commune: str, info: dict) -> SiteFacts:
+    """What a stored site/info says; a site/info from before issue 19 has no
+    ``targets`` (no wait target: the within-target share stays blank) and no
+    ``grades`` (derived from ``satisfied``: ``fallback_grades``)."""
+    levels = [(lv["code"], bool(lv.get("satisfied"))) for lv in info.get("levels", [])]
+    targets = info.get("targets")
+    return SiteFacts(
+        site, centre, commune,
+        satisfied=frozenset(code for code, ok in levels if ok),
+        levels=frozenset(code for code, _ in levels),
+        minutes_per_citizen={f["code"]: float(f["minutes_per_citizen"]) for f in info.get("fields", [])},
+        grades=info.get("grades") or fallback_grades(levels),
+        wait_target=None if targets is None else {c: float(t["wait_min"]) for c, t in targets.items()},
+        service_target=None if targets is None else {c: float(t["service_min"]) for c, t in targets.items()})
+
+
+def read(conninfo: str, date_from: dt.date, date_to: dt.date, now: float | None = None) -> ProvinceReport:
+    """Read the period from the provincial database (read-only) and compute.
+
+    ``now`` (default: the clock) decides which open cases are already late."""
     import psycopg
     if date_to < date_from:
         raise ProvinceReportError(f"the period ends ({date_to}) before it starts ({date_from})")
@@ -164,26 +62,24 @@ def read(conninfo: str, date_from: dt.date, date_to: dt.date) -> ProvinceReport:
         if conn.execute("SELECT to_regclass('public.tickets')").fetchone()[0] is None:
             raise ProvinceReportError("the provincial database has no phucvu tables yet; "
                                       "start phucvu aggregate once to create them")
-        facts = {}
-        for site, centre, commune, info in conn.execute(
-                "SELECT site, centre, commune, info FROM sites"):
-            facts[site] = SiteFacts(
-                site, centre, commune,
-                satisfied=frozenset(lv["code"] for lv in info.get("levels", []) if lv.get("satisfied")),
-                levels=frozenset(lv["code"] for lv in info.get("levels", [])),
-                minutes_per_citizen={f["code"]: float(f["minutes_per_citizen"])
-                                     for f in info.get("fields", [])})
+        facts = {site: facts_of(site, centre, commune, info) for site, centre, commune, info in
+                 conn.execute("SELECT site, centre, commune, info FROM sites")}
         tickets = [TicketRow(*r) for r in conn.execute(
-            "SELECT site, field, state, issued_at, first_called_at, last_called_at, finished_at "
-            "FROM tickets WHERE day BETWEEN %s AND %s", (date_from, date_to))]
+            "SELECT site, field, state, issued_at, first_called_at, last_called_at, finished_at, "
+            "origin_field, ticket_id FROM tickets WHERE day BETWEEN %s AND %s", (date_from, date_to))]
         # A rating belongs to its ticket's service day, as in a centre's report.
         ratings = [RatingRow(*r) for r in conn.execute(
-            "SELECT r.site, r.level FROM ratings r JOIN tickets t "
+            "SELECT r.site, r.level, r.ticket_id FROM ratings r JOIN tickets t "
             "ON t.site = r.site AND t.ticket_id = r.ticket_id "
             "WHERE r.counted AND t.day BETWEEN %s AND %s", (date_from, date_to))]
+        # A case's day is its rated ticket's service day (docs/reports.md, "Follow-up cases").
+        cases = [CaseRow(*r) for r in conn.execute(
+            "SELECT site, case_id, ticket_id, status, due_at, closed_at FROM cases "
+            "WHERE day BETWEEN %s AND %s", (date_from, date_to))] \
+            if conn.execute("SELECT to_regclass('public.cases')").fetchone()[0] is not None else []
         waiting = conn.execute("SELECT count(*) FROM tickets WHERE day IS NULL").fetchone()[0]
         rejects = conn.execute("SELECT count(*) FROM rejects").fetchone()[0]
-    report = compute(tickets, ratings, facts, date_from, date_to)
+    report = compute(tickets, ratings, facts, date_from, date_to, cases, now=time.time() if now is None else now)
     if waiting:
         report.warnings.append(f"{waiting} tickets have events but their ticket_issued has not "
                                "arrived yet; they are not in any period")
@@ -200,16 +96,41 @@ HEADERS = {
     "issued": ("Số phiếu cấp", "Tickets issued"),
     "served": ("Đã phục vụ", "Served"),
     "rated": ("Số đánh giá", "Ratings"),
-    "satisfaction": ("Tỷ lệ hài lòng", "Satisfaction rate"),
     "rated_share": ("Tỷ lệ được đánh giá", "Share rated"),
-    "on_time_share": ("Tỷ lệ đúng hạn", "On-time share"),
+    # Circular 01/2018's three levels, as shares of the counted ratings.
+    "very_share": ("Rất hài lòng", "Very satisfied"),
+    "fair_share": ("Hài lòng", "Satisfied"),
+    "unhappy_share": ("Không hài lòng", "Not satisfied"),
+    "satisfaction": ("Tỷ lệ hài lòng", "Satisfaction rate"),
+    "on_time_share": ("Tỷ lệ phục vụ đúng thời gian mục tiêu", "On-time share"),
+    "within_share": ("Tỷ lệ gọi trong thời gian chờ mục tiêu", "Within wait target"),
     "wait_p50": ("Chờ trung vị (phút)", "Wait p50 (min)"),
     "wait_p90": ("Chờ p90 (phút)", "Wait p90 (min)"),
+    "cases": ("Số phiếu theo dõi", "Follow-up cases"),
+    "cases_on_time_share": ("Tỷ lệ đóng phiếu theo dõi đúng hạn", "Cases closed on time"),
+    # The centres' own estimate, labelled so: the official figure comes
+    # from the province's dossier system.
+    "estimate": ("Ước tính QĐ 766 (tỷ lệ)", "Decision 766 estimate (share)"),
+    "estimate_points": ("Ước tính QĐ 766 (phần điểm)", "Decision 766 estimate (points fraction)"),
 }
 _KINDS = {"rank": "int", "centre": "text", "site": "text", "issued": "int", "served": "int",
-          "rated": "int", "satisfaction": "pct", "rated_share": "pct", "on_time_share": "pct",
-          "wait_p50": "min", "wait_p90": "min"}
+          "rated": "int", "rated_share": "pct", "very_share": "pct", "fair_share": "pct",
+          "unhappy_share": "pct", "satisfaction": "pct", "on_time_share": "pct", "within_share": "pct",
+          "wait_p50": "min", "wait_p90": "min", "cases": "int", "cases_on_time_share": "pct",
+          "estimate": "pct", "estimate_points": "pct"}
 COLUMNS = list(HEADERS)
+
+
+# Decision 766's figure is the province's, from its dossier system; what the
+# centres' visits give is an estimate and must say so (issue 19).
+_NOTE = ("* Ước tính QĐ 766 = (số lượt đã phục vụ − số lượt bị đánh giá không hài lòng, có phiếu "
+         "theo dõi hoặc phục vụ quá thời gian mục tiêu) ÷ số lượt đã phục vụ; đủ điểm từ 90%, dưới 90% tính "
+         "theo tỷ lệ. Đây là ước tính của trung tâm từ lượt phục vụ tại quầy, không phải điểm chính "
+         "thức (lấy từ hệ thống giải quyết thủ tục hành chính của tỉnh).",
+         "* Decision 766 estimate = (served − served tickets rated not satisfied, with a follow-up "
+         "case or served over the target) ÷ served; full points from 90 %, in proportion below. The "
+         "centres' own estimate from counter visits, not the official score (which comes from the "
+         "province's dossier system).")
 
 
 def _title(report: ProvinceReport, lang: str) -> str:
@@ -246,6 +167,7 @@ def table(report: ProvinceReport, lang: str = "vi") -> str:
                                for s, w, c in zip(r, widths, COLUMNS)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines += ["", _NOTE[0 if lang == "vi" else 1]]
     lines += [f"! {w}" for w in report.warnings]
     return "\n".join(lines) + "\n"
 

@@ -9,6 +9,9 @@ edit a released migration: add one.
 - ``tickets`` and ``ratings``: projections recomputed from ``events``, so
   they do not depend on the order events arrive in;
 - ``sites``: each site's latest ``site/info``;
+- ``case_events`` and ``cases`` (migration 2): every follow-up case change
+  as it arrived, keyed by ``(site, event_id)`` (``case-12-closed``), and
+  each case's latest state, keyed by ``(site, case_id)``;
 - ``rejects``: what could not be stored as an event, with why (nothing lost).
 """
 from __future__ import annotations
@@ -79,6 +82,46 @@ MIGRATIONS: list[str] = [
         reason text NOT NULL,
         received_at timestamptz NOT NULL DEFAULT clock_timestamp()
     );
+    """,
+    # 2: a rating's source and reasons (issue 19: a phone rating's reasons
+    # are what its follow-up case is about); follow-up cases.  Ratings
+    # stored before keep theirs: the raw events hold them.
+    """
+    ALTER TABLE ratings ADD COLUMN source text, ADD COLUMN reasons jsonb;
+    UPDATE ratings r SET source = e.payload->>'source',
+           reasons = CASE WHEN jsonb_typeof(e.payload->'reasons') = 'array' THEN e.payload->'reasons' END
+    FROM events e WHERE e.site = r.site AND e.event_id = r.event_id;
+    CREATE TABLE case_events (
+        site text NOT NULL,
+        event_id text NOT NULL,
+        case_id bigint NOT NULL,
+        change text NOT NULL,
+        at double precision NOT NULL,
+        payload jsonb NOT NULL,
+        stored_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (site, event_id)
+    );
+    CREATE TABLE cases (
+        site text NOT NULL,
+        case_id bigint NOT NULL,
+        ticket_id text,
+        day date NOT NULL,
+        field text,
+        counter integer,
+        official text,
+        level text,
+        source text,
+        reasons jsonb,
+        opened_at double precision NOT NULL,
+        due_at double precision NOT NULL,
+        status text NOT NULL,
+        closed_at double precision,
+        on_time boolean,
+        last_event_id text NOT NULL,
+        PRIMARY KEY (site, case_id)
+    );
+    CREATE INDEX cases_day ON cases (day, site);
+    CREATE INDEX cases_ticket ON cases (site, ticket_id);
     """,
 ]
 

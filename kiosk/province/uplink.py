@@ -5,7 +5,9 @@ something (a power cut during an outage loses what Mosquitto queued since
 its last autosave; a queue that overflowed ``max_queued_messages``), the
 SQLite journal still holds every event.  This reads a range of it
 read-only and publishes each ticket and rating event again, byte for byte
-the content the core published (same ``event_id``), on the same topics, as
+the content the core published (same ``event_id``), and each follow-up case
+change (``event/case``, rebuilt from the cases table and the case log with
+``views.case_event``, as the core builds it), on the same topics, as
 the ``cli`` login (never the core's: the broker takes the login as client
 id, so the core's own would knock the running core off the bus).  The bridge carries them up and the aggregator's
 ``(site, event_id)`` key makes everything already stored a no-op.
@@ -20,6 +22,7 @@ from pathlib import Path
 from kiosk import contract
 from kiosk.config import SiteConfig
 from kiosk.core.domain import public_event
+from kiosk.core.views import case_event
 from kiosk.core.read import ReadError, Reader
 
 
@@ -51,11 +54,41 @@ def journal_events(config: SiteConfig, db_path: str | Path, since: dt.date | Non
     return out
 
 
+def journal_cases(config: SiteConfig, db_path: str | Path,
+                  since: dt.date | None = None) -> list[tuple[str, dict]]:
+    """(topic, payload) for every change of every follow-up case of the
+    service days from ``since`` (all without it): opened at its rating's
+    time, then each change in its log.  Cases have no journal id of their
+    own: ``--from-id`` alone replays them all, which the province's
+    ``(site, event_id)`` key makes harmless (a few a day per centre)."""
+    topic = contract.Topics(config.topic_prefix).case_event
+    try:
+        with Reader(db_path) as reader:
+            try:
+                cases = reader.cases(day_from=since.isoformat() if since else None)
+            except ReadError:
+                # A file from before schema 9 has no cases: nothing to replay.
+                if not reader.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'cases'").fetchone():
+                    return []
+                raise
+            logs = {c.id: reader.case_log(c.id) for c in cases}
+    except ReadError as e:
+        raise ReplayError(str(e)) from None
+    out = []
+    for c in sorted(cases, key=lambda c: c.id):
+        case = c.public()
+        out.append((topic, case_event(case, "opened", case["opened_at"])))
+        out += [(topic, case_event(case, entry["status"], entry["at"])) for entry in logs[c.id]]
+    return out
+
+
 def replay(config: SiteConfig, db_path: str | Path, *, host: str, port: int, username: str,
            password: str, since: dt.date | None = None, from_id: int = 1,
-           timeout: float = 60.0) -> int:
-    """Publish the range (QoS 1) and wait for the broker to take all of it; returns the count."""
+           timeout: float = 60.0) -> tuple[int, int]:
+    """Publish the range (QoS 1) and wait for the broker to take all of it;
+    returns (ticket and rating events, case changes)."""
     events = journal_events(config, db_path, since, from_id)
+    cases = journal_cases(config, db_path, since)
     client = contract.mqtt_client(f"phucvu-{config.site.id}-replay-{os.getpid()}", username=username,
                                   password=password, prefix=config.topic_prefix)
     connected = threading.Event()
@@ -65,7 +98,7 @@ def replay(config: SiteConfig, db_path: str | Path, *, host: str, port: int, use
     try:
         if not connected.wait(10):
             raise ReplayError(f"cannot connect to the broker at {host}:{port} as {username}")
-        infos = [client.publish(topic, contract.encode(body), qos=1) for topic, body in events]
+        infos = [client.publish(topic, contract.encode(body), qos=1) for topic, body in events + cases]
         for info in infos:
             info.wait_for_publish(timeout)
             if not info.is_published():
@@ -73,4 +106,4 @@ def replay(config: SiteConfig, db_path: str | Path, *, host: str, port: int, use
     finally:
         client.loop_stop()
         client.disconnect()
-    return len(events)
+    return len(events), len(cases)

@@ -102,10 +102,10 @@ def pack_main(config: SiteConfig, db_path: str | Path, *, kind: str, period: str
                                                  "reportlab.platypus")],
                                 name="import-pack", daemon=True)
     importer.start()
-    bad = tuple(code for code, grade in config.rating.grades().items()
-                if grade == "khong-hai-long")
+    good = tuple(code for code, grade in config.rating.grades().items()
+                 if grade != "khong-hai-long")
     try:
-        data = read_period(db_path, first, last, config.tz, PACK_BREAKDOWNS, pack=bad)
+        data = read_period(db_path, first, last, config.tz, PACK_BREAKDOWNS, pack=good)
     except ReadError as e:
         raise PackError(str(e)) from None
     importer.join()

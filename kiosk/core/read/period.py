@@ -98,14 +98,15 @@ _UNSEEN_SQL = """SELECT t.origin_field, CAST(t.issued_at / 900 AS INTEGER) * 900
 FROM tickets t JOIN days d ON d.day = t.day
 WHERE t.day >= ? AND t.day <= ? AND t.first_called_at IS NULL
   AND t.close_reason IS 'day_closed'"""
-# Served tickets of the period rated at a "not satisfied" level or with a
-# follow-up case, with what the on-time rule needs: found through the
+# Served tickets of the period rated at a level not graded satisfied (a
+# level the config no longer has is "not satisfied", as in the rates) or
+# with a follow-up case, with what the on-time rule needs: found through the
 # ratings' time index and the cases' day index, then each ticket by its
 # key, rather than a lookup for each of a quarter's 450,000 tickets.
 _FLAGGED_SQL = """SELECT field, CAST(ROUND((finished_at - called_at) * 1000) AS INTEGER)
 FROM tickets
 WHERE id IN (SELECT ticket_id FROM ratings WHERE at >= ? AND at < ? AND counted = 1
-                 AND level IN ({levels})
+                 AND level NOT IN ({levels})
              UNION SELECT ticket_id FROM cases WHERE day >= ? AND day <= ?)
   AND day >= ? AND day <= ? AND state = 'finished'"""
 # The longest waits of the period: tickets called at least once.
@@ -187,7 +188,7 @@ def bounds(date_from: dt.date, date_to: dt.date, tz: dt.tzinfo) -> tuple[float, 
 def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
                 tz: dt.tzinfo, breakdowns: Iterable[str] = tuple(_KEYS),
                 pack: tuple[str, ...] | None = None) -> Period:
-    """``pack``: the level codes graded "not satisfied"; given, the
+    """``pack``: the level codes graded satisfied (rất hài lòng, hài lòng); given, the
     official pack's extras are read too (the hour of issue, the longest
     waits, the cases, the tickets never called, the flagged served
     tickets), from the same snapshot."""
