@@ -184,6 +184,32 @@ def test_alert_rules_at_their_thresholds(site):
     assert figures.alerts(site, {}, {"tu-phap": now - 1799}, now) == []
     at = figures.alerts(site, {}, {"tu-phap": now - 1800, "dat-dai": now - 60}, now)
     assert [(a["kind"], a["field"], a["minutes"]) for a in at] == [("wait", "tu-phap", 30)]
+    assert at[0]["message"] == "Tư pháp – Hộ tịch: có người đã chờ 30 phút (mục tiêu 30 phút)"
+
+
+def test_alert_rules_per_field_targets(site):
+    """[targets.fields.<code>] wait_min: each field's alert at its own target,
+    named in its message; a field without one keeps the site's (30)."""
+    from kiosk.config.centre import FieldTarget
+    targets = site.targets.model_copy(update={"fields": {
+        "dat-dai": FieldTarget(wait_min=20), "tu-phap": FieldTarget(wait_min=12.5)}})
+    site = site.model_copy(update={"targets": targets})
+    other = "chung-thuc"
+    assert [site.wait_target_min(c) for c in ("tu-phap", "dat-dai", other)] == [12.5, 20, 30]
+    now = 100_000.0
+    # 12 min 29 s, 19 min 59 s, 29 min 59 s: each under its own target.
+    assert figures.alerts(site, {}, {"tu-phap": now - 749, "dat-dai": now - 1199,
+                                     other: now - 1799}, now) == []
+    # 12 min 30 s is at tu-phap's 12.5, 20 min at dat-dai's 20; 29 min 59 s
+    # is still under the site's 30 for the third field.
+    at = figures.alerts(site, {}, {"tu-phap": now - 750, "dat-dai": now - 1200,
+                                   other: now - 1799}, now)
+    assert [a["message"] for a in at] == [
+        "Tư pháp – Hộ tịch: có người đã chờ 12 phút (mục tiêu 12,5 phút)",
+        "Đất đai – Xây dựng: có người đã chờ 20 phút (mục tiêu 20 phút)"]
+    at = figures.alerts(site, {}, {other: now - 1800}, now)
+    assert [(a["field"], a["target_min"]) for a in at] == [(other, 30)]
+    assert at[0]["message"].endswith("(mục tiêu 30 phút)")
 
 
 def test_satisfaction_rows_only_for_presses(site):

@@ -97,8 +97,10 @@ class Api:
         return JSONResponse({"retained": self.bus.retained, "me": auth.me(request)})
 
     async def events(self, request: Request) -> Response:
-        auth.need(request, "console")
-        return StreamingResponse(self.bus.stream(), media_type="text/event-stream",
+        sess = auth.need(request, "console")
+        # Case events go only to those who may see cases (the dashboard's roles).
+        private = sess["role"] in auth.ROLES_FOR["dashboard"]
+        return StreamingResponse(self.bus.stream(private), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     async def waiting(self, request: Request) -> Response:

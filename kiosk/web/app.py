@@ -8,8 +8,9 @@ to browsers by Server-Sent Events, so no page polls.
 
 The rooms: bus.py (the MQTT login, retained cache, SSE fan-out, and
 command/reply through kiosk.core.client), reader.py (reads through kiosk.core.read), auth.py (PINs,
-sessions, roles, CSRF), pages.py (the HTML), api.py and downloads.py (the
-endpoints), errors.py (what a refusal says).  This file wires them and serves.
+sessions, roles, CSRF), pages.py (the HTML), api.py, cases.py (the head's
+follow-up cases) and downloads.py (the endpoints, the report pack among
+them), errors.py (what a refusal says).  This file wires them and serves.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from kiosk.sdnotify import feed_asgi
 from kiosk.web.admin_api import AdminApi
 from kiosk.web.api import Api
 from kiosk.web.bus import Bus
+from kiosk.web.cases import Cases
 from kiosk.web.downloads import Downloads
 from kiosk.web.errors import WebError
 from kiosk.web.pages import Pages, error_page
@@ -70,6 +72,7 @@ def build_app(config: SiteConfig, db_path: str | Path, password: str, *,
     api = Api(config, bus, reader)
     downloads = Downloads(config, db_path, bus)
     admin = AdminApi(bus, reader)
+    cases = Cases(bus, reader)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -96,6 +99,9 @@ def build_app(config: SiteConfig, db_path: str | Path, password: str, *,
         route("/api/overview", api.overview),
         route("/api/chart.png", downloads.chart),
         route("/api/report", downloads.report),
+        route("/api/pack", downloads.pack),
+        route("/api/cases", cases.listing),
+        route("/api/cases/{n:int}", cases.update, ["POST"]),
         route("/api/reprint", api.reprint, ["POST"]),
         route("/api/officials", api.officials),
         route("/api/officials/{action}", api.roster, ["POST"]),
@@ -113,6 +119,7 @@ def build_app(config: SiteConfig, db_path: str | Path, password: str, *,
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.bus = bus
     app.state.api = api
+    app.state.cases = cases
     return app
 
 

@@ -23,7 +23,10 @@ log = logging.getLogger("phucvu.web")
 
 # Retained topics a page needs at once; events are only forwarded live.
 LIVE_LEAVES = ("counter/+/state", "display/snapshot", "queue/summary", "printer/status",
-               "presence/+", "event/alert", "event/call", "phone/stats")
+               "presence/+", "event/alert", "event/call", "phone/stats", "event/case")
+# Events only the head's and admins' pages receive: a case names the official
+# a citizen was unhappy with, which is not for the counters' screens.
+PRIVATE_LEAVES = ("event/case",)
 # The core's effective site config (THE CONTRACT, docs/mqtt.md): kept apart
 # from the retained cache, so a console's first SSE message does not carry it.
 CONFIG_SITE = "config/site"
@@ -47,7 +50,8 @@ class Bus:
         # (``retained``): a busy centre's 12 KB snapshot arrives many times a
         # second, mostly with nobody looking.
         self._raw: dict[str, bytes] = {}
-        self.streams: set[asyncio.Queue] = set()
+        # Each open SSE stream, and whether it may carry PRIVATE_LEAVES.
+        self.streams: dict[asyncio.Queue, bool] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         # The broker takes the login as client id anyway (one connection per login).
         self.client = contract.mqtt_client("web", username="web",
@@ -97,14 +101,15 @@ class Bus:
             return dt.date.fromisoformat(summary["day"])
         return dt.datetime.now(self.config.tz).date()
 
-    def stream(self) -> AsyncIterator[str]:
-        """One page's SSE stream: every retained topic at once, then one event per message.
+    def stream(self, private: bool = False) -> AsyncIterator[str]:
+        """One page's SSE stream: every retained topic at once, then one event
+        per message (``PRIVATE_LEAVES`` only if ``private``).
 
         The page joins the fan-out here, before the response starts, so no
         message falls between the first snapshot and the live ones.
         """
         q: asyncio.Queue = asyncio.Queue()
-        self.streams.add(q)
+        self.streams[q] = private
         first = json.dumps({"topic": "*", "body": self.retained}, ensure_ascii=False)
         return self._events(q, first)
 
@@ -118,7 +123,7 @@ class Bus:
                 except asyncio.TimeoutError:
                     yield ": ping\n\n"
         finally:
-            self.streams.discard(q)
+            self.streams.pop(q, None)
 
     def _on_connect(self, client, userdata, flags, rc, props=None):
         if rc.is_failure:
@@ -223,5 +228,7 @@ class Bus:
         if not self.streams:
             return
         line = json.dumps({"topic": rel, "body": body}, ensure_ascii=False)
-        for q in list(self.streams):
-            q.put_nowait(line)
+        private = rel in PRIVATE_LEAVES
+        for q, allowed in list(self.streams.items()):
+            if allowed or not private:
+                q.put_nowait(line)

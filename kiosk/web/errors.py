@@ -38,6 +38,9 @@ MESSAGES_VI = {
     "restart_needed": "Mục này không đổi được khi đang chạy; sửa tệp cấu hình rồi khởi động lại",
     "unknown_version": "Không có phiên bản này trong lịch sử",
 }
+# The follow-up cases' refusals (unknown_case, bad_transition, note_required,
+# bad_note) are not here: the core words them in Vietnamese itself, naming
+# the case and its state, and error_text shows them as they come.
 
 
 def error_text(reply: dict[str, Any]) -> str:

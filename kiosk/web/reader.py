@@ -1,5 +1,6 @@
 """What the web reads from the core's SQLite file, read-only: the roster (for
-PIN checks and /admin), a counter's waiting list, the day's anomaly count.
+PIN checks and /admin), a counter's waiting list, the day's anomaly count,
+the follow-up cases.
 
 Each through the core's read side (``kiosk.core.read.Reader``) on a short
 connection of its own: the calls run on worker threads, and a file the core
@@ -50,6 +51,14 @@ class Reader:
         which it alone writes); empty on a database from before that table."""
         with read.Reader(self.db_path) as r:
             return r.config_versions(limit)
+
+    def cases(self, *, day_from: str | None = None, day_to: str | None = None,
+              statuses: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """Follow-up cases by due time (``read_cases``), each as a dict of its
+        columns plus the rating's comment."""
+        with read.Reader(self.db_path) as r:
+            return [row._asdict() for row in r.cases(day_from=day_from, day_to=day_to,
+                                                     statuses=statuses)]
 
     def anomalies(self, start: float, end: float) -> int:
         with read.Reader(self.db_path) as r:

@@ -114,6 +114,10 @@ setInterval(scheduleFigures, 30000);
 live((topic, body, r) => {
   if (topic === "event/alert") { alerts.unshift(body); renderAlerts(); return; }
   if (topic === "event/call") return;
+  // A case opened, looked into or closed (cases.js): read the list again.
+  if (topic === "event/case") { onCaseEvent(); return; }
+  // After a reconnect the events missed meanwhile are gone: read it anyway.
+  if (topic === "*") onCaseEvent();
   renderCounters(r);
   renderFields(r["queue/summary"]);
   renderDevices(r);
