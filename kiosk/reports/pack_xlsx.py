@@ -35,6 +35,11 @@ def write(ctx: Context, sections: list[Section], path: Path) -> Path:
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
+    # A path that cannot be written fails here, before openpyxl's write-only
+    # sheets hold writers that would complain again when collected.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab"):
+        pass
     wb = Workbook(write_only=True)
     bold, title_font = Font(bold=True), Font(bold=True, size=12)
     wrap = Alignment(wrap_text=True, vertical="top")
@@ -88,7 +93,6 @@ def write(ctx: Context, sections: list[Section], path: Path) -> Path:
             ws.append([])
             for note in notes:
                 ws.append([note])
-    path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     if fast:
         _fill(path, fast)
