@@ -1,0 +1,155 @@
+"""The wait forecast (kiosk/core/domain/forecast.py): hand-worked small
+queues, and the order it plays checked against the real ``Queue`` played
+forward with the same fixed service times."""
+import datetime as dt
+import heapq
+import random
+
+import pytest
+
+from kiosk import config
+from kiosk.core.domain import DomainError, Queue
+from kiosk.core.domain.forecast import Figures, ServiceFigure, forecast, remaining_s
+
+TZ = dt.timezone(dt.timedelta(hours=7))
+START = dt.datetime(2026, 11, 27, 8, 0, tzinfo=TZ).timestamp()
+
+
+def site(counters: dict[int, list[str]], fields=("a", "b"), interleave: int = 3):
+    return config.parse({
+        "site": {"id": "x", "commune": "Xã X", "centre": "TT X"},
+        "hours": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                   "open": "00:00", "close": "24:00"}],
+        "fields": [{"code": f, "name_vi": f.upper(), "name_en": f.upper(), "prefix": f.upper(),
+                    "minutes_per_citizen": 5, "daily_quota": 999} for f in fields],
+        "counters": [{"number": n, "name": f"Quầy {n}", "fields": fs} for n, fs in counters.items()],
+        "priority": {"interleave": interleave},
+    })
+
+
+def fixed(**means: float) -> Figures:
+    return Figures({f: ServiceFigure(m, 0.0) for f, m in means.items()})
+
+
+def labels(q: Queue, fc: dict) -> dict[str, float]:
+    return {q.state.tickets[k].label: v.call_at - START for k, v in fc.items()}
+
+
+def play_real(q: Queue, now: float, means: dict[str, float]) -> dict[str, float]:
+    """The real queue forward: the counter free first presses Next (the
+    lower number on a tie), each service takes its field's mean."""
+    heap = []
+    for n, c in q.state.counters.items():
+        if c.status == "open":
+            free = now
+            if c.current is not None:
+                t = q.state.tickets[c.current]
+                free = max(now, t.called_at + means[t.field])
+            heap.append((free, n))
+    heapq.heapify(heap)
+    called = {}
+    while heap:
+        at, n = heapq.heappop(heap)
+        try:
+            events = q.call_next(n, at)
+        except DomainError as e:
+            assert e.code == "empty"
+            continue
+        t = q.state.tickets[next(e["ticket_id"] for e in events if e["kind"] == "ticket_called")]
+        called[t.label] = at - START
+        heapq.heappush(heap, (at + means[t.field], n))
+    return called
+
+
+def test_one_counter_three_waiting_are_called_one_mean_apart():
+    q = Queue(site({1: ["a"]}, fields=("a",)))
+    for i in range(3):
+        q.issue("a", None, START - 10 + i)
+    fc = forecast(q.config, q.state, fixed(a=300), START)
+    assert labels(q, fc) == {"A001": 0, "A002": 300, "A003": 600}
+
+
+def test_the_ticket_being_served_counts_only_its_rest():
+    q = Queue(site({1: ["a"]}, fields=("a",)))
+    for i in range(4):
+        q.issue("a", None, START - 200 + i)
+    q.call_next(1, START - 100)          # A001 served for 100 s already
+    fc = forecast(q.config, q.state, fixed(a=300), START)
+    assert labels(q, fc) == {"A002": 200, "A003": 500, "A004": 800}
+
+
+def test_a_service_longer_than_usual_still_has_its_tail_to_run():
+    fig = ServiceFigure(300, 150)
+    assert remaining_s(fig, 100) == 200
+    assert remaining_s(fig, 900) == pytest.approx(150 ** 2 / 300)
+
+
+def test_two_counters_share_fields_in_their_own_order():
+    q = Queue(site({1: ["a", "b"], 2: ["b", "a"]}))
+    for f in "abab":
+        q.issue(f, None, START - 10)
+    fc = forecast(q.config, q.state, fixed(a=100, b=200), START)
+    # 1 takes A001 at 0, 2 takes B001 at 0; 1 is free at 100: A002;
+    # at 200 both are free, 1 first: no a left, B002.
+    assert labels(q, fc) == {"A001": 0, "B001": 0, "A002": 100, "B002": 200}
+    assert {q.state.tickets[k].label: v.counter for k, v in fc.items()} == \
+        {"A001": 1, "B001": 2, "A002": 1, "B002": 1}
+    assert labels(q, fc) == play_real(q, START, {"a": 100, "b": 200})
+
+
+def test_a_paused_counter_serves_nothing():
+    q = Queue(site({1: ["a", "b"], 2: ["a"], 3: ["b"]}))
+    for f in "aaab":
+        q.issue(f, None, START - 10)
+    q.call_next(2, START - 50)           # A001 at 2, then 2 pauses mid-service
+    q.pause(2, START - 40)
+    q.pause(3, START - 40)
+    fc = forecast(q.config, q.state, fixed(a=100, b=100), START)
+    assert labels(q, fc) == {"A002": 0, "A003": 100, "B001": 200}
+    assert {v.counter for v in fc.values()} == {1}
+
+
+def test_a_field_only_paused_counters_serve_is_left_out():
+    q = Queue(site({1: ["a", "b"], 2: ["b"]}))
+    q.issue("b", None, START - 10)
+    q.pause(1, START - 5)
+    q.pause(2, START - 5)
+    assert forecast(q.config, q.state, fixed(a=100, b=100), START) == {}
+
+
+@pytest.mark.parametrize("interleave", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(5))
+def test_priority_interleave_plays_as_the_real_queue_calls(interleave, seed):
+    rnd = random.Random(seed)
+    q = Queue(site({1: ["a", "b"], 2: ["b", "a"], 3: ["a"]}, interleave=interleave))
+    for i in range(30):
+        q.issue(rnd.choice("ab"), rnd.choice([None, None, "cao-tuoi"]), START - 100 + i)
+    q.call_next(1, START - 40)           # streaks and services already under way
+    q.call_next(3, START - 20)
+    means = {"a": 70.0, "b": 110.0}
+    fc = forecast(q.config, q.state, fixed(**means), START)
+    want = play_real(q, START, means)
+    assert labels(q, fc) == want and len(want) == 28
+
+
+def test_the_range_widens_down_the_line_and_never_starts_before_now():
+    q = Queue(site({1: ["a"]}, fields=("a",)))
+    for i in range(5):
+        q.issue("a", None, START - 10 + i)
+    fc = sorted(forecast(q.config, q.state, Figures({"a": ServiceFigure(300, 150)}),
+                         START).values(), key=lambda f: f.call_at)
+    assert fc[0].low == fc[0].call_at == fc[0].high == START
+    widths = [f.high - f.low for f in fc]
+    assert widths == sorted(widths) and widths[-1] > 0
+    assert all(f.low >= START for f in fc)
+
+
+def test_figures_by_hour_are_taken_for_the_hour_a_call_falls_in():
+    q = Queue(site({1: ["a"]}, fields=("a",)))
+    for i in range(3):
+        q.issue("a", None, START - 10 + i)
+    hour = dt.datetime.fromtimestamp(START, TZ).hour
+    figs = Figures({"a": ServiceFigure(300, 0)}, {("a", hour): ServiceFigure(1800, 0)})
+    # The first service starts at 8:00 (30 min); the second at 8:30 too.
+    assert labels(q, forecast(q.config, q.state, figs, START)) == \
+        {"A001": 0, "A002": 1800, "A003": 3600}
