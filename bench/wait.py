@@ -27,7 +27,8 @@ forecast's p10-p90 range.  Then ``name=value``:
   wait_p90_abs_err_min       new, the p90 of |error| over all shapes
   share_within_5_min         new, |error| <= 5 min, over all shapes
   wait_mae_ratio_new_to_old  MAE new / MAE old over all shapes' tickets
-  forecast_500x60_ms         one full forecast, 500 waiting, 60 counters (median of 21)
+  forecast_500x60_ms         one full forecast, 500 waiting, 60 counters, arrivals
+                             expected (median of 21); _no_arrivals_ms without them
 
 Exit 0 when measured, 2 when a shape measured no ticket.
 
@@ -57,6 +58,8 @@ from kiosk.core.domain.forecast import Figures, ServiceFigure, forecast
 TZ = dt.timezone(dt.timedelta(hours=7))
 DAY0 = dt.datetime(2026, 11, 30, 7, 30, tzinfo=TZ).timestamp()   # a Monday
 ISSUE_H = 4.0
+# WAIT_ARRIVALS=0: the forecast without expected arrivals (queue as it stands).
+ARRIVALS = os.environ.get("WAIT_ARRIVALS", "1") != "0"
 PRIO_SHARE = 0.08
 # field: (mean minutes, coefficient of variation, share of arrivals)
 FIELDS = {"ho-tich": (6.0, 0.5, 0.35), "chung-thuc": (3.0, 0.4, 0.30),
@@ -190,11 +193,15 @@ def play(cfg: config.SiteConfig, shape: dict, seed: int, figures: Figures | None
         t = q.state.tickets[tid]
         if t.first_called_at is not None:
             records.append((old, new, low, high, t.first_called_at - t.issued_at))
-    return records, services
+    issued = sorted((t.issued_at, t.field, bool(t.priority)) for t in q.state.tickets.values())
+    return records, services, issued
 
 
-def learn(services: list[tuple[str, float, float]], min_hour: int = 15) -> Figures:
-    """Per-field and per-(field, hour) mean and spread from a day's services."""
+def learn(services: list[tuple[str, float, float]], issued: list[tuple[float, str, bool]],
+          min_hour: int = 15, with_arrivals: bool = True) -> Figures:
+    """Per-field and per-(field, hour) mean and spread from a day's
+    services; citizens per hour by field, priority and hour from its issues
+    (an hour counted for the part of it the day was issuing)."""
     by_f: dict[str, list[float]] = {}
     by_h: dict[tuple[str, int], list[float]] = {}
     for f, at, s in services:
@@ -204,12 +211,23 @@ def learn(services: list[tuple[str, float, float]], min_hour: int = 15) -> Figur
     def fig(xs: list[float]) -> ServiceFigure:
         return ServiceFigure(statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
+    rates: dict[tuple[str, bool, int], float] = {}
+    if with_arrivals and issued:
+        first, last = issued[0][0], issued[-1][0]
+        for at, f, prio in issued:
+            h = dt.datetime.fromtimestamp(at, TZ).hour
+            start = dt.datetime.fromtimestamp(at, TZ).replace(minute=0, second=0,
+                                                              microsecond=0).timestamp()
+            exposure = (min(last, start + 3600) - max(first, start)) / 3600
+            rates[(f, prio, h)] = rates.get((f, prio, h), 0.0) + 1 / max(exposure, 0.25)
     return Figures({f: fig(xs) for f, xs in by_f.items()},
-                   {k: fig(xs) for k, xs in by_h.items() if len(xs) >= min_hour})
+                   {k: fig(xs) for k, xs in by_h.items() if len(xs) >= min_hour},
+                   arrivals_per_h=rates)
 
 
-def bench_forecast_ms() -> float:
-    """500 waiting, 60 counters each with 3 of 8 fields, all serving."""
+def bench_forecast_ms(with_arrivals: bool = True) -> float:
+    """500 waiting, 60 counters each with 3 of 8 fields, all serving;
+    with 150 citizens an hour expected (10 % priority) when ``with_arrivals``."""
     rnd = random.Random(1)
     codes = [f"f{i}" for i in range(8)]
     counters = {n: (rnd.sample(codes, 3) if n > 1 else codes) for n in range(1, 61)}
@@ -221,7 +239,10 @@ def bench_forecast_ms() -> float:
         q.call_next(c, DAY0 + 600)
     assert sum(len(v) for v in q.state.lines.values()) == 500
     figs = Figures({f: ServiceFigure(300, 150) for f in codes},
-                   {(f, h): ServiceFigure(280, 140) for f in codes for h in range(7, 17)})
+                   {(f, h): ServiceFigure(280, 140) for f in codes for h in range(7, 17)},
+                   arrivals_per_h={(f, p, h): 150 / 8 * (0.1 if p else 0.9)
+                                   for f in codes for p in (True, False) for h in range(7, 17)}
+                   if with_arrivals else {})
     times = []
     for _ in range(21):
         t0 = time.perf_counter()
@@ -244,8 +265,8 @@ def main() -> int:
         shape = SHAPES[name]
         recs: list[tuple] = []
         for seed in range(seeds):
-            _, yesterday = play(cfg, shape, 1000 + seed, None)
-            got, _ = play(cfg, shape, seed, learn(yesterday))
+            _, services, issued = play(cfg, shape, 1000 + seed, None)
+            got, _, _ = play(cfg, shape, seed, learn(services, issued, with_arrivals=ARRIVALS))
             recs += got
         if not recs:
             print(f"{name}: no ticket measured", file=sys.stderr)
@@ -268,6 +289,7 @@ def main() -> int:
     figures["wait_mae_ratio_new_to_old"] = (sum(abs(r[1] - r[4]) for r in all_recs)
                                             / sum(abs(r[0] - r[4]) for r in all_recs))
     figures["forecast_500x60_ms"] = bench_forecast_ms()
+    figures["forecast_500x60_no_arrivals_ms"] = bench_forecast_ms(False)
     emit(figures)
     return 0
 

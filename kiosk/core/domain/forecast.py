@@ -5,8 +5,11 @@ plays the calls ahead with the domain's own rule (``selection.order``, the
 one ``Queue.call_next`` takes the first ticket of): the open counter that is
 free first calls, its service takes the field's mean (for that hour of the
 day where the figures have one), and so on until every line is empty or no
-open counter serves what is left.  No arrivals are assumed: a priority
-citizen who comes later still goes ahead (what the bench measures).
+open counter serves what is left.  Citizens still to come are played too
+when the figures expect them (``Figures.arrivals_per_h``, by field,
+priority and hour): evenly spaced at the expected rate, they go ahead of
+the ticket when they are priority, and take a shared counter that ranks
+their field first.
 
 A counter busy with a ticket is free after the expected rest of that
 service given the time it has taken so far: ``mean - spent`` while that is
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 
 from kiosk.config import SiteConfig
 from kiosk.core.domain import selection
-from kiosk.core.domain.state import OPEN, Counter, QueueState
+from kiosk.core.domain.state import OPEN, Counter, QueueState, Ticket
 
 Z90 = 1.2816  # the normal's p90 in σ
 
@@ -52,14 +55,31 @@ class Figures:
     fields: dict[str, ServiceFigure]
     by_hour: dict[tuple[str, int], ServiceFigure] = field(default_factory=dict)
     utc_offset_s: float = 7 * 3600
+    # Citizens expected per hour by (field, priority, local hour): the ones
+    # still to come, who may go ahead (priority) or take a shared counter
+    # that ranks their field first.  Empty: none are played.
+    arrivals_per_h: dict[tuple[str, bool, int], float] = field(default_factory=dict)
+
+    def hour(self, t: float) -> int:
+        return int((t + self.utc_offset_s) // 3600) % 24
 
     def at(self, field_code: str, t: float) -> ServiceFigure:
         if self.by_hour:
-            hour = int((t + self.utc_offset_s) // 3600) % 24
-            f = self.by_hour.get((field_code, hour))
+            f = self.by_hour.get((field_code, self.hour(t)))
             if f is not None:
                 return f
         return self.fields[field_code]
+
+    def next_arrival(self, field_code: str, priority: bool, t: float, first: bool,
+                     until: float) -> float | None:
+        """The next expected arrival after ``t`` (half a gap after ``t``
+        for the first one, so the count by any time is rounded, not floored)."""
+        while t < until:
+            rate = self.arrivals_per_h.get((field_code, priority, self.hour(t)), 0.0)
+            if rate > 0:
+                return t + (0.5 if first else 1.0) * 3600 / rate
+            t, first = (t // 3600 + 1) * 3600, True   # the next hour
+        return None
 
 
 @dataclass(frozen=True)
@@ -97,14 +117,17 @@ def remaining_s(fig: ServiceFigure, spent_s: float) -> float:
 
 
 def forecast(config: SiteConfig, state: QueueState, figures: Figures,
-             now: float) -> dict[str, Forecast]:
+             now: float, horizon_s: float = 12 * 3600) -> dict[str, Forecast]:
     """Every waiting ticket that an open counter will call, by ticket id.
 
     A ticket no open counter can reach (its field's counters all paused)
-    is left out: the caller says "after a counter reopens".
+    is left out: the caller says "after a counter reopens".  Expected
+    arrivals (``Figures.arrivals_per_h``) are played as tickets issued
+    later, up to ``horizon_s`` ahead.
     """
-    # A shadow state: copied lines and streaks, the tickets shared (read only).
-    shadow = QueueState(tickets=state.tickets,
+    # A shadow state: copied lines and streaks; the tickets read only, the
+    # expected arrivals added to a copy of the index when there are any.
+    shadow = QueueState(tickets=dict(state.tickets) if figures.arrivals_per_h else state.tickets,
                         lines={k: list(v) for k, v in state.lines.items() if v})
     heap: list[tuple[float, int]] = []
     var: dict[int, float] = {}
@@ -123,23 +146,73 @@ def forecast(config: SiteConfig, state: QueueState, figures: Figures,
         var[cfg.number] = v
     heapq.heapify(heap)
     pools = _pool_sizes(config, shadow)
+    real_left = sum(len(v) for k, v in shadow.lines.items() if k[0] in pools)
+    coming = _Arrivals(figures, shadow, state, now, now + horizon_s)
     out: dict[str, Forecast] = {}
-    while heap:
+    while heap and real_left:
         free_at, no = heap[0]
+        coming.issue_until(free_at)
         t = next(selection.order(config, shadow, no), None)
         if t is None:
-            # Nothing it can call now, nor later: no arrivals are played.
-            heapq.heappop(heap)
+            wake = coming.next_for(config.counter(no).fields)
+            if wake is None:
+                heapq.heappop(heap)     # nothing now, nor coming
+            else:
+                heapq.heapreplace(heap, (wake, no))
             continue
         shadow.dequeue(t)
         counter = shadow.counters[no]
         counter.priority_streak = counter.priority_streak + 1 if t.priority else 0
-        sigma = math.sqrt(var[no] / pools.get(shadow.line_of(t)[0], 1))
-        out[t.id] = Forecast(free_at, max(now, free_at - Z90 * sigma), free_at + Z90 * sigma, no)
+        if t.number:                    # a real ticket, not one expected
+            real_left -= 1
+            sigma = math.sqrt(var[no] / pools.get(shadow.line_of(t)[0], 1))
+            out[t.id] = Forecast(free_at, max(now, free_at - Z90 * sigma),
+                                 free_at + Z90 * sigma, no)
         fig = figures.at(t.field, free_at)
         var[no] += fig.sd_s ** 2
         heapq.heapreplace(heap, (free_at + fig.mean_s, no))
     return out
+
+
+class _Arrivals:
+    """The expected arrivals, issued into the shadow state as time goes on:
+    tickets numbered 0 (no real ticket has number 0), after every real one
+    in line (``seq``)."""
+
+    def __init__(self, figures: Figures, shadow: QueueState, state: QueueState,
+                 now: float, until: float):
+        self.figures, self.shadow, self.until = figures, shadow, until
+        self.seq = state.issue_seq
+        self.next: dict[tuple[str, bool], float] = {}
+        for f, prio, _ in figures.arrivals_per_h:
+            if (f, prio) not in self.next:
+                at = figures.next_arrival(f, prio, now, True, until)
+                if at is not None:
+                    self.next[(f, prio)] = at
+        self.heap = [(at, f, prio) for (f, prio), at in self.next.items()]
+        heapq.heapify(self.heap)
+
+    def issue_until(self, t: float) -> None:
+        while self.heap and self.heap[0][0] <= t:
+            at, f, prio = self.heap[0]
+            self.seq += 1
+            ticket = Ticket(id=f"~{self.seq}", day="", field=f, origin_field=f, number=0,
+                            label="", priority="~" if prio else None, seq=self.seq,
+                            issued_at=at)
+            self.shadow.tickets[ticket.id] = ticket
+            self.shadow.enqueue(ticket)
+            later = self.figures.next_arrival(f, prio, at, False, self.until)
+            if later is None:
+                heapq.heappop(self.heap)
+                del self.next[(f, prio)]
+            else:
+                heapq.heapreplace(self.heap, (later, f, prio))
+                self.next[(f, prio)] = later
+
+    def next_for(self, fields: list[str]) -> float | None:
+        """When the next citizen for one of these fields is expected."""
+        times = [at for (f, _), at in self.next.items() if f in fields]
+        return min(times) if times else None
 
 
 def _pool_sizes(config: SiteConfig, shadow: QueueState) -> dict[str | int, int]:
