@@ -153,3 +153,29 @@ def test_figures_by_hour_are_taken_for_the_hour_a_call_falls_in():
     # The first service starts at 8:00 (30 min); the second at 8:30 too.
     assert labels(q, forecast(q.config, q.state, figs, START)) == \
         {"A001": 0, "A002": 1800, "A003": 3600}
+
+
+def test_a_priority_citizen_expected_later_goes_ahead_of_the_line():
+    q = Queue(site({1: ["a"]}, fields=("a",)))
+    for i in range(3):
+        q.issue("a", None, START - 10 + i)
+    hour = dt.datetime.fromtimestamp(START, TZ).hour
+    # One priority citizen an hour: the first expected at half an hour.
+    figs = Figures({"a": ServiceFigure(1200, 0)}, arrivals_per_h={("a", True, hour): 1.0})
+    fc = forecast(q.config, q.state, figs, START)
+    # A001 at 0, A002 at 20 min; at 40 min the priority citizen (there
+    # since 30 min) goes first, so A003 waits until 60 min.
+    assert labels(q, fc) == {"A001": 0, "A002": 1200, "A003": 3600}
+
+
+def test_an_idle_counter_waits_for_the_first_citizen_of_its_fields():
+    # Counter 2 serves only b, nobody waits for b; the b citizen expected
+    # at 15 min takes 2, not 1: the a line is 1's alone.
+    q = Queue(site({1: ["a", "b"], 2: ["b"]}))
+    for i in range(3):
+        q.issue("a", None, START - 10 + i)
+    hour = dt.datetime.fromtimestamp(START, TZ).hour
+    figs = Figures({"a": ServiceFigure(600, 0), "b": ServiceFigure(600, 0)},
+                   arrivals_per_h={("b", False, hour): 2.0})
+    assert labels(q, forecast(q.config, q.state, figs, START)) == \
+        {"A001": 0, "A002": 600, "A003": 1200}
