@@ -179,3 +179,15 @@ def test_an_idle_counter_waits_for_the_first_citizen_of_its_fields():
                    arrivals_per_h={("b", False, hour): 2.0})
     assert labels(q, forecast(q.config, q.state, figs, START)) == \
         {"A001": 0, "A002": 600, "A003": 1200}
+
+
+def test_figures_from_the_live_window_fall_back_on_the_configured_minutes():
+    from kiosk.core.domain.forecast import figures_from_state
+    q = Queue(site({1: ["a", "b"]}))
+    for i in range(6):
+        q.issue("a", None, START + i)
+    for i in range(6):
+        q.call_next(1, START + 100 + 60 * i)   # five services of 60 s
+    figs = figures_from_state(q.config, q.state)
+    assert figs.fields["a"] == ServiceFigure(60.0, 0.0)
+    assert figs.fields["b"] == ServiceFigure(300.0, 180.0)
