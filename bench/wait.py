@@ -30,6 +30,7 @@ forecast's p10-p90 range.  Then ``name=value``:
   wait_p90_abs_err_min       new, the p90 of |error| over all shapes
   share_within_5_min         new, |error| <= 5 min, over all shapes
   wait_mae_ratio_new_to_old  MAE new / MAE old over all shapes' tickets
+  forecast_p10_p90_coverage  share of real waits inside the forecast's range (aim 0.80)
   forecast_500x60_ms         one full forecast, 500 waiting, 60 counters, arrivals
                              expected (median of 21); _no_arrivals_ms without them
 
@@ -292,6 +293,7 @@ def main() -> int:
     figures["share_within_5_min"] = sum(e <= 5 for e in err_all) / len(err_all)
     figures["wait_mae_ratio_new_to_old"] = (sum(abs(r[1] - r[4]) for r in all_recs)
                                             / sum(abs(r[0] - r[4]) for r in all_recs))
+    figures["forecast_p10_p90_coverage"] = sum(r[2] <= r[4] <= r[3] for r in all_recs) / len(all_recs)
     figures["forecast_500x60_ms"] = bench_forecast_ms()
     figures["forecast_500x60_no_arrivals_ms"] = bench_forecast_ms(False)
     emit(figures)

@@ -18,7 +18,8 @@ distribution's long tail, a service already longer than usual is not
 "about to end").  Paused and closed counters call nobody.
 
 The range: each counter's free time carries the variance of the services
-played on it (its current rest counts ``sd²``).  A ticket called at a
+played on it (its current rest counts ``sd²``; an expected citizen's
+``sd² + mean²``, as they may not come).  A ticket called at a
 counter gets that variance divided by the number of open counters serving
 its line: in a pool of m counters the k-th call comes after about k/m
 services on each, and the pool's sum of completions has m times one
@@ -169,7 +170,9 @@ def forecast(config: SiteConfig, state: QueueState, figures: Figures,
             out[t.id] = Forecast(free_at, max(now, free_at - Z90 * sigma),
                                  free_at + Z90 * sigma, no)
         fig = figures.at(t.field, free_at)
-        var[no] += fig.sd_s ** 2
+        # An expected citizen may not come: counted as Poisson, its service
+        # adds E[S²] (a compound Poisson sum's variance), not only Var S.
+        var[no] += fig.sd_s ** 2 + (0.0 if t.number else fig.mean_s ** 2)
         heapq.heapreplace(heap, (free_at + fig.mean_s, no))
     return out
 
