@@ -24,6 +24,8 @@ the modules behind it are rooms for whoever changes one behaviour:
 - ``errors``: ``DomainError``, the refusal every rule raises;
 - ``clocks``: press times, each box's clock mapped onto the core's;
 - ``waits``: people ahead, the estimated wait, the queue summary;
+- ``forecast``: each waiting ticket's call time and range, the queue played
+  forward (issue 20; not yet what citizens are told);
 - ``board``: each field's next numbers and the public board (công khai).
 """
 from kiosk.core.domain.board import next_labels, public_board
