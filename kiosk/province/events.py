@@ -20,13 +20,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.config import GRADES
+
 SITE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TICKET_KINDS = frozenset({"ticket_issued", "ticket_called", "ticket_recalled", "ticket_finished",
                           "ticket_no_show", "ticket_transferred", "day_closed"})
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RATING_KINDS = frozenset({"rating_pressed"})
 CASE_STATUSES = frozenset({"open", "looked_into", "closed"})
-GRADES = ("rat-hai-long", "hai-long", "khong-hai-long")
 # What the aggregator subscribes to (QoS 1).  event/call is left out: every
 # call is also a ticket_called or ticket_recalled on event/ticket.
 SUBSCRIPTIONS = ("phucvu/+/event/ticket", "phucvu/+/event/rating", "phucvu/+/event/case",
