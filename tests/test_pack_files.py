@@ -235,3 +235,16 @@ def test_a_file_that_cannot_be_written_is_one_line(pack, tmp_path, blocked):
     with pytest.raises(PackError, match=rf"phucvu-bao-cao-thang-loc-2026-11\.{blocked}: cannot "
                                         "write it: Is a directory"):
         pack_main(cfg, db, kind="monthly", period="2026-11", out_dir=tmp_path, today=TODAY)
+
+
+def test_one_file_only_when_one_is_asked_for(pack, tmp_path):
+    # The web sends one file: the other is not made.
+    cfg, db = pack[0], pack[1]
+    paths = pack_main(cfg, db, kind="monthly", period="2026-11", out_dir=tmp_path, today=TODAY,
+                      formats=("pdf",))
+    assert [p.name for p in paths] == ["phucvu-bao-cao-thang-loc-2026-11.pdf"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["phucvu-bao-cao-thang-loc-2026-11.pdf"]
+    assert paths[0].read_bytes().startswith(b"%PDF")
+    with pytest.raises(PackError, match="expected some of xlsx, pdf"):
+        pack_main(cfg, db, kind="monthly", period="2026-11", out_dir=tmp_path, today=TODAY,
+                  formats=("docx",))

@@ -20,6 +20,7 @@ the rest of the tree.
 """
 from kiosk.config.centre import (
     FIELD_ICONS,
+    GRADES,
     WEEKDAYS,
     CounterSection,
     FieldSection,
@@ -30,6 +31,7 @@ from kiosk.config.centre import (
     RatingSection,
     Session,
     SiteSection,
+    derive_grades,
 )
 from kiosk.config.loading import ConfigError, documented_keys, load, parse
 from kiosk.config.live import Live, config_hash, merge
@@ -49,9 +51,9 @@ from kiosk.config.section import Section, TlsClient, nfc, timezone_name
 from kiosk.config.site import SiteConfig
 
 __all__ = [
-    "FIELD_ICONS", "WEEKDAYS", "AnnouncerSection", "BridgeSection", "ConfigError", "CounterSection",
+    "FIELD_ICONS", "GRADES", "WEEKDAYS", "AnnouncerSection", "BridgeSection", "ConfigError", "CounterSection",
     "DeviceSection", "DisplaySection", "FieldSection", "MqttSection", "PhoneSection", "PrinterSection",
     "PriorityClass", "PrioritySection", "RatingLevel", "RatingReason", "RatingSection", "Section", "Session",
     "SiteConfig", "SiteSection", "StoreSection", "TlsClient", "UplinkSection", "WebSection",
-    "Live", "config_hash", "documented_keys", "load", "merge", "nfc", "parse", "timezone_name",
+    "Live", "config_hash", "derive_grades", "documented_keys", "load", "merge", "nfc", "parse", "timezone_name",
 ]

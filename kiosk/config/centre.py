@@ -202,18 +202,27 @@ class RatingSection(Section):
 
     def grades(self) -> dict[str, str]:
         """Each level's code → its grade among the Circular's three."""
-        satisfied = [lv.code for lv in self.levels if lv.satisfied]
-        out: dict[str, str] = {}
-        for lv in self.levels:
-            if lv.grade is not None:
-                out[lv.code] = lv.grade
-            elif not lv.satisfied:
-                out[lv.code] = "khong-hai-long"
-            elif len(satisfied) > 1 and lv.code == satisfied[0]:
-                out[lv.code] = "rat-hai-long"
-            else:
-                out[lv.code] = "hai-long"
-        return out
+        return derive_grades([(lv.code, lv.satisfied, lv.grade) for lv in self.levels])
+
+
+def derive_grades(levels: list[tuple[str, bool, str | None]]) -> dict[str, str]:
+    """(code, satisfied, grade or None) of each level, best first → each
+    code's grade: its own, else the best satisfied level is "rat-hai-long"
+    when more than one level is satisfied, the other satisfied ones
+    "hai-long", the rest "khong-hai-long".  The site's config and the
+    province (for a site/info that sends no grades) both grade by this."""
+    satisfied = [code for code, ok, _ in levels if ok]
+    out: dict[str, str] = {}
+    for code, ok, grade in levels:
+        if grade is not None:
+            out[code] = grade
+        elif not ok:
+            out[code] = "khong-hai-long"
+        elif len(satisfied) > 1 and code == satisfied[0]:
+            out[code] = "rat-hai-long"
+        else:
+            out[code] = "hai-long"
+    return out
 
 
 class FieldTarget(Section):

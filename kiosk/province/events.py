@@ -20,13 +20,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.config import GRADES
+from kiosk.core.domain.cases import STATUSES
+
 SITE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TICKET_KINDS = frozenset({"ticket_issued", "ticket_called", "ticket_recalled", "ticket_finished",
                           "ticket_no_show", "ticket_transferred", "day_closed"})
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RATING_KINDS = frozenset({"rating_pressed"})
-CASE_STATUSES = frozenset({"open", "looked_into", "closed"})
-GRADES = ("rat-hai-long", "hai-long", "khong-hai-long")
+# A case's statuses are the core's (kiosk/core/domain/cases.py).
+CASE_STATUSES = frozenset(STATUSES)
 # What the aggregator subscribes to (QoS 1).  event/call is left out: every
 # call is also a ticket_called or ticket_recalled on event/ticket.
 SUBSCRIPTIONS = ("phucvu/+/event/ticket", "phucvu/+/event/rating", "phucvu/+/event/case",
@@ -218,7 +221,7 @@ def _case(topic: str, payload: bytes, text: str, body: dict, site: str) -> CaseE
         if body.get(key) is not None and not isinstance(body[key], str):
             return Reject(topic, payload, f"{key} must be text or null, got {body[key]!r}")
     day = body.get("day")
-    if not isinstance(day, str) or not re.match(r"^\d{4}-\d{2}-\d{2}$", day):
+    if not isinstance(day, str) or not DAY.match(day):
         return Reject(topic, payload, f"a case event needs day (YYYY-MM-DD), got {day!r}")
     counter = body.get("counter")
     if counter is not None and (not isinstance(counter, int) or isinstance(counter, bool)

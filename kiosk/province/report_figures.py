@@ -12,6 +12,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from kiosk.config import derive_grades
 from kiosk.reports.rates import (Rates, case_counts, in_wait_target_base, percentile, satisfaction_estimate,
                                  served_on_time, share, within_wait_target)
 
@@ -66,13 +67,9 @@ class SiteFacts:
 
 
 def fallback_grades(levels: list[tuple[str, bool]]) -> dict[str, str]:
-    """Grades for a site/info that sends none, from its levels in order:
-    the same rule as ``RatingSection.grades`` for a level with no grade
-    (not satisfied → không hài lòng; the first of two or more satisfied
-    levels → rất hài lòng; any other satisfied level → hài lòng)."""
-    satisfied = [code for code, ok in levels if ok]
-    return {code: UNHAPPY if not ok else VERY if len(satisfied) > 1 and code == satisfied[0] else FAIR
-            for code, ok in levels}
+    """Grades for a site/info that sends none, from its levels in order: the
+    site config's own rule for a level with no grade (``derive_grades``)."""
+    return derive_grades([(code, ok, None) for code, ok in levels])
 
 
 @dataclass

@@ -70,13 +70,10 @@ def journal_cases(config: SiteConfig, db_path: str | Path,
     topic = contract.Topics(config.topic_prefix).case_event
     try:
         with Reader(db_path) as reader:
-            try:
-                cases = reader.cases(day_from=since.isoformat() if since else None)
-            except ReadError:
-                # A file from before schema 9 has no cases: nothing to replay.
-                if not reader.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'cases'").fetchone():
-                    return []
-                raise
+            # A file from before schema 9 has no cases: nothing to replay.
+            if not reader.has_cases():
+                return []
+            cases = reader.cases(day_from=since.isoformat() if since else None)
             logs = {c.id: reader.case_log(c.id) for c in cases}
     except ReadError as e:
         raise ReplayError(str(e)) from None

@@ -21,6 +21,7 @@ from kiosk.reports.pack_text import LANGS, PACK_BREAKDOWNS, PackError, period_la
 
 __all__ = ["KINDS", "PackError", "pack_main", "parse_period", "period_token"]
 KINDS = ("monthly", "quarterly", "yearly")
+FILES = ("xlsx", "pdf")
 _PATTERNS = {"monthly": (re.compile(r"^(\d{4})-(\d{2})$"), "a month as 2026-11"),
              "quarterly": (re.compile(r"^(\d{4})-[Qq]([1-4])$"), "a quarter as 2026-Q4"),
              "yearly": (re.compile(r"^(\d{4})$"), "a year as 2026")}
@@ -81,14 +82,19 @@ def period_token(kind: str, first: dt.date) -> str:
 
 
 def pack_main(config: SiteConfig, db_path: str | Path, *, kind: str, period: str | None = None,
-              out_dir: str | Path, lang: str = "vi", today: dt.date | None = None) -> list[Path]:
+              out_dir: str | Path, lang: str = "vi", today: dt.date | None = None,
+              formats: tuple[str, ...] = FILES) -> list[Path]:
     """Write ``phucvu-bao-cao-<site id>-<period>.xlsx`` and ``.pdf`` in ``out_dir``;
     returns [xlsx, pdf].  ``today`` (default: the site's local date) picks
-    the last complete period when ``period`` is None."""
+    the last complete period when ``period`` is None.  ``formats`` (a part
+    of ``FILES``) writes only those, returned in ``FILES`` order: the web
+    sends one file and need not make the other."""
     from kiosk.core.read import ReadError
     from kiosk.core.read.period import read_period
     if lang not in LANGS:
         raise PackError(f"--lang {lang!r}: expected one of {', '.join(LANGS)}")
+    if not formats or any(f not in FILES for f in formats):
+        raise PackError(f"formats {formats!r}: expected some of {', '.join(FILES)}")
     now = time.time()
     if today is None:
         today = dt.datetime.fromtimestamp(now, config.tz).date()
@@ -123,10 +129,15 @@ def pack_main(config: SiteConfig, db_path: str | Path, *, kind: str, period: str
     from kiosk.reports import pack_pdf, pack_tables, pack_xlsx
     context = pack_tables.Context(config, figures, names, kind, lang)
     tables = pack_tables.sections(context)
-    paths = [out / f"{stem}.xlsx", out / f"{stem}.pdf"]
+    formats = tuple(f for f in FILES if f in formats)
+    paths = [out / f"{stem}.{f}" for f in formats]
+    writers = {"xlsx": pack_xlsx.write, "pdf": pack_pdf.write}
+    jobs = [lambda w=writers[f], p=p: w(context, tables, p) for f, p in zip(formats, paths)]
     try:
-        _write(lambda: pack_xlsx.write(context, tables, paths[0]),
-               lambda: pack_pdf.write(context, tables, paths[1]))
+        if len(jobs) == 2:
+            _write(*jobs)
+        else:
+            jobs[0]()
     except OSError as e:
         raise PackError(f"{e.filename or out}: cannot write it: {e.strerror}") from None
     return paths

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kiosk.config import GRADES
 from kiosk.core.domain.cases import on_time as _case_on_time
 
 
@@ -68,10 +69,6 @@ def in_wait_target_base(wait_s, unseen_s, target_min):
     with np.errstate(invalid="ignore"):
         missed = np.asarray(unseen_s, dtype=float) > np.asarray(target_min, dtype=float) * 60
     return called | (~called & missed)
-
-
-# Circular 01/2018/TT-VPCP's three levels, best first (config: RatingLevel.grade).
-GRADES = ("rat-hai-long", "hai-long", "khong-hai-long")
 
 
 def three_levels(levels: dict[str, int], grades: dict[str, str]) -> dict[str, int]:

@@ -41,7 +41,6 @@ CLOSED_DAYS = 30
 # within [cases] deadline_days (at most 60 working days), and one left open
 # far longer than that is rare enough to be worth a year's look, no more.
 CLOSED_LOOKBACK_DAYS = 365
-NOTE_MAX = 1000
 # A browser's id for one press of a button (dashboard.js newRequestId).
 _REQUEST_ID = re.compile(r"[0-9a-f]{16,32}")
 

@@ -117,7 +117,7 @@ class Downloads:
                 async with self.pack_lock:
                     paths = await asyncio.to_thread(pack_main, self.config, self.db_path,
                                                     kind=kind, period=period, out_dir=tmp,
-                                                    today=today)
+                                                    today=today, formats=(fmt,))
             except PackError as e:
                 # An unreadable or missing file: the pack's own one line says which.
                 log.error("report pack %s %s refused: %s", kind, period, e)

@@ -140,6 +140,10 @@ class Reader:
     def ticket_and_rating_events(self, from_id: int, after: float) -> list[tuple[int, str, dict]]:
         return self._read(queries.ticket_and_rating_events, from_id, after)
 
+    def has_cases(self) -> bool:
+        """Whether the file has follow-up cases at all (schema 9 or later)."""
+        return self._read(queries.has_table, "cases")
+
     def expired_tickets(self, day: str) -> list[str]:
         return self._read(queries.expired_tickets, day)
 

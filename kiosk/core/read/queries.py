@@ -224,6 +224,13 @@ def ticket_and_rating_events(conn: sqlite3.Connection, from_id: int = 1,
     return [(event_id, kind, json.loads(payload)) for event_id, kind, payload in rows]
 
 
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the file has the table ``name`` (a file from before the
+    migration that made it has none)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (name,)).fetchone() is not None
+
+
 def expired_tickets(conn: sqlite3.Connection, day: str) -> list[str]:
     """The tickets the close of ``day`` expired, in issue order: what a
     ``day_closed`` journaled before it listed them would have said."""
