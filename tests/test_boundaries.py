@@ -49,7 +49,8 @@ TREE = ("kiosk", "display", "firmware_bridge")
 # it and its split rooms (``kiosk.core.store`` holds ``kiosk.core.store_x``
 # and ``kiosk.core.store.x``); the longest matching pattern wins.
 FLOORS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("kiosk.config", "kiosk.contract", "kiosk.topics", "kiosk.sdnotify")),
+    ("ground", ("kiosk.config", "kiosk.contract", "kiosk.topics", "kiosk.sdnotify",
+                "kiosk.waitwords")),
     # The domain and the store, and the parts that talk to a device, a
     # person or a file without the core's engine.
     ("domain, store and devices", (

@@ -6,11 +6,12 @@ database, so memory never runs ahead of what is on disk.
 """
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any, Callable
 
 from kiosk.config import SiteConfig
-from kiosk.core.domain import DomainError, Queue, cases
+from kiosk.core.domain import DomainError, Queue, cases, forecast
 from kiosk.core.read.queries import boot_id
 from kiosk.core.store import Store
 
@@ -37,10 +38,26 @@ class Engine:
         # a reboot of this machine (a new monotonic clock).
         machine_boot = (boot or boot_id)()
         store.clock_ref = lambda: (machine_boot, self.clock() - self.monotonic())
+        self._learned: tuple[str | None, forecast.Figures | None] = ("", None)
         self.queue = Queue(config, store.load_state([c.number for c in config.counters]))
+        self.learn(self.clock())
 
     def reload(self) -> None:
         self.queue = Queue(self.config, self.store.load_state([c.number for c in self.config.counters]))
+        self.learn(self.clock())
+
+    def learn(self, now: float) -> None:
+        """The wait forecast's figures from the latest ``forecast.LEARN_DAYS``
+        service days before the one ``now`` is in, learned again when the
+        day moves on (a read of a few thousand rows, once a day), before the
+        operation that rolls it over: its first ticket is told by them."""
+        day = self.queue.service_day(now)
+        if self._learned[0] != day:
+            offset = dt.datetime.fromtimestamp(now, self.config.tz).utcoffset()
+            rows = self.store.recent_tickets(day, forecast.LEARN_DAYS)
+            self._learned = (day, forecast.learn_from_tickets(
+                rows, offset.total_seconds() if offset else 0.0) if rows else None)
+        self.queue.figures = self._learned[1]
 
     def run(self, op: str, *args: Any, **kwargs: Any) -> list[dict]:
         """Run one domain operation and commit it; returns the events.
@@ -78,6 +95,7 @@ class Engine:
         if op not in OPERATIONS:
             raise ValueError(f"unknown operation {op!r}")
         now = self.clock()
+        self.learn(now)
         if op in _MONOTONIC:
             kwargs["mono"] = self.monotonic()
         error: DomainError | None = None

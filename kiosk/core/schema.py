@@ -224,6 +224,15 @@ MIGRATIONS: list[str] = [
     CREATE TABLE case_log (id INTEGER PRIMARY KEY AUTOINCREMENT, case_id INTEGER NOT NULL,
         at REAL NOT NULL, by TEXT, status TEXT NOT NULL, note TEXT);
     """,
+    # 10: the wait each ticket was told at its issue (the forecast's mean and
+    # its p10-p90 range, seconds after issue; NULL when no open counter served
+    # its field, or issued before this schema), kept so a day's report can
+    # say how wrong the estimate was (docs/wait.md).
+    """
+    ALTER TABLE tickets ADD COLUMN est_wait_s REAL;
+    ALTER TABLE tickets ADD COLUMN est_low_s REAL;
+    ALTER TABLE tickets ADD COLUMN est_high_s REAL;
+    """,
 ]
 
 # The columns that are a Ticket's and a Counter's attributes of the same
@@ -232,6 +241,7 @@ TICKET_COLUMNS = [
     "id", "day", "field", "origin_field", "number", "label", "priority", "seq",
     "issued_at", "state", "counter", "target_counter", "called_at", "finished_at",
     "recalls", "transfers", "close_reason", "official", "first_called_at", "rated",
+    "est_wait_s", "est_low_s", "est_high_s",
 ]
 COUNTER_COLUMNS = ["number", "status", "current", "priority_streak", "official"]
 # A follow-up case's columns, in the table's order (kiosk/core/read/cases.py's CaseRow).

@@ -251,6 +251,9 @@ class Store:
         """The current state from the projections, on the engine's clock."""
         return queries.load_state(self.conn, counters, self.clock_ref())
 
+    def recent_tickets(self, before_day: str, days: int) -> list[tuple]:
+        return queries.recent_tickets(self.conn, before_day, days)
+
     def last_calls(self, day: str, limit: int) -> list[dict[str, Any]]:
         return queries.last_calls(self.conn, day, limit)
 

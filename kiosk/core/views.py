@@ -28,7 +28,8 @@ def ticket_full(config: SiteConfig, q: Queue, t: Ticket) -> dict[str, Any]:
             "priority": t.priority,
             "priority_name_vi": config.priority_class(t.priority).name_vi if t.priority else None,
             "issued_at": t.issued_at, "ahead": ahead,
-            "estimated_wait_min": round(q.estimate_wait_s(t.field, ahead) / 60, 1),
+            # The wait told at issue, as journaled (what the day's error is measured on).
+            **waits.minutes(t.est_wait_s, t.est_low_s, t.est_high_s),
             "counters": [c.number for c in config.counters if t.field in c.fields]}
 
 
@@ -72,6 +73,7 @@ def snapshot(config: SiteConfig, q: Queue, now: float, summary: dict,
     waiting = [{"field": f["field"], "name_vi": f["name_vi"], "name_en": f["name_en"],
                 "prefix": f["prefix"], "waiting": f["waiting"],
                 "estimated_wait_min": f["estimated_wait_min"],
+                "wait_low_min": f["wait_low_min"], "wait_high_min": f["wait_high_min"],
                 "next": next_labels(config, s, f["field"], NEXT_UP)}
                for f in summary["fields"]]
     return {"site": config.site.id, "commune": config.site.commune,
@@ -125,16 +127,16 @@ def phone_tickets(config: SiteConfig, q: Queue, now: float) -> dict[str, Any]:
 
     No names (the page has ``config/site``), no official, nothing personal.
     A closed day has none: its page has nothing left to show or to rate.
-    ``ahead`` comes from one pass over the lines (``waits.ahead_all``), so a
-    day of 2,000 tickets costs one walk, not one search per ticket.
+    ``ahead`` comes from one pass over the lines (``waits.ahead_all``) and
+    ``wait_min`` (with its range) from the forecast of the whole queue the
+    snapshot uses too (``Queue.wait_forecast``), so a day of 2,000 tickets
+    costs one walk and one play, not one per ticket.
     """
     s = q.state
     tickets: dict[str, dict[str, Any]] = {}
     if not s.day_closed:
         ahead = waits.ahead_all(s)
-        # Each field's average service and serving counters once, not once
-        # per ticket (a day of 2,400 tickets cost 14 ms a build).
-        per_field: dict[str, tuple[list[int], float] | None] = {}
+        forecasts = q.wait_forecast(now)
         for t in sorted(s.tickets.values(), key=lambda t: t.seq):
             # Transferred is waiting again, in its new field (origin_field says where from).
             state = WAITING if t.state == TRANSFERRED else t.state
@@ -149,16 +151,12 @@ def phone_tickets(config: SiteConfig, q: Queue, now: float) -> dict[str, Any]:
             n = ahead.get(t.id) if state == WAITING else None
             if n is not None:
                 entry["ahead"] = n
-                if t.field not in per_field:
-                    try:
-                        per_field[t.field] = (waits.serving_counters(config, s, t.field),
-                                              waits.average_service_s(config, s, t.field))
-                    except KeyError:     # a field the config no longer has
-                        per_field[t.field] = None
-                if per_field[t.field] is not None:
-                    serving, average = per_field[t.field]
-                    entry["wait_min"] = round(waits.estimate_wait_s(
-                        config, s, t.field, n, serving, average) / 60, 1)
+                fc = forecasts.get(t.id)
+                if fc is not None:      # else no open counter serves it: no promise
+                    m = waits.minutes_from(fc, now)
+                    entry["wait_min"] = m["estimated_wait_min"]
+                    entry["wait_low_min"] = m["wait_low_min"]
+                    entry["wait_high_min"] = m["wait_high_min"]
             if t.rated:
                 entry["rated"] = t.rated
             if state == CALLED and t.recalls:

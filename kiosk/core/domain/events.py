@@ -78,7 +78,8 @@ def _day_closed(s: QueueState, e: dict, window_s: float) -> None:
 def _ticket_issued(s: QueueState, e: dict, window_s: float) -> None:
     t = Ticket(id=e["ticket_id"], day=e["day"], field=e["field"], origin_field=e["field"],
                number=e["number"], label=e["label"], priority=e["priority"],
-               seq=e["seq"], issued_at=e["at"])
+               seq=e["seq"], issued_at=e["at"], est_wait_s=e.get("est_wait_s"),
+               est_low_s=e.get("est_low_s"), est_high_s=e.get("est_high_s"))
     s.tickets[t.id] = t
     s.by_label[t.label] = t.id
     s.enqueue(t)

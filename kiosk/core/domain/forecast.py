@@ -26,6 +26,16 @@ services on each, and the pool's sum of completions has m times one
 counter's variance, so the call time has 1/m of it.  ``low``/``high`` are
 mean ∓ 1.28 σ (p10–p90 of a normal), ``low`` never before ``now``.
 
+Probes: "if a citizen of this field took a ticket now" (the kiosk's tile,
+the wall's line per field, the ticket being issued).  A probe is a ticket
+issued now, after every real one in its line and before every expected
+one; the first counter that would call it gives its time, and it takes no
+service, so it moves no other ticket nor another probe.
+
+``learn`` makes the figures from recent days: each field's service mean
+and spread, by hour of the day where an hour had ``MIN_PER_HOUR``
+services, and the citizens per hour by field, priority and hour.
+
 Pure: no clock, no I/O; about 2 µs per call played (bench/wait.py).
 """
 from __future__ import annotations
@@ -33,12 +43,20 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from kiosk.config import SiteConfig
 from kiosk.core.domain import selection
 from kiosk.core.domain.state import OPEN, Counter, QueueState, Ticket
 
 Z90 = 1.2816  # the normal's p90 in σ
+# An hour of the day gets its own service figure from this many services.
+MIN_PER_HOUR = 15
+# A "service" longer than this many times its field's median is a counter
+# left called over lunch, not a citizen: it would teach a false mean.
+OUTLIER_X_MEDIAN = 8
+# How many of the latest service days the figures are learned from.
+LEARN_DAYS = 10
 
 
 @dataclass(frozen=True)
@@ -111,25 +129,104 @@ def figures_from_state(config: SiteConfig, state: QueueState, cv: float = 0.6) -
     return Figures(out)
 
 
+def learn(services: Iterable[tuple[str, float, float]],
+          issued: Iterable[tuple[str, float, str, bool]],
+          utc_offset_s: float = 7 * 3600, min_per_hour: int = MIN_PER_HOUR) -> Figures:
+    """Figures from recent days.
+
+    ``services``: (field, called_at, seconds) of served tickets.
+    ``issued``: (day, issued_at, field, priority) of every ticket.  A
+    day's hour counts for the part of it that day was issuing (its first
+    to its last ticket), so the half hour after an 07:30 opening is not
+    taken for a quiet hour; the rate is the mean over the days that issued.
+    """
+    hour = Figures({}, utc_offset_s=utc_offset_s).hour
+    by_f: dict[str, list[float]] = {}
+    rows = [(f, at, s) for f, at, s in services if s > 0]
+    for f, _, s in rows:
+        by_f.setdefault(f, []).append(s)
+    limit = {f: OUTLIER_X_MEDIAN * sorted(xs)[len(xs) // 2] for f, xs in by_f.items()}
+    by_f, by_h = {}, {}
+    for f, at, s in rows:
+        if s <= limit[f]:
+            by_f.setdefault(f, []).append(s)
+            by_h.setdefault((f, hour(at)), []).append(s)
+
+    day_span: dict[str, tuple[float, float]] = {}
+    issued = list(issued)
+    for day, at, _, _ in issued:
+        a, b = day_span.get(day, (at, at))
+        day_span[day] = (min(a, at), max(b, at))
+    rates: dict[tuple[str, bool, int], float] = {}
+    for day, at, f, prio in issued:
+        first, last = day_span[day]
+        start = at - (at + utc_offset_s) % 3600
+        exposure = (min(last, start + 3600) - max(first, start)) / 3600
+        key = (f, prio, hour(at))
+        # An hour issued for under a quarter is counted as a quarter: one
+        # early citizen is not a rush.
+        rates[key] = rates.get(key, 0.0) + 1 / max(exposure, 0.25) / len(day_span)
+    return Figures({f: _figure(xs) for f, xs in by_f.items()},
+                   {k: _figure(xs) for k, xs in by_h.items() if len(xs) >= min_per_hour},
+                   utc_offset_s, rates)
+
+
+def _figure(xs: list[float]) -> ServiceFigure:
+    mean = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return ServiceFigure(mean, sd)
+
+
+def learn_from_tickets(rows: Iterable[tuple], utc_offset_s: float) -> Figures:
+    """``learn`` over the read side's ``recent_tickets`` rows: (day,
+    issued_at, origin_field, priority?, field, called_at, finished_at)."""
+    rows = list(rows)
+    return learn([(f, called, done - called) for _, _, _, _, f, called, done in rows
+                  if called is not None and done is not None],
+                 [(day, at, origin, bool(prio)) for day, at, origin, prio, *_ in rows],
+                 utc_offset_s)
+
+
+def with_live(config: SiteConfig, state: QueueState, learned: Figures | None) -> Figures:
+    """The learned figures, with the live window (or the configured minutes
+    per citizen) for a field that has no history: a new field, a new centre."""
+    live = figures_from_state(config, state)
+    if learned is None:
+        return live
+    fields = {**live.fields, **{k: v for k, v in learned.fields.items() if k in live.fields}}
+    return Figures(fields, learned.by_hour, learned.utc_offset_s, learned.arrivals_per_h)
+
+
 def remaining_s(fig: ServiceFigure, spent_s: float) -> float:
     """The expected rest of a service that has taken ``spent_s`` so far."""
     tail = fig.sd_s ** 2 / fig.mean_s if fig.mean_s > 0 else 0.0
     return max(fig.mean_s - max(0.0, spent_s), tail)
 
 
-def forecast(config: SiteConfig, state: QueueState, figures: Figures,
-             now: float, horizon_s: float = 12 * 3600) -> dict[str, Forecast]:
-    """Every waiting ticket that an open counter will call, by ticket id.
+def probe_id(field_code: str, priority: bool = False) -> str:
+    """The key of a probe's forecast: ``?field`` or ``?field+`` (priority)."""
+    return f"?{field_code}{'+' if priority else ''}"
 
-    A ticket no open counter can reach (its field's counters all paused)
-    is left out: the caller says "after a counter reopens".  Expected
-    arrivals (``Figures.arrivals_per_h``) are played as tickets issued
-    later, up to ``horizon_s`` ahead.
+
+def forecast(config: SiteConfig, state: QueueState, figures: Figures,
+             now: float, horizon_s: float = 12 * 3600,
+             probes: Iterable[tuple[str, bool]] = (), tickets: bool = True) -> dict[str, Forecast]:
+    """Every waiting ticket that an open counter will call, by ticket id,
+    and each probe (field, priority) by ``probe_id``.
+
+    A ticket or probe no open counter can reach (its field's counters all
+    paused) is left out: the caller says "when a counter reopens".
+    Expected arrivals (``Figures.arrivals_per_h``) are played as tickets
+    issued later, up to ``horizon_s`` ahead.  ``tickets=False``: only the
+    probes are wanted, and the play stops once they are all called.
     """
-    # A shadow state: copied lines and streaks; the tickets read only, the
-    # expected arrivals added to a copy of the index when there are any.
-    shadow = QueueState(tickets=dict(state.tickets) if figures.arrivals_per_h else state.tickets,
+    probes = list(dict.fromkeys(probes))
+    # A shadow state: copied lines and streaks; the tickets read only, or a
+    # copy of the index when probes or expected arrivals are added to it.
+    copy = bool(figures.arrivals_per_h or probes)
+    shadow = QueueState(tickets=dict(state.tickets) if copy else state.tickets,
                         lines={k: list(v) for k, v in state.lines.items() if v})
+    shadow.issue_seq = state.issue_seq
     heap: list[tuple[float, int]] = []
     var: dict[int, float] = {}
     for cfg in config.counters:
@@ -147,10 +244,20 @@ def forecast(config: SiteConfig, state: QueueState, figures: Figures,
         var[cfg.number] = v
     heapq.heapify(heap)
     pools = _pool_sizes(config, shadow)
-    real_left = sum(len(v) for k, v in shadow.lines.items() if k[0] in pools)
-    coming = _Arrivals(figures, shadow, state, now, now + horizon_s)
+    real_left = sum(len(v) for k, v in shadow.lines.items() if k[0] in pools) if tickets else 0
+    probes_left = 0
+    for f, prio in probes:
+        if f in pools:
+            # Issued now: after every real ticket, before every expected one.
+            p = Ticket(id=probe_id(f, prio), day="", field=f, origin_field=f, number=-1, label="",
+                       priority="?" if prio else None, seq=state.issue_seq + 1, issued_at=now)
+            shadow.tickets[p.id] = p
+            shadow.enqueue(p)
+            probes_left += 1
+    shadow.issue_seq += 1
+    coming = _Arrivals(figures, shadow, now, now + horizon_s)
     out: dict[str, Forecast] = {}
-    while heap and real_left:
+    while heap and (real_left or probes_left):
         free_at, no = heap[0]
         coming.issue_until(free_at)
         t = next(selection.order(config, shadow, no), None)
@@ -162,13 +269,18 @@ def forecast(config: SiteConfig, state: QueueState, figures: Figures,
                 heapq.heapreplace(heap, (wake, no))
             continue
         shadow.dequeue(t)
+        if t.number:                    # a real ticket or a probe, not one expected
+            sigma = math.sqrt(var[no] / pools.get(shadow.line_of(t)[0], 1))
+            if t.number > 0:
+                real_left -= 1 if tickets else 0
+            if tickets or t.number < 0:
+                out[t.id] = Forecast(free_at, max(now, free_at - Z90 * sigma),
+                                     free_at + Z90 * sigma, no)
+            if t.number < 0:            # a probe takes no time and leaves no streak
+                probes_left -= 1
+                continue
         counter = shadow.counters[no]
         counter.priority_streak = counter.priority_streak + 1 if t.priority else 0
-        if t.number:                    # a real ticket, not one expected
-            real_left -= 1
-            sigma = math.sqrt(var[no] / pools.get(shadow.line_of(t)[0], 1))
-            out[t.id] = Forecast(free_at, max(now, free_at - Z90 * sigma),
-                                 free_at + Z90 * sigma, no)
         fig = figures.at(t.field, free_at)
         # An expected citizen may not come: counted as Poisson, its service
         # adds E[S²] (a compound Poisson sum's variance), not only Var S.
@@ -182,10 +294,9 @@ class _Arrivals:
     tickets numbered 0 (no real ticket has number 0), after every real one
     in line (``seq``)."""
 
-    def __init__(self, figures: Figures, shadow: QueueState, state: QueueState,
-                 now: float, until: float):
+    def __init__(self, figures: Figures, shadow: QueueState, now: float, until: float):
         self.figures, self.shadow, self.until = figures, shadow, until
-        self.seq = state.issue_seq
+        self.seq = shadow.issue_seq
         self.next: dict[tuple[str, bool], float] = {}
         for f, prio, _ in figures.arrivals_per_h:
             if (f, prio) not in self.next:

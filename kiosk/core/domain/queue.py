@@ -15,11 +15,16 @@ from itertools import islice
 from typing import Any, Iterable
 
 from kiosk.config import SiteConfig
-from kiosk.core.domain import cases, days, events, ratings, selection, waits
+from kiosk.core.domain import cases, days, events, forecast, ratings, selection, waits
 from kiosk.core.domain.clocks import Stamp
 from kiosk.core.domain.errors import DomainError
 from kiosk.core.domain.ratings import RatingJudge
 from kiosk.core.domain.state import CALLABLE, CALLED, NO_SHOW, OPEN, Counter, QueueState, Ticket
+
+
+# The forecast of all waiting tickets is replayed at most this often while
+# nothing happens (a busy counter's rest shrinks as its service goes on).
+MEMO_S = 15.0
 
 
 def _operation(method):
@@ -39,6 +44,11 @@ class Queue:
         self.state = state or QueueState()
         self.judge = RatingJudge(config.rating, self.state)
         self._pending: list[dict] = []
+        # What the wait forecast plays with, learned from recent days by the
+        # core (``forecast.learn``); None: the live window and the config.
+        self.figures: forecast.Figures | None = None
+        self._version = 0               # moves with every event applied
+        self._memo: tuple[tuple, Any] | None = None
         self.state.reindex()
         for c in config.counters:
             self.state.counters.setdefault(c.number, Counter(c.number))
@@ -53,6 +63,7 @@ class Queue:
     def apply(self, e: dict) -> None:
         """Apply one event (``events.apply``); the journal replays through here."""
         events.apply(self.state, e, self.config.rating.window_s)
+        self._version += 1
 
     # ------------------------------------------------------------ emitting
     def _emit(self, kind: str, now: float, **data: Any) -> None:
@@ -125,9 +136,14 @@ class Queue:
                               next_open=days.next_day_opening(self.config, field_code, now))
         number = issued + 1
         label = days.label_for(f.prefix, number)
+        # The wait it is told, decided here and journaled with the ticket:
+        # the printout, the reply and the day's measured error all read it.
+        told = waits.told(self.wait_forecast(now, probes=[(field_code, priority is not None)],
+                                             tickets=False).get(
+            forecast.probe_id(field_code, priority is not None)), now)
         self._emit("ticket_issued", now, ticket_id=days.ticket_id(self.state.day, label),
                    day=self.state.day, field=field_code, number=number, label=label,
-                   priority=priority, seq=self.state.issue_seq + 1)
+                   priority=priority, seq=self.state.issue_seq + 1, **told)
 
     @_operation
     def call_next(self, counter_no: int, now: float, mono: float = 0.0,
@@ -337,8 +353,25 @@ class Queue:
     def estimate_wait_s(self, field_code: str, ahead: int) -> float:
         return waits.estimate_wait_s(self.config, self.state, field_code, ahead)
 
+    def wait_forecast(self, now: float, probes: list[tuple[str, bool]] | None = None,
+                      tickets: bool = True) -> dict[str, forecast.Forecast]:
+        """``forecast.forecast`` on the current state.  With the defaults
+        (every waiting ticket and a probe per field) it is kept until the
+        next event or ``MEMO_S`` of clock, so the snapshot, the waiting
+        summary and the phone's list of one change share one play."""
+        figures = forecast.with_live(self.config, self.state, self.figures)
+        if probes is not None:
+            return forecast.forecast(self.config, self.state, figures, now,
+                                     probes=probes, tickets=tickets)
+        key = (self._version, id(self.config), id(self.figures), now // MEMO_S)
+        if self._memo is None or self._memo[0] != key:
+            self._memo = (key, forecast.forecast(
+                self.config, self.state, figures, now,
+                probes=[(f.code, False) for f in self.config.fields]))
+        return self._memo[1]
+
     def summary(self, now: float) -> dict[str, Any]:
-        return waits.summary(self.config, self.state, now)
+        return waits.summary(self.config, self.state, now, self.wait_forecast(now))
 
     def rating_window(self, counter_no: int, mono: float) -> dict[str, Any] | None:
         """The open window at a counter: ticket and seconds left, or None."""

@@ -60,6 +60,11 @@ class Ticket:
     # Where its counted rating came from, "box" or "phone" (None: not rated).
     # Whichever comes first counts; the other is kept as an extra press.
     rated: str | None = None
+    # The wait it was told at issue (seconds after issue): the forecast's
+    # mean and p10-p90 range; None when no open counter served its field.
+    est_wait_s: float | None = None
+    est_low_s: float | None = None
+    est_high_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,8 +1,11 @@
 """What citizens are told: people ahead, the estimated wait, and the queue summary.
 
-The estimate divides the people ahead among the counters open for the
-field, at the field's average of its last ``SERVICE_WINDOW`` service times
-(the configured minutes per citizen until there are any).
+The wait is the forecast's (``forecast.forecast``: the queue played
+forward): its expected call time and p10-p90 range, in minutes from now,
+or None when no open counter serves the field.  ``estimate_wait_s`` is
+the estimate before it (people ahead × the field's average ÷ its open
+counters), kept as the baseline bench/wait.py measures the forecast
+against.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import Any
 
 from kiosk.config import SiteConfig
 from kiosk.core.domain import days
+from kiosk.core.domain.forecast import Forecast, probe_id
 from kiosk.core.domain.state import OPEN, QueueState, Ticket
 
 
@@ -60,8 +64,34 @@ def estimate_wait_s(config: SiteConfig, state: QueueState, field_code: str, ahea
     return ahead * average_s / max(1, len(serving))
 
 
-def summary(config: SiteConfig, state: QueueState, now: float) -> dict[str, Any]:
-    """Per field: waiting, issued today, quota left, open now, the estimated wait."""
+def told(fc: Forecast | None, now: float) -> dict[str, float | None]:
+    """A ticket's wait as journaled at its issue: seconds after ``now``."""
+    if fc is None:
+        return {"est_wait_s": None, "est_low_s": None, "est_high_s": None}
+    return {"est_wait_s": round(fc.call_at - now, 1), "est_low_s": round(fc.low - now, 1),
+            "est_high_s": round(fc.high - now, 1)}
+
+
+def minutes(wait_s: float | None, low_s: float | None, high_s: float | None) -> dict[str, float | None]:
+    """The payloads' three keys (docs/mqtt.md, docs/wait.md): the expected
+    wait and its p10-p90 range, minutes to one decimal, all None or none."""
+    if wait_s is None or low_s is None or high_s is None:
+        return {"estimated_wait_min": None, "wait_low_min": None, "wait_high_min": None}
+    return {"estimated_wait_min": round(max(0.0, wait_s) / 60, 1),
+            "wait_low_min": round(max(0.0, low_s) / 60, 1),
+            "wait_high_min": round(max(0.0, high_s) / 60, 1)}
+
+
+def minutes_from(fc: Forecast | None, now: float) -> dict[str, float | None]:
+    if fc is None:
+        return minutes(None, None, None)
+    return minutes(fc.call_at - now, fc.low - now, fc.high - now)
+
+
+def summary(config: SiteConfig, state: QueueState, now: float,
+            forecasts: dict[str, Forecast]) -> dict[str, Any]:
+    """Per field: waiting, issued today, quota left, open now, the wait a
+    citizen taking a ticket now would be told (``forecasts``' probe)."""
     today = days.service_day(config, state.day, now)
     fields = []
     for f in config.fields:
@@ -80,7 +110,7 @@ def summary(config: SiteConfig, state: QueueState, now: float) -> dict[str, Any]
             "quota_left": max(0, f.daily_quota - issued),
             "open": days.is_open(config, f.code, now) and not (
                 state.day_closed and state.day == today),
-            "estimated_wait_min": round(estimate_wait_s(config, state, f.code, waiting_n, serving) / 60, 1),
+            **minutes_from(forecasts.get(probe_id(f.code)), now),
             "counters": serving,
         })
     return {"day": state.day, "day_closed": state.day_closed, "fields": fields}

@@ -121,6 +121,17 @@ def latest_day(conn: sqlite3.Connection) -> str | None:
     return conn.execute("SELECT MAX(day) FROM days").fetchone()[0]
 
 
+def recent_tickets(conn: sqlite3.Connection, before_day: str, days: int) -> list[tuple]:
+    """(day, issued_at, origin_field, priority?, field, called_at, finished_at)
+    of every ticket of the ``days`` latest service days before ``before_day``:
+    what the wait forecast learns its figures from (``forecast.learn``)."""
+    return conn.execute(
+        "SELECT day, issued_at, origin_field, priority IS NOT NULL, field, called_at, "
+        "CASE WHEN state = 'finished' THEN finished_at END FROM tickets "
+        "WHERE day IN (SELECT day FROM days WHERE day < ? ORDER BY day DESC LIMIT ?) "
+        "ORDER BY issued_at", (before_day, days)).fetchall()
+
+
 def last_calls(conn: sqlite3.Connection, day: str, limit: int) -> list[dict[str, Any]]:
     """The day's latest calls, newest first, as the events that made them."""
     rows = conn.execute(

@@ -1,0 +1,91 @@
+"""How a wait estimate is said to a citizen, in one place (docs/wait.md).
+
+The core sends the forecast's expected wait and its p10-p90 range in
+minutes (``estimated_wait_min``, ``wait_low_min``, ``wait_high_min``; all
+None when no open counter serves the field).  The kiosk, the printed
+ticket and the wall display say it with these functions; the phone page
+and the staff console say it the same way in JavaScript (phone.js,
+console.js; tests/test_waitwords.py holds the cases both must agree on).
+
+It is an estimate and is worded as one: "khoảng" (about), rounded to whole
+minutes below ten and to five above, never "0 phút".  The range is said
+only when it is wide (``WIDE_MIN`` or more between its ends): a range of
+three minutes says nothing a citizen can use, one of fifteen tells them
+they may step out.  Its ends are rounded to five minutes.
+
+Ground floor: the display imports it, so nothing but the standard library.
+"""
+from __future__ import annotations
+
+# A range this wide (minutes, p90 - p10) or wider is said.
+WIDE_MIN = 10.0
+
+_WORDS = {
+    "vi": {"about": "khoảng", "min": "phút", "hour": "giờ", "under1": "dưới 1 phút",
+           "upto": "có thể đến", "none": "chờ quầy mở lại"},
+    "en": {"about": "about", "min": "min", "hour": "h", "under1": "under 1 min",
+           "upto": "up to", "none": "when a counter reopens"},
+}
+NBSP = "\u00a0"
+
+
+def rounded(minutes: float) -> int:
+    """Whole minutes below ten, fives above (an estimate, not a promise)."""
+    if minutes < 10:
+        return max(1, int(minutes + 0.5))
+    return int(minutes / 5 + 0.5) * 5
+
+
+def is_wide(low: float | None, high: float | None) -> bool:
+    return low is not None and high is not None and high - low >= WIDE_MIN
+
+
+def duration(minutes: int, lang: str = "vi") -> str:
+    """``25 phút``, ``1 giờ 10 phút`` (no-break spaces: a line never ends on a number)."""
+    w = _WORDS[lang]
+    if minutes < 60:
+        return f"{minutes}{NBSP}{w['min']}"
+    h, m = divmod(minutes, 60)
+    return f"{h}{NBSP}{w['hour']}" + (f" {m}{NBSP}{w['min']}" if m else "")
+
+
+def span(low: float, high: float, lang: str = "vi") -> str:
+    """A range's ends rounded to five minutes: ``15–30 phút``, ``có thể
+    đến 20 phút`` when it starts under two and a half."""
+    w = _WORDS[lang]
+    lo = int(low / 5 + 0.5) * 5
+    hi = max(lo + 5, int(high / 5 + 0.5) * 5)
+    if lo <= 0:
+        return f"{w['upto']} {duration(hi, lang)}"
+    if hi < 60:
+        return f"{lo}–{hi}{NBSP}{w['min']}"
+    return f"{duration(lo, lang)} – {duration(hi, lang)}"
+
+
+def phrase(minutes: float | None, low: float | None = None, high: float | None = None,
+           lang: str = "vi") -> str:
+    """The full sentence's object: ``khoảng 20 phút (15–30 phút)``,
+    ``khoảng 6 phút``, ``dưới 1 phút``, ``chờ quầy mở lại``."""
+    w = _WORDS[lang]
+    if minutes is None:
+        return w["none"]
+    if minutes < 1 and not is_wide(low, high):
+        return w["under1"]
+    text = f"{w['about']} {duration(rounded(minutes), lang)}"
+    if is_wide(low, high):
+        text += f" ({span(low, high, lang)})"
+    return text
+
+
+def short(minutes: float | None, low: float | None = None, high: float | None = None,
+          lang: str = "vi") -> str:
+    """Short enough to sit beside a field's name on a tile or the wall:
+    ``≈ 20 phút``, or the range alone when wide (``15–30 phút``)."""
+    w = _WORDS[lang]
+    if minutes is None:
+        return w["none"]
+    if is_wide(low, high):
+        return span(low, high, lang)
+    if minutes < 1:
+        return f"<{NBSP}1{NBSP}{w['min']}"
+    return f"≈{NBSP}{duration(rounded(minutes), lang)}"
