@@ -9,12 +9,18 @@ services are lognormal with the field's mean and spread (10 % slower after
 the second hour).  Tickets are issued for four hours from 07:30, then the
 queue drains.
 
+Citizens do what they do on a real day: 3 % are called and never come (the
+counter marks them a no-show after a minute) and 2 % are sent on to another
+field after their service, where they wait again at the front of the line.
+
 For every ticket, at its issue: the OLD estimate (``waits.estimate_wait_s``
-with ``ahead_of``, what the kiosk prints today) and the NEW one
-(``forecast.forecast``'s expected call time), then its real wait (first
-call - issue).  The forecast's figures are learned from "yesterday": a day
-of the same shape with another seed, per field and per hour where an hour
-had 15 services or more.
+with ``ahead_of``, what the kiosk printed before issue 20) and the NEW one:
+the wait ``Queue.issue`` journaled on the ticket (the forecast, what the
+citizen is told), then its real wait (first call - issue).  The figures
+are learned as the core learns them (``forecast.learn_from_tickets`` over
+the rows ``queries.recent_tickets`` gives): from the ten days before
+(``HISTORY_DAYS``, the core's ``LEARN_DAYS``), each a day of the same shape
+with another seed.
 
 The shapes: quiet, ordinary, peak (a morning rush), paused (ordinary, the
 counter 4, land only, paused for the second hour), long (land services
@@ -31,13 +37,23 @@ forecast's p10-p90 range.  Then ``name=value``:
   share_within_5_min         new, |error| <= 5 min, over all shapes
   wait_mae_ratio_new_to_old  MAE new / MAE old over all shapes' tickets
   forecast_p10_p90_coverage  share of real waits inside the forecast's range (aim 0.80)
-  forecast_500x60_ms         one full forecast, 500 waiting, 60 counters, arrivals
+  forecast_500x60_ms         the core's play of a change (every waiting ticket and a
+                             probe per field), 500 waiting, 60 counters, arrivals
                              expected (median of 21); _no_arrivals_ms without them
+  forecast_issue_500x60_ms   the play at an issue: only the new ticket's probe, at
+                             the end of the longest line
 
 Exit 0 when measured, 2 when a shape measured no ticket.
 
     .venv/bin/python bench/wait.py
     WAIT_SEEDS=5 WAIT_SHAPES=ordinary,peak .venv/bin/python bench/wait.py
+    .venv/bin/python bench/wait.py --chart docs/images/wait-estimate-vs-actual.png
+
+``--chart`` also draws each ticket's told wait against its real one, old
+and new side by side, for the ordinary day and the peak morning.
+Env: WAIT_SEEDS, WAIT_SHAPES, WAIT_HISTORY (days learned from), WAIT_NO_SHOW,
+WAIT_TRANSFER (shares), WAIT_ARRIVALS=0 (the forecast without expected
+arrivals).
 """
 from __future__ import annotations
 
@@ -57,6 +73,7 @@ from _util import emit, percentile
 from kiosk import config
 from kiosk.core.domain import DomainError, Queue
 from kiosk.core.domain import waits
+from kiosk.core.domain import forecast as forecast_mod
 from kiosk.core.domain.forecast import Figures, ServiceFigure, forecast
 
 TZ = dt.timezone(dt.timedelta(hours=7))
@@ -65,6 +82,12 @@ ISSUE_H = 4.0
 # WAIT_ARRIVALS=0: the forecast without expected arrivals (queue as it stands).
 ARRIVALS = os.environ.get("WAIT_ARRIVALS", "1") != "0"
 PRIO_SHARE = 0.08
+# Days of history each measured day learns from (the core: forecast.LEARN_DAYS).
+HISTORY_DAYS = int(os.environ.get("WAIT_HISTORY", "10"))
+# Called but never came (marked after a minute), and sent on to another
+# field after their service: load the estimate does not see coming.
+NO_SHOW = float(os.environ.get("WAIT_NO_SHOW", "0.03"))
+TRANSFER = float(os.environ.get("WAIT_TRANSFER", "0.02"))
 # field: (mean minutes, coefficient of variation, share of arrivals)
 FIELDS = {"ho-tich": (6.0, 0.5, 0.35), "chung-thuc": (3.0, 0.4, 0.30),
           "dat-dai": (12.0, 0.6, 0.20), "kinh-doanh": (8.0, 0.5, 0.15)}
@@ -135,6 +158,7 @@ def play(cfg: config.SiteConfig, shape: dict, seed: int, figures: Figures | None
     services are (field, called_at, seconds)."""
     rnd = random.Random(seed)
     q = Queue(cfg)
+    q.figures = figures
     events: list[tuple[float, int, int, str, object]] = []
     n = 0
 
@@ -150,7 +174,6 @@ def play(cfg: config.SiteConfig, shape: dict, seed: int, figures: Figures | None
         push(DAY0 + h1 * 3600, "resume", c, 0)
     idle = set(COUNTERS)
     told: dict[str, tuple] = {}
-    services = []
 
     def call(c: int, now: float) -> bool:
         try:
@@ -163,10 +186,17 @@ def play(cfg: config.SiteConfig, shape: dict, seed: int, figures: Figures | None
             idle.add(c)
             return False
         tid = next(e["ticket_id"] for e in evs if e["kind"] == "ticket_called")
-        s = service_s(shape, q.state.tickets[tid].field, now, rnd)
-        services.append((q.state.tickets[tid].field, now, s))
+        t = q.state.tickets[tid]
         idle.discard(c)
-        push(now + s, "done", c)
+        r = rnd.random()
+        if r < NO_SHOW:                 # nobody comes: marked after a minute
+            push(now + 60, "no_show", c)
+            return True
+        s = service_s(shape, t.field, now, rnd)
+        if r < NO_SHOW + TRANSFER and not t.transfers:
+            push(now + s, "transfer", c)
+        else:
+            push(now + s, "done", c)
         return True
 
     while events:
@@ -174,17 +204,29 @@ def play(cfg: config.SiteConfig, shape: dict, seed: int, figures: Figures | None
         if kind == "arrive":
             f, p = data
             evs = q.issue(f, p, now)
-            tid = evs[-1]["ticket_id"]
+            e = evs[-1]
+            tid = e["ticket_id"]
             if figures is not None:
                 t = q.state.tickets[tid]
                 old = waits.estimate_wait_s(cfg, q.state, f, waits.ahead_of(q.state, t))
-                fc = forecast(cfg, q.state, figures, now).get(tid)
-                told[tid] = (old, fc.call_at - now, fc.low - now, fc.high - now) if fc \
-                    else (old, old, old, old)
+                # The new one is what the core journaled with the ticket
+                # (Queue.issue's forecast), the very wait the citizen is told.
+                told[tid] = (old, e["est_wait_s"], e["est_low_s"], e["est_high_s"]) \
+                    if e["est_wait_s"] is not None else (old, old, old, old)
             for c in sorted(idle):
                 if q.state.counters[c].status == "open":
                     call(c, now)
         elif kind == "done":
+            call(data, now)
+        elif kind == "no_show":
+            q.no_show(data, now)
+            call(data, now)
+        elif kind == "transfer":
+            t = q.state.tickets[q.state.counters[data].current]
+            q.transfer(data, now, to_field=rnd.choice([f for f in FIELDS if f != t.field]))
+            for c in sorted(idle):      # the transferred citizen waits again
+                if q.state.counters[c].status == "open":
+                    call(c, now)
             call(data, now)
         elif kind == "pause":
             q.pause(data, now)
@@ -197,41 +239,25 @@ def play(cfg: config.SiteConfig, shape: dict, seed: int, figures: Figures | None
         t = q.state.tickets[tid]
         if t.first_called_at is not None:
             records.append((old, new, low, high, t.first_called_at - t.issued_at))
-    issued = sorted((t.issued_at, t.field, bool(t.priority)) for t in q.state.tickets.values())
-    return records, services, issued
+    # The day as the core's read side gives it to learning (queries.recent_tickets).
+    rows = [("yesterday", t.issued_at, t.origin_field, t.priority is not None, t.field,
+             t.called_at, t.finished_at if t.state in ("finished", "no_show") else None)
+            for t in sorted(q.state.tickets.values(), key=lambda t: t.issued_at)]
+    return records, rows
 
 
-def learn(services: list[tuple[str, float, float]], issued: list[tuple[float, str, bool]],
-          min_hour: int = 15, with_arrivals: bool = True) -> Figures:
-    """Per-field and per-(field, hour) mean and spread from a day's
-    services; citizens per hour by field, priority and hour from its issues
-    (an hour counted for the part of it the day was issuing)."""
-    by_f: dict[str, list[float]] = {}
-    by_h: dict[tuple[str, int], list[float]] = {}
-    for f, at, s in services:
-        by_f.setdefault(f, []).append(s)
-        by_h.setdefault((f, dt.datetime.fromtimestamp(at, TZ).hour), []).append(s)
-
-    def fig(xs: list[float]) -> ServiceFigure:
-        return ServiceFigure(statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
-
-    rates: dict[tuple[str, bool, int], float] = {}
-    if with_arrivals and issued:
-        first, last = issued[0][0], issued[-1][0]
-        for at, f, prio in issued:
-            h = dt.datetime.fromtimestamp(at, TZ).hour
-            start = dt.datetime.fromtimestamp(at, TZ).replace(minute=0, second=0,
-                                                              microsecond=0).timestamp()
-            exposure = (min(last, start + 3600) - max(first, start)) / 3600
-            rates[(f, prio, h)] = rates.get((f, prio, h), 0.0) + 1 / max(exposure, 0.25)
-    return Figures({f: fig(xs) for f, xs in by_f.items()},
-                   {k: fig(xs) for k, xs in by_h.items() if len(xs) >= min_hour},
-                   arrivals_per_h=rates)
+def learn(rows: list[tuple], with_arrivals: bool = True) -> Figures:
+    """The core's own learning (``forecast.learn_from_tickets``) over "yesterday"."""
+    figures = forecast_mod.learn_from_tickets(rows, TZ.utcoffset(None).total_seconds())
+    if not with_arrivals:
+        figures.arrivals_per_h = {}
+    return figures
 
 
-def bench_forecast_ms(with_arrivals: bool = True) -> float:
+def bench_forecast_ms(with_arrivals: bool = True) -> tuple[float, float]:
     """500 waiting, 60 counters each with 3 of 8 fields, all serving;
-    with 150 citizens an hour expected (10 % priority) when ``with_arrivals``."""
+    with 150 citizens an hour expected (10 % priority) when ``with_arrivals``.
+    (the full play, the play at an issue), milliseconds."""
     rnd = random.Random(1)
     codes = [f"f{i}" for i in range(8)]
     counters = {n: (rnd.sample(codes, 3) if n > 1 else codes) for n in range(1, 61)}
@@ -247,13 +273,56 @@ def bench_forecast_ms(with_arrivals: bool = True) -> float:
                    arrivals_per_h={(f, p, h): 150 / 8 * (0.1 if p else 0.9)
                                    for f in codes for p in (True, False) for h in range(7, 17)}
                    if with_arrivals else {})
-    times = []
-    for _ in range(21):
-        t0 = time.perf_counter()
-        out = forecast(cfg, q.state, figs, DAY0 + 700)
-        times.append(time.perf_counter() - t0)
-    assert len(out) == 500
-    return statistics.median(times) * 1000
+    probes = [(f, False) for f in codes]
+    longest = max(codes, key=lambda f: len(q.state.line(f, False)))
+
+    def median_ms(play) -> float:
+        times = []
+        for _ in range(21):
+            t0 = time.perf_counter()
+            out = play()
+            times.append(time.perf_counter() - t0)
+        assert out
+        return statistics.median(times) * 1000
+
+    full = median_ms(lambda: forecast(cfg, q.state, figs, DAY0 + 700, probes=probes))
+    issue = median_ms(lambda: forecast(cfg, q.state, figs, DAY0 + 700, probes=[(longest, False)],
+                                       tickets=False))
+    return full, issue
+
+
+def chart(path: str, per_shape: dict[str, list[tuple]]) -> None:
+    """Told against real, minutes: old and new, the ordinary day and the peak."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True)
+    top = 0.0
+    for ax, (col, title) in zip(axes, ((0, "Cũ: số người trước × TB ÷ số quầy (old)"),
+                                       (1, "Mới: hàng đợi chạy trước (forecast)"))):
+        for name, colour in (("ordinary", "#1f77b4"), ("peak", "#d62728")):
+            recs = per_shape.get(name, [])
+            real = [r[4] / 60 for r in recs]
+            told = [r[col] / 60 for r in recs]
+            mae = statistics.fmean(abs(a - b) for a, b in zip(told, real)) if recs else 0
+            ax.scatter(real, told, s=5, alpha=0.35, color=colour,
+                       label=f"{name}: MAE {mae:.1f} phút")
+            top = max([top, *real, *told])
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel("Thời gian chờ thực tế (phút)")
+        ax.legend(loc="upper left", fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes:
+        ax.plot([0, top], [0, top], color="black", lw=1)
+        ax.fill_between([0, top], [-5, top - 5], [5, top + 5], color="grey", alpha=0.15, lw=0)
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+    axes[0].set_ylabel("Thời gian chờ đã báo lúc lấy số (phút)")
+    fig.suptitle("Ước tính thời gian chờ so với thực tế (bench/wait.py; dải xám: ±5 phút)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"chart: {path}")
 
 
 def main() -> int:
@@ -269,8 +338,11 @@ def main() -> int:
         shape = SHAPES[name]
         recs: list[tuple] = []
         for seed in range(seeds):
-            _, services, issued = play(cfg, shape, 1000 + seed, None)
-            got, _, _ = play(cfg, shape, seed, learn(services, issued, with_arrivals=ARRIVALS))
+            history = []
+            for k in range(HISTORY_DAYS):   # the days before, as the core keeps them
+                _, rows = play(cfg, shape, 1000 + 100 * seed + k, None)
+                history += [(f"d{k}", *r[1:]) for r in rows]
+            got, _ = play(cfg, shape, seed, learn(history, with_arrivals=ARRIVALS))
             recs += got
         if not recs:
             print(f"{name}: no ticket measured", file=sys.stderr)
@@ -294,8 +366,10 @@ def main() -> int:
     figures["wait_mae_ratio_new_to_old"] = (sum(abs(r[1] - r[4]) for r in all_recs)
                                             / sum(abs(r[0] - r[4]) for r in all_recs))
     figures["forecast_p10_p90_coverage"] = sum(r[2] <= r[4] <= r[3] for r in all_recs) / len(all_recs)
-    figures["forecast_500x60_ms"] = bench_forecast_ms()
-    figures["forecast_500x60_no_arrivals_ms"] = bench_forecast_ms(False)
+    figures["forecast_500x60_ms"], figures["forecast_issue_500x60_ms"] = bench_forecast_ms()
+    figures["forecast_500x60_no_arrivals_ms"] = bench_forecast_ms(False)[0]
+    if "--chart" in sys.argv:
+        chart(sys.argv[sys.argv.index("--chart") + 1], per_shape)
     emit(figures)
     return 0
 

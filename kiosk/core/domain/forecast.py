@@ -134,11 +134,17 @@ def learn(services: Iterable[tuple[str, float, float]],
           utc_offset_s: float = 7 * 3600, min_per_hour: int = MIN_PER_HOUR) -> Figures:
     """Figures from recent days.
 
-    ``services``: (field, called_at, seconds) of served tickets.
+    ``services``: (field, called_at, seconds) of each call that ended in a
+    service or a no-show: what a call costs its counter, so a day with many
+    no-shows moves faster than its services alone say.
     ``issued``: (day, issued_at, field, priority) of every ticket.  A
     day's hour counts for the part of it that day was issuing (its first
     to its last ticket), so the half hour after an 07:30 opening is not
     taken for a quiet hour; the rate is the mean over the days that issued.
+
+    Transfers are not played as arrivals: tried (a transfer at the front of
+    the line it is sent to, at the rate learned), bench/wait.py's MAE did
+    not move (0.561 against 0.565 of the old estimate's).
     """
     hour = Figures({}, utc_offset_s=utc_offset_s).hour
     by_f: dict[str, list[float]] = {}
@@ -179,7 +185,7 @@ def _figure(xs: list[float]) -> ServiceFigure:
 
 def learn_from_tickets(rows: Iterable[tuple], utc_offset_s: float) -> Figures:
     """``learn`` over the read side's ``recent_tickets`` rows: (day,
-    issued_at, origin_field, priority?, field, called_at, finished_at)."""
+    issued_at, origin_field, priority?, field, called_at, ended_at)."""
     rows = list(rows)
     return learn([(f, called, done - called) for _, _, _, _, f, called, done in rows
                   if called is not None and done is not None],
@@ -270,10 +276,10 @@ def forecast(config: SiteConfig, state: QueueState, figures: Figures,
             continue
         shadow.dequeue(t)
         if t.number:                    # a real ticket or a probe, not one expected
-            sigma = math.sqrt(var[no] / pools.get(shadow.line_of(t)[0], 1))
             if t.number > 0:
                 real_left -= 1 if tickets else 0
             if tickets or t.number < 0:
+                sigma = math.sqrt(var[no] / pools.get(shadow.line_of(t)[0], 1))
                 out[t.id] = Forecast(free_at, max(now, free_at - Z90 * sigma),
                                      free_at + Z90 * sigma, no)
             if t.number < 0:            # a probe takes no time and leaves no streak
@@ -303,12 +309,15 @@ class _Arrivals:
                 at = figures.next_arrival(f, prio, now, True, until)
                 if at is not None:
                     self.next[(f, prio)] = at
-        self.heap = [(at, f, prio) for (f, prio), at in self.next.items()]
+        # (time, an index into keys): the ties never compare the keys.
+        self.keys = list(self.next)
+        self.heap = [(at, i) for i, at in enumerate(self.next.values())]
         heapq.heapify(self.heap)
 
     def issue_until(self, t: float) -> None:
         while self.heap and self.heap[0][0] <= t:
-            at, f, prio = self.heap[0]
+            at, i = self.heap[0]
+            f, prio = self.keys[i]
             self.seq += 1
             ticket = Ticket(id=f"~{self.seq}", day="", field=f, origin_field=f, number=0,
                             label="", priority="~" if prio else None, seq=self.seq,
@@ -320,7 +329,7 @@ class _Arrivals:
                 heapq.heappop(self.heap)
                 del self.next[(f, prio)]
             else:
-                heapq.heapreplace(self.heap, (later, f, prio))
+                heapq.heapreplace(self.heap, (later, i))
                 self.next[(f, prio)] = later
 
     def next_for(self, fields: list[str]) -> float | None:

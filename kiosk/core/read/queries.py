@@ -122,12 +122,16 @@ def latest_day(conn: sqlite3.Connection) -> str | None:
 
 
 def recent_tickets(conn: sqlite3.Connection, before_day: str, days: int) -> list[tuple]:
-    """(day, issued_at, origin_field, priority?, field, called_at, finished_at)
+    """(day, issued_at, origin_field, priority?, field, called_at, ended_at)
     of every ticket of the ``days`` latest service days before ``before_day``:
-    what the wait forecast learns its figures from (``forecast.learn``)."""
+    what the wait forecast learns its figures from (``forecast.learn``).
+    ``ended_at``: when the counter was free of it, served or marked a
+    no-show (a no-show's minute at the counter is what the counter spent on
+    that call); None for one the day's close expired or still open."""
     return conn.execute(
         "SELECT day, issued_at, origin_field, priority IS NOT NULL, field, called_at, "
-        "CASE WHEN state = 'finished' THEN finished_at END FROM tickets "
+        "CASE WHEN state = 'finished' OR (state = 'no_show' AND close_reason IS NULL) "
+        "THEN finished_at END FROM tickets "
         "WHERE day IN (SELECT day FROM days WHERE day < ? ORDER BY day DESC LIMIT ?) "
         "ORDER BY issued_at", (before_day, days)).fetchall()
 
