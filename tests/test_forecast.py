@@ -191,3 +191,88 @@ def test_figures_from_the_live_window_fall_back_on_the_configured_minutes():
     figs = figures_from_state(q.config, q.state)
     assert figs.fields["a"] == ServiceFigure(60.0, 0.0)
     assert figs.fields["b"] == ServiceFigure(300.0, 180.0)
+
+
+# ---------------------------------------------------------------- probes
+def test_a_probe_is_called_where_a_ticket_issued_now_would_be_and_moves_nobody():
+    q = Queue(site({1: ["a", "b"], 2: ["b"]}))
+    for f in "aab":
+        q.issue(f, None, START - 10)
+    q.call_next(1, START - 100)          # A001 at 1 for 100 s of its 300
+    means = fixed(a=300, b=200)
+    plain = forecast(q.config, q.state, means, START)
+    probed = forecast(q.config, q.state, means, START,
+                      probes=[("a", False), ("b", False), ("a", True)])
+    # 1: A001's rest 200, then A002 200..500; a new a waits for 500.
+    # 2: B001 at 0, free at 200: a new b at 200.  A new priority a goes
+    # before A002: at 200, when 1 is free.
+    assert {k: v.call_at - START for k, v in probed.items() if k.startswith("?")} == \
+        {"?a": 500, "?b": 200, "?a+": 200}
+    assert {k: v for k, v in probed.items() if not k.startswith("?")} == plain
+
+
+def test_the_wait_told_at_issue_is_the_tickets_own_forecast_and_is_journaled():
+    q = Queue(site({1: ["a"], 2: ["a"]}, fields=("a",)))
+    q.figures = Figures({"a": ServiceFigure(300, 0)})
+    for i in range(3):
+        q.issue("a", None, START - 30 + i)
+    q.call_next(1, START - 60)
+    q.call_next(2, START - 60)
+    e = q.issue("a", None, START)[-1]
+    # A003 at 240 (the first to be free: both took 60 s of 300), then the
+    # new ticket when the other frees at 240 too: counter 2, 240 s.
+    assert (e["est_wait_s"], e["est_low_s"], e["est_high_s"]) == (240, 240, 240)
+    t = q.state.tickets[e["ticket_id"]]
+    assert (t.est_wait_s, t.est_low_s, t.est_high_s) == (240, 240, 240)
+    assert forecast(q.config, q.state, q.figures, START)[t.id].call_at == START + 240
+    q.pause(1, START + 1)
+    q.pause(2, START + 1)
+    e = q.issue("a", None, START + 2)[-1]
+    assert (e["est_wait_s"], e["est_low_s"], e["est_high_s"]) == (None, None, None)
+
+
+def test_the_memo_follows_every_event_and_the_clock():
+    q = Queue(site({1: ["a"]}, fields=("a",)))
+    q.figures = Figures({"a": ServiceFigure(300, 0)})
+    q.issue("a", None, START)
+    first = q.wait_forecast(START)
+    assert q.wait_forecast(START + 5) is first         # same events, same 15 s
+    q.issue("a", None, START + 6)
+    assert len(q.wait_forecast(START + 6)) == 3         # two tickets and the probe
+    assert q.wait_forecast(START + 60) is not q.wait_forecast(START + 6)
+
+
+# ---------------------------------------------------------------- learning
+def test_learning_by_field_by_hour_and_arrivals_per_hour_worked_by_hand():
+    from kiosk.core.domain.forecast import learn
+    h8 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=TZ).timestamp()
+    services = [("a", h8 + 60 * i, s) for i, s in enumerate([200, 300, 400] * 5)]   # 15 at 8h
+    services += [("a", h8 + 3600, 1000.0), ("a", h8 + 3700, 60 * 300.0)]   # 9h: 1, and a lunch
+    issued = [("d1", h8 + 1800, "a", False), ("d1", h8 + 2700, "a", False),   # d1: 8:30-10:00
+              ("d1", h8 + 3600, "a", True), ("d1", h8 + 7200, "a", False),
+              ("d2", h8 + 3600, "a", False), ("d2", h8 + 3660, "a", False)]   # d2: 9:00-9:01
+    figs = learn(services, issued, utc_offset_s=7 * 3600)
+    # The 5-hour "service" is over 8 x the median (300): left out.
+    xs = [200, 300, 400] * 5 + [1000]
+    mean = sum(xs) / 16
+    assert figs.fields["a"].mean_s == pytest.approx(mean)
+    assert figs.fields["a"].sd_s == pytest.approx(
+        (sum((x - mean) ** 2 for x in xs) / 15) ** 0.5)
+    assert figs.by_hour == {("a", 8): ServiceFigure(300.0, pytest.approx(
+        (sum((x - 300) ** 2 for x in [200, 300, 400] * 5) / 14) ** 0.5))}   # 9h: 1 < 15
+    # d1 issued 8:30-10:00: hour 8 counts half (2 citizens -> 4/h), hour 9
+    # whole (a priority one), hour 10 not at all (its first instant: 1/0.25).
+    # d2 issued 9:00-9:01: 1 minute counts as a quarter hour (2 -> 8/h).
+    # Means over the two days.
+    assert figs.arrivals_per_h == {("a", False, 8): pytest.approx(4 / 2),
+                                   ("a", True, 9): pytest.approx(1 / 2),
+                                   ("a", False, 10): pytest.approx(4 / 2),
+                                   ("a", False, 9): pytest.approx(8 / 2)}
+
+
+def test_a_field_with_no_history_is_told_by_the_live_window_or_the_config():
+    from kiosk.core.domain.forecast import with_live
+    q = Queue(site({1: ["a", "b"]}))
+    learned = Figures({"a": ServiceFigure(100, 10), "gone": ServiceFigure(1, 1)})
+    figs = with_live(q.config, q.state, learned)
+    assert figs.fields == {"a": ServiceFigure(100, 10), "b": ServiceFigure(300.0, 180.0)}

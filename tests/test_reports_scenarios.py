@@ -280,12 +280,14 @@ def test_schema_5_and_6_upgrade_an_older_database(site, tmp_path):
     conn.execute("ALTER TABLE ratings DROP COLUMN comment")
     conn.execute("DROP TABLE cases")                            # schema 9
     conn.execute("DROP TABLE case_log")
+    for c in ("est_wait_s", "est_low_s", "est_high_s"):        # schema 10
+        conn.execute(f"ALTER TABLE tickets DROP COLUMN {c}")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
     Store(db).close()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 9
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 10
     # Schema 8: every counted rating so far came from a box.
     rated = conn.execute("SELECT COUNT(*) FROM tickets WHERE rated = 'box'").fetchone()[0]
     assert rated == conn.execute("SELECT COUNT(*) FROM ratings WHERE counted = 1").fetchone()[0] > 0
