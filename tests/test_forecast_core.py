@@ -136,3 +136,41 @@ def test_a_schema_9_file_upgrades_and_its_old_tickets_were_told_nothing(tmp_path
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT est_wait_s FROM tickets WHERE id = '20261126-A001'").fetchone() == (None,)
     conn.close()
+
+
+def test_the_days_report_carries_its_estimate_error_worked_by_hand(tmp_path):
+    from kiosk.reports import build
+    cfg = site({1: ["a"], 2: ["b"]})
+    clock = Clock(at(26, 8))
+    store = Store(tmp_path / "q.db")
+    engine = Engine(cfg, store, clock=clock, monotonic=clock, boot=lambda: "b")
+    try:
+        # No history: the configured 5 minutes (300 s, sd 180) tell the waits.
+        told = []
+        for _ in range(3):
+            told.append(engine.run("issue", "a", None)[-1])
+        b = engine.run("issue", "b", None)[-1]
+        engine.run("pause", 2)
+        c = engine.run("issue", "b", None)[-1]          # counter 2 paused: told nothing
+        assert [e["est_wait_s"] for e in told] == [0, 300, 600] and b["est_wait_s"] == 0
+        assert c["est_wait_s"] is None
+        engine.run("call_next", 1)                       # A001 after 0 s: error 0
+        clock.t += 420
+        engine.run("call_next", 1)                       # A002 after 420 s: told 300, error 2 min
+        clock.t += 600
+        engine.run("call_next", 1)                       # A003 after 1020 s: told 600, error 7 min
+        engine.run("resume", 2)
+        engine.run("call_next", 2)                       # B001, told 0, real 1020 s: 17 min
+        engine.run("call_next", 2)                       # B002, told nothing
+        engine.run("finish", 1)
+        engine.run("finish", 2)
+    finally:
+        store.close()
+    report, _ = build(cfg, tmp_path / "q.db", dt.date(2026, 11, 26), dt.date(2026, 11, 26),
+                      ["day", "field"])
+    day = report.breakdowns["day"].groups[0]
+    assert day.key == "2026-11-26" and day.est_n == 4
+    assert day.est_mae == pytest.approx((0 + 2 + 7 + 17) / 4)
+    assert day.est_within_5 == pytest.approx(2 / 4)
+    by_field = {f.key: f for f in report.breakdowns["field"].groups}
+    assert by_field["a"].est_mae == pytest.approx(3.0) and by_field["b"].est_n == 1

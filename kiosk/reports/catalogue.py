@@ -43,6 +43,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "complaint": ("Chưa hài lòng: {name}", "Not satisfied: {name}"),
     "priority_share": ("Tỷ lệ ưu tiên", "Priority share"),
     "on_time_share": ("Tỷ lệ đúng hạn", "On-time share"),
+    "est_mae": ("Sai số ước tính chờ (phút)", "Wait estimate error (min)"),
+    "est_within_5": ("Ước tính chờ lệch ≤ 5 phút", "Wait estimate within 5 min"),
     # rows, sheets, titles
     "total": ("Tổng cộng", "Total"),
     "none.official": ("Không xác định", "Unattributed"),

@@ -35,6 +35,9 @@ BREAKDOWNS = ("official", "counter", "field", "day", "hour")
 # Why a press was kept but not counted: the domain's reasons, one home for them.
 REASONS = ANOMALIES
 EXPIRED = "day_closed"
+# A wait told within this of the real one counts as close (bench/wait.py's
+# share_within_5_min): 5 minutes.
+EST_CLOSE_MS = 5 * 60 * 1000
 
 
 class ReportError(Exception):
@@ -56,6 +59,8 @@ class TicketRow(NamedTuple):
     official: str | None          # official at the counter when last called
     wait_s: float | None          # first non-recall call - issue; None if never called
     service_s: float | None       # finish - last call, for finished tickets; else None
+    # The wait told at issue minus the real wait; None if not told or never called.
+    est_err_s: float | None = None
 
 
 class RatingRow(NamedTuple):
@@ -124,10 +129,24 @@ class Figures(Rates):
     complaints: dict[str, int] = field(default_factory=dict)
     on_time: int = 0
     on_time_base: int = 0
+    # The wait told at issue against the real one (docs/wait.md): tickets
+    # told and called, the sum of |told - real| (ms), those within 5 minutes.
+    est_n: int = 0
+    est_abs_ms: int = 0
+    est_within: int = 0
 
     @property
     def priority_share(self) -> float | None:
         return share(self.priority, self.issued)
+
+    @property
+    def est_mae(self) -> float | None:
+        """Mean absolute error of the wait told, minutes."""
+        return self.est_abs_ms / self.est_n / 60000 if self.est_n else None
+
+    @property
+    def est_within_5(self) -> float | None:
+        return share(self.est_within, self.est_n)
 
 
 @dataclass
@@ -161,7 +180,8 @@ def ticket_columns(rows: Iterable[TicketRow]) -> TicketColumns:
                 | (TRANSFERRED if t.transfers > 0 else 0))
         out.append((t.day, t.field, t.origin_field, t.issued_at, t.counter, t.official, bits,
                     None if t.wait_s is None else t.wait_s * 1000,
-                    None if t.service_s is None else t.service_s * 1000))
+                    None if t.service_s is None else t.service_s * 1000,
+                    None if t.est_err_s is None else round(t.est_err_s * 1000)))
     return _transpose(out, TicketColumns)
 
 
@@ -217,6 +237,10 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
     negative = int(neg_wait.sum() + neg_service.sum())
     wait[neg_wait] = 0.0
     service[neg_service] = 0.0
+    est_err = np.abs(floats(T.est_err_ms))
+    told = ~np.isnan(est_err)
+    est_err[~told] = 0.0
+    est_close = told & (est_err <= EST_CLOSE_MS)
     timed = finished & ~np.isnan(service)
     typical = np.fromiter(map(rules.service_min.get, T.field, repeat(np.nan)),
                           dtype=float, count=n_t)
@@ -301,6 +325,7 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
         absent = sums(t_outcome, g, no_show)
         base = sums(t_outcome, g, on_time_base)
         ontime = sums(t_outcome, g, on_time)
+        e_n, e_abs, e_close = sums(t_issue, g, told), sums(t_issue, g, est_err), sums(t_issue, g, est_close)
         w50, w90 = waits.percentiles(t_issue, g) if waits else ([None] * g,) * 2
         s50, s90 = services.percentiles(t_outcome, g) if services else ([None] * g,) * 2
         by_level = sums(r_keys[counted] * n_levels + r_level[counted], g * n_levels,
@@ -327,7 +352,8 @@ def compute(tickets: Iterable[TicketRow] | TicketColumns,
                 levels={lv.code: int(by_level[i, j]) for j, lv in enumerate(levels)},
                 rated=int(rated[i]), satisfied=int(happy[i]), anomalies=int(odd[i]),
                 reasons=why, phone=int(phoned[i]), complaints=said[i],
-                on_time=int(ontime[i]), on_time_base=int(base[i])))
+                on_time=int(ontime[i]), on_time_base=int(base[i]),
+                est_n=int(e_n[i]), est_abs_ms=int(e_abs[i]), est_within=int(e_close[i])))
         return out
 
     # The official pack shows no percentile: it skips the sorts (a quarter

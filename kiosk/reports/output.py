@@ -66,7 +66,9 @@ def columns(report: Report, by: str, lang: str, level_names: dict[str, str],
     cols += [Column(f"complaint.{c}", t("complaint", name=(reason_names or {}).get(c, c)), INT,
                     _complaint(c)) for c in report.complaint_codes]
     cols += [Column("priority_share", t("priority_share"), PCT, _attr("priority_share")),
-             Column("on_time_share", t("on_time_share"), PCT, _attr("on_time_share"))]
+             Column("on_time_share", t("on_time_share"), PCT, _attr("on_time_share")),
+             Column("est_mae", t("est_mae"), MIN, _attr("est_mae")),
+             Column("est_within_5", t("est_within_5"), PCT, _attr("est_within_5"))]
     return cols
 
 

@@ -37,6 +37,7 @@ class TicketColumns(NamedTuple):
     outcome: Sequence             # FINISHED | EXPIRED_BIT | NO_SHOW | PRIORITY | TRANSFERRED
     wait_ms: Sequence
     service_ms: Sequence
+    est_err_ms: Sequence          # the wait told at issue - the real wait; None: not told or never called
 
 
 class RatingColumns(NamedTuple):
@@ -58,11 +59,11 @@ class RatingColumns(NamedTuple):
     n: Sequence                   # how many such presses
 
 
-# What the figures read, table by table (the schema after the core's migration 8).
+# What the figures read, table by table (the schema after the core's migration 10).
 REQUIRED = {
     "tickets": ("id", "day", "field", "origin_field", "priority", "issued_at", "state", "counter",
                 "called_at", "finished_at", "transfers", "close_reason", "official",
-                "first_called_at"),
+                "first_called_at", "est_wait_s"),
     "ratings": ("id", "ticket_id", "counter", "level", "at", "counted", "reason", "official",
                 "field", "source", "reasons"),
     "officials": ("code", "name"),
@@ -88,6 +89,8 @@ _TICKET_SQL = {
     "wait_ms": "CAST(ROUND((first_called_at - issued_at) * 1000) AS INTEGER)",
     "service_ms": "CASE WHEN state = 'finished' THEN "
                   "CAST(ROUND((finished_at - called_at) * 1000) AS INTEGER) END",
+    # NULL unless the ticket was told a wait (schema 10) and was called.
+    "est_err_ms": "CAST(ROUND((est_wait_s - (first_called_at - issued_at)) * 1000) AS INTEGER)",
 }
 _TICKETS_FROM = "FROM tickets WHERE day >= ? AND day <= ?"
 # The official pack's extra reads (kiosk/reports/pack_figures.py), each a
