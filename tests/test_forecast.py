@@ -238,8 +238,22 @@ def test_the_memo_follows_every_event_and_the_clock():
     first = q.wait_forecast(START)
     assert q.wait_forecast(START + 5) is first         # same events, same 15 s
     q.issue("a", None, START + 6)
-    assert len(q.wait_forecast(START + 6)) == 3         # two tickets and the probe
+    assert len(q.wait_forecast(START + 6)) == 4         # two tickets, an ordinary and a priority probe
     assert q.wait_forecast(START + 60) is not q.wait_forecast(START + 6)
+
+
+def test_a_ticket_is_told_what_the_summary_said_a_moment_before():
+    q = Queue(site({1: ["a"]}, fields=("a",)))
+    q.figures = Figures({"a": ServiceFigure(300, 100)})
+    for i in range(3):
+        q.issue("a", None, START + i)
+    q.call_next(1, START + 10)
+    tile = next(f for f in q.summary(START + 20)["fields"] if f["field"] == "a")
+    e = q.issue("a", None, START + 25)[-1]              # 5 s later, nothing else happened
+    # The summary's play (at START + 20) put the new ticket at A001's rest
+    # (300 - 10) plus two services: 890 s after START + 20, 885 after the issue.
+    assert tile["estimated_wait_min"] == round(890 / 60, 1)
+    assert e["est_wait_s"] == 885.0
 
 
 # ---------------------------------------------------------------- learning

@@ -48,7 +48,7 @@ class Queue:
         # core (``forecast.learn``); None: the live window and the config.
         self.figures: forecast.Figures | None = None
         self._version = 0               # moves with every event applied
-        self._memo: tuple[tuple, Any] | None = None
+        self._memo: tuple[tuple, float, Any] | None = None
         self.state.reindex()
         for c in config.counters:
             self.state.counters.setdefault(c.number, Counter(c.number))
@@ -138,9 +138,7 @@ class Queue:
         label = days.label_for(f.prefix, number)
         # The wait it is told, decided here and journaled with the ticket:
         # the printout, the reply and the day's measured error all read it.
-        told = waits.told(self.wait_forecast(now, probes=[(field_code, priority is not None)],
-                                             tickets=False).get(
-            forecast.probe_id(field_code, priority is not None)), now)
+        told = waits.told(self._told(field_code, priority is not None, now), now)
         self._emit("ticket_issued", now, ticket_id=days.ticket_id(self.state.day, label),
                    day=self.state.day, field=field_code, number=number, label=label,
                    priority=priority, seq=self.state.issue_seq + 1, **told)
@@ -356,19 +354,31 @@ class Queue:
     def wait_forecast(self, now: float, probes: list[tuple[str, bool]] | None = None,
                       tickets: bool = True) -> dict[str, forecast.Forecast]:
         """``forecast.forecast`` on the current state.  With the defaults
-        (every waiting ticket and a probe per field) it is kept until the
-        next event or ``MEMO_S`` of clock, so the snapshot, the waiting
-        summary and the phone's list of one change share one play."""
+        (every waiting ticket, and a probe per field for an ordinary and a
+        priority ticket) it is kept until the next event or ``MEMO_S`` of
+        clock, so the snapshot, the waiting summary and the phone's list of
+        one change share one play."""
         figures = forecast.with_live(self.config, self.state, self.figures)
         if probes is not None:
             return forecast.forecast(self.config, self.state, figures, now,
                                      probes=probes, tickets=tickets)
-        key = (self._version, id(self.config), id(self.figures), now // MEMO_S)
-        if self._memo is None or self._memo[0] != key:
-            self._memo = (key, forecast.forecast(
+        key = (self._version, id(self.config), id(self.figures))
+        if self._memo is None or self._memo[0] != key or now // MEMO_S != self._memo[1]:
+            self._memo = (key, now // MEMO_S, forecast.forecast(
                 self.config, self.state, figures, now,
-                probes=[(f.code, False) for f in self.config.fields]))
-        return self._memo[1]
+                probes=[(f.code, p) for f in self.config.fields for p in (False, True)]))
+        return self._memo[2]
+
+    def _told(self, field_code: str, priority: bool, now: float) -> forecast.Forecast | None:
+        """The forecast of a ticket issued now: the last change's play when
+        nothing happened since (the snapshot after each change made it, so
+        an issue costs no second play, and the ticket says what the kiosk's
+        tile said), else a play that stops at it."""
+        probe = forecast.probe_id(field_code, priority)
+        key = (self._version, id(self.config), id(self.figures))
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[2].get(probe)
+        return self.wait_forecast(now, probes=[(field_code, priority)], tickets=False).get(probe)
 
     def summary(self, now: float) -> dict[str, Any]:
         return waits.summary(self.config, self.state, now, self.wait_forecast(now))

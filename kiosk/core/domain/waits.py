@@ -65,11 +65,14 @@ def estimate_wait_s(config: SiteConfig, state: QueueState, field_code: str, ahea
 
 
 def told(fc: Forecast | None, now: float) -> dict[str, float | None]:
-    """A ticket's wait as journaled at its issue: seconds after ``now``."""
+    """A ticket's wait as journaled at its issue: seconds after ``now``
+    (never below 0: a play made a moment before may have a counter free
+    "now" that was free then)."""
     if fc is None:
         return {"est_wait_s": None, "est_low_s": None, "est_high_s": None}
-    return {"est_wait_s": round(fc.call_at - now, 1), "est_low_s": round(fc.low - now, 1),
-            "est_high_s": round(fc.high - now, 1)}
+    return {"est_wait_s": round(max(0.0, fc.call_at - now), 1),
+            "est_low_s": round(max(0.0, fc.low - now), 1),
+            "est_high_s": round(max(0.0, fc.high - now), 1)}
 
 
 def minutes(wait_s: float | None, low_s: float | None, high_s: float | None) -> dict[str, float | None]:
