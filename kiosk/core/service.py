@@ -11,10 +11,9 @@ Threads, and why:
 - the printer thread (when a printer is configured) prints after the ticket
   is committed and reports back through the inbox.
 
-The inbox holds typed items (kiosk/core/service_inbox.py): ``Inbound`` (a
-message and how to acknowledge it), ``Connected``, ``Reread`` (SIGHUP: the
-site file again, kiosk/core/service_config.py), and the printer thread's
-``Printed`` and ``PrinterReport`` (kiosk/core/printq.py).
+The inbox holds typed items (kiosk/core/service_inbox.py): ``Inbound``, ``Connected``,
+``Reread`` (SIGHUP, service_config.py), the printer's ``Printed``, ``PrinterReport``.
+The wait forecast is played off the hot path (service_waits.py).
 
 A command id seen before gets the stored reply and is not applied again
 (QoS 1 redelivers; a bridge that restarts re-sends).  On every (re)connect
@@ -48,6 +47,7 @@ from kiosk.core.printq import Printed, PrinterReport, PrintJob, PrintWorker
 from kiosk.core.service_board import DayRatings, recent_calls
 from kiosk.core.service_inbox import Connected, Inbound, Reread, Stop
 from kiosk.core.service_tickets import TicketsFeed
+from kiosk.core.service_waits import WaitsPacer
 
 log = logging.getLogger("phucvu.core")
 
@@ -98,12 +98,12 @@ class CoreService:
         self._held: list = []
         # The last snapshot and summary published (``_publish_changed``).
         self._last_state: dict[str, dict] = {}
-        # Not before this (monotonic) may a change that is no call publish
-        # them again; when one waits, ``_views_due`` says until when.
+        # No change but a call publishes them before this (monotonic); ``_views_due``: one waits.
         self._views_next = 0.0
         self._views_due: float | None = None
         self.day_ratings = DayRatings(engine)
         self.tickets = TicketsFeed(self)      # queue/tickets, for the phone page
+        self.waits = WaitsPacer(self)         # the wait forecast, played off the hot path
         # The site file and its history: live changes, config/site, SIGHUP.
         self.live: LiveConfig | None = None
         if config_path is not None:
@@ -181,7 +181,7 @@ class CoreService:
                 notify.ready(f"serving {self.config.site.id} on {self.host}:{self.port}")
                 announced = True
             timeout = min(wake, max(0.0, next_refresh - self.monotonic()))
-            for due in (self._views_due, self.tickets.due):
+            for due in (self._views_due, self.tickets.due, self.waits.due):
                 if due is not None:
                     timeout = min(timeout, max(0.0, due - self.monotonic()))
             try:
@@ -203,6 +203,7 @@ class CoreService:
             elif self._views_due is not None and self.monotonic() >= self._views_due:
                 self._publish_state(counters=set())
             self.tickets.poll()
+            self.waits.poll()
 
     def _batch(self, first: Inbound) -> list[Inbound]:
         """``first`` and the messages already waiting behind it (never waits
@@ -423,7 +424,7 @@ class CoreService:
             self._views_due = self._views_next
         now, q, engine_mono = self.engine.clock(), self.engine.queue, self.engine.monotonic()
         if both:
-            summary = q.summary(now)
+            summary = q.summary(now, self.waits.forecast())
             self._publish_changed(self.topics.display_snapshot,
                                   views.snapshot(self.config, q, now, summary, list(self.last_calls),
                                                  self.day_ratings.levels()),

@@ -56,7 +56,8 @@ class TicketsFeed:
     def _publish(self, mono: float) -> None:
         self.due = None
         svc = self.service
-        body = views.phone_tickets(svc.config, svc.engine.queue, svc.engine.clock())
+        body = views.phone_tickets(svc.config, svc.engine.queue, svc.engine.clock(),
+                                   svc.waits.forecast())
         same = {k: v for k, v in body.items() if k != "updated_at"}
         if same == self._last:
             return

@@ -122,21 +122,24 @@ def site_info(config: Any, at: float) -> dict[str, Any]:
             "updated_at": at}
 
 
-def phone_tickets(config: SiteConfig, q: Queue, now: float) -> dict[str, Any]:
+def phone_tickets(config: SiteConfig, q: Queue, now: float,
+                  forecasts: dict | None = None) -> dict[str, Any]:
     """``queue/tickets``: today's tickets as a citizen's phone shows them.
 
     No names (the page has ``config/site``), no official, nothing personal.
     A closed day has none: its page has nothing left to show or to rate.
     ``ahead`` comes from one pass over the lines (``waits.ahead_all``) and
     ``wait_min`` (with its range) from the forecast of the whole queue the
-    snapshot uses too (``Queue.wait_forecast``), so a day of 2,000 tickets
-    costs one walk and one play, not one per ticket.
+    snapshot uses too (``forecasts``, the service's paced play; None: played
+    now, ``Queue.wait_forecast``), so a day of 2,000 tickets costs one walk
+    and at most one play, not one per ticket.
     """
     s = q.state
     tickets: dict[str, dict[str, Any]] = {}
     if not s.day_closed:
         ahead = waits.ahead_all(s)
-        forecasts = q.wait_forecast(now)
+        if forecasts is None:
+            forecasts = q.wait_forecast(now)
         for t in sorted(s.tickets.values(), key=lambda t: t.seq):
             # Transferred is waiting again, in its new field (origin_field says where from).
             state = WAITING if t.state == TRANSFERRED else t.state

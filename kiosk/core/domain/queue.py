@@ -362,12 +362,24 @@ class Queue:
         if probes is not None:
             return forecast.forecast(self.config, self.state, figures, now,
                                      probes=probes, tickets=tickets)
-        key = (self._version, id(self.config), id(self.figures))
-        if self._memo is None or self._memo[0] != key or now // MEMO_S != self._memo[1]:
-            self._memo = (key, now // MEMO_S, forecast.forecast(
+        if not self.forecast_current(now):
+            self._memo = (self._memo_key(), now // MEMO_S, forecast.forecast(
                 self.config, self.state, figures, now,
                 probes=[(f.code, p) for f in self.config.fields for p in (False, True)]))
         return self._memo[2]
+
+    def forecast_current(self, now: float) -> bool:
+        """Whether ``wait_forecast(now)`` would return the kept play."""
+        return self._memo is not None and self._memo[0] == self._memo_key() \
+            and self._memo[1] == now // MEMO_S
+
+    def last_forecast(self) -> dict[str, forecast.Forecast] | None:
+        """The last full play, however old (None before the first): what a
+        caller that must not wait for a play shows until the next one."""
+        return None if self._memo is None else self._memo[2]
+
+    def _memo_key(self) -> tuple:
+        return (self._version, id(self.config), id(self.figures))
 
     def _told(self, field_code: str, priority: bool, now: float) -> forecast.Forecast | None:
         """The forecast of a ticket issued now: the last change's play when
@@ -375,13 +387,16 @@ class Queue:
         an issue costs no second play, and the ticket says what the kiosk's
         tile said), else a play that stops at it."""
         probe = forecast.probe_id(field_code, priority)
-        key = (self._version, id(self.config), id(self.figures))
-        if self._memo is not None and self._memo[0] == key:
+        if self._memo is not None and self._memo[0] == self._memo_key():
             return self._memo[2].get(probe)
         return self.wait_forecast(now, probes=[(field_code, priority)], tickets=False).get(probe)
 
-    def summary(self, now: float) -> dict[str, Any]:
-        return waits.summary(self.config, self.state, now, self.wait_forecast(now))
+    def summary(self, now: float,
+                forecasts: dict[str, forecast.Forecast] | None = None) -> dict[str, Any]:
+        """``forecasts``: a play to tell the waits by (the service's paced
+        one); None plays now."""
+        return waits.summary(self.config, self.state, now,
+                             self.wait_forecast(now) if forecasts is None else forecasts)
 
     def rating_window(self, counter_no: int, mono: float) -> dict[str, Any] | None:
         """The open window at a counter: ticket and seconds left, or None."""
