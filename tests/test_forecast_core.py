@@ -174,3 +174,47 @@ def test_the_days_report_carries_its_estimate_error_worked_by_hand(tmp_path):
     assert day.est_within_5 == pytest.approx(2 / 4)
     by_field = {f.key: f for f in report.breakdowns["field"].groups}
     assert by_field["a"].est_mae == pytest.approx(3.0) and by_field["b"].est_n == 1
+
+
+# ---------------------------------------------------------------- on the bus
+@pytest.fixture
+def rig(broker, bus, tmp_path):
+    from tests.test_phone_core import Rig
+    r = Rig(broker, bus, tmp_path)
+    yield r
+    r.core.stop()
+
+
+def _field(body: dict, code: str) -> dict:
+    return next(f for f in body["fields"] if f["field"] == code)
+
+
+def test_a_real_core_tells_each_ticket_and_the_summary_its_wait(rig):
+    """Demo site: land (dat-dai, 20 min a citizen, 12 min spread with no
+    history) is served by counter 3 alone; nobody has been served yet."""
+    since = rig.mark()
+    told = [rig.core_command(action="issue", field="dat-dai")["ticket"] for _ in range(3)]
+    # Counter 3 idle: the first at once, then one service (20 min) apart.
+    assert [t["estimated_wait_min"] for t in told] == [0.0, 20.0, 40.0]
+    # One counter: the range is a service's spread per service ahead,
+    # 20 ± 1.2816 × 12 min for the second.
+    assert told[1]["wait_low_min"] == pytest.approx(20 - 1.2816 * 12, abs=0.05)
+    assert told[1]["wait_high_min"] == pytest.approx(20 + 1.2816 * 12, abs=0.05)
+    # The summary follows within about a second of the last change: a new
+    # land ticket would wait for three services.
+    s = rig.wait(lambda t, b: t == "queue/summary"
+                 and _field(b, "dat-dai")["waiting"] == 3
+                 and _field(b, "dat-dai")["estimated_wait_min"] == 60.0, since, timeout=5)
+    assert _field(s, "dat-dai")["wait_high_min"] > 60.0
+    # Counter 3 paused: nobody serves land; the next ticket is told nothing
+    # (the kiosk says "chờ quầy mở lại") and so is the summary.
+    since = rig.mark()
+    assert rig.counter(3, "pause")["ok"]
+    t = rig.core_command(action="issue", field="dat-dai")["ticket"]
+    assert (t["estimated_wait_min"], t["wait_low_min"], t["wait_high_min"]) == (None, None, None)
+    rig.wait(lambda t, b: t == "queue/summary"
+             and _field(b, "dat-dai")["estimated_wait_min"] is None
+             and _field(b, "dat-dai")["waiting"] == 4, since, timeout=5)
+    rig.wait(lambda t, b: t == "display/snapshot" and all(
+        w["estimated_wait_min"] is None for w in b["waiting"] if w["field"] == "dat-dai"), since,
+        timeout=5)
