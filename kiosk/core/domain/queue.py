@@ -6,8 +6,8 @@ events stay applied and are committed with the refusal.
 
 The rooms ``Queue`` hands decisions to: ``days`` (service day, opening
 hours, numbering), ``selection`` (whom Next calls), ``ratings`` (windows and
-presses), ``waits`` (what citizens are told), ``events`` (what an event does
-to the state).
+presses), ``waits`` (what citizens are told), ``forecast`` (the queue played
+forward: the wait told), ``events`` (what an event does to the state).
 """
 from __future__ import annotations
 
@@ -344,12 +344,6 @@ class Queue:
     def ahead_of(self, ticket: Ticket) -> int:
         """People who will be called before ``ticket`` in its line."""
         return waits.ahead_of(self.state, ticket)
-
-    def average_service_s(self, field_code: str) -> float:
-        return waits.average_service_s(self.config, self.state, field_code)
-
-    def estimate_wait_s(self, field_code: str, ahead: int) -> float:
-        return waits.estimate_wait_s(self.config, self.state, field_code, ahead)
 
     def wait_forecast(self, now: float, probes: list[tuple[str, bool]] | None = None,
                       tickets: bool = True) -> dict[str, forecast.Forecast]:
