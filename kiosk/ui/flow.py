@@ -148,7 +148,8 @@ def classify(payload: dict[str, Any]) -> Outcome:
 
 
 def field_tiles(fields: list[dict[str, Any]], summary: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Per configured field: live waiting count, estimate and whether it takes numbers.
+    """Per configured field: live waiting count, estimate (minutes, p10-p90
+    range; ``paused`` when the core said None) and whether it takes numbers.
 
     ``fields`` are the config's fields as dicts (code, name_vi, name_en,
     prefix, and ``closed`` when the field is closed for new tickets);
@@ -163,10 +164,15 @@ def field_tiles(fields: list[dict[str, Any]], summary: dict[str, Any] | None) ->
     tiles = []
     for f in fields:
         s = live.get(f["code"])
-        tile = {**f, "waiting": None, "estimate": None, "state": "open"}
+        tile = {**f, "waiting": None, "estimate": None, "low": None, "high": None, "paused": False,
+                "state": "open"}
         if s is not None:
             tile["waiting"] = s.get("waiting")
             tile["estimate"] = s.get("estimated_wait_min")
+            tile["low"], tile["high"] = s.get("wait_low_min"), s.get("wait_high_min")
+            # Said as None: no open counter serves the field, a citizen waits
+            # for one to reopen (absent: a core too old to say, nothing shown).
+            tile["paused"] = "estimated_wait_min" in s and s["estimated_wait_min"] is None
             if s.get("quota_left") == 0:
                 tile["state"] = "quota"
             elif s.get("open") is False:
