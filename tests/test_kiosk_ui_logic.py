@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import string
 import unicodedata
@@ -358,3 +359,29 @@ def test_listen_reads_a_range_as_words(site):
     home = texts.spoken(site, "home", texts.screens(site, "vi", None, None), None, {"fields": WAITS})
     assert "Tư pháp – Hộ tịch: 5 người chờ · khoảng 20 phút (15 đến 35 phút)." in home
     assert "Văn hóa – Xã hội: 7 người chờ · chờ quầy mở lại." in home
+
+
+def test_bad_wait_figures_are_logged_and_not_shown(site, caplog):
+    flow._bad_logged.clear()        # logged once per process: start from none
+    summary = {"fields": [{"field": "tu-phap", "waiting": 5, "estimated_wait_min": "soon", "open": True},
+                          {"field": "chung-thuc", "waiting": 2, "estimated_wait_min": 4.0, "wait_low_min": -1,
+                           "wait_high_min": 30.0, "open": True},
+                          {"field": "van-hoa-xa-hoi", "waiting": 3, "estimated_wait_min": 20.0,
+                           "wait_low_min": 40.0, "wait_high_min": 10.0, "open": True}]}
+    with caplog.at_level(logging.WARNING, logger="phucvu.kiosk"):
+        info = {tile["code"]: tile["info"] for tile in texts.tiles(site, summary, "vi")}
+        shown = texts.details({**TICKET, "estimated_wait_min": float("nan")}, "vi")
+    # A bad wait: the people waiting alone; a bad end of the range: the wait alone.
+    assert info["tu-phap"] == "5\u00a0người đang chờ"
+    assert info["chung-thuc"] == "2\u00a0người chờ · ≈\u00a04\u00a0phút"
+    assert info["van-hoa-xa-hoi"] == "3\u00a0người chờ · ≈\u00a020\u00a0phút"
+    assert shown.splitlines()[1:] == ["Trước bạn còn 4\u00a0người", "Quầy phục vụ: 1 hoặc\u00a02"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert "queue/summary field tu-phap: estimated_wait_min = 'soon' is not minutes >= 0; not shown" in lines
+    assert "queue/summary field chung-thuc: wait_low_min = -1 is not minutes >= 0; not shown" in lines
+    assert "ticket A013: estimated_wait_min = nan is not minutes >= 0; not shown" in lines
+    assert "queue/summary field van-hoa-xa-hoi: wait range 40.0-10.0 has its ends reversed; not shown" in lines
+    # Once per value: the same summary again says nothing new.
+    with caplog.at_level(logging.WARNING, logger="phucvu.kiosk"):
+        texts.tiles(site, summary, "en")
+    assert len(caplog.records) == len(lines) == 4

@@ -97,9 +97,9 @@ def details(ticket: dict[str, Any], lang: str) -> str:
     if name:
         lines.append(str(name))
     ahead = ticket.get("ahead")
-    minutes = ticket.get("estimated_wait_min")
     # None said by the core: every counter of the field is paused.
-    paused = "estimated_wait_min" in ticket and minutes is None
+    w = flow.wait_figures(ticket, f"ticket {ticket.get('label')}")
+    minutes, paused = w["minutes"], w["paused"]
     # Nobody ahead is a call at once only if the forecast says so: a counter
     # still busy with its citizen for a while is a wait too.
     soon = paused or minutes is None or waitwords.rounded(minutes) <= 1
@@ -111,8 +111,7 @@ def details(ticket: dict[str, Any], lang: str) -> str:
     if paused:
         lines.append(t("estimate_paused", lang))
     elif isinstance(ahead, int) and minutes is not None and (ahead > 0 or not soon):
-        lines.append(t("estimate_long", lang, w=waitwords.phrase(
-            minutes, ticket.get("wait_low_min"), ticket.get("wait_high_min"), lang)))
+        lines.append(t("estimate_long", lang, w=waitwords.phrase(minutes, w["low"], w["high"], lang)))
     counters = ticket.get("counters") or []
     if counters:
         lines.append(t("counters", lang, list=i18n.join_counters(list(counters), lang)))
