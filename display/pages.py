@@ -55,7 +55,8 @@ def page(n: int, avail: float, min_row: float, spacing: float, elapsed: float,
 PORTRAIT_COUNTERS_MAX = 0.655
 
 
-def portrait_share(counters: int, fields: int, avail: float, min_row: float, spacing: float) -> float:
+def portrait_share(counters: int, fields: int, avail: float, min_row: float, spacing: float,
+                   field_lines: int = 2) -> float:
     """The counters' share of ``avail``, the height a portrait wall gives the
     counters and the waiting fields together (each with its title row).
 
@@ -63,12 +64,14 @@ def portrait_share(counters: int, fields: int, avail: float, min_row: float, spa
     rest in proportion, so a small centre's five fields are not paged
     while four counters sit in tall rows.  Not both: the counters get what
     they need up to PORTRAIT_COUNTERS_MAX, the fields page in the rest.
+    A field is ``field_lines`` rows of text (wall.py: 3 when its wait
+    needs a line of its own).
     """
     if avail <= 0:
         return PORTRAIT_COUNTERS_MAX
     # +1 px: the rows must fit page()'s count exactly, not by rounding.
     need_c = min_row * (1 + max(1, counters)) + spacing * max(0, counters - 1) + 1
-    need_w = min_row * (1 + 2 * max(1, fields)) + spacing * max(0, fields - 1) + 1
+    need_w = min_row * (1 + field_lines * max(1, fields)) + spacing * max(0, fields - 1) + 1
     if need_c + need_w <= avail:
         return (need_c + (avail - need_c - need_w) * need_c / (need_c + need_w)) / avail
     return min(PORTRAIT_COUNTERS_MAX, need_c / avail)

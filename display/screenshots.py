@@ -55,8 +55,14 @@ def demo_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
                       "field_name_vi": fields[code].name_vi, "recall": i == 3, "at": now - 60 * i})
     # The next number after the one each field's counter serves.
     after = {"tu-phap": 13, "chung-thuc": 24, "dat-dai": 5, "van-hoa-xa-hoi": 8, "kinh-te": 3}
+    # The ways a wait is said (kiosk/waitwords.py): a wide range alone, a
+    # narrow one as "≈ 4 phút", nobody waiting (counter 4, paused, serves
+    # Văn hóa: its None is not said), under a minute.  busy_messages has
+    # the long ones and "chờ quầy mở lại".
+    waits = {"tu-phap": (20.0, 14.2, 33.9), "chung-thuc": (4.0, 2.5, 6.1), "dat-dai": (9.0, 6.0, 12.5),
+             "van-hoa-xa-hoi": (None, None, None), "kinh-te": (0.5, 0.0, 1.5)}
     waiting = [{"field": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "prefix": f.prefix,
-                "waiting": w, "estimated_wait_min": w * f.minutes_per_citizen / 2,
+                "waiting": w, **dict(zip(WAIT_KEYS, waits.get(f.code, (5.0, 3.0, 8.0)))),
                 "next": [f"{f.prefix}{after.get(f.code, 1) + k:03d}" for k in range(min(3, w))]}
                for f, w in zip(cfg.fields, (5, 3, 2, 0, 1))]
     snapshot = {"site": cfg.site.id, "commune": cfg.site.commune, "centre": cfg.site.centre, "day": day,
@@ -75,6 +81,14 @@ MORE_FIELDS = (("giao-duc", "Giáo dục – Đào tạo"), ("y-te", "Y tế"), 
                ("cong-thuong", "Công thương"), ("giao-thong", "Giao thông – Vận tải"),
                ("tai-chinh", "Tài chính – Kế hoạch"), ("nong-nghiep", "Nông nghiệp"),
                ("lao-dong", "Lao động – Việc làm"), ("khieu-nai", "Khiếu nại – Tố cáo"))
+
+
+WAIT_KEYS = ("estimated_wait_min", "wait_low_min", "wait_high_min")
+# A busy centre's waits, the longest words first: ranges in hours
+# ("1 giờ 50 phút – 3 giờ 5 phút", "45 phút – 1 giờ 40 phút"), a field
+# whose counters are all paused, then narrow ones.
+BUSY_WAITS = ((145.0, 112.0, 184.0), (125.0, 98.0, 151.0), (None, None, None), (85.0, 80.0, 89.0),
+              (65.0, 45.0, 100.0), (45.0, 40.0, 48.0))
 
 
 def busy_config(cfg: Any, counters: int = 12, fields: int = 6) -> Any:
@@ -111,7 +125,7 @@ def busy_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
                          "field_name_vi": None if paused else f.name_vi, "official": None})
     snap["counters"] = counters
     snap["waiting"] = [{"field": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "prefix": f.prefix,
-                        "waiting": max(2, 128 - 17 * i), "estimated_wait_min": max(5.0, 145.0 - 20 * i),
+                        "waiting": max(2, 128 - 17 * i), **dict(zip(WAIT_KEYS, BUSY_WAITS[i % len(BUSY_WAITS)])),
                         "next": [f"{f.prefix}{200 + k:03d}" for k in range(3)]}
                        for i, f in enumerate(fields)]
     snap["board"] = {"served": 1234, "rated": 987, "satisfied_pct": 100, "called": 1300,

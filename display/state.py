@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+
+from kiosk import waitwords
 
 log = logging.getLogger("phucvu.display")
 
@@ -27,10 +30,16 @@ WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu",
 STATUS_VI = {"open": "", "paused": "Tạm dừng", "closed": "Đóng"}
 STALE_TEXT = "Mất kết nối"
 WAITING_TEXT = "Đang kết nối…"
+# A snapshot's minutes per field (docs/mqtt.md display/snapshot).
+WAIT_KEYS = ("estimated_wait_min", "wait_low_min", "wait_high_min")
 
 
 def _nfc(v: Any) -> str:
     return unicodedata.normalize("NFC", str(v)) if v is not None else ""
+
+
+def _list(v: Any) -> list:
+    return v if isinstance(v, list) else []
 
 
 class BadMessage(ValueError):
@@ -62,9 +71,14 @@ class WaitingRow:
     name: str
     prefix: str
     waiting: int
+    # The wait a ticket taken now is told and its p10-p90 range (docs/wait.md);
+    # None with ``told``: no open counter serves the field (all paused).
     estimated_wait_min: float | None
     next: list[str] = field(default_factory=list)   # the next labels the field calls
     closed: bool = False      # fields.closed: no new tickets (those waiting are still called)
+    wait_low_min: float | None = None
+    wait_high_min: float | None = None
+    told: bool = True         # False: the core said no wait (older core, or a bad figure)
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,9 @@ class DisplayState:
     last_heard: float | None = None
     # The newest call: the one to highlight and the one announced.
     newest: _Call | None = None
+    # Bad wait figures already logged (field, key, value): a snapshot comes
+    # every few seconds and would repeat the same line.
+    _bad_waits: set[tuple] = field(default_factory=set, repr=False)
 
     @classmethod
     def from_config(cls, cfg: Any, started: float = 0.0) -> "DisplayState":
@@ -180,7 +197,9 @@ class DisplayState:
             self.calls = []
             self.newest = None
         # Our own copy: call events patch the counter rows in place.
-        self.snapshot = {**payload, "counters": [dict(r) for r in payload["counters"] if isinstance(r, dict)]}
+        self.snapshot = {**payload, "counters": [dict(r) for r in payload["counters"] if isinstance(r, dict)],
+                         "waiting": [self._checked_waits(r) for r in _list(payload.get("waiting"))
+                                     if isinstance(r, dict)]}
         self.last_heard = now
         merged: list[_Call] = []
         for raw in payload.get("last_calls") or []:
@@ -207,6 +226,41 @@ class DisplayState:
         if self.calls and (self.newest is None or self.calls[0].call_seq >= self.newest.call_seq):
             self.newest = self.calls[0]
         return fresh
+
+    def _checked_waits(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A ``waiting`` entry with its minutes as floats >= 0 or None (all
+        paused).  A figure that is neither is logged, once per field and
+        value, and dropped: the wall shows no wait rather than a wrong one,
+        or a range without its ends."""
+        row = dict(raw)
+        for key in WAIT_KEYS:
+            v = row.get(key)
+            if v is None:
+                continue
+            try:
+                ok = not isinstance(v, bool) and math.isfinite(float(v)) and float(v) >= 0
+            except (TypeError, ValueError):
+                ok = False
+            if ok:
+                row[key] = float(v)
+                continue
+            said = (row.get("field"), key, repr(v))
+            if said not in self._bad_waits:
+                self._bad_waits.add(said)
+                log.warning("display/snapshot: field %s: %s = %r is not minutes >= 0; not shown",
+                            row.get("field"), key, v)
+            if key == "estimated_wait_min":
+                del row[key]
+            row["wait_low_min"] = row["wait_high_min"] = None
+        lo, hi = row.get("wait_low_min"), row.get("wait_high_min")
+        if lo is not None and hi is not None and lo > hi:
+            said = (row.get("field"), "range", repr((lo, hi)))
+            if said not in self._bad_waits:
+                self._bad_waits.add(said)
+                log.warning("display/snapshot: field %s: wait range %s-%s has its ends reversed; not shown",
+                            row.get("field"), lo, hi)
+            row["wait_low_min"] = row["wait_high_min"] = None
+        return row
 
     def apply_call(self, payload: dict[str, Any], now: float) -> bool:
         """Record a call event; False for a duplicate (QoS 1 may redeliver)."""
@@ -303,14 +357,17 @@ class DisplayState:
         waiting = []
         for raw in snap.get("waiting", []) or []:
             if isinstance(raw, dict):
-                est = raw.get("estimated_wait_min")
+                # Figures checked by apply_snapshot: numbers >= 0 or None.
                 waiting.append(WaitingRow(
                     name=_nfc(raw.get("name_vi") or raw.get("field") or ""),
                     prefix=str(raw.get("prefix") or ""),
                     waiting=int(raw.get("waiting") or 0),
-                    estimated_wait_min=float(est) if est is not None else None,
+                    estimated_wait_min=raw.get("estimated_wait_min"),
                     next=[_nfc(x) for x in (raw.get("next") or []) if isinstance(x, str)][:3],
                     closed=raw.get("field") in self.closed_fields,
+                    wait_low_min=raw.get("wait_low_min"),
+                    wait_high_min=raw.get("wait_high_min"),
+                    told="estimated_wait_min" in raw,
                 ))
         calls = [CallRow(c.label, c.counter, c.counter_name, c.recall)
                  for c in self.calls[: self.last_calls_shown]]
@@ -358,26 +415,19 @@ def date_vi(d: dt.datetime) -> str:
     return f"{WEEKDAYS_VI[d.weekday()]}, {d.day:02d}/{d.month:02d}/{d.year}"
 
 
-def wait_text(minutes: float | None) -> str:
-    if minutes is None:
-        return ""
-    if minutes < 1:
-        return "dưới 1 phút"
-    return f"khoảng {round(minutes)} phút"
-
-
 CLOSED_FIELD_TEXT = "tạm ngừng"
+NOBODY_TEXT = "không chờ"
 
 
-def short_wait(minutes: float | None, waiting: int, closed: bool = False) -> str:
-    """The wall's per-field wait: short enough to sit beside three numbers.
-    A closed field (no new tickets) says so once nobody of it waits."""
-    if closed and waiting <= 0:
+def short_wait(row: WaitingRow) -> str:
+    """The wall's per-field wait, short enough to sit beside three numbers:
+    kiosk.waitwords' short form ("≈ 20 phút", "15–35 phút" when the range is
+    wide, "chờ quầy mở lại" when every counter of the field is paused).  A
+    closed field (no new tickets) says so once nobody of it waits."""
+    if row.closed and row.waiting <= 0:
         return CLOSED_FIELD_TEXT
-    if waiting <= 0:
-        return "không chờ"
-    if minutes is None:
+    if row.waiting <= 0:
+        return NOBODY_TEXT
+    if not row.told:
         return ""
-    if minutes < 1:
-        return "< 1 phút"
-    return f"≈ {round(minutes)} phút"
+    return waitwords.short(row.estimated_wait_min, row.wait_low_min, row.wait_high_min)

@@ -77,6 +77,8 @@ class DisplayApp(App):
         # At most one live screenshot a second, always after the last change.
         self._shot_trigger = Clock.create_trigger(self._save_live, 1.0)
         self._names_key: tuple = ()
+        self._lines_key: tuple = ()
+        self._lines: tuple[int, float] = (2, 0.34)
         self._names: dict[int, str] = {}
 
     # -- building -----------------------------------------------------
@@ -262,11 +264,15 @@ class DisplayApp(App):
         # More rows than fit at the readable size: pages in turn, each
         # with its "1/5" mark, rather than rows too small to read.
         elapsed = time.monotonic() - self.page_started
+        waits = [st.short_wait(r) for r in v.waiting]
+        nexts = [("Tiếp: " + " ".join(r.next)) if r.next else "" for r in v.waiting]
+        lines, share = self._field_lines(nexts, waits, floor, root.ids.waiting.width, root.u)
         if root.portrait:
             # The two parts' heights add up to what they share, whatever
             # the share was.
             shared = root.ids.counters_area.parent.height + root.ids.waiting_area.parent.height
-            root.counters_share = pages.portrait_share(len(v.counters), len(v.waiting), shared, min_row, spacing)
+            root.counters_share = pages.portrait_share(len(v.counters), len(v.waiting), shared, min_row, spacing,
+                                                       field_lines=lines)
         cp = pages.page(len(v.counters), root.ids.counters_area.height, min_row, spacing, elapsed)
         shown_counters = v.counters[cp.start:cp.stop]
         rows = ensure_rows(root.ids.counters, CounterRow, len(shown_counters))
@@ -283,20 +289,21 @@ class DisplayApp(App):
             w.official, w.status_text = c.official, c.status_text
             w.highlight, w.blink_on = c.highlight, blink_on
 
-        # Per field: two lines (name and count; next numbers and wait).
-        fp = pages.page(len(v.waiting), root.ids.waiting_area.height, min_row * 2, spacing, elapsed)
-        shown_fields = v.waiting[fp.start:fp.stop]
-        wrows = ensure_rows(root.ids.waiting, FieldRow, len(shown_fields))
-        field_h = max(min_row * 2, min(root.u * 16, (root.ids.waiting_area.height - spacing * max(0, fp.per_page - 1))
-                                       / max(1, fp.per_page)))
+        # Per field: two lines (name and count; next numbers and wait), or
+        # three (the wait under the numbers) when a long wait needs the room.
+        fp = pages.page(len(v.waiting), root.ids.waiting_area.height, min_row * lines, spacing, elapsed)
+        wrows = ensure_rows(root.ids.waiting, FieldRow, fp.stop - fp.start)
+        field_h = max(min_row * lines, min(root.u * 8 * lines,
+                                           (root.ids.waiting_area.height - spacing * max(0, fp.per_page - 1))
+                                           / max(1, fp.per_page)))
         root.waiting_h = field_h * len(wrows) + spacing * max(0, len(wrows) - 1)
         root.waiting_page = fp.mark
-        for i, (w, r) in enumerate(zip(wrows, shown_fields)):
-            w.index, w.row_h = i, field_h
+        for i, (w, k) in enumerate(zip(wrows, range(fp.start, fp.stop))):
+            r = v.waiting[k]
+            w.index, w.row_h, w.lines, w.wait_share = i, field_h, lines, share
             w.name = r.name
             w.count_text = f"{r.waiting} người"
-            w.next_text = ("Tiếp: " + " ".join(r.next)) if r.next else ""
-            w.wait_text = st.short_wait(r.estimated_wait_min, r.waiting, r.closed)
+            w.next_text, w.wait_text = nexts[k], waits[k]
 
         # The board: always, never, or in turn with the recent calls.
         mode = self.cfg.display.public_board
@@ -320,6 +327,31 @@ class DisplayApp(App):
         for i, (w, c) in enumerate(zip(crows, shown)):
             w.index, w.row_h = i, call_h
             w.label, w.counter_name, w.recall = c.label, names.get(c.counter, c.counter_name), c.recall
+
+    def _field_lines(self, nexts: list[str], waits: list[str], floor: float, width: float,
+                     u: float) -> tuple[int, float]:
+        """The waiting fields' lines (2 or 3) and the wait's share of the
+        second line, for all rows alike so that they keep one height.
+
+        Beside the next numbers while the widest of each fit together at the
+        floor, in parts as wide as they need (both then shrink alike); on a
+        line of its own otherwise: a wide range ("45 phút – 1 giờ 40 phút",
+        kiosk.waitwords) never fits beside three numbers on a landscape
+        wall's middle column.  Measured once per set of texts and size."""
+        key = (tuple(nexts), tuple(waits), floor, round(width))
+        if key != self._lines_key:
+            # <FieldRow>: padding 0.12 and spacing 0.24 of a line, at most u * 8 high.
+            avail = width - (2 * 0.12 + 0.24) * 8 * u - 2
+            wide_next = max((text_width(t, floor, False, self.font_name) for t in nexts if t), default=0)
+            wide_wait = max((text_width(t, floor, False, self.font_name) for t in waits if t), default=0)
+            if not wide_wait:
+                self._lines = (2, 0.34)
+            elif wide_next + wide_wait <= avail:
+                self._lines = (2, wide_wait / (wide_next + wide_wait))
+            else:
+                self._lines = (3, 0.34)
+            self._lines_key = key
+        return self._lines
 
     def _wall_names(self, counters: list, floor: float, width: float, row_h: float,
                     calls_width: float = 0.0) -> dict[int, str]:

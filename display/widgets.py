@@ -108,6 +108,8 @@ class FieldRow(BoxLayout):
     wait_text = StringProperty("")
     index = NumericProperty(0)
     row_h = NumericProperty(50)
+    lines = NumericProperty(2)          # 3: the wait on a line of its own
+    wait_share = NumericProperty(0.34)  # the wait's part of the second line
 
 class DisplayRoot(Widget):
     u = NumericProperty(10.8)

@@ -164,8 +164,10 @@ def test_retained_snapshot_is_on_screen_at_start(screen, bus, site, tmp_path):
                      "Đất đai – Xây dựng", "Tạm dừng", "Chứng thực", "3 người", msgs["notice"]["text"]):
         assert expected in texts, expected
     assert "MẤT KẾT NỐI" not in texts
-    # Per field: the next numbers from the snapshot and the wait (3 x 5 min / 2).
-    assert "Tiếp: B024 B025 B026" in texts and "≈ 8 phút" in texts
+    # Per field: the next numbers from the snapshot and the wait (kiosk/waitwords.py):
+    # 4 min with a narrow range (2.5-6.1), 20 min with a wide one (14.2-33.9: 15-35).
+    assert "Tiếp: B024 B025 B026" in texts and "≈\u00a04\u00a0phút" in texts
+    assert "15–35\u00a0phút" in texts and "<\u00a01\u00a0phút" in texts
     assert "không chờ" in texts      # van-hoa-xa-hoi has nobody waiting
     # The public board (panel, the default) with the snapshot's figures.
     board = msgs["snapshot"]["board"]

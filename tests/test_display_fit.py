@@ -126,6 +126,12 @@ def render(tmp_path: Path, size, board="panel", counters=12, fields=6, names="-"
     return json.loads(lines[-1])
 
 
+NB = "\u00a0"
+# display/screenshots.BUSY_WAITS as the wall says them.
+LONGEST_WAITS = (f"1{NB}giờ 50{NB}phút – 3{NB}giờ 5{NB}phút", f"1{NB}giờ 40{NB}phút – 2{NB}giờ 30{NB}phút",
+                 "chờ quầy mở lại", f"45{NB}phút – 1{NB}giờ 40{NB}phút")
+
+
 def problems(frame: dict) -> list[str]:
     floor = min(frame["window"]) / 30
     bad = []
@@ -157,13 +163,22 @@ def problems(frame: dict) -> list[str]:
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_busy_display_fits_and_reads_from_the_back(tmp_path, size):
     frame = render(tmp_path, size)
-    texts = [lb["text"] for lb in frame["labels"]]
+    texts = [lb["text"] for labels in frame["pages"] for lb in labels]
     # The busy centre is really on screen: every counter, the longest field
-    # names whole, next numbers, waits and the public board.
-    for want in ("Quầy 12", "Tài nguyên – Môi trường", "Văn hóa – Xã hội", "F200", "F202", "1234"):
+    # names whole, next numbers, waits and the public board.  Its waits are
+    # the longest the wall says (kiosk/waitwords.py short forms): ranges in
+    # hours on a line of their own under the next numbers, so the fields
+    # page in two on a landscape wall.
+    for want in ("Quầy 12", "Tài nguyên – Môi trường", "Văn hóa – Xã hội", "F200", "F202", "1234",
+                 *LONGEST_WAITS):
         assert any(want in t for t in texts), f"{want!r} not on screen: {texts}"
-    bad = problems(frame)
-    assert not bad, "\n".join(bad)
+    for i, labels in enumerate(frame["pages"]):
+        bad = problems({"labels": labels, "window": frame["window"]})
+        assert not bad, f"page {i + 1}:\n" + "\n".join(bad)
+    # Three lines a field: the wait under its next numbers, right-aligned.
+    at = {lb["text"]: lb for lb in frame["labels"]}
+    nxt, wait = at["Tiếp: A200 A201 A202"], at[LONGEST_WAITS[0]]
+    assert wait["y"] + wait["h"] <= nxt["y"] + 1 and wait["right"] > nxt["right"]
 
 
 def test_public_board_in_rotation_and_off(tmp_path):
@@ -257,6 +272,12 @@ def test_busy_display_in_portrait(tmp_path, size):
     fields = ("Tư pháp – Hộ tịch", "Chứng thực", "Đất đai – Xây dựng", "Văn hóa – Xã hội", "Kinh tế",
               "Tài nguyên – Môi trường")
     assert all(f in seen for f in fields), [f for f in fields if f not in seen]
+    # The whole width holds even the longest wait beside three next numbers:
+    # two lines a field, the wait on the numbers' line.
+    assert all(w in seen for w in LONGEST_WAITS), [w for w in LONGEST_WAITS if w not in seen]
+    at = {lb["text"]: lb for lb in frame["labels"]}
+    nxt, wait = at["Tiếp: A200 A201 A202"], at[LONGEST_WAITS[0]]
+    assert abs(wait["y"] - nxt["y"]) < 2 and wait["x"] > nxt["right"]
     # Stacked, top down (y grows upwards): the call panel, the counters, the
     # waiting fields, then the recent calls beside the board.
     at = {lb["text"]: lb for lb in frame["labels"]}

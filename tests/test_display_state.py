@@ -1,5 +1,6 @@
 """The display's view-model, driven by payloads and an explicit clock."""
 import datetime as dt
+import logging
 import unicodedata
 
 import pytest
@@ -174,9 +175,64 @@ def test_next_numbers_wait_and_board_from_the_snapshot():
                                 "wait_target_min": 30}}, now=1.0)
     v = s.view(1.0, dt.datetime(2026, 11, 27, 9, 0))
     assert v.waiting[0].next == ["A013", "A014", "A015"]
-    assert st.short_wait(v.waiting[0].estimated_wait_min, 4) == "≈ 12 phút"
-    assert st.short_wait(0.0, 0) == "không chờ" and st.short_wait(0.4, 1) == "< 1 phút"
+    # No range sent (a core before the forecast): 12.4 said to the nearest five.
+    assert st.short_wait(v.waiting[0]) == "≈\u00a010\u00a0phút"
     assert v.board == st.Board(served="42", satisfied="93%", on_time="—", wait_target_min=30)
     # An older core without a board: no board, not a crash.
     s.apply_snapshot({"day": "2026-11-27", "counters": []}, now=2.0)
     assert s.view(2.0, dt.datetime(2026, 11, 27, 9, 0)).board is None
+
+
+def _waits(*rows) -> st.DisplayState:
+    s = st.DisplayState(commune="Xã A", centre="TT", keepalive_s=10, closed_fields={"kinh-te"})
+    s.apply_snapshot({"day": "2026-11-27", "counters": [],
+                      "waiting": [{"name_vi": r["field"], "prefix": "A", "next": [], **r} for r in rows]},
+                     now=1.0)
+    return s
+
+
+def test_wall_says_the_forecast_range_the_pause_and_nobody():
+    s = _waits(
+        # 14.2-33.9 is 19.7 wide: the range alone, ends to fives.
+        {"field": "wide", "waiting": 5, "estimated_wait_min": 20.0, "wait_low_min": 14.2, "wait_high_min": 33.9},
+        # 2.5-6.1 is 3.6 wide: the wait alone.
+        {"field": "narrow", "waiting": 2, "estimated_wait_min": 4.0, "wait_low_min": 2.5, "wait_high_min": 6.1},
+        # The longest short form: 45-100 minutes.
+        {"field": "hours", "waiting": 40, "estimated_wait_min": 70.0, "wait_low_min": 45.0,
+         "wait_high_min": 100.0},
+        {"field": "paused", "waiting": 7, "estimated_wait_min": None, "wait_low_min": None,
+         "wait_high_min": None},
+        {"field": "under", "waiting": 1, "estimated_wait_min": 0.4, "wait_low_min": 0.0, "wait_high_min": 1.0},
+        # Nobody waits: so it says, paused or not; a closed field says it is closed.
+        {"field": "nobody", "waiting": 0, "estimated_wait_min": None, "wait_low_min": None,
+         "wait_high_min": None},
+        {"field": "kinh-te", "waiting": 0, "estimated_wait_min": 0.0, "wait_low_min": 0.0, "wait_high_min": 0.0},
+        # A core before the forecast sends no minutes at all: nothing said.
+        {"field": "older", "waiting": 3})
+    said = {r.name: st.short_wait(r).replace("\u00a0", "_") for r in s.view(1.0, WALL).waiting}
+    assert said == {"wide": "15–35_phút", "narrow": "≈_4_phút", "hours": "45_phút – 1_giờ 40_phút",
+                    "paused": "chờ quầy mở lại", "under": "<_1_phút", "nobody": "không chờ",
+                    "kinh-te": "tạm ngừng", "older": ""}
+
+
+def test_bad_wait_figures_are_logged_once_and_not_shown(caplog):
+    rows = ({"field": "text", "waiting": 3, "estimated_wait_min": "soon"},
+            {"field": "negative", "waiting": 3, "estimated_wait_min": 12.0, "wait_low_min": -5,
+             "wait_high_min": 30.0},
+            {"field": "reversed", "waiting": 3, "estimated_wait_min": 12.0, "wait_low_min": 30.0,
+             "wait_high_min": 10.0},
+            {"field": "nan", "waiting": 3, "estimated_wait_min": float("nan")},
+            {"field": "flag", "waiting": 3, "estimated_wait_min": True})
+    with caplog.at_level(logging.WARNING, logger="phucvu.display"):
+        s = _waits(*rows)
+        # The same snapshot again: no second line for the same figure.
+        s.apply_snapshot(s.snapshot, now=2.0)
+    said = {r.name: st.short_wait(r) for r in s.view(2.0, WALL).waiting}
+    # A bad estimate: no wait rather than a wrong one; a bad range: the wait alone.
+    assert said == {"text": "", "negative": "≈\u00a010\u00a0phút", "reversed": "≈\u00a010\u00a0phút",
+                    "nan": "", "flag": ""}
+    lines = [r.getMessage() for r in caplog.records]
+    assert "display/snapshot: field text: estimated_wait_min = 'soon' is not minutes >= 0; not shown" in lines
+    assert "display/snapshot: field negative: wait_low_min = -5 is not minutes >= 0; not shown" in lines
+    assert "display/snapshot: field reversed: wait range 30.0-10.0 has its ends reversed; not shown" in lines
+    assert len(lines) == 5, lines

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import string
 import unicodedata
 
 import pytest
 
-from kiosk.ui import flow, i18n, theme
+from kiosk.ui import flow, i18n, texts, theme
 
 
 # ------------------------------------------------------------------ wording
@@ -52,8 +53,6 @@ def test_dates_and_counters():
     assert i18n.date_text(dt.date(2026, 11, 29), "en") == "Sunday 29 November 2026"
     assert i18n.join_counters([1, 2, 4], "vi") == "1, 2 hoặc\u00a04"
     assert i18n.join_counters([3], "en") == "3"
-    assert i18n.minutes_text(0.2) == "1"
-    assert i18n.minutes_text(12.5) == "12"
 
 
 def test_no_hard_coded_vietnamese_outside_the_catalogue():
@@ -229,7 +228,7 @@ def test_corner_gesture_needs_five_taps_within_three_seconds():
 
 # ------------------------------------------------------------------ screen texts
 TICKET = {"label": "A013", "field_name_vi": "Tư pháp – Hộ tịch", "field_name_en": "Justice and civil status",
-          "ahead": 4, "estimated_wait_min": 20.0, "counters": [1, 2]}
+          "ahead": 4, "estimated_wait_min": 20.0, "wait_low_min": 17.0, "wait_high_min": 24.0, "counters": [1, 2]}
 
 
 def test_printed_and_problem_screens_show_the_ticket(site):
@@ -237,9 +236,14 @@ def test_printed_and_problem_screens_show_the_ticket(site):
     shown = texts.screens(site, "vi", None, flow.Outcome("printed", ticket=TICKET))
     assert shown["printing"]["number"] == "A013"
     assert shown["printing"]["details"].splitlines() == [
-        "Tư pháp – Hộ tịch", "Trước bạn còn 4\u00a0người", "Thời gian chờ khoảng\u00a020\u00a0phút",
+        "Tư pháp – Hộ tịch", "Trước bạn còn 4\u00a0người", "Thời gian chờ khoảng 20\u00a0phút",
         "Quầy phục vụ: 1 hoặc\u00a02"]
+    # Nobody ahead but the counters busy for 20 minutes: not "called shortly".
     assert texts.details({**TICKET, "ahead": 0}, "en").splitlines()[1:] == [
+        "Nobody is ahead of you", "Estimated wait about 20\u00a0min", "Served at counter 1 or\u00a02"]
+    # 1.4 minutes rounds to 1: called shortly, no wait line.
+    assert texts.details({**TICKET, "ahead": 0, "estimated_wait_min": 1.4, "wait_low_min": 0.5,
+                          "wait_high_min": 3.0}, "en").splitlines()[1:] == [
         "You will be called shortly", "Served at counter 1 or\u00a02"]
     shown = texts.screens(site, "en", None, flow.Outcome("problem", ticket=TICKET, reason="paper_out"))
     assert (shown["problem"]["number"], shown["problem"]["reason"]) == ("A013", "The printer is out of paper")
@@ -269,7 +273,8 @@ def test_home_title_and_tiles_follow_priority_and_summary(site):
                           {"field": "dat-dai", "waiting": 0, "quota_left": 0},
                           {"field": "kinh-te", "waiting": 2, "estimated_wait_min": None, "open": False}]}
     tiles = {tile["code"]: tile for tile in texts.tiles(site, summary, "en")}
-    assert tiles["tu-phap"]["state"] == "open" and tiles["tu-phap"]["info"].startswith("5\u00a0waiting · about\u00a0")
+    # 12.5 min with no range rounds to five above ten: 15 (kiosk/waitwords.py).
+    assert (tiles["tu-phap"]["state"], tiles["tu-phap"]["info"]) == ("open", "5\u00a0waiting · ≈\u00a015\u00a0min")
     assert (tiles["dat-dai"]["state"], tiles["dat-dai"]["info"]) == ("quota", "No numbers left today")
     assert (tiles["kinh-te"]["state"], tiles["kinh-te"]["info"]) == ("closed", "Not taking numbers now")
     day_closed = texts.tiles(site, {**summary, "day_closed": True}, "vi")
@@ -289,12 +294,94 @@ def test_pin_hash_from_environment(tmp_path):
 
 
 def test_a_number_stays_on_the_line_of_its_unit(site):
-    """Wrapping only at spaces, a no-break space keeps "khoảng 12 phút" whole
-    (never "khoảng 12" / "phút" on two lines)."""
+    """Wrapping only at spaces, a no-break space keeps "≈ 10 phút" whole
+    (never "≈ 10" / "phút" on two lines)."""
     from kiosk.ui import texts
     summary = {"fields": [{"field": "tu-phap", "waiting": 5, "estimated_wait_min": 12.0, "open": True}]}
     for lang in ("vi", "en"):
         info = {t["code"]: t["info"] for t in texts.tiles(site, summary, lang)}["tu-phap"]
-        assert "5\u00a0" in info and "12\u00a0" in info, info
+        assert "5\u00a0" in info and "≈\u00a010\u00a0" in info, info
     shown = texts.details({"ahead": 4, "estimated_wait_min": 20.0}, "vi")
-    assert "4\u00a0người" in shown and "khoảng\u00a020\u00a0phút" in shown
+    assert "4\u00a0người" in shown and "khoảng 20\u00a0phút" in shown
+
+
+# The three ways a wait is said (kiosk/waitwords.py), on a tile and on the
+# issued ticket's screen: a wide range, a narrow one, None (counters paused).
+WAITS = [{"field": "tu-phap", "waiting": 5, "estimated_wait_min": 20.0, "wait_low_min": 14.2,
+          "wait_high_min": 33.9, "open": True},
+         {"field": "chung-thuc", "waiting": 2, "estimated_wait_min": 4.0, "wait_low_min": 2.5,
+          "wait_high_min": 6.1, "open": True},
+         {"field": "van-hoa-xa-hoi", "waiting": 7, "estimated_wait_min": None, "wait_low_min": None,
+          "wait_high_min": None, "open": True},
+         {"field": "kinh-te", "waiting": 0, "estimated_wait_min": None, "wait_low_min": None,
+          "wait_high_min": None, "open": True},
+         {"field": "dat-dai", "waiting": 0, "estimated_wait_min": 0.0, "wait_low_min": 0.0,
+          "wait_high_min": 0.0, "open": True}]
+
+
+@pytest.mark.parametrize("lang, want", [
+    ("vi", {"tu-phap": "5\u00a0người chờ · 15–35\u00a0phút", "chung-thuc": "2\u00a0người chờ · ≈\u00a04\u00a0phút",
+            "van-hoa-xa-hoi": "7\u00a0người chờ · chờ quầy mở lại",
+            "kinh-te": "0\u00a0người chờ · chờ quầy mở lại", "dat-dai": "0\u00a0người đang chờ"}),
+    ("en", {"tu-phap": "5\u00a0waiting · 15–35\u00a0min", "chung-thuc": "2\u00a0waiting · ≈\u00a04\u00a0min",
+            "van-hoa-xa-hoi": "7\u00a0waiting · when a counter reopens",
+            "kinh-te": "0\u00a0waiting · when a counter reopens", "dat-dai": "0\u00a0waiting"}),
+])
+def test_tiles_say_the_forecast_range_and_paused_counters(site, lang, want):
+    # 14.2-33.9 is 19.7 wide (>= 10): said, ends to fives (15-35); 2.5-6.1 is not.
+    # Nobody waiting and every counter paused: a ticket now waits for a reopening.
+    info = {tile["code"]: tile["info"] for tile in texts.tiles(site, {"fields": WAITS}, lang)}
+    assert info == want
+
+
+def test_issued_ticket_screen_says_the_range_or_the_pause(site):
+    wide = {**TICKET, "wait_low_min": 14.2, "wait_high_min": 33.9}
+    assert texts.details(wide, "vi").splitlines()[2] == "Thời gian chờ khoảng 20\u00a0phút (15–35\u00a0phút)"
+    assert texts.details(wide, "en").splitlines()[2] == "Estimated wait about 20\u00a0min (15–35\u00a0min)"
+    # 17-24 is 7 wide: the range is left unsaid.
+    assert texts.details(TICKET, "vi").splitlines()[2] == "Thời gian chờ khoảng 20\u00a0phút"
+    paused = {**TICKET, "estimated_wait_min": None, "wait_low_min": None, "wait_high_min": None}
+    assert texts.details(paused, "vi").splitlines() == [
+        "Tư pháp – Hộ tịch", "Trước bạn còn 4\u00a0người", "Các quầy đang tạm dừng, vui lòng chờ quầy mở lại",
+        "Quầy phục vụ: 1 hoặc\u00a02"]
+    # Nobody ahead yet every counter paused: never "called shortly".
+    assert texts.details({**paused, "ahead": 0}, "vi").splitlines()[1:3] == [
+        "Không có ai chờ trước bạn", "Các quầy đang tạm dừng, vui lòng chờ quầy mở lại"]
+    # A core that sends no estimate at all (older): no wait line, no pause line.
+    assert texts.details({"ahead": 3}, "vi") == "Trước bạn còn 3\u00a0người"
+
+
+def test_listen_reads_a_range_as_words(site):
+    wide = {**TICKET, "estimated_wait_min": 70.0, "wait_low_min": 45.0, "wait_high_min": 100.0}
+    out = flow.Outcome("printed", ticket=wide)
+    said = texts.spoken(site, "printing", texts.screens(site, "vi", None, out), out, None)
+    assert "Thời gian chờ khoảng 1 giờ 10 phút (45 phút đến 1 giờ 40 phút)." in said
+    home = texts.spoken(site, "home", texts.screens(site, "vi", None, None), None, {"fields": WAITS})
+    assert "Tư pháp – Hộ tịch: 5 người chờ · khoảng 20 phút (15 đến 35 phút)." in home
+    assert "Văn hóa – Xã hội: 7 người chờ · chờ quầy mở lại." in home
+
+
+def test_bad_wait_figures_are_logged_and_not_shown(site, caplog):
+    flow._bad_logged.clear()        # logged once per process: start from none
+    summary = {"fields": [{"field": "tu-phap", "waiting": 5, "estimated_wait_min": "soon", "open": True},
+                          {"field": "chung-thuc", "waiting": 2, "estimated_wait_min": 4.0, "wait_low_min": -1,
+                           "wait_high_min": 30.0, "open": True},
+                          {"field": "van-hoa-xa-hoi", "waiting": 3, "estimated_wait_min": 20.0,
+                           "wait_low_min": 40.0, "wait_high_min": 10.0, "open": True}]}
+    with caplog.at_level(logging.WARNING, logger="phucvu.kiosk"):
+        info = {tile["code"]: tile["info"] for tile in texts.tiles(site, summary, "vi")}
+        shown = texts.details({**TICKET, "estimated_wait_min": float("nan")}, "vi")
+    # A bad wait: the people waiting alone; a bad end of the range: the wait alone.
+    assert info["tu-phap"] == "5\u00a0người đang chờ"
+    assert info["chung-thuc"] == "2\u00a0người chờ · ≈\u00a04\u00a0phút"
+    assert info["van-hoa-xa-hoi"] == "3\u00a0người chờ · ≈\u00a020\u00a0phút"
+    assert shown.splitlines()[1:] == ["Trước bạn còn 4\u00a0người", "Quầy phục vụ: 1 hoặc\u00a02"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert "queue/summary field tu-phap: estimated_wait_min = 'soon' is not minutes >= 0; not shown" in lines
+    assert "queue/summary field chung-thuc: wait_low_min = -1 is not minutes >= 0; not shown" in lines
+    assert "ticket A013: estimated_wait_min = nan is not minutes >= 0; not shown" in lines
+    assert "queue/summary field van-hoa-xa-hoi: wait range 40.0-10.0 has its ends reversed; not shown" in lines
+    # Once per value: the same summary again says nothing new.
+    with caplog.at_level(logging.WARNING, logger="phucvu.kiosk"):
+        texts.tiles(site, summary, "en")
+    assert len(caplog.records) == len(lines) == 4

@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal, Union
 
+from kiosk import waitwords
+
 Align = Literal["left", "center", "right"]
 # Named text sizes; the renderer maps them to font pixels or printer modes.
 Size = Literal["title", "heading", "body", "small"]
@@ -39,10 +41,14 @@ class TicketView:
     priority_name_vi: str | None
     issued_at: dt.datetime
     ahead: int
-    estimated_wait_min: float
+    # The wait told at issue and its p10-p90 range, in minutes (docs/wait.md);
+    # None: no open counter serves the field (all paused), no number promised.
+    estimated_wait_min: float | None
     counters: list[str]
     ticket_id: str
     reprint: bool = False
+    wait_low_min: float | None = None
+    wait_high_min: float | None = None
     # What the QR carries (the ticket's phone address with [phone]; None:
     # the ticket id) and the line under it (None: no line).
     qr_data: str | None = None
@@ -56,8 +62,14 @@ class TicketView:
             raise ValueError(f"TicketView.label must be printable ASCII such as 'A013', got {self.label!r}")
         if self.ahead < 0:
             raise ValueError(f"TicketView.ahead must be >= 0, got {self.ahead}")
-        if not math.isfinite(self.estimated_wait_min) or self.estimated_wait_min < 0:
-            raise ValueError(f"TicketView.estimated_wait_min must be a finite number >= 0, got {self.estimated_wait_min}")
+        for name in ("estimated_wait_min", "wait_low_min", "wait_high_min"):
+            v = getattr(self, name)
+            if v is not None and (not math.isfinite(v) or v < 0):
+                raise ValueError(f"TicketView.{name} must be None or a finite number >= 0, got {v}")
+        if (self.wait_low_min is None) != (self.wait_high_min is None) or (
+                self.wait_low_min is not None and self.wait_low_min > self.wait_high_min):
+            raise ValueError("TicketView.wait_low_min and wait_high_min must both be None or low <= high, "
+                             f"got {self.wait_low_min}, {self.wait_high_min}")
         if not self.ticket_id.isascii():
             raise ValueError(f"TicketView.ticket_id must be ASCII, got {self.ticket_id!r}")
 
@@ -114,14 +126,18 @@ def ahead_text(ahead: int) -> str:
     return f"Có {ahead} người đang chờ trước bạn"
 
 
-def wait_text(minutes: float) -> str:
-    m = int(minutes + 0.5)  # half up: 12.5 min reads "khoảng 13 phút"
-    if m < 1:
-        return "Thời gian chờ dự kiến: dưới 1 phút"
-    if m < 60:
-        return f"Thời gian chờ dự kiến: khoảng {m} phút"
-    h, rest = divmod(m, 60)
-    return f"Thời gian chờ dự kiến: khoảng {h} giờ" + (f" {rest} phút" if rest else "")
+WAIT_PREFIX = "Thời gian chờ dự kiến: "
+# Every counter of the field paused at issue: the kiosk's screen says the same.
+WAIT_PAUSED = "Các quầy đang tạm dừng, vui lòng chờ quầy mở lại"
+
+
+def wait_text(minutes: float | None, low: float | None = None, high: float | None = None) -> str:
+    """The wait told at issue, worded by kiosk.waitwords: "… khoảng 20 phút
+    (15–35 phút)", the range only when wide; its no-break spaces keep each
+    number with its unit when the renderer wraps the line."""
+    if minutes is None:
+        return WAIT_PAUSED
+    return WAIT_PREFIX + waitwords.phrase(minutes, low, high)
 
 
 def counters_text(counters: list[str]) -> str:
@@ -147,7 +163,7 @@ def layout(view: TicketView, *, number_size: int, qr: bool = True, feed_before_c
         Native(view.issued_at.strftime("%d/%m/%Y  %H:%M"), 1, 1),
         Feed(6),
         VText(ahead_text(view.ahead), "body"),
-        VText(wait_text(view.estimated_wait_min), "body"),
+        VText(wait_text(view.estimated_wait_min, view.wait_low_min, view.wait_high_min), "body"),
     ]
     if view.counters:
         els.append(VText(counters_text([nfc(c) for c in view.counters]), "body"))

@@ -211,8 +211,10 @@ class TicketRenderer:
         p.set(bold=el.bold, custom_size=True, width=mult, height=tall, invert=el.invert)
         # TCVN-3 has no dashes beyond ASCII; everything else Vietnamese it has.
         text = nfc(el.text).replace("–", "-").replace("—", "-")
+        # Wrapped at plain spaces only (textwrap never breaks at a no-break
+        # space, which keeps "20 phút" whole); TCVN-3 has no no-break space.
         for line in textwrap.wrap(text, cols) or [""]:
-            p.text(line + "\n")
+            p.text(line.replace("\u00a0", " ") + "\n")
         p.set(bold=False, custom_size=True, width=1, height=1, invert=False)
 
     def _cut(self, p: Dummy) -> None:

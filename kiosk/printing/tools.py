@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -11,6 +13,8 @@ from . import decode, profiles
 from .layout import PHONE_NOTE, TicketView
 from .printer import PrinterConfigError, PrintResult, TicketPrinter
 from .render import TicketRenderer
+
+log = logging.getLogger(__name__)
 
 
 def view_from_ticket(config, ticket: dict, *, reprint: bool = False,
@@ -35,18 +39,51 @@ def view_from_ticket(config, ticket: dict, *, reprint: bool = False,
         priority_name_vi=ticket.get("priority_name_vi"),
         issued_at=config.local_time(ticket["issued_at"]),
         ahead=int(ticket["ahead"]),
-        estimated_wait_min=float(ticket["estimated_wait_min"]),
         counters=[names.get(n, f"Quầy {n}") for n in ticket.get("counters", [])],
         ticket_id=ticket["ticket_id"],
         reprint=reprint,
         qr_data=qr_data,
         qr_note=qr_note,
+        **wait_minutes(ticket),
     )
 
 
+def wait_minutes(ticket: dict) -> dict:
+    """The ticket's told wait and range as TicketView takes them.
+
+    The estimate itself may be None (no open counter: the ticket says so);
+    a range that is not two numbers 0 <= low <= high is left off with a log
+    line rather than refusing the ticket: the citizen still gets the wait."""
+    minutes = ticket.get("estimated_wait_min")
+    low, high = ticket.get("wait_low_min"), ticket.get("wait_high_min")
+    out = {"estimated_wait_min": None if minutes is None else float(minutes),
+           "wait_low_min": None, "wait_high_min": None}
+    if low is None and high is None:
+        return out
+    try:
+        lo, hi = float(low), float(high)
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi):
+            raise ValueError
+    except (TypeError, ValueError):
+        log.warning("ticket %s: wait range %r-%r is not 0 <= low <= high minutes; printed without it",
+                    ticket.get("ticket_id"), low, high)
+        return out
+    return {**out, "wait_low_min": lo, "wait_high_min": hi}
+
+
+# The docs' tickets: a wide forecast range (said), and every counter paused.
+SAMPLE_WIDE = (20.0, 14.2, 33.9)
+SAMPLE_PAUSED = (None, None, None)
+
+
 def sample_view(config, *, reprint: bool = False, priority: bool = False, now: dt.datetime | None = None,
-                phone_secret: bytes | None = None) -> TicketView:
-    """A realistic ticket for the first field of the site (for print-test and docs)."""
+                phone_secret: bytes | None = None,
+                wait: tuple[float | None, float | None, float | None] | None = None) -> TicketView:
+    """A realistic ticket for the first field of the site (for print-test and docs).
+
+    ``wait``: (minutes, low, high) as the core tells them; None: four people
+    at the field's typical minutes, no range (the ticket bench/ticket.py
+    measures)."""
     f = config.fields[0]
     now = now or dt.datetime.now(config.tz)
     serving = [c.number for c in config.counters if f.code in c.fields]
@@ -60,6 +97,8 @@ def sample_view(config, *, reprint: bool = False, priority: bool = False, now: d
         "estimated_wait_min": 4 * f.minutes_per_citizen / max(1, len(serving)),
         "counters": serving,
     }
+    if wait is not None:
+        ticket.update(zip(("estimated_wait_min", "wait_low_min", "wait_high_min"), wait))
     return view_from_ticket(config, ticket, reprint=reprint, phone_secret=phone_secret)
 
 
@@ -104,10 +143,11 @@ def write_samples(config, out_dir: str | Path, *, now: dt.datetime) -> dict[str,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     samples = {
-        "ticket-80mm": ("80mm", "raster", {}),
+        "ticket-80mm": ("80mm", "raster", {"wait": SAMPLE_WIDE}),
         "ticket-80mm-priority": ("80mm", "raster", {"priority": True}),
-        "ticket-58mm": ("58mm", "raster", {}),
-        "ticket-80mm-tcvn3": ("80mm", "tcvn3", {}),
+        "ticket-58mm": ("58mm", "raster", {"wait": SAMPLE_WIDE}),
+        "ticket-58mm-paused": ("58mm", "raster", {"wait": SAMPLE_PAUSED}),
+        "ticket-80mm-tcvn3": ("80mm", "tcvn3", {"wait": SAMPLE_WIDE}),
         "ticket-80mm-full-raster": ("80mm", "full_raster", {}),
         "ticket-80mm-reprint": ("80mm", "raster", {"reprint": True}),
         "ticket-80mm-phone": ("80mm", "raster", {"phone_secret": SAMPLE_PHONE_SECRET}),

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 PRINT_REASONS = ("paper_out", "cover_open", "offline", "unplugged", "unknown", "error")
 CLOSED_CODES = ("closed", "quota", "day_closed", "field_closed")
+log = logging.getLogger("phucvu.kiosk")
 
 
 @dataclass
@@ -147,8 +149,42 @@ def classify(payload: dict[str, Any]) -> Outcome:
     return Outcome("refused", reason=code, message=message)
 
 
+WAIT_KEYS = ("estimated_wait_min", "wait_low_min", "wait_high_min")
+_bad_logged: set[tuple[str, str, str]] = set()
+
+
+def wait_figures(d: dict[str, Any], what: str) -> dict[str, Any]:
+    """The core's told wait in ``d`` (a summary field or a ticket) as
+    ``minutes``, ``low``, ``high`` (floats >= 0 or None) and ``paused`` (the
+    core said None: no open counter serves the field).
+
+    A figure that is not minutes >= 0 is logged (once per value) and taken
+    as unsaid: no wait shown rather than a wrong one or a crash; a bad end
+    of the range leaves the wait alone."""
+    out: dict[str, Any] = {"paused": WAIT_KEYS[0] in d and d[WAIT_KEYS[0]] is None}
+    for key, name in zip(WAIT_KEYS, ("minutes", "low", "high")):
+        v = d.get(key)
+        ok = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf"))
+        if not ok:
+            said = (what, key, repr(v))
+            if said not in _bad_logged and len(_bad_logged) < 100:
+                _bad_logged.add(said)
+                log.warning("%s: %s = %r is not minutes >= 0; not shown", what, key, v)
+        out[name] = float(v) if ok and v is not None else None
+    if out["low"] is not None and out["high"] is not None and out["low"] > out["high"]:
+        said = (what, "range", repr((out["low"], out["high"])))
+        if said not in _bad_logged and len(_bad_logged) < 100:
+            _bad_logged.add(said)
+            log.warning("%s: wait range %s-%s has its ends reversed; not shown", what, out["low"], out["high"])
+        out["low"] = out["high"] = None
+    if out["low"] is None or out["high"] is None:
+        out["low"] = out["high"] = None
+    return out
+
+
 def field_tiles(fields: list[dict[str, Any]], summary: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Per configured field: live waiting count, estimate and whether it takes numbers.
+    """Per configured field: live waiting count, estimate (minutes, p10-p90
+    range; ``paused`` when the core said None) and whether it takes numbers.
 
     ``fields`` are the config's fields as dicts (code, name_vi, name_en,
     prefix, and ``closed`` when the field is closed for new tickets);
@@ -163,10 +199,15 @@ def field_tiles(fields: list[dict[str, Any]], summary: dict[str, Any] | None) ->
     tiles = []
     for f in fields:
         s = live.get(f["code"])
-        tile = {**f, "waiting": None, "estimate": None, "state": "open"}
+        tile = {**f, "waiting": None, "estimate": None, "low": None, "high": None, "paused": False,
+                "state": "open"}
         if s is not None:
             tile["waiting"] = s.get("waiting")
-            tile["estimate"] = s.get("estimated_wait_min")
+            # Said as None: no open counter serves the field, a citizen waits
+            # for one to reopen (absent: a core too old to say, nothing shown).
+            w = wait_figures(s, f"queue/summary field {f['code']}")
+            tile["estimate"], tile["low"], tile["high"], tile["paused"] = (
+                w["minutes"], w["low"], w["high"], w["paused"])
             if s.get("quota_left") == 0:
                 tile["state"] = "quota"
             elif s.get("open") is False:

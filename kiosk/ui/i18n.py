@@ -17,8 +17,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "home_title": {"vi": "Mời chọn lĩnh vực cần giải quyết", "en": "Please choose a service"},
     "listen": {"vi": "Nghe hướng dẫn", "en": "Listen"},
     "waiting": {"vi": "{n}\u00a0người đang chờ", "en": "{n}\u00a0waiting"},
-    # No-break spaces keep "khoảng 12 phút" on one line, never "khoảng 1" / "2 phút".
-    "waiting_estimate": {"vi": "{n}\u00a0người chờ · khoảng\u00a0{m}\u00a0phút", "en": "{n}\u00a0waiting · about\u00a0{m}\u00a0min"},
+    # {w}: kiosk.waitwords.short() ("≈ 12 phút", "15–35 phút", "chờ quầy mở
+    # lại"), whose no-break spaces keep a number with its unit on one line.
+    "waiting_estimate": {"vi": "{n}\u00a0người chờ · {w}", "en": "{n}\u00a0waiting · {w}"},
     "waiting_unknown": {"vi": "Đang cập nhật số người chờ", "en": "Updating the queue"},
     "tile_closed": {"vi": "Tạm ngừng nhận số", "en": "Not taking numbers now"},
     "tile_quota": {"vi": "Đã hết số hôm nay", "en": "No numbers left today"},
@@ -36,7 +37,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "take_ticket": {"vi": "Vui lòng nhận phiếu và chờ gọi số", "en": "Please take your ticket and wait to be called"},
     "ahead": {"vi": "Trước bạn còn {n}\u00a0người", "en": "{n}\u00a0people ahead of you"},
     "ahead_none": {"vi": "Bạn sẽ được gọi ngay", "en": "You will be called shortly"},
-    "estimate_long": {"vi": "Thời gian chờ khoảng\u00a0{m}\u00a0phút", "en": "Estimated wait about\u00a0{m}\u00a0minutes"},
+    # {w}: kiosk.waitwords.phrase(), "khoảng 20 phút (15–35 phút)" (docs/wait.md).
+    "estimate_long": {"vi": "Thời gian chờ {w}", "en": "Estimated wait {w}"},
+    # No open counter serves the field (all paused): no number can be promised.
+    "estimate_paused": {"vi": "Các quầy đang tạm dừng, vui lòng chờ quầy mở lại",
+                        "en": "The counters are paused; please wait until one reopens"},
+    # Nobody ahead, but the counters are still busy for a while (ahead_none
+    # would promise a call at once).
+    "ahead_zero": {"vi": "Không có ai chờ trước bạn", "en": "Nobody is ahead of you"},
+    # Read aloud, a range "15–35 phút" is "15 đến 35 phút": a voice skips the dash.
+    "range_to": {"vi": "đến", "en": "to"},
     "counters": {"vi": "Quầy phục vụ: {list}", "en": "Served at counter {list}"},
     "problem_title": {"vi": "Máy in phiếu đang gặp sự cố", "en": "The ticket printer has a problem"},
     "problem_do": {"vi": "Vui lòng ghi nhớ số này và báo cho cán bộ tại quầy",
@@ -205,13 +215,6 @@ def date_text(day: dt.date, lang: str) -> str:
     if lang == "vi":
         return f"{wd}, {day.day:02d}/{day.month:02d}/{day.year}"
     return f"{wd} {day.day} {MONTHS_EN[day.month - 1]} {day.year}"
-
-
-def minutes_text(minutes: float | None) -> str:
-    # Whole minutes, at least 1: "0 phút" would promise an immediate call.
-    if minutes is None:
-        return "?"
-    return str(max(1, round(minutes)))
 
 
 def join_counters(numbers: list[int], lang: str) -> str:

@@ -26,26 +26,39 @@ RESOLUTIONS = ((800, 480), (1024, 768), (1280, 800), (1366, 768), (1280, 1024), 
                (1080, 1920))
 # The wizard and settings pictures in docs/images (every size is checked by tests/test_wizard.py).
 WIZARD_RESOLUTIONS = ((1280, 800), (800, 480))
-SCREENS = ("home", "home-en", "priority", "home-priority", "printing", "printed", "problem",
-           "closed", "busy", "admin")
+SCREENS = ("home", "home-en", "priority", "home-priority", "printing", "printed", "printed-paused",
+           "problem", "closed", "busy", "admin")
 
 # A fixed moment (Friday 27 Nov 2026, 09:41 in Hanoi) so pictures do not change run to run.
 WALL = 1795747260.0
 
+# The waits show the three ways a wait is said (kiosk/waitwords.py): a wide
+# range alone (Tư pháp), a narrow one as "≈ 4 phút" (Chứng thực) and None,
+# every counter of the field paused (Văn hóa: "chờ quầy mở lại").
 SUMMARY = {
     "day": "2026-11-27", "day_closed": False, "updated_at": WALL,
     "fields": [
-        {"field": "tu-phap", "waiting": 5, "estimated_wait_min": 12.5, "quota_left": 183, "open": True},
-        {"field": "chung-thuc", "waiting": 2, "estimated_wait_min": 4.0, "quota_left": 250, "open": True},
-        {"field": "dat-dai", "waiting": 0, "estimated_wait_min": 0, "quota_left": 0, "open": True},
-        {"field": "van-hoa-xa-hoi", "waiting": 7, "estimated_wait_min": 31.0, "quota_left": 100, "open": True},
-        {"field": "kinh-te", "waiting": 1, "estimated_wait_min": 7.5, "quota_left": 90, "open": False},
+        {"field": "tu-phap", "waiting": 5, "estimated_wait_min": 20.0, "wait_low_min": 14.2,
+         "wait_high_min": 33.9, "quota_left": 183, "open": True},
+        {"field": "chung-thuc", "waiting": 2, "estimated_wait_min": 4.0, "wait_low_min": 2.5,
+         "wait_high_min": 6.1, "quota_left": 250, "open": True},
+        {"field": "dat-dai", "waiting": 0, "estimated_wait_min": 0, "wait_low_min": 0, "wait_high_min": 0,
+         "quota_left": 0, "open": True},
+        {"field": "van-hoa-xa-hoi", "waiting": 7, "estimated_wait_min": None, "wait_low_min": None,
+         "wait_high_min": None, "quota_left": 100, "open": True},
+        {"field": "kinh-te", "waiting": 1, "estimated_wait_min": 7.5, "wait_low_min": 5.0,
+         "wait_high_min": 10.5, "quota_left": 90, "open": False},
     ],
 }
+# Told at issue: about 20 minutes, 15 to 35 (wide, so said).
 TICKET = {"ticket_id": "20261127-A013", "label": "A013", "field": "tu-phap",
           "field_name_vi": "Tư pháp – Hộ tịch", "field_name_en": "Justice and civil status",
           "priority": None, "priority_name_vi": None, "issued_at": WALL, "ahead": 4,
-          "estimated_wait_min": 20.0, "counters": [1, 2]}
+          "estimated_wait_min": 20.0, "wait_low_min": 14.2, "wait_high_min": 33.9, "counters": [1, 2]}
+# A ticket of a field whose counters are all paused: no minutes are promised.
+TICKET_PAUSED = {**TICKET, "ticket_id": "20261127-D008", "label": "D008", "field": "van-hoa-xa-hoi",
+                 "field_name_vi": "Văn hóa – Xã hội", "field_name_en": "Culture and social affairs", "ahead": 7,
+                 "estimated_wait_min": None, "wait_low_min": None, "wait_high_min": None, "counters": [4]}
 
 
 def _prepare_kivy() -> None:
@@ -137,6 +150,10 @@ def render(config_path: Path, out: Path | None, size: tuple[int, int]) -> dict[s
             root.request_ticket("tu-phap")
             clock.now += 5
             reply({"ok": True, "ticket": TICKET, "print": {"status": "printed"}})
+        elif name == "printed-paused":
+            root.request_ticket("van-hoa-xa-hoi")
+            clock.now += 5
+            reply({"ok": True, "ticket": TICKET_PAUSED, "print": {"status": "printed"}})
         elif name == "problem":
             root.request_ticket("tu-phap")
             reply({"ok": True, "ticket": TICKET, "print": {"status": "not_printed", "reason": "paper_out"}})

@@ -8,10 +8,12 @@ pad labels its own keys (admin.py): a citizen never reads them.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
 from kiosk import config as site_config
+from kiosk import waitwords
 from kiosk.ui import flow, i18n
 from kiosk.ui.i18n import t
 
@@ -86,7 +88,8 @@ def next_open(cfg: site_config.SiteConfig, when: float | None, lang: str) -> str
 
 
 def details(ticket: dict[str, Any], lang: str) -> str:
-    """The lines under a printed number: field, people ahead, estimated wait, counters."""
+    """The lines under a printed number: field, people ahead, the wait told at
+    issue (kiosk.waitwords, with its range when wide), counters."""
     if not ticket:
         return ""
     lines = []
@@ -94,19 +97,33 @@ def details(ticket: dict[str, Any], lang: str) -> str:
     if name:
         lines.append(str(name))
     ahead = ticket.get("ahead")
+    # None said by the core: every counter of the field is paused.
+    w = flow.wait_figures(ticket, f"ticket {ticket.get('label')}")
+    minutes, paused = w["minutes"], w["paused"]
+    # Nobody ahead is a call at once only if the forecast says so: a counter
+    # still busy with its citizen for a while is a wait too.
+    soon = paused or minutes is None or waitwords.rounded(minutes) <= 1
     if isinstance(ahead, int):
-        lines.append(t("ahead", lang, n=ahead) if ahead > 0 else t("ahead_none", lang))
-    if isinstance(ahead, int) and ahead > 0 and ticket.get("estimated_wait_min") is not None:
-        lines.append(t("estimate_long", lang, m=i18n.minutes_text(ticket["estimated_wait_min"])))
+        if ahead > 0:
+            lines.append(t("ahead", lang, n=ahead))
+        else:
+            lines.append(t("ahead_none", lang) if soon and not paused else t("ahead_zero", lang))
+    if paused:
+        lines.append(t("estimate_paused", lang))
+    elif isinstance(ahead, int) and minutes is not None and (ahead > 0 or not soon):
+        lines.append(t("estimate_long", lang, w=waitwords.phrase(minutes, w["low"], w["high"], lang)))
     counters = ticket.get("counters") or []
     if counters:
         lines.append(t("counters", lang, list=i18n.join_counters(list(counters), lang)))
     return unicodedata.normalize("NFC", "\n".join(lines))
 
 
-def tiles(cfg: site_config.SiteConfig, summary: dict[str, Any] | None, lang: str) -> list[dict[str, Any]]:
+def tiles(cfg: site_config.SiteConfig, summary: dict[str, Any] | None, lang: str,
+          spoken: bool = False) -> list[dict[str, Any]]:
     """Per configured field, in order: code, name, state (open | closed | quota |
-    field_closed | day_closed) and the info line from the retained queue/summary."""
+    field_closed | day_closed) and the info line from the retained queue/summary:
+    people waiting and the wait a ticket taken now is told (kiosk.waitwords;
+    ``spoken``: the words the listen button reads)."""
     fields = [{"code": f.code, "name_vi": f.name_vi, "name_en": f.name_en, "closed": f.closed}
               for f in cfg.fields]
     shown = []
@@ -116,8 +133,11 @@ def tiles(cfg: site_config.SiteConfig, summary: dict[str, Any] | None, lang: str
             info = t(TILE_STATES[state], lang)
         elif tile["waiting"] is None:
             info = t("waiting_unknown", lang)
-        elif tile["waiting"] and tile["estimate"] is not None:
-            info = t("waiting_estimate", lang, n=tile["waiting"], m=i18n.minutes_text(tile["estimate"]))
+        elif (tile["waiting"] and tile["estimate"] is not None) or tile["paused"]:
+            # Spoken, the whole phrase ("khoảng 12 phút"): a voice reads no "≈".
+            words = waitwords.phrase if spoken else waitwords.short
+            info = t("waiting_estimate", lang, n=tile["waiting"],
+                     w=words(tile["estimate"], tile["low"], tile["high"], lang))
         else:
             info = t("waiting", lang, n=tile["waiting"])
         shown.append({"code": tile["code"], "name": tile["name_vi"] if lang == "vi" else tile["name_en"],
@@ -159,7 +179,7 @@ def spoken(cfg: site_config.SiteConfig, screen: str, shown: dict[str, Any], outc
         parts.append(shown["home"]["title"])
         if shown["home"]["priority_mode"]:
             parts.append(t("home_title", vi))
-        for tile in tiles(cfg, summary, vi):
+        for tile in tiles(cfg, summary, vi, spoken=True):
             parts.append(f"{tile['name']}: {tile['info']}")
         if not shown["home"]["priority_mode"]:
             parts.append(f"{t('priority_button', vi)}: {t('priority_hint', vi)}")
@@ -184,4 +204,5 @@ def spoken(cfg: site_config.SiteConfig, screen: str, shown: dict[str, Any], outc
         parts += [shown["busy"]["title"], shown["busy"]["sub"]]
     # The admin pad is for staff: nothing is read aloud there.
     text = ". ".join(p.strip().rstrip(".…") for p in parts if p and p.strip())
+    text = re.sub(r"(?<=\w)\s*–\s*(?=\d)", f" {t('range_to', vi)} ", text)
     return unicodedata.normalize("NFC", (text + ".") if text else "").replace("\u00a0", " ")
