@@ -21,9 +21,9 @@ from __future__ import annotations
 WIDE_MIN = 10.0
 
 _WORDS = {
-    "vi": {"about": "khoảng", "min": "phút", "hour": "giờ", "under1": "dưới 1 phút",
+    "vi": {"about": "khoảng", "min": "phút", "hour": "giờ", "under1": "dưới\u00a01\u00a0phút",
            "upto": "có thể đến", "none": "chờ quầy mở lại"},
-    "en": {"about": "about", "min": "min", "hour": "h", "under1": "under 1 min",
+    "en": {"about": "about", "min": "min", "hour": "h", "under1": "under\u00a01\u00a0min",
            "upto": "up to", "none": "when a counter reopens"},
 }
 NBSP = "\u00a0"
@@ -41,12 +41,13 @@ def is_wide(low: float | None, high: float | None) -> bool:
 
 
 def duration(minutes: int, lang: str = "vi") -> str:
-    """``25 phút``, ``1 giờ 10 phút`` (no-break spaces: a line never ends on a number)."""
+    """``25 phút``, ``1 giờ 10 phút`` (no-break spaces: a duration is never
+    split across lines)."""
     w = _WORDS[lang]
     if minutes < 60:
         return f"{minutes}{NBSP}{w['min']}"
     h, m = divmod(minutes, 60)
-    return f"{h}{NBSP}{w['hour']}" + (f" {m}{NBSP}{w['min']}" if m else "")
+    return f"{h}{NBSP}{w['hour']}" + (f"{NBSP}{m}{NBSP}{w['min']}" if m else "")
 
 
 def span(low: float, high: float, lang: str = "vi") -> str:

@@ -210,7 +210,7 @@ def test_wall_says_the_forecast_range_the_pause_and_nobody():
         # A core before the forecast sends no minutes at all: nothing said.
         {"field": "older", "waiting": 3})
     said = {r.name: st.short_wait(r).replace("\u00a0", "_") for r in s.view(1.0, WALL).waiting}
-    assert said == {"wide": "15–35_phút", "narrow": "≈_4_phút", "hours": "45_phút – 1_giờ 40_phút",
+    assert said == {"wide": "15–35_phút", "narrow": "≈_4_phút", "hours": "45_phút – 1_giờ_40_phút",
                     "paused": "chờ quầy mở lại", "under": "<_1_phút", "nobody": "không chờ",
                     "kinh-te": "tạm ngừng", "older": ""}
 

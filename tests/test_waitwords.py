@@ -31,14 +31,14 @@ CASES = [
     # A low end under 2.5 rounds to 0: "up to" the high end.
     (3.0, 0.0, 12.0, "vi", "khoảng 3_phút (có thể đến 10_phút)", "có thể đến 10_phút"),
     # Hours: 75 is a five already; 118 -> 120 is two hours flat.
-    (75.0, 70.0, 78.0, "vi", "khoảng 1_giờ 15_phút", "≈_1_giờ 15_phút"),
+    (75.0, 70.0, 78.0, "vi", "khoảng 1_giờ_15_phút", "≈_1_giờ_15_phút"),
     (118.0, 112.0, 121.0, "vi", "khoảng 2_giờ", "≈_2_giờ"),
     # A range reaching an hour says each end in full.
-    (70.0, 45.0, 100.0, "vi", "khoảng 1_giờ 10_phút (45_phút – 1_giờ 40_phút)",
-     "45_phút – 1_giờ 40_phút"),
+    (70.0, 45.0, 100.0, "vi", "khoảng 1_giờ_10_phút (45_phút – 1_giờ_40_phút)",
+     "45_phút – 1_giờ_40_phút"),
     # Under a minute: never "0 phút".
-    (0.4, 0.0, 1.0, "vi", "dưới 1 phút", "<_1_phút"),
-    (0.0, 0.0, 0.0, "vi", "dưới 1 phút", "<_1_phút"),
+    (0.4, 0.0, 1.0, "vi", "dưới_1_phút", "<_1_phút"),
+    (0.0, 0.0, 0.0, "vi", "dưới_1_phút", "<_1_phút"),
     # ... unless the range is wide: then the rounded minute and the range.
     (0.4, 0.0, 12.0, "vi", "khoảng 1_phút (có thể đến 10_phút)", "có thể đến 10_phút"),
     # None: no open counter serves the field.
@@ -46,8 +46,8 @@ CASES = [
     # A missing range is a narrow one.
     (20.0, None, None, "vi", "khoảng 20_phút", "≈_20_phút"),
     (20.0, 14.2, 33.9, "en", "about 20_min (15–35_min)", "15–35_min"),
-    (70.0, 45.0, 100.0, "en", "about 1_h 10_min (45_min – 1_h 40_min)", "45_min – 1_h 40_min"),
-    (0.4, 0.0, 1.0, "en", "under 1 min", "<_1_min"),
+    (70.0, 45.0, 100.0, "en", "about 1_h_10_min (45_min – 1_h_40_min)", "45_min – 1_h_40_min"),
+    (0.4, 0.0, 1.0, "en", "under_1_min", "<_1_min"),
     (3.0, 0.0, 12.0, "en", "about 3_min (up to 10_min)", "up to 10_min"),
     (None, None, None, "en", "when a counter reopens", "when a counter reopens"),
 ]
@@ -65,7 +65,7 @@ def test_rounding_and_width_rules():
     assert ww.WIDE_MIN == 10.0
     assert not ww.is_wide(10.0, 19.9) and ww.is_wide(10.0, 20.0)
     assert not ww.is_wide(None, 40.0) and not ww.is_wide(5.0, None)
-    assert ww.duration(60) == "1\u00a0giờ" and ww.duration(61, "en") == "1\u00a0h 1\u00a0min"
+    assert ww.duration(60) == "1\u00a0giờ" and ww.duration(61, "en") == "1\u00a0h\u00a01\u00a0min"
 
 
 def test_no_line_ends_on_a_number():
@@ -74,16 +74,9 @@ def test_no_line_ends_on_a_number():
     import re
     for minutes, low, high, lang, *_ in CASES:
         for text in (ww.phrase(minutes, low, high, lang), ww.short(minutes, low, high, lang)):
-            if text in UNDER_1:
-                continue        # test_under_a_minute_keeps_its_number_with_its_unit
             assert not re.search(r"\d ", text), text
 
 
-UNDER_1 = ("dưới 1 phút", "under 1 min")
-
-
-@pytest.mark.xfail(strict=True, reason="waitwords' 'dưới 1 phút' has plain spaces: it can wrap as "
-                   "'dưới 1' / 'phút' (reported to the lead, who owns kiosk/waitwords.py)")
 def test_under_a_minute_keeps_its_number_with_its_unit():
-    assert ww.phrase(0.4, lang="vi") == "dưới 1\u00a0phút"
-    assert ww.phrase(0.4, lang="en") == "under 1\u00a0min"
+    assert ww.phrase(0.4, lang="vi") == "dưới\u00a01\u00a0phút"
+    assert ww.phrase(0.4, lang="en") == "under\u00a01\u00a0min"
