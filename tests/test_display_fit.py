@@ -128,8 +128,8 @@ def render(tmp_path: Path, size, board="panel", counters=12, fields=6, names="-"
 
 NB = "\u00a0"
 # display/screenshots.BUSY_WAITS as the wall says them.
-LONGEST_WAITS = (f"1{NB}giờ 50{NB}phút – 3{NB}giờ 5{NB}phút", f"1{NB}giờ 40{NB}phút – 2{NB}giờ 30{NB}phút",
-                 "chờ quầy mở lại", f"45{NB}phút – 1{NB}giờ 40{NB}phút")
+LONGEST_WAITS = (f"1{NB}giờ{NB}50{NB}phút – 3{NB}giờ{NB}5{NB}phút", f"1{NB}giờ{NB}40{NB}phút – 2{NB}giờ{NB}30{NB}phút",
+                 "chờ quầy mở lại", f"45{NB}phút – 1{NB}giờ{NB}40{NB}phút")
 
 
 def problems(frame: dict) -> list[str]:

@@ -137,7 +137,7 @@ def test_wording():
     assert ahead_text(0) == "Không có ai đang chờ trước bạn"
     # kiosk/waitwords.py's words, no-break spaces after numbers (tests/test_printing_wait.py).
     assert wait_text(20.0) == "Thời gian chờ dự kiến: khoảng 20\u00a0phút"
-    assert wait_text(75) == "Thời gian chờ dự kiến: khoảng 1\u00a0giờ 15\u00a0phút"
+    assert wait_text(75) == "Thời gian chờ dự kiến: khoảng 1\u00a0giờ\u00a015\u00a0phút"
 
 
 def test_bad_views_are_refused_with_a_reason():
