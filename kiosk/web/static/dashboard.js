@@ -16,7 +16,9 @@ function renderCounters(r) {
 function renderFields(summary) {
   if (!summary) return;
   $("fields").tBodies[0].innerHTML = summary.fields.map(f =>
-    `<tr><td>${esc(f.name_vi)}</td><td class="num">${f.waiting}</td><td class="num">${f.issued}</td></tr>`).join("");
+    `<tr><td>${esc(f.name_vi)}</td><td class="num">${f.waiting}</td>` +
+    `<td class="est">${esc(waitWords.short(f.estimated_wait_min, f.wait_low_min, f.wait_high_min, "vi"))}</td>` +
+    `<td class="num">${f.issued}</td></tr>`).join("");
 }
 
 function renderDevices(r) {
