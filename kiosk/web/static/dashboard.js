@@ -101,6 +101,7 @@ async function loadOverview() {
   $("anomalies").textContent = o.anomalies;
   renderQueueAlerts(o.alerts);
   renderKpis(o.kpis);
+  $("est-error").textContent = o.estimate_error.text;
   renderChart(o.satisfaction);
 }
 
