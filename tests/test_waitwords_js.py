@@ -19,6 +19,7 @@ import pytest
 
 from kiosk import config, waitwords
 from tests.conftest import ROOT
+from tests.test_phone_page import check_fit
 from tests.phone_helpers import PhoneServer, counter, issue, wait_state, write_site
 
 PHONE_JS = ROOT / "kiosk" / "phone" / "static" / "waitwords.js"
@@ -111,6 +112,7 @@ def test_the_phone_page_says_each_case_as_waitwords_does(site, broker, bus, brow
             page.wait_for_selector("#wait:not([hidden])")
             assert _lines(page) == ("Thời gian chờ ước tính: " + waitwords.phrase(m, low, high, "vi"),
                                     "Estimated wait: " + waitwords.phrase(m, low, high, "en")), (m, low, high)
+            check_fit(page, 320)      # the longest wording too, on the narrowest phone
         # The page's copy of short() too (the console's, byte for byte).
         got = page.evaluate("cases => cases.map(c => [waitWords.short(c[0], c[1], c[2], 'vi'), "
                             "waitWords.short(c[0], c[1], c[2], 'en')])", [list(c) for c in CASES])
@@ -137,6 +139,7 @@ def test_a_field_whose_counters_are_all_paused_says_wait_for_a_counter(site, bro
         assert _lines(page) == ("Thời gian chờ ước tính: chờ quầy mở lại",
                                 "Estimated wait: when a counter reopens")
         assert page.text_content("#ahead").startswith("Còn 1 người trước bạn")
+        check_fit(page, 320)
         counter(staff, 3, "resume")
         state = wait_state(phone, mine, lambda s: s["wait_min"] is not None)
         expected = "Thời gian chờ ước tính: " + waitwords.phrase(
