@@ -151,6 +151,25 @@ def test_a_field_whose_counters_are_all_paused_says_wait_for_a_counter(site, bro
         phone.stop()
 
 
+def _fits(page, box: str, items: str) -> None:
+    """At a 1024 and a 1366 wide screen, every one of ``items`` (the longest
+    wording of the cases included) inside ``box`` (the console's panel clips
+    what spills), text at least 14 px, and no sideways scroll."""
+    for width in (1024, 1366):
+        page.set_viewport_size({"width": width, "height": 768})
+        page.wait_for_timeout(100)
+        out = page.evaluate("""([box, items]) => {
+            const b = document.querySelector(box).getBoundingClientRect();
+            return [...document.querySelectorAll(items + ", " + items + " *")].filter(e => {
+                const r = e.getBoundingClientRect();
+                return r.left < b.left - 0.5 || r.right > b.right + 0.5
+                    || e.scrollWidth > e.clientWidth + 1
+                    || parseFloat(getComputedStyle(e).fontSize) < 14;
+            }).map(e => e.textContent); }""", [box, items])
+        assert out == [], (width, out)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
 def _bodies(client) -> list[tuple[str, dict]]:
     import json
     with client.cond:
@@ -159,7 +178,7 @@ def _bodies(client) -> list[tuple[str, dict]]:
 
 def _summary(field: str) -> dict:
     return {"day": "2026-12-02", "day_closed": False, "fields": [
-        {"field": field, "name_vi": f"Ca {i}", "name_en": f"Case {i}", "prefix": "A", "waiting": i,
+        {"field": field, "name_vi": f"Văn hóa – Xã hội {i}", "name_en": f"Culture {i}", "prefix": "A", "waiting": i,
          "priority_waiting": 0, "issued": i, "quota_left": 9, "open": True,
          "estimated_wait_min": m, "wait_low_min": low, "wait_high_min": high, "counters": [1]}
         for i, (m, low, high) in enumerate(CASES)]}
@@ -181,6 +200,7 @@ def test_the_console_and_the_dashboard_say_each_case_as_waitwords_short(site, br
                                "'#field-counts li .est')].map(e => e.textContent); }",
                                _summary("tu-phap"))
         assert got == expected
+        _fits(console, ".waiting", "#field-counts li")
 
         # And live: the core's own summary, beside the count of waiting.
         watcher = bus("tester")
@@ -204,5 +224,6 @@ def test_the_console_and_the_dashboard_say_each_case_as_waitwords_short(site, br
         got = dash.evaluate("s => { renderFields(s); return [...document.querySelectorAll("
                             "'#fields tbody td.est')].map(e => e.textContent); }", _summary("tu-phap"))
         assert got == expected
+        _fits(dash, "section.fields", "#fields td")
     finally:
         web.stop()
