@@ -94,15 +94,26 @@ function renderChart(sat) {
   $("chart").innerHTML = `<div class="legend">${legend}</div>${rows}`;
 }
 
+// What each part was last drawn from: the core republishes its summary as
+// the forecast's minutes tick (every ~10 s), and redrawing unchanged tables
+// and bars each time would only make them flicker under the reader's eye.
+const drawn = {};
+function changed(key, value) {
+  const text = JSON.stringify(value);
+  if (drawn[key] === text) return false;
+  drawn[key] = text;
+  return true;
+}
+
 async function loadOverview() {
   const r = await fetch("/api/overview", {credentials: "same-origin"});
   if (!r.ok) return;
   const o = await r.json();
   $("anomalies").textContent = o.anomalies;
-  renderQueueAlerts(o.alerts);
-  renderKpis(o.kpis);
+  if (changed("alerts", o.alerts)) renderQueueAlerts(o.alerts);
+  if (changed("kpis", o.kpis)) renderKpis(o.kpis);
   $("est-error").textContent = o.estimate_error.text;
-  renderChart(o.satisfaction);
+  if (changed("satisfaction", o.satisfaction)) renderChart(o.satisfaction);
 }
 
 let refresh = null;
