@@ -43,6 +43,7 @@ def _counter(config: SiteConfig, number: Any) -> dict[str, Any] | None:
 
 
 def _minutes(x: Any) -> float | None:
+    # A number of minutes a day can hold (NaN, a negative or a week is none).
     ok = isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 10_000
     return float(x) if ok else None
 
