@@ -28,7 +28,7 @@ from typing import Any
 import tomli_w
 
 from kiosk import config as site_config
-from kiosk import contract, lockfile
+from kiosk import contract, lockfile, waitwords
 from kiosk.broker import Broker, free_port, users_for
 
 # The demo's read-only login for watching the whole bus (not a centre's login).
@@ -155,9 +155,13 @@ def render(snapshot: dict, boxes: dict[int, Any]) -> str:
         shown = box.display()[0].strip() if box and box.plugged else "-"
         lines.append(f"{c['name']:<10}{c['status']:<12}{c['current'] or '-':<14}{shown or '-':<12}"
                      f"{c['field_name_vi'] or ''}")
-    lines += ["", f"{'Lĩnh vực':<28}{'Đang chờ':>9}{'Chờ (phút)':>12}"]
+    # The wait as the wall says it (waitwords.short), last: "chờ quầy mở lại"
+    # (no open counter for the field) is longer than a number.
+    lines += ["", f"{'Lĩnh vực':<28}{'Đang chờ':>9}   Chờ ước tính"]
     for w in snapshot["waiting"]:
-        lines.append(f"{w['prefix']} {w['name_vi']:<26}{w['waiting']:>9}{w['estimated_wait_min']:>12g}")
+        wait = waitwords.short(w.get("estimated_wait_min"), w.get("wait_low_min"),
+                               w.get("wait_high_min"))
+        lines.append(f"{w['prefix']} {w['name_vi']:<26}{w['waiting']:>9}   {wait}")
     lines += ["", "Gọi gần đây: " + ", ".join(
         f"{c['label']}→{c['counter_name']}{' (gọi lại)' if c['recall'] else ''}"
         for c in snapshot["last_calls"][:6])]

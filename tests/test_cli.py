@@ -35,7 +35,9 @@ def phucvu(tmp_path):
 def test_a_day_at_the_counter(phucvu, tmp_path):
     from kiosk.core.schema import MIGRATIONS
     assert f"schema {len(MIGRATIONS)}" in phucvu("init").stdout
-    assert phucvu("issue", "tu-phap").stdout.startswith("A001  Tư pháp – Hộ tịch")
+    first = phucvu("issue", "tu-phap").stdout
+    # Nobody ahead at an idle open counter: called at once.
+    assert first == "A001  Tư pháp – Hộ tịch  0 ahead, wait under 1 min\n"
     out = phucvu("issue", "tu-phap", "--priority", "cao-tuoi").stdout
     assert out.startswith("A002") and "[Người cao tuổi]" in out and "0 ahead" in out
     assert "serving A002" in phucvu("counter", "1", "next").stdout     # priority first
@@ -48,7 +50,20 @@ def test_a_day_at_the_counter(phucvu, tmp_path):
     assert "serving A001" in phucvu("counter", "4", "call", "A001").stdout  # came back late
     phucvu("counter", "4", "pause")
     assert "counter 4 is paused" in phucvu("counter", "4", "next", ok=False).stderr
+    # Văn hóa – Xã hội is counter 4's alone: paused, no wait is promised.
+    assert phucvu("issue", "van-hoa-xa-hoi").stdout.rstrip().endswith(
+        "0 ahead, wait when a counter reopens")
+    row = next(line for line in phucvu("status").stdout.splitlines() if "Văn hóa" in line)
+    assert row.endswith("  yes   when a counter reopens"), row
     phucvu("counter", "4", "resume")
+    # Open again: the forecast's wait, worded as the wall words it (a range when wide).
+    from kiosk import waitwords
+    row = next(line for line in phucvu("status").stdout.splitlines() if "Văn hóa" in line)
+    f = next(f for f in json.loads(phucvu("status", "--json").stdout)["fields"]
+             if f["field"] == "van-hoa-xa-hoi")
+    assert f["estimated_wait_min"] > 0
+    said = waitwords.short(f["estimated_wait_min"], f["wait_low_min"], f["wait_high_min"], "en")
+    assert row.endswith(f"  yes   {said}") and "min" in said, row
     status = json.loads(phucvu("status", "--json").stdout)
     tu_phap = next(f for f in status["fields"] if f["field"] == "tu-phap")
     assert tu_phap["issued"] == 2 and tu_phap["waiting"] == 0
@@ -57,7 +72,7 @@ def test_a_day_at_the_counter(phucvu, tmp_path):
     backup = tmp_path / "copy.db"
     assert "integrity ok" in phucvu("backup", str(backup)).stdout
     conn = sqlite3.connect(backup)
-    assert conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 2
+    assert conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 3
     assert conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0] > 10
     phucvu("close-day")
     assert "is closed" in phucvu("issue", "tu-phap", ok=False).stderr

@@ -52,10 +52,22 @@ def test_the_state_names_come_from_the_site_and_numbers_from_the_core(site):
     tid = "20261202-B004"
     tickets = {"day": "2026-12-02", "day_closed": False, "updated_at": 1.0, "tickets": {
         tid: {"field": "chung-thuc", "origin_field": "tu-phap", "state": "waiting",
-              "ahead": 2, "wait_min": 7.6},
+              "ahead": 2, "wait_min": 7.6, "wait_low_min": 3.2, "wait_high_min": 14.9},
+        "20261202-B002": {"field": "chung-thuc", "state": "waiting", "ahead": 0},
+        "20261202-B003": {"field": "chung-thuc", "state": "waiting", "ahead": 1, "wait_min": 4.0,
+                          "wait_low_min": "soon", "wait_high_min": 9.0},
         "20261202-B001": {"field": "chung-thuc", "state": "finished", "counter": 3}}}
     s = ticket_view(site, tickets, tid)
-    assert (s["status"], s["label"], s["ahead"], s["wait_min"]) == ("waiting", "B004", 2, 8)
+    # The core's minutes as they came: the page words them (waitwords.js).
+    assert (s["status"], s["label"], s["ahead"]) == ("waiting", "B004", 2)
+    assert (s["wait_min"], s["wait_low_min"], s["wait_high_min"]) == (7.6, 3.2, 14.9)
+    # No open counter serves it: no wait at all (the page says "chờ quầy mở lại").
+    paused = ticket_view(site, tickets, "20261202-B002")
+    assert (paused["ahead"], paused["wait_min"], paused["wait_low_min"], paused["wait_high_min"]) == \
+        (0, None, None, None)
+    # A broken range end drops the range, not the wait.
+    odd = ticket_view(site, tickets, "20261202-B003")
+    assert (odd["wait_min"], odd["wait_low_min"], odd["wait_high_min"]) == (4.0, None, None)
     assert s["field"]["name_vi"] == "Chứng thực" and s["origin_field"]["name_vi"] == "Tư pháp – Hộ tịch"
     assert not s["can_rate"] and s["counter"] is None
     done = ticket_view(site, tickets, "20261202-B001")
@@ -134,7 +146,8 @@ def test_only_the_phone_routes_exist_and_every_answer_is_strict(phone):
     status, headers, body = http(phone.port, "GET", page + "/state")
     assert status == 200 and headers["cache-control"] == "no-store"
     assert json.loads(body)["label"] == "A001"
-    for name in ("phone.js", "phone.css"):
+    assert "<script src=\"/static/phone/waitwords.js\">" in html
+    for name in ("waitwords.js", "phone.js", "phone.css"):
         status, headers, body = http(phone.port, "GET", f"/static/phone/{name}")
         assert status == 200 and b"http://" not in body and b"https://" not in body
     status, _, body = http(phone.port, "GET", "/healthz")

@@ -33,10 +33,14 @@ def init(cfg, db_path: str) -> None:
 @mqtt_options
 def issue(cfg, db_path: str, field: str, priority: str | None, mqtt: dict) -> None:
     """Issue a ticket for FIELD (a field code from the config)."""
+    from kiosk import waitwords
     t = send(cfg, db_path, mqtt, {"action": "issue", "field": field, "priority": priority})["ticket"]
     mark = f" [{t['priority_name_vi']}]" if t.get("priority_name_vi") else ""
-    click.echo(f"{t['label']}  {t['field_name_vi']}{mark}  "
-               f"{t['ahead']} ahead, about {t['estimated_wait_min']:g} min")
+    # The wait as the ticket says it: a range when wide, "when a counter
+    # reopens" when none is open for the field (all three None).
+    wait = waitwords.phrase(t.get("estimated_wait_min"), t.get("wait_low_min"),
+                            t.get("wait_high_min"), "en")
+    click.echo(f"{t['label']}  {t['field_name_vi']}{mark}  {t['ahead']} ahead, wait {wait}")
 
 
 @click.command()

@@ -29,10 +29,14 @@ def status(cfg, db_path: str, as_json: bool) -> None:
         return
     click.echo(f"{cfg.site.centre} — {summary['day'] or 'no service day yet'}"
                + (" (closed)" if summary["day_closed"] else ""))
-    click.echo(f"{'field':<26}{'waiting':>8}{'prio':>6}{'issued':>8}{'wait min':>10}  open")
+    from kiosk import waitwords
+    # The wait last: "when a counter reopens" (no open counter for the
+    # field) is longer than any number and would push the columns apart.
+    click.echo(f"{'field':<26}{'waiting':>8}{'prio':>6}{'issued':>8}  open  wait told now")
     for f in summary["fields"]:
+        wait = waitwords.short(f["estimated_wait_min"], f["wait_low_min"], f["wait_high_min"], "en")
         click.echo(f"{f['prefix']} {f['name_vi']:<24}{f['waiting']:>8}{f['priority_waiting']:>6}"
-                   f"{f['issued']:>8}{f['estimated_wait_min']:>10g}  {'yes' if f['open'] else 'no'}")
+                   f"{f['issued']:>8}  {'yes' if f['open'] else 'no':<4}  {wait}")
     for c in cfg.counters:
         k = q.state.counters[c.number]
         cur = q.state.tickets.get(k.current) if k.current else None

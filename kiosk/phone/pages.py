@@ -132,5 +132,6 @@ def ticket_page(label: str) -> str:
   <button id="alert-ok" type="button" class="btn">Đã hiểu<span class="en">OK</span></button>
 </div>
 </main>
+<script src="/static/phone/waitwords.js"></script>
 <script src="/static/phone/phone.js"></script>
 """)

@@ -6,7 +6,8 @@ core`` on a fresh SQLite file with [phone] on (a copy of the site config,
 with the page on a free loopback port and the secret in the folder), and the
 page's server in a thread.  A superuser (``shots``) issues tickets and plays
 the staff; chromium, at 360×740 as a phone, follows one ticket through the
-day: ``phone-waiting``, ``phone-called``, ``phone-finished`` (the rating
+day: ``phone-waiting``, ``phone-waiting-paused`` (every counter of its
+field paused), ``phone-called``, ``phone-finished`` (the rating
 buttons), ``phone-reasons`` (not satisfied: why) and ``phone-thanks``.
 """
 from __future__ import annotations
@@ -25,7 +26,8 @@ from kiosk import config as site_config
 from kiosk.web.screenshots import SHOTS, Client, ScreenshotError, open_browser, start_core
 
 PHONE = (360, 740)
-NAMES = ("phone-waiting", "phone-called", "phone-finished", "phone-reasons", "phone-thanks")
+NAMES = ("phone-waiting", "phone-waiting-paused", "phone-called", "phone-finished", "phone-reasons",
+         "phone-thanks")
 
 
 def _site_with_phone(config_path: str, tmp: Path) -> Path:
@@ -86,6 +88,14 @@ def session(page, address, shots: Client, cfg, out: Path) -> None:
     page.goto(address(mine))
     page.wait_for_selector("#s-waiting:not([hidden]) #wait:not([hidden])")
     shoot("phone-waiting")
+    # Every counter of the field paused: no wait is promised ("chờ quầy mở lại").
+    serving = [c.number for c in cfg.counters if field in c.fields]
+    for n in serving:
+        _counter(shots, n, "pause")
+    page.wait_for_function("() => document.getElementById('wait').textContent.includes('mở lại')")
+    shoot("phone-waiting-paused")
+    for n in serving:
+        _counter(shots, n, "resume")
     label = mine.partition("-")[2]
     _counter(shots, one.number, "call", number=label)
     page.wait_for_selector("#alert:not([hidden])")

@@ -42,6 +42,25 @@ def _counter(config: SiteConfig, number: Any) -> dict[str, Any] | None:
         return {"number": number, "name": f"Quầy {number}"}
 
 
+def _minutes(x: Any) -> float | None:
+    # A number of minutes a day can hold (NaN, a negative or a week is none).
+    ok = isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 10_000
+    return float(x) if ok else None
+
+
+def wait_minutes(mine: dict[str, Any]) -> dict[str, float | None]:
+    """The forecast's wait and its p10-p90 range as the core sent them
+    (minutes): the page words them (static/waitwords.js, the rules of
+    kiosk/waitwords.py), so nothing is rounded here.  A waiting ticket
+    without them has no open counter serving it: all three None, and the
+    page says "chờ quầy mở lại".  A range without its wait is no range."""
+    m = _minutes(mine.get("wait_min"))
+    low, high = _minutes(mine.get("wait_low_min")), _minutes(mine.get("wait_high_min"))
+    if m is None or low is None or high is None:
+        low = high = None
+    return {"wait_min": m, "wait_low_min": low, "wait_high_min": high}
+
+
 def choices(config: SiteConfig) -> dict[str, Any]:
     """The rating buttons and the reasons, as the page offers them."""
     return {
@@ -63,7 +82,8 @@ def ticket_view(config: SiteConfig, tickets: dict[str, Any] | None, ticket_id: s
     out: dict[str, Any] = {
         "ticket_id": ticket_id, "label": label, "status": "loading",
         "centre": config.site.centre, "commune": config.site.commune,
-        "field": None, "origin_field": None, "counter": None, "ahead": None, "wait_min": None,
+        "field": None, "origin_field": None, "counter": None, "ahead": None,
+        "wait_min": None, "wait_low_min": None, "wait_high_min": None,
         "rated": None, "recalls": 0, "can_rate": False, **choices(config),
     }
     if not isinstance(tickets, dict):
@@ -87,8 +107,7 @@ def ticket_view(config: SiteConfig, tickets: dict[str, Any] | None, ticket_id: s
         out["recalls"] = mine["recalls"]
     if state == "waiting":
         out["ahead"] = mine.get("ahead") if isinstance(mine.get("ahead"), int) else None
-        wait = mine.get("wait_min")
-        out["wait_min"] = round(wait) if isinstance(wait, (int, float)) and wait >= 0 else None
+        out.update(wait_minutes(mine))
     rated = mine.get("rated")
     out["rated"] = rated if rated in ("box", "phone") else None
     out["can_rate"] = state == "finished" and out["rated"] is None and not tickets.get("day_closed")

@@ -156,7 +156,8 @@ class Api:
                                           start, start + 86400)
         return JSONResponse({
             "day": day.isoformat(), "anomalies": figures["anomalies"],
-            "kpis": figures["kpis"], "satisfaction": figures["satisfaction"],
+            "kpis": figures["kpis"], "estimate_error": figures["estimate_error"],
+            "satisfaction": figures["satisfaction"],
             "alerts": figures_mod.alerts(self.config, self.bus.retained, figures["oldest"],
                                          self.clock())})
 

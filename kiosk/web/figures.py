@@ -29,7 +29,7 @@ def time_kpis(config: SiteConfig, rows: Iterable[tuple]) -> dict[str, list[dict[
     per field and per counter, from ``read.Reader.day_times`` rows."""
     waits: dict[tuple[str, Any], list[float]] = {}
     services: dict[tuple[str, Any], list[float]] = {}
-    for field, counter, issued, first_called, called, finished, state in rows:
+    for field, counter, issued, first_called, called, finished, state, *_ in rows:
         keys = [("field", field)] + ([("counter", counter)] if counter is not None else [])
         if first_called is not None:
             for k in keys:
@@ -43,6 +43,32 @@ def time_kpis(config: SiteConfig, rows: Iterable[tuple]) -> dict[str, list[dict[
                 "service": _p50_p90(services.get((kind, key), []))}
     return {"fields": [row("field", f.code, f.name_vi) for f in config.fields],
             "counters": [row("counter", c.number, c.name) for c in config.counters]}
+
+
+WITHIN_S = 5 * 60        # "trong 5 phút": the share of estimates this close
+
+
+def estimate_error(rows: Iterable[tuple]) -> dict[str, Any]:
+    """How far today's told waits were from the real ones, from
+    ``read.Reader.day_times`` rows: over the tickets called at least once
+    that were told a wait at issue (``est_wait_s``), the mean absolute error
+    in minutes, the share within five minutes (five included) and how many
+    tickets; ``text`` says it in Vietnamese.  The real wait is issue → first
+    call, as the wait percentiles count it."""
+    errors = [abs(est - max(0.0, first_called - issued))
+              for _, _, issued, first_called, _, _, _, est, *_ in rows
+              if first_called is not None and est is not None]
+    head = "Sai số ước tính thời gian chờ hôm nay: "
+    if not errors:
+        return {"n": 0, "mae_min": None, "within_5_share": None,
+                "text": head + "chưa có phiếu nào đã gọi để so"}
+    n = len(errors)
+    mae = sum(errors) / n / 60
+    within = sum(e <= WITHIN_S for e in errors) / n
+    pct = int(100 * within + 0.5)
+    return {"n": n, "mae_min": mae, "within_5_share": within,
+            "text": f"{head}trung bình {vi_number(round(mae, 1))}\u00a0phút · "
+                    f"{pct}\u00a0% trong 5\u00a0phút ({n}\u00a0phiếu)"}
 
 
 def alerts(config: SiteConfig, retained: Mapping[str, Any], oldest: Mapping[str, float],

@@ -70,8 +70,10 @@ class Reader:
         from kiosk.web import figures
         with read.Reader(self.db_path) as r:
             names = {o["code"]: o["name"] for o in r.officials()}
+            times = r.day_times(day)
             return {"anomalies": r.uncounted_presses(start, end),
                     "oldest": r.oldest_waiting(day),
-                    "kpis": figures.time_kpis(config, r.day_times(day)),
+                    "kpis": figures.time_kpis(config, times),
+                    "estimate_error": figures.estimate_error(times),
                     "satisfaction": figures.satisfaction(
                         config, r.ratings_by_official(start, end), names)}

@@ -255,12 +255,15 @@ def expired_tickets(conn: sqlite3.Connection, day: str) -> list[str]:
 
 # ------------------------------------------------------------ dashboard
 def day_times(conn: sqlite3.Connection, day: str) -> list[tuple]:
-    """(field, counter, issued_at, first_called_at, called_at, finished_at, state)
-    of the day's tickets: what the dashboard's wait and service percentiles
-    are computed from (kiosk/web/figures.py)."""
+    """(field, counter, issued_at, first_called_at, called_at, finished_at, state,
+    est_wait_s) of the day's tickets: what the dashboard's wait and service
+    percentiles and its estimate error are computed from (kiosk/web/figures.py).
+    The first call falls back to the latest for a ticket from before
+    ``first_called_at``; ``est_wait_s`` is the wait told at issue (seconds,
+    NULL when no open counter served the field or before schema 10)."""
     return conn.execute(
         "SELECT field, counter, issued_at, COALESCE(first_called_at, called_at), called_at, "
-        "finished_at, state FROM tickets WHERE day = ? ORDER BY seq", (day,)).fetchall()
+        "finished_at, state, est_wait_s FROM tickets WHERE day = ? ORDER BY seq", (day,)).fetchall()
 
 
 def oldest_waiting(conn: sqlite3.Connection, day: str) -> dict[str, float]:

@@ -233,14 +233,13 @@
       } else {
         bi($("ahead"), "Đang chờ", "Waiting");
       }
-      if (s.ahead === 0) {
-        show("wait", false);
-      } else if (typeof s.wait_min === "number" && s.wait_min >= 1) {
-        bi($("wait"), "Thời gian chờ ước tính: khoảng " + s.wait_min + " phút",
-           "Estimated wait: about " + s.wait_min + " min");
-        show("wait", true);
-      } else if (typeof s.wait_min === "number") {
-        bi($("wait"), "Sắp đến lượt bạn", "Your turn is coming soon");
+      // The forecast as waitwords.js words it (the rules of kiosk/waitwords.py):
+      // "khoảng 20 phút (15–35 phút)", "dưới 1 phút"; no wait from the core
+      // means no open counter serves the field: "chờ quầy mở lại".
+      if (typeof s.ahead === "number") {
+        bi($("wait"), "Thời gian chờ ước tính: " +
+           waitWords.phrase(s.wait_min, s.wait_low_min, s.wait_high_min, "vi"),
+           "Estimated wait: " + waitWords.phrase(s.wait_min, s.wait_low_min, s.wait_high_min, "en"));
         show("wait", true);
       } else {
         show("wait", false);

@@ -63,10 +63,14 @@ function render() {
   $("rating").classList.toggle("hidden", !w);
 }
 
+// Each of this counter's fields: how many wait, and the wait a citizen
+// taking a ticket now is told (waitwords.js, the kiosk's wording).
 function renderSummary(summary) {
   if (!summary) return;
   $("field-counts").innerHTML = summary.fields.filter(f => ME.fields.includes(f.field)).map(f =>
-    `<li><span>${esc(f.name_vi)}</span><b>${f.waiting}</b></li>`).join("");
+    `<li><span>${esc(f.name_vi)}</span><span class="est">` +
+    `${esc(waitWords.short(f.estimated_wait_min, f.wait_low_min, f.wait_high_min, "vi"))}</span>` +
+    `<b>${f.waiting}</b></li>`).join("");
 }
 
 async function loadWaiting() {

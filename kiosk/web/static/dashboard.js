@@ -16,7 +16,9 @@ function renderCounters(r) {
 function renderFields(summary) {
   if (!summary) return;
   $("fields").tBodies[0].innerHTML = summary.fields.map(f =>
-    `<tr><td>${esc(f.name_vi)}</td><td class="num">${f.waiting}</td><td class="num">${f.issued}</td></tr>`).join("");
+    `<tr><td>${esc(f.name_vi)}</td><td class="num">${f.waiting}</td>` +
+    `<td class="est">${esc(waitWords.short(f.estimated_wait_min, f.wait_low_min, f.wait_high_min, "vi"))}</td>` +
+    `<td class="num">${f.issued}</td></tr>`).join("");
 }
 
 function renderDevices(r) {
@@ -92,14 +94,26 @@ function renderChart(sat) {
   $("chart").innerHTML = `<div class="legend">${legend}</div>${rows}`;
 }
 
+// What each part was last drawn from: the core republishes its summary as
+// the forecast's minutes tick (every ~10 s), and redrawing unchanged tables
+// and bars each time would only make them flicker under the reader's eye.
+const drawn = {};
+function changed(key, value) {
+  const text = JSON.stringify(value);
+  if (drawn[key] === text) return false;
+  drawn[key] = text;
+  return true;
+}
+
 async function loadOverview() {
   const r = await fetch("/api/overview", {credentials: "same-origin"});
   if (!r.ok) return;
   const o = await r.json();
   $("anomalies").textContent = o.anomalies;
-  renderQueueAlerts(o.alerts);
-  renderKpis(o.kpis);
-  renderChart(o.satisfaction);
+  if (changed("alerts", o.alerts)) renderQueueAlerts(o.alerts);
+  if (changed("kpis", o.kpis)) renderKpis(o.kpis);
+  $("est-error").textContent = o.estimate_error.text;
+  if (changed("satisfaction", o.satisfaction)) renderChart(o.satisfaction);
 }
 
 let refresh = null;
