@@ -159,8 +159,8 @@ def render(snapshot: dict, boxes: dict[int, Any]) -> str:
     # (no open counter for the field) is longer than a number.
     lines += ["", f"{'Lĩnh vực':<28}{'Đang chờ':>9}   Chờ ước tính"]
     for w in snapshot["waiting"]:
-        wait = waitwords.short(w.get("estimated_wait_min"), w.get("wait_low_min"),
-                               w.get("wait_high_min"))
+        wait = waitwords.plain(waitwords.short(w.get("estimated_wait_min"), w.get("wait_low_min"),
+                                               w.get("wait_high_min")))
         lines.append(f"{w['prefix']} {w['name_vi']:<26}{w['waiting']:>9}   {wait}")
     lines += ["", "Gọi gần đây: " + ", ".join(
         f"{c['label']}→{c['counter_name']}{' (gọi lại)' if c['recall'] else ''}"

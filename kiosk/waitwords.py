@@ -29,6 +29,13 @@ _WORDS = {
 NBSP = "\u00a0"
 
 
+def plain(text: str) -> str:
+    """For a terminal: no-break spaces as spaces (they keep a screen's or a
+    ticket's line from breaking a number from its unit; a terminal line is
+    not wrapped, and a copied line should hold plain spaces)."""
+    return text.replace(NBSP, " ")
+
+
 def rounded(minutes: float) -> int:
     """Whole minutes below ten, fives above (an estimate, not a promise)."""
     if minutes < 10:

@@ -236,7 +236,7 @@ def test_the_memo_follows_every_event_and_the_clock():
     q.figures = Figures({"a": ServiceFigure(300, 0)})
     q.issue("a", None, START)
     first = q.wait_forecast(START)
-    assert q.wait_forecast(START + 5) is first         # same events, same 15 s
+    assert q.wait_forecast(START + 5) is first         # same events, same minute
     q.issue("a", None, START + 6)
     assert len(q.wait_forecast(START + 6)) == 4         # two tickets, an ordinary and a priority probe
     assert q.wait_forecast(START + 60) is not q.wait_forecast(START + 6)
@@ -290,3 +290,16 @@ def test_a_field_with_no_history_is_told_by_the_live_window_or_the_config():
     learned = Figures({"a": ServiceFigure(100, 10), "gone": ServiceFigure(1, 1)})
     figs = with_live(q.config, q.state, learned)
     assert figs.fields == {"a": ServiceFigure(100, 10), "b": ServiceFigure(300.0, 180.0)}
+
+
+def test_one_quick_service_does_not_tell_a_whole_line_it_will_be_quick():
+    from kiosk.core.domain.forecast import figures_from_state
+    q = Queue(site({1: ["a"]}, fields=("a",)))          # 5 minutes a citizen configured
+    q.issue("a", None, START)
+    q.issue("a", None, START)
+    q.call_next(1, START + 10)
+    q.call_next(1, START + 11)                          # A001 served in one second
+    # The configured 300 s count as four services beside the one real.
+    fig = figures_from_state(q.config, q.state).fields["a"]
+    assert fig.mean_s == pytest.approx((1 + 4 * 300) / 5)
+    assert fig.sd_s == pytest.approx(0.6 * (1 + 4 * 300) / 5)

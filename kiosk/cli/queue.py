@@ -38,8 +38,8 @@ def issue(cfg, db_path: str, field: str, priority: str | None, mqtt: dict) -> No
     mark = f" [{t['priority_name_vi']}]" if t.get("priority_name_vi") else ""
     # The wait as the ticket says it: a range when wide, "when a counter
     # reopens" when none is open for the field (all three None).
-    wait = waitwords.phrase(t.get("estimated_wait_min"), t.get("wait_low_min"),
-                            t.get("wait_high_min"), "en")
+    wait = waitwords.plain(waitwords.phrase(t.get("estimated_wait_min"), t.get("wait_low_min"),
+                                            t.get("wait_high_min"), "en"))
     click.echo(f"{t['label']}  {t['field_name_vi']}{mark}  {t['ahead']} ahead, wait {wait}")
 
 

@@ -34,7 +34,8 @@ def status(cfg, db_path: str, as_json: bool) -> None:
     # field) is longer than any number and would push the columns apart.
     click.echo(f"{'field':<26}{'waiting':>8}{'prio':>6}{'issued':>8}  open  wait told now")
     for f in summary["fields"]:
-        wait = waitwords.short(f["estimated_wait_min"], f["wait_low_min"], f["wait_high_min"], "en")
+        wait = waitwords.plain(waitwords.short(f["estimated_wait_min"], f["wait_low_min"],
+                                               f["wait_high_min"], "en"))
         click.echo(f"{f['prefix']} {f['name_vi']:<24}{f['waiting']:>8}{f['priority_waiting']:>6}"
                    f"{f['issued']:>8}  {'yes' if f['open'] else 'no':<4}  {wait}")
     for c in cfg.counters:

@@ -55,6 +55,8 @@ MIN_PER_HOUR = 15
 # A "service" longer than this many times its field's median is a counter
 # left called over lunch, not a citizen: it would teach a false mean.
 OUTLIER_X_MEDIAN = 8
+# The live window is trusted alone from this many services (figures_from_state).
+PRIOR_N = 5
 # How many of the latest service days the figures are learned from.
 LEARN_DAYS = 10
 
@@ -113,15 +115,18 @@ class Forecast:
 def figures_from_state(config: SiteConfig, state: QueueState, cv: float = 0.6) -> Figures:
     """Figures from the live window of recent services (``SERVICE_WINDOW``
     per field), the configured minutes per citizen where there is none.
-    The spread is ``cv`` × mean where the window is too short to tell."""
+
+    Until the window holds ``PRIOR_N`` services, the configured minutes
+    count as that many services more, shrinking as real ones come: one
+    service finished in a second (a wrong key) would else tell a whole
+    line "dưới 1 phút".  The spread is ``cv`` × mean until then.
+    """
     out = {}
     for f in config.fields:
         window = list(state.service_times.get(f.code, ()))
-        if window:
-            mean = sum(window) / len(window)
-        else:
-            mean = f.minutes_per_citizen * 60
-        if len(window) >= 5:
+        prior = max(0, PRIOR_N - len(window))
+        mean = (sum(window) + prior * f.minutes_per_citizen * 60) / (len(window) + prior)
+        if len(window) >= PRIOR_N:
             sd = math.sqrt(sum((x - mean) ** 2 for x in window) / (len(window) - 1))
         else:
             sd = cv * mean

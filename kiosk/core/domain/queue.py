@@ -24,7 +24,7 @@ from kiosk.core.domain.state import CALLABLE, CALLED, NO_SHOW, OPEN, Counter, Qu
 
 # The forecast of all waiting tickets is replayed at most this often while
 # nothing happens (a busy counter's rest shrinks as its service goes on).
-MEMO_S = 15.0
+MEMO_S = 60.0
 
 
 def _operation(method):

@@ -12,11 +12,11 @@ var waitWords = (function () {
   "use strict";
 
   var WIDE_MIN = 10;      // a range this wide (minutes) or wider is said
-  var NBSP = "\u00a0";    // a line never ends on a number
+  var NBSP = "\u00a0";    // a line never ends on a number, a duration never splits
   var WORDS = {
-    vi: {about: "khoảng", min: "phút", hour: "giờ", under1: "dưới 1 phút",
+    vi: {about: "khoảng", min: "phút", hour: "giờ", under1: "dưới\u00a01\u00a0phút",
          upto: "có thể đến", none: "chờ quầy mở lại"},
-    en: {about: "about", min: "min", hour: "h", under1: "under 1 min",
+    en: {about: "about", min: "min", hour: "h", under1: "under\u00a01\u00a0min",
          upto: "up to", none: "when a counter reopens"}
   };
 
@@ -37,7 +37,7 @@ var waitWords = (function () {
     var w = WORDS[lang];
     if (m < 60) { return m + NBSP + w.min; }
     var h = Math.floor(m / 60), rest = m % 60;
-    return h + NBSP + w.hour + (rest ? " " + rest + NBSP + w.min : "");
+    return h + NBSP + w.hour + (rest ? NBSP + rest + NBSP + w.min : "");
   }
 
   function span(low, high, lang) {
