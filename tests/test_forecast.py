@@ -303,3 +303,15 @@ def test_one_quick_service_does_not_tell_a_whole_line_it_will_be_quick():
     fig = figures_from_state(q.config, q.state).fields["a"]
     assert fig.mean_s == pytest.approx((1 + 4 * 300) / 5)
     assert fig.sd_s == pytest.approx(0.6 * (1 + 4 * 300) / 5)
+
+
+def test_a_field_the_figures_do_not_know_plays_at_the_others_mean():
+    # A ticket of a field the config no longer has (waiting or in service).
+    q = Queue(site({1: ["a", "b"]}))
+    q.issue("b", None, START - 20)
+    q.call_next(1, START - 5)            # B001 at counter 1
+    q.issue("a", None, START - 1)
+    figs = Figures({"a": ServiceFigure(100, 0), "c": ServiceFigure(300, 0)})
+    fc = forecast(q.config, q.state, figs, START)
+    # B001's rest: the mean of a and c (200) less the 5 s spent.
+    assert labels(q, fc) == {"A001": 195}
