@@ -5,6 +5,7 @@ import pytest
 
 from kiosk.core.domain import (CALLED, FINISHED, NO_SHOW, TRANSFERRED, DomainError,
                                Queue)
+from kiosk.core.domain import waits
 
 TZ = dt.timezone(dt.timedelta(hours=7))
 
