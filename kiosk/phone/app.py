@@ -41,6 +41,8 @@ from kiosk.phone.view import TICKET_ID, ticket_view
 log = logging.getLogger("phucvu.phone")
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The wait's words, one file with the console's, beside kiosk/waitwords.py.
+WAITWORDS_JS = Path(__file__).resolve().parent.parent / "waitwords.js"
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 REPLY_TIMEOUT_S = 5.0
 # A comment line this often keeps the stream open through idle minutes.
@@ -85,7 +87,7 @@ class PhoneApp:
         bus.clients = self.limits.clients
         self.per_ticket: dict[str, int] = {}
         self.static = {p.name: (p.read_bytes(), STATIC_TYPES[p.suffix])
-                       for p in STATIC.iterdir() if p.suffix in STATIC_TYPES}
+                       for p in (*STATIC.iterdir(), WAITWORDS_JS) if p.suffix in STATIC_TYPES}
 
     # ------------------------------------------------------------ checks
     def client(self, request: Request) -> str:

@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -43,6 +43,9 @@ from kiosk.web.reader import Reader
 log = logging.getLogger("phucvu.web")
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The wait's words in JavaScript sit beside their Python (kiosk/waitwords.py);
+# the phone page serves the same file.
+WAITWORDS_JS = Path(__file__).resolve().parent.parent / "waitwords.js"
 
 
 def _answer_errors(handler):
@@ -111,6 +114,8 @@ def build_app(config: SiteConfig, db_path: str | Path, password: str, *,
         route("/api/config/apply", admin.apply, ["POST"]),
         route("/api/config/restore", admin.restore, ["POST"]),
         route("/api/test/{what}", admin.device_test, ["POST"]),
+        Route("/static/waitwords.js",
+              lambda request: FileResponse(WAITWORDS_JS, media_type="text/javascript; charset=utf-8")),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32),

@@ -1,9 +1,9 @@
 /* How a wait estimate is said, for the browser pages: the rules of
- * kiosk/waitwords.py, which the kiosk, the ticket and the wall display use
- * (docs/wait.md).  This file is kiosk/phone/static/waitwords.js and, byte for
- * byte, kiosk/web/static/waitwords.js (the phone page and the console are two
- * servers); tests/test_waitwords_js.py checks both copies are the same and
- * that each page says what waitwords.py says for a table of cases.
+ * kiosk/waitwords.py (beside it), which the kiosk, the ticket and the wall
+ * display use (docs/wait.md).  One file, served by the staff console
+ * (/static/waitwords.js) and by the phone page (/static/phone/waitwords.js);
+ * tests/test_waitwords_js.py checks that each page says what waitwords.py
+ * says for a table of cases.
  *
  * Plain ES5 (the phone page runs on old Android browsers).  Minutes come
  * from the core: the expected wait and its p10-p90 range; a wait of null
