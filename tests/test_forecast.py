@@ -315,3 +315,15 @@ def test_a_field_the_figures_do_not_know_plays_at_the_others_mean():
     fc = forecast(q.config, q.state, figs, START)
     # B001's rest: the mean of a and c (200) less the 5 s spent.
     assert labels(q, fc) == {"A001": 195}
+
+
+def test_a_play_older_than_its_minute_is_not_what_a_new_ticket_is_told():
+    q = Queue(site({1: ["a"]}, fields=("a",)))
+    q.figures = Figures({"a": ServiceFigure(300, 150)})
+    q.issue("a", None, START)
+    q.call_next(1, START + 1)            # A001 from START + 1, 300 s expected
+    q.summary(START + 2)                 # the play: counter 1 free at START + 301
+    # Ten minutes on, A001 has run long: its rest is the tail (150² / 300 =
+    # 75 s), not "free five minutes ago".
+    e = q.issue("a", None, START + 601)[-1]
+    assert e["est_wait_s"] == 75.0

@@ -377,11 +377,13 @@ class Queue:
 
     def _told(self, field_code: str, priority: bool, now: float) -> forecast.Forecast | None:
         """The forecast of a ticket issued now: the last change's play when
-        nothing happened since (the snapshot after each change made it, so
-        an issue costs no second play, and the ticket says what the kiosk's
-        tile said), else a play that stops at it."""
+        nothing happened since and it is of this minute (the snapshot after
+        each change made it, so an issue costs no second play, and the
+        ticket says what the kiosk's tile said; an older one may have a
+        counter's service ending when it has already run long), else a play
+        that stops at it."""
         probe = forecast.probe_id(field_code, priority)
-        if self._memo is not None and self._memo[0] == self._memo_key():
+        if self.forecast_current(now):
             return self._memo[2].get(probe)
         return self.wait_forecast(now, probes=[(field_code, priority)], tickets=False).get(probe)
 
