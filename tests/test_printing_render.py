@@ -1,6 +1,7 @@
 """Ticket bytes decoded back and compared with what Pillow drew."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import unicodedata
 import zoneinfo
@@ -9,8 +10,8 @@ import pytest
 from PIL import ImageChops
 
 from kiosk.printing import decode, profiles
-from kiosk.printing.layout import Native, TicketView, VText, ahead_text, wait_text
-from kiosk.printing.render import TicketRenderer
+from kiosk.printing.layout import Cut, Feed, Native, TicketView, VText, ahead_text, wait_text
+from kiosk.printing.render import TicketRenderer, raster_command
 
 TZ = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -49,6 +50,49 @@ def test_rasters_decode_pixel_exact_to_the_pillow_rendering(profile):
         assert op.align == "center"
     # The rasters really contain ink: a blank renderer would also "match".
     assert all(op.image.convert("L").getextrema()[0] == 0 for op in rasters)
+
+
+def _as_padded_images(r: TicketRenderer, elements) -> bytes:
+    """The ticket as raster mode sent it up to issue 21: every line one image
+    with its blank rows (PAD_Y) drawn in, each element encoded on its own."""
+    out = b""
+    for el in elements:
+        if isinstance(el, VText):
+            align = el.align if r.profile.raster_align else "left"
+            out += b"\x1ba" + bytes(({"left": 0, "center": 1, "right": 2}[align],))
+            out += b"".join(raster_command(r.padded(el, img)) for img in r.text_images(el))
+        else:
+            out += r.encode([el])
+    return out
+
+
+@pytest.mark.parametrize("profile", ["80mm", "58mm", "58mm-no-image-align"])
+@pytest.mark.parametrize("kw", [{}, {"priority_name_vi": "Người cao tuổi"}, {"reprint": True},
+                                {"qr_data": "https://a.example/t/1/x", "qr_note": "Quét mã để xem lượt chờ\nvà đánh giá"}])
+def test_blank_rows_go_as_feeds_and_the_paper_looks_the_same(profile, kw):
+    # A printer that ignores ESC a for images gets left-aligned, paper-wide rasters.
+    prof = (dataclasses.replace(profiles.get("58mm"), raster_align=False) if profile.endswith("no-image-align")
+            else profiles.get(profile))
+    r = TicketRenderer(prof, "raster")
+    els = r.elements(view(**kw))
+    data = r.render(view(**kw))
+    ops = decode.parse(data)
+    # The same picture, dot for dot, as the lines with their blank rows drawn in.
+    old = _as_padded_images(r, els)
+    assert same(decode.to_image(ops, prof.width_dots), decode.decode(old, prof.width_dots))
+    # ...for fewer bytes: no plain line carries a blank row (a row of 80 mm is up to 72 bytes).
+    for op in ops:
+        if isinstance(op, decode.Raster):
+            box = ImageChops.invert(op.image.convert("L")).getbbox()
+            assert (box[1], box[3]) == (0, op.image.height)
+    assert len(data) <= len(old) - 400
+
+
+def test_long_feeds_are_split_into_escj_steps():
+    r = TicketRenderer(profiles.get("80mm"), "raster")
+    data = r.encode([Feed(200), Feed(200), Cut()])
+    assert data.count(b"\x1bJ") == 2
+    assert sum(op.dots for op in decode.parse(data) if isinstance(op, decode.Feed)) == 400
 
 
 def test_number_time_and_id_are_native_text_at_the_profile_size():

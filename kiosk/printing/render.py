@@ -1,8 +1,9 @@
 """Print elements -> ESC/POS bytes, in one of three modes.
 
 * ``raster`` (default): Vietnamese lines drawn with Pillow into 1-bit images
-  cropped to their ink (GS v 0); the number, time and ticket id in the
-  printer's own font (GS !); QR as the printer's own command (GS ( k).
+  cropped to their ink (GS v 0), the blank rows between them sent as paper
+  feeds (ESC J); the number, time and ticket id in the printer's own font
+  (GS !); QR as the printer's own command (GS ( k).
 * ``tcvn3``: Vietnamese as native text through the TCVN-3 code pages, for
   printers whose profile says they have them.
 * ``full_raster``: the whole ticket as one image, for printers that can do
@@ -32,7 +33,9 @@ MODES = ("raster", "tcvn3", "full_raster")
 # about 2.3 mm tall, like the printer's own small font.  Each step up costs
 # bytes on a 9600-baud line; these keep a typical ticket under 6 KB.
 FONT_PX = {"title": 40, "heading": 24, "body": 18, "small": 16}
-PAD_Y = 1  # blank rows above and below each raster line, so accents never touch
+# Blank rows above and below each raster line, so accents never touch.  Sent
+# as paper feed (ESC J, 3 bytes), not as rows of the image (a row is up to 72).
+PAD_Y = 1
 MARGIN = 8  # dots kept clear at each side of the paper
 LINE_CACHE = 256  # drawn lines kept (TicketRenderer._lines)
 _INVERT = bytes.maketrans(bytes(range(256)), bytes(255 - b for b in range(256)))
@@ -62,6 +65,16 @@ def raster_command(img: Image.Image) -> bytes:
         raise ValueError("raster images must be mode '1' and a multiple of 8 dots wide")
     w, h = img.width // 8, img.height
     return GS + b"v0\x00" + bytes((w & 0xFF, w >> 8, h & 0xFF, h >> 8)) + img.tobytes().translate(_INVERT)
+
+
+class _Job(Dummy):
+    """One ticket's bytes, and the alignment the printer is in by now.
+
+    Kept per job, not on the renderer, because the core renders outside the
+    printer's lock.  ESC @ starts every ticket, so it starts left-aligned.
+    """
+
+    aligned = "left"
 
 
 class TicketRenderer:
@@ -111,7 +124,10 @@ class TicketRenderer:
         """The exact 1-bit images raster mode sends for ``el``, one per wrapped line.
 
         One image per line, each cropped to its own ink, so a wrapped centre
-        name costs two short lines instead of one full-width block.
+        name costs two short lines instead of one full-width block.  A plain
+        line has no blank rows: PAD_Y above and below it is fed, not drawn
+        (``padded`` gives the line with them).  An inverted one keeps its
+        black box, pads included.
         """
         return list(self._lines(el))
 
@@ -142,7 +158,8 @@ class TicketRenderer:
         # printer that ignores ESC a for images keeps the blank left part.
         left = left // 8 * 8 if self.profile.raster_align else 0
         right = min(width, -(-right // 8) * 8)
-        img = img.crop((left, max(0, top - PAD_Y), right, min(canvas.height, bottom + PAD_Y)))
+        pad = PAD_Y if el.invert else 0
+        img = img.crop((left, max(0, top - pad), right, min(canvas.height, bottom + pad)))
         if el.invert:
             img = Image.eval(img.convert("L"), lambda v: 255 - v).convert("1", dither=Image.Dither.NONE)
         return img
@@ -155,30 +172,59 @@ class TicketRenderer:
     def render(self, view: TicketView) -> bytes:
         return self.encode(self.elements(view))
 
+    @staticmethod
+    def padded(el: VText, img: Image.Image) -> Image.Image:
+        """``img`` (one of ``text_images(el)``) with the blank rows raster mode feeds around it."""
+        if el.invert:
+            return img
+        out = Image.new("1", (img.width, img.height + 2 * PAD_Y), 1)
+        out.paste(img, (0, PAD_Y))
+        return out
+
     def encode(self, elements: list[Element]) -> bytes:
-        p = Dummy(magic_encode_args={"encoder": self.encoder})
+        p = _Job(magic_encode_args={"encoder": self.encoder})
         # ESC @ resets the printer, including its code page (page 0).
         p._raw(ESC + b"@")
         p.magic.encoding = next(iter(self.profile.code_pages))
         if self.mode == "full_raster":
             self._full_raster(p, elements)
-        else:
-            for el in elements:
+            return p.output
+        # Blank paper between lines is one ESC J: a layout feed and the pads
+        # of the lines either side add up, so the rows land where a padded
+        # image would have put them.
+        feed = 0
+        for el in elements:
+            if isinstance(el, Feed):
+                feed += el.dots
+            elif isinstance(el, VText) and self.mode == "raster":
+                self._align(p, el.align if self.profile.raster_align else "left")
+                for img in self.text_images(el):
+                    self._feed(p, feed + (0 if el.invert else PAD_Y))
+                    p._raw(raster_command(img))
+                    feed = 0 if el.invert else PAD_Y
+            else:
+                self._feed(p, feed)
+                feed = 0
                 self._element(p, el)
+        self._feed(p, feed)
         return p.output
 
     # -- per-element encoding --------------------------------------------
-    def _align(self, p: Dummy, align: str) -> None:
-        p.set(align=align)
+    def _align(self, p: _Job, align: str) -> None:
+        # Only a change is sent (3 bytes a line): nothing else here sends ESC a.
+        if align != p.aligned:
+            p.set(align=align)
+            p.aligned = align
 
-    def _element(self, p: Dummy, el: Element) -> None:
-        if isinstance(el, VText):
-            if self.mode == "tcvn3":
-                self._tcvn3_text(p, el)
-            else:
-                self._align(p, el.align if self.profile.raster_align else "left")
-                for img in self.text_images(el):
-                    p._raw(raster_command(img))
+    @staticmethod
+    def _feed(p: _Job, dots: int) -> None:
+        while dots > 0:
+            p._raw(ESC + b"J" + bytes((min(255, dots),)))
+            dots -= 255
+
+    def _element(self, p: _Job, el: Element) -> None:
+        if isinstance(el, VText):   # tcvn3 mode; encode() sends the rasters
+            self._tcvn3_text(p, el)
         elif isinstance(el, Native):
             self._native(p, el)
         elif isinstance(el, Qr):
@@ -190,11 +236,11 @@ class TicketRenderer:
             p.set(bold=False, custom_size=True, width=1, height=1)
             p.text("-" * (self.profile.width_dots // 12 - 4) + "\n")
         elif isinstance(el, Feed):
-            p._raw(ESC + b"J" + bytes((min(255, el.dots),)))
+            self._feed(p, el.dots)
         elif isinstance(el, Cut):
             self._cut(p)
 
-    def _native(self, p: Dummy, el: Native) -> None:
+    def _native(self, p: _Job, el: Native) -> None:
         w = min(el.width, max(1, self.profile.width_dots // (12 * max(1, len(el.text)))))
         h = el.height
         self._align(p, el.align)
@@ -202,7 +248,7 @@ class TicketRenderer:
         p.text(el.text + "\n")
         p.set(bold=False, custom_size=True, width=1, height=1)
 
-    def _tcvn3_text(self, p: Dummy, el: VText) -> None:
+    def _tcvn3_text(self, p: _Job, el: VText) -> None:
         # title: 2x2, heading: 1x2 bold, body/small: 1x1.  12-dot cells.
         mult = {"title": 2, "heading": 1, "body": 1, "small": 1}[el.size]
         tall = {"title": 2, "heading": 2, "body": 1, "small": 1}[el.size]
@@ -217,7 +263,7 @@ class TicketRenderer:
             p.text(line.replace("\u00a0", " ") + "\n")
         p.set(bold=False, custom_size=True, width=1, height=1, invert=False)
 
-    def _cut(self, p: Dummy) -> None:
+    def _cut(self, p: _Job) -> None:
         # Every ticket ends with a cut command: it is also where a job ends.
         # Not p.cut(mode): that feeds six lines first (the layout feeds
         # already) and sends nothing when the Dummy's profile lacks the cut.
@@ -235,7 +281,7 @@ class TicketRenderer:
         parts: list[tuple[Image.Image, str]] = []
         for el in elements:
             if isinstance(el, VText):
-                parts += [(img, el.align) for img in self.text_images(el)]
+                parts += [(self.padded(el, img), el.align) for img in self.text_images(el)]
             elif isinstance(el, Native):
                 parts.append((self._native_image(el), el.align))
             elif isinstance(el, Qr):
@@ -284,7 +330,7 @@ class TicketRenderer:
                 page = page.crop((left, 0, right, page.height))
         return page
 
-    def _full_raster(self, p: Dummy, elements: list[Element]) -> None:
+    def _full_raster(self, p: _Job, elements: list[Element]) -> None:
         page = self.full_raster_page(elements)
         self._align(p, "center" if self.profile.raster_align else "left")
         # Cheap printers have small receive buffers: send bands of 128 rows.
