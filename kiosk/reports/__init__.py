@@ -3,8 +3,8 @@
 Floors: ``figures`` computes over plain rows (pure; ``rates`` holds the
 definitions it shares with the province's ranking, ``grouping`` the numpy
 grouping under it); the core's read side (kiosk/core/read/period.py) reads
-a period from the SQLite file; ``output`` and ``charts`` format it,
-``catalogue`` holds every
+a period from the SQLite file; ``output`` and ``charts`` format it
+(``workbook`` writes the XLSX without a library), ``catalogue`` holds every
 header in Vietnamese and English.
 ``report_main`` is what ``phucvu report`` calls.  The official pack
 (``phucvu report --pack``) is ``pack``: ``pack_figures`` computes its figures
