@@ -3,8 +3,8 @@
 Floors: ``figures`` computes over plain rows (pure; ``rates`` holds the
 definitions it shares with the province's ranking, ``grouping`` the numpy
 grouping under it); the core's read side (kiosk/core/read/period.py) reads
-a period from the SQLite file; ``output`` and ``charts`` format it,
-``catalogue`` holds every
+a period from the SQLite file; ``output`` and ``charts`` format it
+(``workbook`` writes the XLSX without a library), ``catalogue`` holds every
 header in Vietnamese and English.
 ``report_main`` is what ``phucvu report`` calls.  The official pack
 (``phucvu report --pack``) is ``pack``: ``pack_figures`` computes its figures
@@ -31,7 +31,8 @@ from kiosk.reports.figures import (
 from kiosk.reports.output import Names
 
 FORMATS = ("table", "csv", "xlsx", "png")
-_WRITERS = {"xlsx": ("openpyxl",), "png": ("matplotlib.figure", "matplotlib.backends.backend_agg")}
+# The workbook is written without a library (kiosk/reports/workbook.py).
+_WRITERS = {"png": ("matplotlib.figure", "matplotlib.backends.backend_agg")}
 _SUFFIX = {"table": ".txt", "csv": ".csv", "xlsx": ".xlsx", "png": ".png"}
 
 __all__ = ["BREAKDOWNS", "FORMATS", "ReportError", "build", "report_main", "rules_of"]
@@ -103,7 +104,7 @@ def report_main(config: SiteConfig, db_path: str | Path, *, date_from: dt.date,
     # The workbook holds every breakdown, one sheet each; the other formats one.
     wanted = BREAKDOWNS if fmt == "xlsx" else (by,)
     if fmt in _WRITERS:
-        # Importing matplotlib or openpyxl takes about half a second; SQLite
+        # Importing matplotlib takes about half a second; SQLite
         # reads the month with the GIL released meanwhile, so the import runs
         # on the other core instead of after the read.
         threading.Thread(target=lambda: [importlib.import_module(m) for m in _WRITERS[fmt]],

@@ -107,8 +107,32 @@ def _write(fig, rows: list[_RowText], path: Path) -> None:
                 font_manager.findfont(FONT), round(r.size_pt * DPI / 72))
         x, y = r.ax.get_yaxis_transform().transform((r.x, r.y))
         draw.text((x, img.height - y), r.text, font=font, fill="black", anchor=r.anchor)
-    # zlib level 1: a third of the default's time for a few % more bytes.
-    img.save(path, format="PNG", compress_level=1)
+    path.write_bytes(png_bytes(np.asarray(img)))
+
+
+def png_bytes(rgb) -> bytes:
+    """An RGB array (height × width × 3, uint8) as a PNG file, lossless.
+
+    Pillow's encoder chooses a filter for every row (68 ms for a month's
+    1600 × 2172 chart); a chart is flat colour, so rows left unfiltered and
+    zlib at level 1 (a third of the default's time) come out smaller, in a
+    third of the time.
+    """
+    import struct
+    import zlib
+
+    import numpy as np
+
+    h, w, _ = rgb.shape
+    raw = np.zeros((h, w * 3 + 1), np.uint8)     # each row: filter type 0, then its pixels
+    raw[:, 1:] = rgb.reshape(h, w * 3)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))   # 8-bit RGB
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + chunk(b"IEND", b""))
 
 
 def _period(report: Report, lang: str) -> str:

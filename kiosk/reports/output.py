@@ -19,7 +19,6 @@ from kiosk.reports import catalogue as cat
 from kiosk.reports.figures import BREAKDOWNS, REASONS, Breakdown, Figures, Report
 
 INT, MIN, PCT, TEXT = "int", "min", "pct", "text"
-XLSX_FORMATS = {INT: "0", MIN: "0.0", PCT: "0.0%", TEXT: "@"}
 
 
 @dataclass(frozen=True)
@@ -175,40 +174,23 @@ def csv_text(report: Report, by: str, lang: str, names: Names,
 # ----------------------------------------------------------------- xlsx
 def xlsx(report: Report, first: str, lang: str, names: Names, level_names: dict[str, str],
          path: Path) -> Path:
-    """One sheet per breakdown in the report, ``first``'s sheet first and active."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+    """One sheet per breakdown in the report, ``first``'s sheet first and active
+    (written by ``workbook``, see there why not openpyxl)."""
+    from kiosk.reports import workbook
 
-    wb = Workbook()
-    wb.remove(wb.active)
     order = [first] + [b for b in BREAKDOWNS if b != first and b in report.breakdowns]
-    bold = Font(bold=True)
+    sheets = []
     for by in order:
-        ws = wb.create_sheet(cat.text(f"sheet.{by}", lang))
         cols, data = rows(report, by, lang, names, level_names)
-        ws.append([c.header for c in cols])
-        for cell in ws[1]:
-            cell.font = bold
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for r in data:
-            ws.append([_xlsx_value(v, c.kind) for v, c in zip(r, cols)])
-        for i, c in enumerate(cols, start=1):
-            letter = get_column_letter(i)
-            fmt = XLSX_FORMATS[c.kind]
-            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-                cell.number_format = fmt
+        widths = []
+        for i, c in enumerate(cols):
             longest = max([len(c.header) // 2 + 2] +
-                          [len(str(v)) + 2 for v in (r[i - 1] for r in data) if c.kind == TEXT])
-            ws.column_dimensions[letter].width = min(40, max(9, longest))
-        for cell in ws[ws.max_row]:
-            cell.font = bold
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{ws.max_row - 1}"
-    wb.active = 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
+                          [len(str(r[i])) + 2 for r in data if c.kind == TEXT])
+            widths.append(min(40, max(9, longest)))
+        sheets.append(workbook.Sheet(
+            cat.text(f"sheet.{by}", lang), [c.header for c in cols], [c.kind for c in cols],
+            [[_xlsx_value(v, c.kind) for v, c in zip(r, cols)] for r in data], widths))
+    return workbook.write(sheets, path)
 
 
 def _xlsx_value(value: Any, kind: str) -> Any:

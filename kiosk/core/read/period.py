@@ -51,7 +51,7 @@ class RatingColumns(NamedTuple):
     counted: Sequence
     reason: Sequence
     official: Sequence
-    field: Sequence               # the press's field, else its ticket's
+    field: Sequence               # the press's field, else its ticket's (None: not read)
     ticket_day: Sequence
     ticket_issued_at: Sequence
     phone: Sequence               # 1: from the citizen's phone page; 0: a box's press
@@ -207,8 +207,11 @@ def read_period(path: str | Path, date_from: dt.date, date_to: dt.date,
         # builds each column with the GIL released: two cores, half the
         # wait), from one snapshot, so a ticket finished mid-report is
         # either wholly in or wholly out.
-        skip = _OPTIONAL.difference(*(_KEYS[by] for by in breakdowns))
-        rating_skip = skip
+        wanted = tuple(breakdowns)
+        skip = _OPTIONAL.difference(*(_KEYS[by] for by in wanted))
+        # A press's field (its own, else its ticket's) is a key of the field
+        # breakdown only; the tickets' field is always read (the on-time rule).
+        rating_skip = skip if "field" in wanted else skip | {"field"}
         if pack is not None:
             skip = skip - {"issued_at"}
 
