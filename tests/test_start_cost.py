@@ -65,3 +65,25 @@ def test_a_cache_others_may_write_is_not_trusted(tmp_path):
                 {"XDG_CACHE_HOME": str(tmp_path / "cache"), "TMPDIR": str(tmp)})
     assert where == "None" and list(shared.iterdir()) == []
     assert [p.name for d in tmp.iterdir() for p in d.iterdir()][0].endswith(".capabilities.pickle")
+
+
+def test_workers_starting_together_and_a_pickle_cut_short_all_start(tmp_path):
+    """The suite's workers after an upgrade, or a power cut while the pickle
+    was written: python-escpos writes it in place and reads whatever is
+    there.  Six processes at once, then a pickle cut to 100 bytes."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    env.pop("ESCPOS_CAPABILITIES_PICKLE_DIR", None)
+    env.pop("CACHE_DIRECTORY", None)
+    code = "import kiosk.printing.render, kiosk.printing.decode; print('ok')"
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(6)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [o.strip() for o, _ in outs] == ["ok"] * 6, [e for _, e in outs]
+    pickle = next((cache / "phucvu").glob("*.capabilities.pickle"))
+    pickle.write_bytes(pickle.read_bytes()[:100])
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                         capture_output=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+    assert "could not be read" in out.stderr and "parsing it again" in out.stderr
+    assert pickle.stat().st_size > 10_000                  # written whole again

@@ -80,6 +80,8 @@ def open_printer(conn: Connection, *, timeout: float, device_path: str = ""):
 
     ``device_path`` is the pty of a running simulator for ``sim:``.
     """
+    from kiosk.printing import load_escpos
+    load_escpos()
     from escpos import printer as ep
 
     if conn.kind in ("sim", "serial"):

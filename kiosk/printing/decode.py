@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import qrcode
+
+from kiosk.printing import load_escpos
+
+load_escpos()     # before python-escpos itself (kiosk/printing/__init__.py)
 from escpos.capabilities import get_profile
 from escpos.codepages import CodePages
 from PIL import Image, ImageDraw, ImageFont

@@ -19,6 +19,10 @@ import textwrap
 from functools import lru_cache
 
 import qrcode
+
+from kiosk.printing import load_escpos
+
+load_escpos()     # before python-escpos itself (kiosk/printing/__init__.py)
 from escpos.constants import PAPER_FULL_CUT, PAPER_PART_CUT
 from escpos.magicencode import Encoder
 from escpos.printer import Dummy
