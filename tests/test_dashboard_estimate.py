@@ -15,6 +15,7 @@ import uuid
 
 from kiosk.web import figures
 from tests.conftest import CoreProcess
+from tests.test_cases_core import Clock
 from tests.test_web import ROSTER, launch, login  # noqa: F401
 
 NB = "\u00a0"
@@ -39,15 +40,6 @@ def test_the_error_of_known_rows():
     assert figures.estimate_error(rows[4:]) == {
         "n": 0, "mae_min": None, "within_5_share": None,
         "text": HEAD + "chưa có phiếu nào đã gọi để so"}
-
-
-class Clock:
-    def __init__(self, wall: float):
-        self.wall, self.mono = wall, 1000.0
-
-    def step(self, s: float) -> None:
-        self.wall += s
-        self.mono += s
 
 
 def _morning(site, db) -> float:
