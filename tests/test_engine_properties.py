@@ -5,6 +5,7 @@ one state; a counter holds at most one called ticket; priority, interleave
 and FIFO order hold; the journal replays to the same state; the projections
 reload to the same state.
 """
+import bisect
 import copy
 import datetime as dt
 import tempfile
@@ -49,6 +50,20 @@ class Clock:
         return self.now
 
 
+def board_tally(s, target_s):
+    """The public board's figures by walking every ticket of the day."""
+    served = called = on_time = 0
+    for t in s.tickets.values():
+        if t.day != s.day:
+            continue
+        served += t.state == "finished"
+        first = t.first_called_at if t.first_called_at is not None else t.called_at
+        if first is not None:
+            called += 1
+            on_time += (first - t.issued_at) <= target_s
+    return served, called, on_time
+
+
 def expected_pick(q: Queue, n: int):
     """An independent statement of the selection rule."""
     fields = q.config.counter(n).fields
@@ -65,7 +80,7 @@ def expected_pick(q: Queue, n: int):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ops=st.lists(op, min_size=1, max_size=80))
+@given(ops=st.lists(op, min_size=20, max_size=80))
 def test_random_sequences_keep_the_invariants(site, ops):
     with tempfile.TemporaryDirectory() as d:
         clock = Clock()
@@ -137,6 +152,12 @@ def test_random_sequences_keep_the_invariants(site, ops):
             fresh = copy.deepcopy(s)
             fresh.reindex()
             assert kept == {k: v for k, v in fresh.lines.items() if v}
+            # So does the public board's tally, and the board equals a walk
+            # over the day's tickets, at any wait target.
+            assert (s.served, s.first_waits) == (fresh.served, fresh.first_waits)
+            for target_s in (0, 60, 900, 3600):
+                assert board_tally(s, target_s) == (
+                    s.served, len(s.first_waits), bisect.bisect_right(s.first_waits, target_s))
         # Every press is kept, and a ticket has at most one counted rating.
         assert store.conn.execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == presses
         assert store.conn.execute(

@@ -5,12 +5,13 @@ Pure: reads the state and the config, decides nothing, emits nothing.
 """
 from __future__ import annotations
 
+import bisect
 from itertools import islice
 from typing import Any, Iterator, Mapping
 
 from kiosk.config import SiteConfig
 from kiosk.core.domain.selection import interleaved
-from kiosk.core.domain.state import FINISHED, QueueState, Ticket
+from kiosk.core.domain.state import QueueState, Ticket
 
 
 def field_order(config: SiteConfig, state: QueueState, field_code: str) -> Iterator[Ticket]:
@@ -50,18 +51,9 @@ def public_board(config: SiteConfig, state: QueueState,
       first called within ``[display] wait_target_min`` minutes of being
       issued; None while nobody was called.
     """
-    day = state.day
-    target_s = config.display.wait_target_min * 60
-    served = called = on_time = 0
-    for t in state.tickets.values():
-        if t.day != day:
-            continue
-        if t.state == FINISHED:
-            served += 1
-        first = t.first_called_at if t.first_called_at is not None else t.called_at
-        if first is not None:
-            called += 1
-            on_time += (first - t.issued_at) <= target_s
+    # The state keeps the day's tally in step with every event (``QueueState.tally``).
+    served, called = state.served, len(state.first_waits)
+    on_time = bisect.bisect_right(state.first_waits, config.display.wait_target_min * 60)
     happy = {lv.code: lv.satisfied for lv in config.rating.levels}
     rated = satisfied = 0
     for code, count in (counted_levels or {}).items():

@@ -49,6 +49,8 @@ def _day_started(s: QueueState, e: dict, window_s: float) -> None:
     s.last_number.clear()
     s.lines.clear()
     s.by_label.clear()
+    s.served = 0
+    s.first_waits.clear()
     for c in s.counters.values():
         c.status, c.current, c.priority_streak = OPEN, None, 0
 
@@ -68,7 +70,9 @@ def _day_closed(s: QueueState, e: dict, window_s: float) -> None:
     expired = e["expired"] if "expired" in e else still_open(s)
     for ticket_id in expired:
         t = s.tickets[ticket_id]
+        s.tally(t, -1)
         t.state, t.close_reason = NO_SHOW, "day_closed"
+        s.tally(t, +1)
     s.lines.clear()
     for c in s.counters.values():
         c.status, c.current = CLOSED, None
@@ -83,6 +87,7 @@ def _ticket_issued(s: QueueState, e: dict, window_s: float) -> None:
     s.tickets[t.id] = t
     s.by_label[t.label] = t.id
     s.enqueue(t)
+    s.tally(t, +1)
     s.last_number[t.field] = t.number
     s.issue_seq = t.seq
 
@@ -94,9 +99,11 @@ def _ticket_called(s: QueueState, e: dict, window_s: float) -> None:
     clocks.learn(s.links, e)
     if t.state in CALLABLE:
         s.dequeue(t)
+    s.tally(t, -1)
     t.state, t.counter, t.called_at = CALLED, c.number, e["at"]
     if t.first_called_at is None:
         t.first_called_at = e["at"]
+    s.tally(t, +1)
     t.official = c.official
     t.finished_at, t.close_reason = None, None
     t.target_counter = None
@@ -119,7 +126,9 @@ def _ticket_finished(s: QueueState, e: dict, window_s: float) -> None:
     t = s.tickets[e["ticket_id"]]
     c = s.counters[e["counter"]]
     c.current = None
+    s.tally(t, -1)
     t.state, t.finished_at = FINISHED, e["at"]
+    s.tally(t, +1)
     ratings.open_window(c, t.id, e, window_s)
     clocks.learn(s.links, e)
     if t.called_at is not None:
@@ -130,13 +139,17 @@ def _ticket_finished(s: QueueState, e: dict, window_s: float) -> None:
 def _ticket_no_show(s: QueueState, e: dict, window_s: float) -> None:
     t = s.tickets[e["ticket_id"]]
     s.counters[e["counter"]].current = None
+    s.tally(t, -1)
     t.state, t.finished_at = NO_SHOW, e["at"]
+    s.tally(t, +1)
 
 
 def _ticket_transferred(s: QueueState, e: dict, window_s: float) -> None:
     t = s.tickets[e["ticket_id"]]
     s.counters[e["counter"]].current = None
+    s.tally(t, -1)
     t.state = TRANSFERRED
+    s.tally(t, +1)
     t.transfers += 1
     if e["to_field"] is not None:
         t.field = e["to_field"]

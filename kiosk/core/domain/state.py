@@ -109,14 +109,43 @@ class QueueState:
     # time) and the core monotonic time it was last estimated at; see
     # ``clocks.map_press``.
     links: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # The public board's tally of the day (``board.public_board``), kept in
+    # step like ``lines``: a snapshot goes out at every call, and walking the
+    # day's tickets for it was a quarter of a call's time with 2,400 of them.
+    # ``served``: the day's finished tickets; ``first_waits``: each called
+    # ticket's wait to its first call, sorted, so any wait target is a bisect.
+    served: int = 0
+    first_waits: list[float] = field(default_factory=list)
 
     def reindex(self) -> None:
         self.lines.clear()
         self.by_label.clear()
+        self.served = 0
+        self.first_waits.clear()
         for t in sorted(self.tickets.values(), key=lambda t: t.seq):
             self.by_label[t.label] = t.id
             if t.state in CALLABLE:
                 self.enqueue(t)
+            self.tally(t, +1)
+
+    def tally(self, t: Ticket, sign: int) -> None:
+        """Count ``t`` into the board's tally (+1) or out of it (-1): a
+        handler that changes a ticket's state or call times takes it out
+        before and puts it back after."""
+        if t.day != self.day:
+            return
+        if t.state == FINISHED:
+            self.served += sign
+        first = t.first_called_at if t.first_called_at is not None else t.called_at
+        if first is None:
+            return
+        wait = first - t.issued_at
+        if sign > 0:
+            bisect.insort(self.first_waits, wait)
+        else:
+            i = bisect.bisect_left(self.first_waits, wait)
+            if i < len(self.first_waits) and self.first_waits[i] == wait:
+                del self.first_waits[i]
 
     @staticmethod
     def line_of(t: Ticket) -> tuple[str | int, bool]:
