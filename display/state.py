@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +30,7 @@ STATUS_VI = {"open": "", "paused": "Tạm dừng", "closed": "Đóng"}
 STALE_TEXT = "Mất kết nối"
 WAITING_TEXT = "Đang kết nối…"
 # A snapshot's minutes per field (docs/mqtt.md display/snapshot).
-WAIT_KEYS = ("estimated_wait_min", "wait_low_min", "wait_high_min")
+WAIT_KEYS = waitwords.WAIT_KEYS
 
 
 def _nfc(v: Any) -> str:
@@ -228,38 +227,25 @@ class DisplayState:
         return fresh
 
     def _checked_waits(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """A ``waiting`` entry with its minutes as floats >= 0 or None (all
-        paused).  A figure that is neither is logged, once per field and
-        value, and dropped: the wall shows no wait rather than a wrong one,
-        or a range without its ends."""
+        """A ``waiting`` entry with its minutes checked by
+        ``waitwords.checked``: floats >= 0, or None (all paused).  A figure
+        that is neither is logged, once per field and value, and dropped:
+        the wall shows no wait rather than a wrong one (a malformed wait is
+        left out of the row, not said as paused), or a range without its
+        ends."""
         row = dict(raw)
-        for key in WAIT_KEYS:
-            v = row.get(key)
-            if v is None:
-                continue
-            try:
-                ok = not isinstance(v, bool) and math.isfinite(float(v)) and float(v) >= 0
-            except (TypeError, ValueError):
-                ok = False
-            if ok:
-                row[key] = float(v)
-                continue
-            said = (row.get("field"), key, repr(v))
+        minutes, low, high, problems = waitwords.checked(*(row.get(k) for k in WAIT_KEYS))
+        for problem in problems:
+            said = (row.get("field"), problem)
             if said not in self._bad_waits:
                 self._bad_waits.add(said)
-                log.warning("display/snapshot: field %s: %s = %r is not minutes >= 0; not shown",
-                            row.get("field"), key, v)
-            if key == "estimated_wait_min":
-                del row[key]
-            row["wait_low_min"] = row["wait_high_min"] = None
-        lo, hi = row.get("wait_low_min"), row.get("wait_high_min")
-        if lo is not None and hi is not None and lo > hi:
-            said = (row.get("field"), "range", repr((lo, hi)))
-            if said not in self._bad_waits:
-                self._bad_waits.add(said)
-                log.warning("display/snapshot: field %s: wait range %s-%s has its ends reversed; not shown",
-                            row.get("field"), lo, hi)
-            row["wait_low_min"] = row["wait_high_min"] = None
+                log.warning("display/snapshot: field %s: %s; not shown", row.get("field"), problem)
+        if WAIT_KEYS[0] in row:
+            if minutes is None and row[WAIT_KEYS[0]] is not None:
+                del row[WAIT_KEYS[0]]
+            else:
+                row[WAIT_KEYS[0]] = minutes
+        row[WAIT_KEYS[1]], row[WAIT_KEYS[2]] = low, high
         return row
 
     def apply_call(self, payload: dict[str, Any], now: float) -> bool:

@@ -17,6 +17,12 @@ Ground floor: the display imports it, so nothing but the standard library.
 """
 from __future__ import annotations
 
+import math
+
+# The keys the core tells a wait by (queue/summary, display/snapshot, the
+# ticket in its reply; queue/tickets says ``wait_min`` for the first).
+WAIT_KEYS = ("estimated_wait_min", "wait_low_min", "wait_high_min")
+
 # A range this wide (minutes, p90 - p10) or wider is said.
 WIDE_MIN = 10.0
 
@@ -34,6 +40,35 @@ def plain(text: str) -> str:
     ticket's line from breaking a number from its unit; a terminal line is
     not wrapped, and a copied line should hold plain spaces)."""
     return text.replace(NBSP, " ")
+
+
+def checked(wait: object, low: object, high: object, names: tuple[str, str, str] = WAIT_KEYS
+            ) -> tuple[float | None, float | None, float | None, list[str]]:
+    """The core's told wait and its p10-p90 range as floats, by the one rule
+    the kiosk, the ticket, the wall and the phone page check them by.
+
+    A figure is None (unsaid; a None wait means no open counter serves the
+    field) or a finite number >= 0, not a bool or a string.  A figure that
+    is neither comes back None and is named in the list of problems, for
+    the caller to log: no wait said rather than a wrong one.  A range is
+    kept only with its wait and both ends good, low <= high.  So a wait that
+    comes back None was paused if ``wait`` was None, and malformed if not.
+    """
+    problems: list[str] = []
+
+    def one(name: str, v: object) -> float | None:
+        if v is None:
+            return None
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0:
+            return float(v)
+        problems.append(f"{name} = {v!r} is not minutes >= 0")
+        return None
+    minutes, lo, hi = one(names[0], wait), one(names[1], low), one(names[2], high)
+    if lo is not None and hi is not None and lo > hi:
+        problems.append(f"wait range {lo}-{hi} has its ends reversed")
+    if minutes is None or lo is None or hi is None or lo > hi:
+        lo = hi = None
+    return minutes, lo, hi, problems
 
 
 def rounded(minutes: float) -> int:

@@ -6,6 +6,7 @@ limits and their counts in ``phone/stats``, and ``phucvu phone`` itself.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -48,7 +49,7 @@ def test_bucket_refills_over_the_minute_and_streams_are_capped():
     assert lim.clients() == 2
 
 
-def test_the_state_names_come_from_the_site_and_numbers_from_the_core(site):
+def test_the_state_names_come_from_the_site_and_numbers_from_the_core(site, caplog):
     tid = "20261202-B004"
     tickets = {"day": "2026-12-02", "day_closed": False, "updated_at": 1.0, "tickets": {
         tid: {"field": "chung-thuc", "origin_field": "tu-phap", "state": "waiting",
@@ -68,6 +69,13 @@ def test_the_state_names_come_from_the_site_and_numbers_from_the_core(site):
     # A broken range end drops the range, not the wait.
     odd = ticket_view(site, tickets, "20261202-B003")
     assert (odd["wait_min"], odd["wait_low_min"], odd["wait_high_min"]) == (4.0, None, None)
+    # A malformed wait is logged and left out (no key): the page then says no
+    # wait at all, rather than "chờ quầy mở lại" for a counter that is open.
+    with caplog.at_level(logging.WARNING, logger="phucvu.phone"):
+        bad = ticket_view(site, {**tickets, "tickets": {tid: {**tickets["tickets"][tid], "wait_min": "x"}}},
+                          tid)
+    assert not {"wait_min", "wait_low_min", "wait_high_min"} & set(bad) and bad["ahead"] == 2
+    assert f"queue/tickets: ticket {tid}: wait_min = 'x' is not minutes >= 0; not shown" in caplog.text
     assert s["field"]["name_vi"] == "Chứng thực" and s["origin_field"]["name_vi"] == "Tư pháp – Hộ tịch"
     assert not s["can_rate"] and s["counter"] is None
     done = ticket_view(site, tickets, "20261202-B001")

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from kiosk.printing import decode, profiles
-from kiosk.printing.layout import WAIT_PAUSED, VText, wait_text
+from kiosk.printing.layout import WAIT_PAUSED, WAIT_PREFIX, VText, layout, wait_text
 from kiosk.printing.render import MARGIN, TicketRenderer
 from kiosk.printing.tools import view_from_ticket
 from tests.test_printing_render import same, view
@@ -114,7 +114,18 @@ def test_view_from_the_cores_ticket(site, caplog):
     with caplog.at_level(logging.WARNING, logger="kiosk.printing.tools"):
         bad = view_from_ticket(site, {**ticket, "wait_low_min": 40.0, "wait_high_min": "x"})
     assert (bad.estimated_wait_min, bad.wait_low_min, bad.wait_high_min) == (20.0, None, None)
-    assert "ticket 20261127-A013: wait range 40.0-'x' is not 0 <= low <= high minutes" in caplog.text
+    assert "ticket 20261127-A013: wait_high_min = 'x' is not minutes >= 0; printed without it" in caplog.text
+    # A malformed wait (one rule for every reader: kiosk.waitwords.checked)
+    # prints no wait line at all: neither a wrong wait nor "paused".
+    with caplog.at_level(logging.WARNING, logger="kiosk.printing.tools"):
+        broken = view_from_ticket(site, {**ticket, "estimated_wait_min": "soon"})
+    assert "ticket 20261127-A013: estimated_wait_min = 'soon' is not minutes >= 0; printed without it" \
+        in caplog.text
+    assert not broken.wait_said and paused.wait_said and v.wait_said
+    def said(v):
+        return [e.text for e in layout(v, number_size=4) if isinstance(e, VText)
+                if e.text.startswith(WAIT_PREFIX) or e.text == WAIT_PAUSED]
+    assert said(broken) == [] and said(paused) == [WAIT_PAUSED] and len(said(v)) == 1
 
 
 def test_bad_wait_figures_are_refused_with_a_reason():

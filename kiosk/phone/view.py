@@ -7,14 +7,17 @@ counter reads right on every open page at once.
 """
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
+from kiosk import waitwords
 from kiosk.config import SiteConfig
 
 # 20261202-B001: the service day and the label (kiosk/core/domain/days.ticket_id).
 TICKET_ID = re.compile(r"(\d{4})(\d{2})(\d{2})-([A-Z]\d{1,4})")
 STATES = ("waiting", "called", "finished", "no_show")
+log = logging.getLogger("phucvu.phone")
 
 
 def ticket_day(ticket_id: str) -> str | None:
@@ -42,22 +45,26 @@ def _counter(config: SiteConfig, number: Any) -> dict[str, Any] | None:
         return {"number": number, "name": f"Quầy {number}"}
 
 
-def _minutes(x: Any) -> float | None:
-    # A number of minutes a day can hold (NaN, a negative or a week is none).
-    ok = isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 10_000
-    return float(x) if ok else None
+_bad_logged: set[tuple[str, str]] = set()
 
 
-def wait_minutes(mine: dict[str, Any]) -> dict[str, float | None]:
+def wait_minutes(mine: dict[str, Any], ticket_id: str = "?") -> dict[str, float | None]:
     """The forecast's wait and its p10-p90 range as the core sent them
-    (minutes): the page words them (static/waitwords.js, the rules of
-    kiosk/waitwords.py), so nothing is rounded here.  A waiting ticket
-    without them has no open counter serving it: all three None, and the
-    page says "chờ quầy mở lại".  A range without its wait is no range."""
-    m = _minutes(mine.get("wait_min"))
-    low, high = _minutes(mine.get("wait_low_min")), _minutes(mine.get("wait_high_min"))
-    if m is None or low is None or high is None:
-        low = high = None
+    (minutes), checked by ``waitwords.checked``: the page words them
+    (static/waitwords.js, the rules of kiosk/waitwords.py), so nothing is
+    rounded here.  A waiting ticket without them has no open counter
+    serving it: all three None, and the page says "chờ quầy mở lại".  A
+    malformed wait is logged (once per ticket and value) and left out, all
+    three keys absent: the page then says no wait at all, not "paused"."""
+    raw = (mine.get("wait_min"), mine.get("wait_low_min"), mine.get("wait_high_min"))
+    m, low, high, problems = waitwords.checked(*raw, names=("wait_min", "wait_low_min", "wait_high_min"))
+    for problem in problems:
+        said = (ticket_id, problem)
+        if said not in _bad_logged and len(_bad_logged) < 100:
+            _bad_logged.add(said)
+            log.warning("queue/tickets: ticket %s: %s; not shown", said[0], problem)
+    if m is None and raw[0] is not None:
+        return {}
     return {"wait_min": m, "wait_low_min": low, "wait_high_min": high}
 
 
@@ -107,7 +114,11 @@ def ticket_view(config: SiteConfig, tickets: dict[str, Any] | None, ticket_id: s
         out["recalls"] = mine["recalls"]
     if state == "waiting":
         out["ahead"] = mine.get("ahead") if isinstance(mine.get("ahead"), int) else None
-        out.update(wait_minutes(mine))
+        told = wait_minutes(mine, ticket_id)
+        if not told:                        # malformed: said nowhere, not even as paused
+            for key in ("wait_min", "wait_low_min", "wait_high_min"):
+                del out[key]
+        out.update(told)
     rated = mine.get("rated")
     out["rated"] = rated if rated in ("box", "phone") else None
     out["can_rate"] = state == "finished" and out["rated"] is None and not tickets.get("day_closed")

@@ -53,6 +53,9 @@ class TicketView:
     # the ticket id) and the line under it (None: no line).
     qr_data: str | None = None
     qr_note: str | None = None
+    # False: the core's wait was malformed (logged by whoever built the
+    # view); the ticket has no wait line rather than a wrong one.
+    wait_said: bool = True
 
     def __post_init__(self) -> None:
         # Refuse here rather than print a garbled or misleading ticket.
@@ -163,8 +166,9 @@ def layout(view: TicketView, *, number_size: int, qr: bool = True, feed_before_c
         Native(view.issued_at.strftime("%d/%m/%Y  %H:%M"), 1, 1),
         Feed(6),
         VText(ahead_text(view.ahead), "body"),
-        VText(wait_text(view.estimated_wait_min, view.wait_low_min, view.wait_high_min), "body"),
     ]
+    if view.wait_said:
+        els.append(VText(wait_text(view.estimated_wait_min, view.wait_low_min, view.wait_high_min), "body"))
     if view.counters:
         els.append(VText(counters_text([nfc(c) for c in view.counters]), "body"))
     els += [Rule(), VText(INSTRUCTION, "body", bold=True)]

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from pathlib import Path
 from typing import Callable
 
+from kiosk import waitwords
 from kiosk.config import PhoneSection, SiteConfig
 
 from . import decode, profiles
@@ -49,26 +49,19 @@ def view_from_ticket(config, ticket: dict, *, reprint: bool = False,
 
 
 def wait_minutes(ticket: dict) -> dict:
-    """The ticket's told wait and range as TicketView takes them.
+    """The ticket's told wait and range as TicketView takes them, checked
+    by ``waitwords.checked``.
 
-    The estimate itself may be None (no open counter: the ticket says so);
-    a range that is not two numbers 0 <= low <= high is left off with a log
-    line rather than refusing the ticket: the citizen still gets the wait."""
-    minutes = ticket.get("estimated_wait_min")
-    low, high = ticket.get("wait_low_min"), ticket.get("wait_high_min")
-    out = {"estimated_wait_min": None if minutes is None else float(minutes),
-           "wait_low_min": None, "wait_high_min": None}
-    if low is None and high is None:
-        return out
-    try:
-        lo, hi = float(low), float(high)
-        if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi):
-            raise ValueError
-    except (TypeError, ValueError):
-        log.warning("ticket %s: wait range %r-%r is not 0 <= low <= high minutes; printed without it",
-                    ticket.get("ticket_id"), low, high)
-        return out
-    return {**out, "wait_low_min": lo, "wait_high_min": hi}
+    The estimate itself may be None (no open counter: the ticket says so).
+    A figure that is not minutes >= 0 is logged and left off rather than
+    refusing the ticket: a bad range prints the wait alone, a bad wait
+    prints no wait line at all (``wait_said``), never "paused"."""
+    raw = tuple(ticket.get(k) for k in waitwords.WAIT_KEYS)
+    minutes, low, high, problems = waitwords.checked(*raw)
+    for problem in problems:
+        log.warning("ticket %s: %s; printed without it", ticket.get("ticket_id"), problem)
+    return {"estimated_wait_min": minutes, "wait_low_min": low, "wait_high_min": high,
+            "wait_said": minutes is not None or raw[0] is None}
 
 
 # The docs' tickets: a wide forecast range (said), and every counter paused.

@@ -20,6 +20,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from kiosk import waitwords
+
 PRINT_REASONS = ("paper_out", "cover_open", "offline", "unplugged", "unknown", "error")
 CLOSED_CODES = ("closed", "quota", "day_closed", "field_closed")
 log = logging.getLogger("phucvu.kiosk")
@@ -149,8 +151,8 @@ def classify(payload: dict[str, Any]) -> Outcome:
     return Outcome("refused", reason=code, message=message)
 
 
-WAIT_KEYS = ("estimated_wait_min", "wait_low_min", "wait_high_min")
-_bad_logged: set[tuple[str, str, str]] = set()
+WAIT_KEYS = waitwords.WAIT_KEYS
+_bad_logged: set[tuple[str, str]] = set()
 
 
 def wait_figures(d: dict[str, Any], what: str) -> dict[str, Any]:
@@ -158,28 +160,16 @@ def wait_figures(d: dict[str, Any], what: str) -> dict[str, Any]:
     ``minutes``, ``low``, ``high`` (floats >= 0 or None) and ``paused`` (the
     core said None: no open counter serves the field).
 
-    A figure that is not minutes >= 0 is logged (once per value) and taken
-    as unsaid: no wait shown rather than a wrong one or a crash; a bad end
-    of the range leaves the wait alone."""
-    out: dict[str, Any] = {"paused": WAIT_KEYS[0] in d and d[WAIT_KEYS[0]] is None}
-    for key, name in zip(WAIT_KEYS, ("minutes", "low", "high")):
-        v = d.get(key)
-        ok = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf"))
-        if not ok:
-            said = (what, key, repr(v))
-            if said not in _bad_logged and len(_bad_logged) < 100:
-                _bad_logged.add(said)
-                log.warning("%s: %s = %r is not minutes >= 0; not shown", what, key, v)
-        out[name] = float(v) if ok and v is not None else None
-    if out["low"] is not None and out["high"] is not None and out["low"] > out["high"]:
-        said = (what, "range", repr((out["low"], out["high"])))
-        if said not in _bad_logged and len(_bad_logged) < 100:
-            _bad_logged.add(said)
-            log.warning("%s: wait range %s-%s has its ends reversed; not shown", what, out["low"], out["high"])
-        out["low"] = out["high"] = None
-    if out["low"] is None or out["high"] is None:
-        out["low"] = out["high"] = None
-    return out
+    Checked by ``waitwords.checked``: a figure that is not minutes >= 0 is
+    logged (once per value) and taken as unsaid, no wait shown rather than
+    a wrong one or a crash, and not "paused" either."""
+    minutes, low, high, problems = waitwords.checked(*(d.get(k) for k in WAIT_KEYS))
+    for problem in problems:
+        if (what, problem) not in _bad_logged and len(_bad_logged) < 100:
+            _bad_logged.add((what, problem))
+            log.warning("%s: %s; not shown", what, problem)
+    return {"paused": WAIT_KEYS[0] in d and d[WAIT_KEYS[0]] is None,
+            "minutes": minutes, "low": low, "high": high}
 
 
 def field_tiles(fields: list[dict[str, Any]], summary: dict[str, Any] | None) -> list[dict[str, Any]]:

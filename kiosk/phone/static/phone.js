@@ -235,8 +235,9 @@
       }
       // The forecast as waitwords.js words it (the rules of kiosk/waitwords.py):
       // "khoảng 20 phút (15–35 phút)", "dưới 1 phút"; no wait from the core
-      // means no open counter serves the field: "chờ quầy mở lại".
-      if (typeof s.ahead === "number") {
+      // means no open counter serves the field: "chờ quầy mở lại"; a wait the
+      // server found malformed is left out of the state (no line at all).
+      if (typeof s.ahead === "number" && "wait_min" in s) {
         bi($("wait"), "Thời gian chờ ước tính: " +
            waitWords.phrase(s.wait_min, s.wait_low_min, s.wait_high_min, "vi"),
            "Estimated wait: " + waitWords.phrase(s.wait_min, s.wait_low_min, s.wait_high_min, "en"));
