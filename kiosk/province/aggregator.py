@@ -215,6 +215,7 @@ class Aggregator:
                  sink_factory: Callable[[str], Sink] = Sink):
         import paho.mqtt.client as mqtt
         from kiosk.contract import no_delay
+        from kiosk.province.link import BatchClient
         self.config = config
         self.sink_factory = sink_factory
         self.sink: Sink | None = None
@@ -231,7 +232,7 @@ class Aggregator:
         # is away: the service is alive then, and its watchdog must say so.
         self._idle: Callable[[], None] = lambda: None
         b = config.broker
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=b.client_id,
+        self.client = BatchClient(mqtt.CallbackAPIVersion.VERSION2, client_id=b.client_id,
                                   protocol=mqtt.MQTTv311, clean_session=False, manual_ack=True)
         self.client.username_pw_set(b.username, password)
         if b.cafile:
@@ -242,6 +243,7 @@ class Aggregator:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_publish_raw = self._on_publish_raw
 
     # ---------------------------------------------------------------- paho
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any,
@@ -263,6 +265,9 @@ class Aggregator:
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         self.inbox.put((msg.topic, msg.payload, msg.mid, msg.qos))
+
+    def _on_publish_raw(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self.inbox.put((topic, payload, mid, qos))
 
     # ------------------------------------------------------------ lifecycle
     def open_sink(self) -> None:
@@ -333,9 +338,7 @@ class Aggregator:
         log.debug("batch of %d written in %.1f ms (%d waiting)", len(batch),
                   (time.monotonic() - started) * 1000, self.inbox.qsize())
         # Only now, with the batch committed, may the broker forget it.
-        for _, _, mid, qos in batch:
-            if qos > 0:
-                self.client.ack(mid, qos)
+        self.client.ack_many(mid for _, _, mid, qos in batch if qos > 0)
         s = self.stats
         s.received += len(batch)
         s.batches += 1
