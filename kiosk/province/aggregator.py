@@ -230,12 +230,12 @@ class Aggregator:
         self.config = config
         self.sink_factory = sink_factory
         self.sink: Sink | None = None
-        # Bounded: when PostgreSQL falls behind, paho's thread waits here,
-        # stops reading the socket and the backlog stays on the broker (in
-        # the persistent session) instead of in this process's memory.  The
-        # broker's max_inflight_messages alone did not bound it: 13,000
-        # unacknowledged messages were seen here under overload.
-        self.inbox: queue.Queue = queue.Queue(maxsize=max(10 * config.database.batch_size, 10_000))
+        # Bounded (three batches: the next ready while one is written): when
+        # PostgreSQL falls behind, paho's thread waits here, stops reading the
+        # socket and the backlog stays on the broker (in the persistent
+        # session), not in this process.  The broker's max_inflight_messages
+        # alone did not bound it: 13,000 unacked were seen here under overload.
+        self.inbox: queue.Queue = queue.Queue(maxsize=max(3 * config.database.batch_size, 10_000))
         self.stats = Stats()
         self.connected = threading.Event()
         self._stop = threading.Event()
