@@ -328,6 +328,12 @@ def test_bad_messages_are_kept_and_acknowledged(province, tmp_path):
                                      "field": "tu-phap"})
         a.serve(1)
         assert wait_for(lambda: conn.execute("SELECT count(*) FROM rejects").fetchone()[0] == 5, 10)
+        # Nested deeper than the JSON parser recurses (it raises
+        # RecursionError, not ValueError): parsed in paho's thread since
+        # issue 21, and neither that thread nor the batch may stop.
+        raw.publish("event/ticket", b"[" * 100_000)
+        a.serve(1)
+        assert wait_for(lambda: conn.execute("SELECT count(*) FROM rejects").fetchone()[0] == 6, 10)
     finally:
         raw.close()
     reasons = [r[0] for r in conn.execute("SELECT reason FROM rejects ORDER BY id")]
@@ -336,6 +342,7 @@ def test_bad_messages_are_kept_and_acknowledged(province, tmp_path):
     assert "does not match the topic's" in reasons[2]
     assert "already stored with different content" in reasons[3]
     assert reasons[4].startswith("database refused it: ") and "2026-13-45" in reasons[4]
+    assert reasons[5] == "payload is not JSON this parser can read: nested too deeply"
     assert conn.execute("SELECT payload FROM rejects WHERE id = (SELECT min(id) FROM rejects)"
                         ).fetchone()[0] == b"\xff not json"
     assert_exactly_once(conn, [a])

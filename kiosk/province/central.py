@@ -37,7 +37,7 @@ def central_acl(sites: list[str], relays: list[str] = ()) -> str:
 
 class CentralBroker(Broker):
     def __init__(self, directory: str | Path, sites: list[str], port: int | None = None,
-                 max_inflight: int = 1000, max_queued: int = 1_000_000, relays: list[str] = ()):
+                 max_inflight: int = 12_000, max_queued: int = 1_000_000, relays: list[str] = ()):
         if AGGREGATOR in sites or set(relays) & set(sites):
             raise BrokerError(f"a site cannot be called {AGGREGATOR!r} or like a relay")
         self.sites = list(sites)
@@ -56,7 +56,7 @@ class CentralBroker(Broker):
         lines += [
             # The aggregator acknowledges after its PostgreSQL commit, in
             # batches: the default 20 unacknowledged messages would make
-            # each batch at most 20 events.
+            # each batch at most 20 events (12,000: three of its batches).
             f"max_inflight_messages {self.max_inflight}",
             # Events wait here while the aggregator is down: a day of a
             # province is a few hundred thousand.

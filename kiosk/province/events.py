@@ -89,6 +89,8 @@ def parse(topic: str, payload: bytes) -> Event | CaseEvent | SiteInfo | Reject:
         return Reject(topic, payload, f"payload is not UTF-8 (byte {e.start})")
     except ValueError as e:
         return Reject(topic, payload, f"payload is not JSON: {e}")
+    except RecursionError:
+        return Reject(topic, payload, "payload is not JSON this parser can read: nested too deeply")
     if not isinstance(body, dict):
         return Reject(topic, payload, f"payload must be a JSON object, got {type(body).__name__}")
     # A case event may leave the site out (the topic and the broker's ACL
