@@ -31,7 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 DRIVER = textwrap.dedent(r'''
     import json, sys, time
-    # As display.app.main loads it: validated in a child, no pydantic here.
+    # The unit starts the display as `phucvu display`: the command line's
+    # imports are part of its memory.  The config as display.app.main loads
+    # it: validated in a child, no pydantic here.
+    import kiosk.cli  # noqa: F401
     from kiosk.config import checked
     from display import app as display_app, announcer as ann
     from display.bus import DisplayLink

@@ -75,3 +75,12 @@ def test_the_display_loads_no_pydantic(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_command_line_loads_no_pydantic_before_its_command_runs():
+    # `phucvu display` is how the unit starts the display: the command line's
+    # own imports would load pydantic for the display otherwise.
+    code = "import sys, kiosk.cli\nprint('pydantic' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr[-2000:]
