@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 # display.widgets first: it refuses to load before configure_window ran,
 # and so keeps kivy.app (which imports the clock) from loading too early.
-from display.widgets import CallRow, CounterRow, DisplayRoot, FieldRow, ensure_rows, text_width  # isort: skip
+from display.widgets import CallRow, CounterRow, DisplayRoot, FieldRow, ensure_rows, keep_rows, text_width  # isort: skip
 from display import pages
 from display import state as st
 from display.audio import AnnouncerError
@@ -340,7 +340,7 @@ class DisplayApp(App):
         call_h = min_row * 1.05
         fit = max(1, int(root.ids.calls_area.height // call_h)) if root.calls_visible else 0
         shown = v.last_calls[: min(fit, len(v.last_calls))]
-        crows = ensure_rows(root.ids.calls, CallRow, len(shown))
+        crows = keep_rows(root.ids.calls, CallRow, [(c.label, c.counter, c.recall) for c in shown])
         root.calls_h = call_h * len(shown)
         for i, (w, c) in enumerate(zip(crows, shown)):
             w.index, w.row_h = i, call_h

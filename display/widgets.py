@@ -178,3 +178,28 @@ def ensure_rows(box: Any, cls: type, n: int) -> list[Any]:
     while len(rows) > n:
         box.remove_widget(rows.pop())
     return rows
+
+
+def keep_rows(box: Any, cls: type, keys: list[Any]) -> list[Any]:
+    """Rows for ``keys``, top to bottom, each the widget that showed the same
+    key before when there is one (the recent calls).
+
+    A new call moves every recent call down a row: written into fixed rows,
+    each row's texts changed and a call re-rendered 13-14 label textures
+    (docs/performance.md); moved as widgets, a row keeps its textures, and
+    only the new call's row and the colours of the top two are drawn again.
+    """
+    old = list(reversed(box.children))
+    pool: dict[Any, list[Any]] = {}
+    for w in old:
+        pool.setdefault(getattr(w, "row_key", None), []).append(w)
+    found = [pool[k].pop(0) if pool.get(k) else None for k in keys]
+    spare = [w for ws in pool.values() for w in ws]
+    rows = [w if w is not None else (spare.pop(0) if spare else cls()) for w in found]
+    for w, k in zip(rows, keys):
+        w.row_key = k
+    if rows != old:
+        box.clear_widgets()
+        for w in rows:
+            box.add_widget(w, index=0)
+    return rows
