@@ -31,14 +31,16 @@ sys.path.insert(0, str(ROOT))
 
 DRIVER = textwrap.dedent(r'''
     import json, sys, time
-    from kiosk import config
+    # The unit starts the display as `phucvu display`: the command line's
+    # imports are part of its memory.  The config as display.app.main loads
+    # it: validated in a child, no pydantic here.
+    import kiosk.cli  # noqa: F401
+    from kiosk.config import checked
     from display import app as display_app, announcer as ann
     from display.bus import DisplayLink
 
     cfg_path, port, password_file, voice_dir = sys.argv[1:5]
-    data = config.load(cfg_path).model_dump()
-    data["mqtt"]["port"] = int(port)
-    cfg = config.parse(data)
+    cfg = checked.load(cfg_path)
     password = open(password_file).read().strip()
 
     import threading

@@ -59,18 +59,21 @@ def main(config_path: str, *, mqtt_user: str = "display-1", password_file: str |
     ``voice_dir`` writes announcements there as wav files instead of playing;
     ``voice_fallback_dir`` does so only when there is no sound device (demo).
     """
-    from kiosk import config, contract
+    # The config validated by the one schema in a child process, and no
+    # pydantic here: 20 MB of the display's memory (kiosk/config/checked.py).
+    from kiosk.config import ConfigError, checked
+    from kiosk.contract_link import PayloadError, read_password
     from display import announcer as ann
     from display.bus import DisplayLink
 
     try:
-        cfg = config.load(config_path)
+        cfg = checked.load(config_path)
         voice = ann.from_config(cfg, output_dir=voice_dir, fallback_dir=voice_fallback_dir) if speak else None
-    except (config.ConfigError, ann.AnnouncerError) as e:
+    except (ConfigError, ann.AnnouncerError) as e:
         raise SystemExit(f"display: {e}") from None
     try:
-        password = contract.read_password(password_file or cfg.mqtt.password_file)
-    except contract.PayloadError as e:
+        password = read_password(password_file or cfg.mqtt.password_file)
+    except PayloadError as e:
         raise SystemExit(f"display: {e}") from None
 
     def connect(app):

@@ -14,7 +14,10 @@ import threading
 import time
 from typing import Any, Callable
 
-from kiosk import contract
+# Not kiosk.contract: its inbound schemas load pydantic, which the display
+# does without (docs/performance.md).
+from kiosk.contract_link import mqtt_client, presence
+from kiosk.topics import Topics
 
 log = logging.getLogger("phucvu.display.bus")
 
@@ -34,7 +37,7 @@ class DisplayLink:
                  host: str | None = None, port: int | None = None, device: str | None = None):
         self.cfg = cfg
         self.prefix = cfg.topic_prefix
-        self.topics = contract.Topics(self.prefix)
+        self.topics = Topics(self.prefix)
         self.handler = handler
         self.device = device or user
         self.host = host or cfg.mqtt.host
@@ -50,7 +53,7 @@ class DisplayLink:
         }
         # The client id is the login, as the broker enforces: one connection
         # per login (a display and a speaker on the same bus need two).
-        self.client = contract.mqtt_client(user, username=user,
+        self.client = mqtt_client(user, username=user,
                                            password=password, prefix=self.prefix, device=self.device,
                                            keepalive=cfg.mqtt.keepalive)
         self.client.on_connect = self._on_connect
@@ -66,7 +69,7 @@ class DisplayLink:
         # Say goodbye explicitly: a clean disconnect does not fire the will.
         if self.connected.is_set():
             self.client.publish(self.topics.presence(self.device),
-                                contract.presence(self.device, "offline", time.time()), qos=1, retain=True)
+                                presence(self.device, "offline", time.time()), qos=1, retain=True)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -77,7 +80,7 @@ class DisplayLink:
         for topic in self._kinds:
             client.subscribe(topic, 1)
         client.publish(self.topics.presence(self.device),
-                       contract.presence(self.device, "online", time.time()), qos=1, retain=True)
+                       presence(self.device, "online", time.time()), qos=1, retain=True)
         self.connected.set()
         log.info("connected to %s:%s as %s", self.host, self.port, self.device)
         self.handler("link", {"connected": True})

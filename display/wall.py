@@ -14,17 +14,19 @@ import collections
 import datetime as dt
 import logging
 import os
+import queue
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 # display.widgets first: it refuses to load before configure_window ran,
 # and so keeps kivy.app (which imports the clock) from loading too early.
-from display.widgets import CallRow, CounterRow, DisplayRoot, FieldRow, ensure_rows, text_width  # isort: skip
+from display.widgets import CallRow, CounterRow, DisplayRoot, FieldRow, ensure_rows, keep_rows, text_width  # isort: skip
 from display import pages
 from display import state as st
 from display.audio import AnnouncerError
-from kiosk.config import ConfigError, Live
+from kiosk.config import ConfigError, Live, checked
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -61,8 +63,12 @@ class DisplayApp(App):
             self.font_name = cfg.display.font
         self.state = st.DisplayState.from_config(cfg, started=time.monotonic())
         # What this display runs of the core's config/site (a saved change
-        # of the centre is applied without a restart).
-        self.live = Live(cfg)
+        # of the centre is applied without a restart), merged and validated
+        # in a child process (no pydantic here), on a thread of its own so
+        # the screen never waits for it.
+        self.live = Live(cfg, merge_with=checked.merge)
+        self._configs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._check_configs, daemon=True, name="display-config").start()
         # The clock of the paged columns (display/pages.py); tests move it.
         self.page_started = self.state.started
         self._connect = connect
@@ -139,6 +145,9 @@ class DisplayApp(App):
             if self.announcer is not None:
                 self.announcer.submit_text(payload)
             return
+        if kind == "config":
+            self._configs.put(payload)
+            return
         self._inbox.append((kind, payload, time.monotonic()))
         self._trigger()
 
@@ -157,8 +166,8 @@ class DisplayApp(App):
                     self.state.apply_notice(payload)
                 elif kind == "presence":
                     self.state.apply_presence(payload, at)
-                elif kind == "config":
-                    self.take_config(payload)
+                elif kind == "checked_config":
+                    self.apply_config(payload)
             except st.BadMessage as e:
                 log.warning("%s message ignored: %s", kind, e)
         self.refresh()
@@ -166,16 +175,25 @@ class DisplayApp(App):
             self._after_next_frame(shown)
         self._maybe_screenshot()
 
-    def take_config(self, payload: dict[str, Any]) -> None:
-        """config/site: names, counters, fields, [display] and [announcer] now."""
-        try:
-            new = self.live.offer(payload)
-        except ConfigError as e:
-            log.error("config/site version %s not applied, the display keeps the running config: %s",
-                      payload.get("version"), str(e).replace("\n", "; "))
-            return
-        if new is None:
-            return
+    def _check_configs(self) -> None:
+        # One at a time, in the order they came: Live keeps the last hash.
+        while True:
+            payload = self._configs.get()
+            try:
+                new = self.live.offer(payload)
+            except ConfigError as e:
+                log.error("config/site version %s not applied, the display keeps the running config: %s",
+                          payload.get("version"), str(e).replace("\n", "; "))
+                continue
+            except Exception:
+                log.exception("config/site version %s not applied", payload.get("version"))
+                continue
+            if new is not None:
+                self._inbox.append(("checked_config", new, time.monotonic()))
+                self._trigger()
+
+    def apply_config(self, new: Any) -> None:
+        """A checked config/site: names, counters, fields, [display] and [announcer] now."""
         if self.announcer is not None and new.announcer != self.cfg.announcer:
             try:
                 self.announcer.retune(new)
@@ -322,7 +340,7 @@ class DisplayApp(App):
         call_h = min_row * 1.05
         fit = max(1, int(root.ids.calls_area.height // call_h)) if root.calls_visible else 0
         shown = v.last_calls[: min(fit, len(v.last_calls))]
-        crows = ensure_rows(root.ids.calls, CallRow, len(shown))
+        crows = keep_rows(root.ids.calls, CallRow, [(c.label, c.counter, c.recall) for c in shown])
         root.calls_h = call_h * len(shown)
         for i, (w, c) in enumerate(zip(crows, shown)):
             w.index, w.row_h = i, call_h

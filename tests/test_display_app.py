@@ -66,6 +66,7 @@ DRIVER = textwrap.dedent(r'''
             "stale_visible": root.ids.stale.opacity > 0 and root.ids.stale.text,
             "counters": [[w.name, w.current, w.highlight] for w in reversed(root.ids.counters.children)],
             "newest": root.ids.newest_label.text,
+            "calls": [[w.label, w.counter_name, w.index, id(w)] for w in reversed(root.ids.calls.children)],
             "has_data": app.state.snapshot is not None,
         }, ensure_ascii=False), flush=True)
 
@@ -177,10 +178,17 @@ def test_retained_snapshot_is_on_screen_at_start(screen, bus, site, tmp_path):
         assert expected in texts, expected
 
     # A call event: the number appears at its counter and as the newest call.
+    before = frame["calls"]
     core.publish("event/call", msgs["call"] | {"label": "B024", "call_id": "t-41", "call_seq": 41})
-    frame = s.wait(lambda f: f["newest"] == "B024")
+    frame = s.wait(lambda f: f["newest"] == "B024" and f["calls"] and f["calls"][0][0] == "B024")
     assert frame["counters"][1] == ["Quầy 2", "B024", True]
     assert "ĐẾN QUẦY 2" in frame["texts"]
+    # The recent calls move down as widgets (display.widgets.keep_rows): each
+    # older call is the same row, with its textures, one place lower.
+    calls = frame["calls"]
+    assert [c[0] for c in calls[1:]] == [c[0] for c in before][: len(calls) - 1]
+    assert [c[3] for c in calls[1:]] == [c[3] for c in before][: len(calls) - 1]
+    assert [c[2] for c in calls] == list(range(len(calls)))
 
     shot = tmp_path / "display-test.png"
     s.send(f"shot {shot}")

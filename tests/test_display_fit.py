@@ -82,11 +82,18 @@ DRIVER = textwrap.dedent(r'''
             core = CoreLabel(text=w.text, font_size=w.font_size, font_name=w.font_name, bold=w.bold)
             tw, th = core.get_extents(w.text)
             x, y = w.to_window(w.x, w.y)
+            # How its texture is drawn: sampled nearest (display.widgets.SharpLabel),
+            # which gives the same pixels as linear only at whole pixels and 1:1.
+            rects = [i for i in w.canvas.children if hasattr(i, "pos") and getattr(i, "texture", None) is w.texture]
+            drawn = [list(r.pos) + list(r.size) for r in rects]
+            sharp = (w.texture is not None and w.texture.min_filter == w.texture.mag_filter == "nearest"
+                     and bool(drawn) and all(float(v).is_integer() for d in drawn for v in d[:2])
+                     and all(tuple(d[2:]) == tuple(w.texture.size) for d in drawn))
             # root.ids holds weak proxies; __self__ is the widget itself.
             out.append({"id": next((k for k, v in app.root.ids.items() if v.__self__ is w), ""),
                         "text": w.text, "font": w.font_size, "w": w.width, "h": w.height, "y": y,
                         "tw": tw, "th": th, "pad": w.padding_x, "x": x, "right": x + w.width,
-                        "scrolls": w is app.root.ids.ticker.__self__})
+                        "scrolls": w is app.root.ids.ticker.__self__, "sharp": sharp})
         # Measured once the layout has settled: the same boxes twice in a
         # row (the scrolling notice aside).  A loaded machine drawing 4K with
         # a software renderer takes a few frames to lay out new rows.
@@ -145,6 +152,8 @@ def problems(frame: dict) -> list[str]:
             bad.append(f"taller than its box: {what}")
         if not lb["scrolls"] and (lb["x"] < -1 or lb["right"] > frame["window"][0] + 1):
             bad.append(f"outside the window: {what}")
+        if not lb["sharp"]:
+            bad.append(f"not drawn 1:1 at whole pixels with a nearest-sampled texture: {what}")
     # No label sits on another (a box that kept a stale height pushes its
     # neighbours over the header), and none leaves the window.
     boxes = [lb for lb in frame["labels"] if not lb["scrolls"]]

@@ -11,13 +11,18 @@ import functools
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import click
 
 from kiosk import config as site_config
-from kiosk.config import SiteConfig
-from kiosk.contract import PayloadError
+# Not kiosk.contract, and the config's models only for type checks: every
+# command imports this room, and ``phucvu display`` runs without pydantic
+# (kiosk/config/checked.py, docs/performance.md).
+from kiosk.contract_link import PayloadError
+
+if TYPE_CHECKING:
+    from kiosk.config import SiteConfig
 
 DEFAULT_CONFIG = "/etc/phucvu/site.toml"
 DEFAULT_PROVINCE_CONFIG = "/etc/phucvu/province.toml"

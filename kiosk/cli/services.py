@@ -16,7 +16,7 @@ import click
 from kiosk.cli.options import (DEFAULT_PROVINCE_CONFIG, DEMO_SITE, common, config_option,
                                core_mqtt_options, demo_config_option, fail, load_site,
                                log_to_stdout, mqtt_settings, open_printer)
-from kiosk.contract import PayloadError
+from kiosk.contract_link import PayloadError
 
 
 @click.command()

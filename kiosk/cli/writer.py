@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import click
 
 from kiosk.cli.options import CLI_LOGIN, fail, mqtt_settings
-from kiosk.config import SiteConfig
 
 if TYPE_CHECKING:
+    from kiosk.config import SiteConfig
     from kiosk.core.engine import Engine
 
 

@@ -18,37 +18,40 @@ and ``kiosk.sdnotify`` it is all of ``kiosk`` that ``display`` and
 ``kiosk.config``, not from the rooms, so the rooms can move without touching
 the rest of the tree.
 """
-from kiosk.config.centre import (
-    FIELD_ICONS,
-    GRADES,
-    WEEKDAYS,
-    CounterSection,
-    FieldSection,
-    PriorityClass,
-    PrioritySection,
-    RatingLevel,
-    RatingReason,
-    RatingSection,
-    Session,
-    SiteSection,
-    derive_grades,
-)
-from kiosk.config.loading import ConfigError, documented_keys, load, parse
-from kiosk.config.live import Live, config_hash, merge
-from kiosk.config.parts import (
-    AnnouncerSection,
-    BridgeSection,
-    DeviceSection,
-    DisplaySection,
-    MqttSection,
-    PhoneSection,
-    PrinterSection,
-    StoreSection,
-    UplinkSection,
-    WebSection,
-)
-from kiosk.config.section import Section, TlsClient, nfc, timezone_name
-from kiosk.config.site import SiteConfig
+import importlib
+from typing import Any
+
+# Each name is imported from its room when first asked for (PEP 562): the
+# wall display imports ConfigError, Live and the checked loader from here
+# without loading pydantic and the models (20 MB of its memory,
+# kiosk/config/checked.py); everyone else sees the same names as before.
+_ROOMS = {
+    "centre": ("FIELD_ICONS", "GRADES", "WEEKDAYS", "CounterSection", "FieldSection", "PriorityClass",
+               "PrioritySection", "RatingLevel", "RatingReason", "RatingSection", "Session", "SiteSection",
+               "derive_grades"),
+    "errors": ("ConfigError",),
+    "loading": ("documented_keys", "load", "parse"),
+    "live": ("Live", "config_hash", "merge"),
+    "parts": ("AnnouncerSection", "BridgeSection", "DeviceSection", "DisplaySection", "MqttSection",
+              "PhoneSection", "PrinterSection", "StoreSection", "UplinkSection", "WebSection"),
+    "section": ("Section", "TlsClient", "nfc", "timezone_name"),
+    "site": ("SiteConfig",),
+}
+_ROOM_OF = {name: room for room, names in _ROOMS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    room = _ROOM_OF.get(name)
+    if room is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{room}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_ROOM_OF))
+
 
 __all__ = [
     "FIELD_ICONS", "GRADES", "WEEKDAYS", "AnnouncerSection", "BridgeSection", "ConfigError", "CounterSection",

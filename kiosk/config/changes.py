@@ -12,9 +12,11 @@ lines that say what it changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    # Only the hints: ``phucvu`` imports this room for every command.
+    from pydantic import BaseModel
 
 # A list at this dotted path is keyed by this item key.
 KEYED = {

@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from kiosk.config.loading import ConfigError, parse
-from kiosk.config.site import SiteConfig
+from kiosk.config.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kiosk.config.site import SiteConfig
+
+# Standard library only at import: the wall display runs ``Live`` with the
+# merge done by the pydantic schema in a child process (kiosk/config/checked.py),
+# and so never loads pydantic itself.
 
 # The sections a running device takes from the core (the contract's list;
 # ``web`` is the web process's alone).
@@ -26,14 +32,15 @@ LIVE_SECTIONS = ("site", "hours", "fields", "counters", "priority", "rating", "d
 SOURCE = "config/site"
 
 
-def config_hash(config: SiteConfig | dict[str, Any]) -> str:
-    """The contract's hash: the first 16 hex of sha256 of the sorted JSON dump."""
-    body = config.model_dump(mode="json") if isinstance(config, SiteConfig) else config
+def config_hash(config: Any) -> str:
+    """The contract's hash: the first 16 hex of sha256 of the sorted JSON dump
+    (of a validated config, a ``SiteView`` or a dict already dumped)."""
+    body = config if isinstance(config, dict) else config.model_dump(mode="json")
     text = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def merge(local: SiteConfig, payload: dict[str, Any]) -> SiteConfig:
+def merge(local: Any, payload: dict[str, Any]) -> "SiteConfig":
     """``local`` with the live sections of the ``config/site`` payload.
 
     Raises ConfigError (one line per problem, each starting ``config/site:``)
@@ -62,6 +69,7 @@ def merge(local: SiteConfig, payload: dict[str, Any]) -> SiteConfig:
         else:
             # A section left out is its default, as in the file.
             merged.pop(name, None)
+    from kiosk.config.loading import parse
     return parse(merged, SOURCE)
 
 
@@ -72,10 +80,13 @@ class Live:
     nothing new for this device (the same hash again on every reconnect of
     the core, or a change only to sections it keeps local); it raises
     ConfigError and keeps ``config`` when the payload cannot be used.
+    ``merge_with`` is ``merge`` above unless told otherwise (the display's
+    is ``checked.merge``: the same, in a child process).
     """
 
-    def __init__(self, config: SiteConfig):
+    def __init__(self, config: Any, merge_with: Callable[[Any, dict[str, Any]], Any] | None = None):
         self.config = config
+        self._merge = merge_with or merge
         self.hash = config_hash(config)
         self.version: int | None = None
 
@@ -83,7 +94,7 @@ class Live:
         told = payload.get("hash") if isinstance(payload, dict) else None
         if isinstance(told, str) and told == self.hash:
             return None
-        new = merge(self.config, payload)
+        new = self._merge(self.config, payload)
         # Remembered even when nothing this device takes changed, so the
         # next republish of the same version is a no-op at once.
         self.hash = told if isinstance(told, str) else config_hash(new)
@@ -95,6 +106,6 @@ class Live:
         return new
 
 
-def changed_sections(old: SiteConfig, new: SiteConfig) -> list[str]:
+def changed_sections(old: Any, new: Any) -> list[str]:
     """The live sections that differ (for one log line per applied change)."""
     return [name for name in LIVE_SECTIONS if getattr(old, name) != getattr(new, name)]

@@ -9,13 +9,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from kiosk.config.errors import ConfigError
 from kiosk.config.site import SiteConfig
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class ConfigError(Exception):
-    """A site config that cannot be used; the message is meant for a person."""
 
 
 # Sections are strict (kiosk/config/section.py): a value of the wrong TOML

@@ -1,11 +1,8 @@
-"""The whole site config: every section, the checks across sections, and the
-lookups every part uses (a field by code, a counter by number, local time).
+"""The whole site config: every section and the checks across sections; the
+lookups every part uses (a field by code, a counter by number, local time)
+are in ``lookups.py``.
 """
 from __future__ import annotations
-
-import datetime as dt
-import functools
-import zoneinfo
 
 from pydantic import Field, model_validator
 
@@ -32,10 +29,13 @@ from kiosk.config.parts import (
     UplinkSection,
     WebSection,
 )
+from kiosk.config.lookups import SiteLookups
 from kiosk.config.section import Section, unique
 
 
-class SiteConfig(Section):
+class SiteConfig(Section, SiteLookups):
+    # The lookups (a field by code, a counter by number, local time) are
+    # SiteLookups', shared with the display's SiteView.
     site: SiteSection
     hours: list[Session] = Field(default_factory=default_hours)
     fields: list[FieldSection] = Field(min_length=1)
@@ -80,56 +80,3 @@ class SiteConfig(Section):
             if f.code not in served:
                 raise ValueError(f"fields: no counter serves field {f.code!r}")
         return self
-
-    # -- lookups used everywhere ------------------------------------------
-    @property
-    def topic_prefix(self) -> str:
-        return self.mqtt.prefix or f"phucvu/{self.site.id}"
-
-    @property
-    def tz(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.site.timezone)
-
-    def field(self, code: str) -> FieldSection:
-        for f in self.fields:
-            if f.code == code:
-                return f
-        raise KeyError(code)
-
-    def counter(self, number: int) -> CounterSection:
-        # A dict, not a walk of the list: the wait forecast asks for a
-        # counter at every call it plays (500 waiting: 24,000 times).
-        return self._counters_by_number[number]
-
-    @functools.cached_property
-    def _counters_by_number(self) -> dict[int, CounterSection]:
-        # Computed once per (frozen) config; cached_property writes the
-        # instance's __dict__, which a frozen pydantic model allows.
-        return {c.number: c for c in self.counters}
-
-    def wait_target_min(self, code: str) -> float:
-        """The longest wait the centre promises in this field ([targets])."""
-        own = self.targets.fields.get(code)
-        return own.wait_min if own is not None and own.wait_min is not None else self.targets.wait_min
-
-    def service_target_min(self, code: str) -> float:
-        """The typical service in this field: a served ticket within it is on time."""
-        own = self.targets.fields.get(code)
-        if own is not None and own.service_min is not None:
-            return own.service_min
-        if self.targets.service_min is not None:
-            return self.targets.service_min
-        return self.field(code).minutes_per_citizen
-
-    def field_hours(self, code: str) -> list[Session]:
-        f = self.field(code)
-        return f.hours if f.hours is not None else self.hours
-
-    def priority_class(self, code: str) -> PriorityClass:
-        for p in self.priority.classes:
-            if p.code == code:
-                return p
-        raise KeyError(code)
-
-    def local_time(self, epoch: float) -> dt.datetime:
-        return dt.datetime.fromtimestamp(epoch, self.tz)
