@@ -36,11 +36,13 @@ def _view(value: Any) -> Any:
     return value
 
 
-def _without_none(value: Any) -> Any:
+def without_none(value: Any) -> Any:
+    """``value`` with every None left out of its tables (pydantic's
+    ``exclude_none``; TOML has no null, so the site file writer uses it too)."""
     if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
+        return {k: without_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_without_none(v) for v in value]
+        return [without_none(v) for v in value]
     return value
 
 
@@ -66,7 +68,7 @@ class View:
     def model_dump(self, mode: str = "json", exclude_none: bool = False) -> dict[str, Any]:
         # A fresh copy, as pydantic's: callers change what they are given.
         data = json.loads(json.dumps(self._json))
-        return _without_none(data) if exclude_none else data
+        return without_none(data) if exclude_none else data
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, View):

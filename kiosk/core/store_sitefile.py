@@ -23,6 +23,7 @@ from typing import Any
 import tomli_w
 
 from kiosk.config import SiteConfig, live
+from kiosk.config.checked import without_none
 
 HEADER = re.compile(r"^# phucvu site config version (\d+), saved by (\S+) at (\S+)")
 
@@ -39,15 +40,6 @@ def prev_path(path: str | Path) -> Path:
     return p.with_name(p.name + ".prev")
 
 
-def _strip_none(value: Any) -> Any:
-    # TOML has no null: a key set to None is the key left out (its default).
-    if isinstance(value, dict):
-        return {k: _strip_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_strip_none(v) for v in value]
-    return value
-
-
 def render(data: dict, *, version: int, by: str, at: float) -> str:
     """The file's text: the header, then ``data`` (a config as TOML parses it) as TOML."""
     when = dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -55,7 +47,7 @@ def render(data: dict, *, version: int, by: str, at: float) -> str:
             "# Written by the core (the admin pages or the command line); the previous\n"
             "# file is kept next to it as <name>.prev.  A hand edit is taken as a new\n"
             "# version at the core's next start or SIGHUP (docs/config.md).\n\n")
-    return head + tomli_w.dumps(_strip_none(data))
+    return head + tomli_w.dumps(without_none(data))
 
 
 def header(text: str) -> tuple[int, str] | None:
