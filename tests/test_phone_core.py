@@ -318,8 +318,10 @@ def test_a_closed_day_closes_every_phone_window(tmp_path):
 def test_queue_tickets_follows_calls_transfers_finishes_and_the_day_close(rig, site):
     since = rig.mark()
     a1, a2, a3 = rig.issue(), rig.issue(), rig.issue()
-    # The waits come with the forecast's next play, in the core's first quiet
-    # moment after the issues (kiosk/core/service_waits.py), within a second.
+    # Each new ticket carries the wait it was told at issue until the
+    # forecast's next play, in the core's first quiet moment after the
+    # issues (kiosk/core/service_waits.py); the list itself follows at most
+    # once a second.
     body = _tickets(rig, since, lambda ts: a3 in ts and "wait_min" in ts[a3])
     # Only what there is to say (the number is the id's tail).
     a3_body = body["tickets"][a3]

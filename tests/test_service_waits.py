@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from kiosk.core import views
+from kiosk.core.domain import waits
 from kiosk.core.engine import Engine
 from kiosk.core.service_waits import DEFER_MAX_S, EVERY_S, QUIET_S, WaitsPacer
 from kiosk.core.store import Store
@@ -78,3 +80,30 @@ def test_plays_stay_at_most_one_per_every_s(tmp_path):
         r.step(QUIET_S)
     gaps = [b - a for a, b in zip(r.published, r.published[1:])]
     assert r.published and min(gaps) >= EVERY_S - 1e-9
+
+
+def test_a_ticket_issued_after_the_last_play_is_told_its_issue_wait_not_paused(tmp_path):
+    """Until the next play, a new ticket's phone says the wait its paper
+    says, counted from its issue; "no open counter" only when none served
+    its field at the play."""
+    r = Rig(tmp_path)
+    r.change()
+    r.step(EVERY_S)
+    told = r.change()                        # the last play, older than this ticket
+    q = r.engine.queue
+    new = max(q.state.tickets.values(), key=lambda t: t.seq)
+    assert new.id not in told and new.est_wait_s is not None
+    r.wall += 30                             # half a minute later, still before the play
+    entry = views.phone_tickets(r.engine.config, q, r.wall, told)["tickets"][new.id]
+    assert (entry["wait_min"], entry["wait_low_min"], entry["wait_high_min"]) == tuple(
+        round(max(0.0, s - 30) / 60, 1) for s in (new.est_wait_s, new.est_low_s, new.est_high_s))
+    # The play comes: the forecast's own figure, from the same ticket.
+    r.step(QUIET_S)
+    played = views.phone_tickets(r.engine.config, q, r.wall)["tickets"][new.id]
+    assert played["wait_min"] == waits.minutes_from(q.last_forecast()[new.id], r.wall)["estimated_wait_min"]
+    # Its only counter paused and played again: no promise, whatever it was told.
+    r.engine.run("pause", 1)
+    r.step(EVERY_S)
+    r.step(QUIET_S)
+    paused = views.phone_tickets(r.engine.config, q, r.wall, q.wait_forecast(r.wall))["tickets"][new.id]
+    assert "wait_min" not in paused and paused["ahead"] >= 0

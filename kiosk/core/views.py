@@ -154,9 +154,8 @@ def phone_tickets(config: SiteConfig, q: Queue, now: float,
             n = ahead.get(t.id) if state == WAITING else None
             if n is not None:
                 entry["ahead"] = n
-                fc = forecasts.get(t.id)
-                if fc is not None:      # else no open counter serves it: no promise
-                    m = waits.minutes_from(fc, now)
+                m = waits.ticket_minutes(forecasts, t, now)
+                if m["estimated_wait_min"] is not None:     # else no open counter: no promise
                     entry["wait_min"] = m["estimated_wait_min"]
                     entry["wait_low_min"] = m["wait_low_min"]
                     entry["wait_high_min"] = m["wait_high_min"]

@@ -52,8 +52,10 @@ def wait_minutes(mine: dict[str, Any], ticket_id: str = "?") -> dict[str, float 
     """The forecast's wait and its p10-p90 range as the core sent them
     (minutes), checked by ``waitwords.checked``: the page words them
     (static/waitwords.js, the rules of kiosk/waitwords.py), so nothing is
-    rounded here.  A waiting ticket without them has no open counter
-    serving it: all three None, and the page says "chờ quầy mở lại".  A
+    rounded here.  A waiting ticket without them had no open counter
+    serving it at the core's last play (one issued since carries the wait
+    it was told at issue, ``waits.ticket_minutes``): all three None, and
+    the page says "chờ quầy mở lại".  A
     malformed wait is logged (once per ticket and value) and left out, all
     three keys absent: the page then says no wait at all, not "paused"."""
     raw = (mine.get("wait_min"), mine.get("wait_low_min"), mine.get("wait_high_min"))

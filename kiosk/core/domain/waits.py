@@ -91,6 +91,23 @@ def minutes_from(fc: Forecast | None, now: float) -> dict[str, float | None]:
     return minutes(fc.call_at - now, fc.low - now, fc.high - now)
 
 
+def ticket_minutes(forecasts: dict[str, Forecast], t: Ticket, now: float) -> dict[str, float | None]:
+    """The wait of waiting ticket ``t`` by ``forecasts``, a play that may be
+    older than ``t`` (the core plays in a quiet moment, up to a few seconds
+    after a change).  A ticket the play does not have while it has its
+    field's probe was issued after the play, with a counter open: it is told
+    the wait it was told at issue, counted from then, until the next play;
+    saying "no open counter" would be false.  Neither: no open counter
+    served its field at the play, so no promise (all None)."""
+    fc = forecasts.get(t.id)
+    if fc is not None:
+        return minutes_from(fc, now)
+    told = (t.est_wait_s, t.est_low_s, t.est_high_s)
+    if None in told or forecasts.get(probe_id(t.field, t.priority is not None)) is None:
+        return minutes(None, None, None)
+    return minutes(*(t.issued_at + s - now for s in told))
+
+
 def summary(config: SiteConfig, state: QueueState, now: float,
             forecasts: dict[str, Forecast]) -> dict[str, Any]:
     """Per field: waiting, issued today, quota left, open now, the wait a
