@@ -102,6 +102,12 @@ def test_the_phone_page_says_each_case_as_waitwords_does(site, broker, bus, brow
                 if v is not None:
                     entry[key] = v
             tickets[tid] = entry
+        # A wait that breaks the contract: the server leaves its keys out of
+        # the state (kiosk/phone/view.py), and the page must then say no wait
+        # at all, neither a number nor "chờ quầy mở lại".
+        bad = "20261202-A900"
+        tickets[bad] = {"field": "tu-phap", "state": "waiting", "ahead": 2,
+                        "wait_min": -4.0, "wait_low_min": 1.0, "wait_high_min": 2.0}
         staff = bus("tester")
         staff.publish("queue/tickets", {"day": "2026-12-02", "day_closed": False,
                                         "updated_at": 1.0, "tickets": tickets}, retain=True)
@@ -117,6 +123,10 @@ def test_the_phone_page_says_each_case_as_waitwords_does(site, broker, bus, brow
         got = page.evaluate("cases => cases.map(c => [waitWords.short(c[0], c[1], c[2], 'vi'), "
                             "waitWords.short(c[0], c[1], c[2], 'en')])", [list(c) for c in CASES])
         assert got == [[waitwords.short(*c, lang="vi"), waitwords.short(*c, lang="en")] for c in CASES]
+        page.goto(phone.address(bad))
+        page.wait_for_function("() => document.getElementById('ahead').textContent.startsWith('Còn 2 người')")
+        assert page.is_hidden("#wait") and page.is_visible("#ahead")
+        assert "mở lại" not in page.inner_text("body") and "phút" not in page.inner_text("body")
     finally:
         phone.stop()
 
