@@ -72,3 +72,37 @@ def test_sigkill_never_loses_or_reuses_a_number(tmp_path):
             assert sorted(numbers) == list(range(1, len(numbers) + 1))
     assert kills >= 50
     assert len(reported) > 50
+
+
+def test_a_ticket_changes_in_place_and_a_number_clash_fails_the_commit(tmp_path):
+    """A ticket's row is updated where it is (no delete and insert under a
+    new rowid, which rewrote every index it has on each call), and a row
+    with another id but the same day, field and number is refused, never
+    written over the first (INSERT OR REPLACE deleted it)."""
+    import dataclasses
+
+    from kiosk import config
+    from kiosk.core import projection
+    from kiosk.core.engine import Engine
+    from kiosk.core.store import Store
+
+    cfg = config.load(DEMO_SITE)
+    store = Store(tmp_path / "p.db")
+    engine = Engine(cfg, store)
+    field = cfg.fields[0].code
+    first = engine.run("issue", field, None)[-1]["ticket_id"]
+    engine.run("issue", field, None)
+
+    def row(ticket_id):
+        return store.conn.execute("SELECT rowid, state FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    rowid, state = row(first)
+    counter = next(c.number for c in cfg.counters if field in c.fields)
+    engine.run("call_next", counter)
+    assert row(first) == (rowid, "called") and state == "waiting"
+    t = engine.queue.state.tickets[first]
+    twin = dataclasses.replace(t, id=first + "x", state="waiting")
+    with pytest.raises(sqlite3.IntegrityError):
+        projection._put_ticket(store.conn, twin)
+    assert row(first) == (rowid, "called")
+    assert row(first + "x") is None
+    store.close()
