@@ -6,6 +6,7 @@ hands over to the part's own main loop (systemd units run these).
 from __future__ import annotations
 
 import functools
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -54,6 +55,12 @@ def core(cfg, db_path: str, mqtt: dict, printer_conn: str | None, log_level: str
     signal.signal(signal.SIGINT, lambda *_: service.stop())
     signal.signal(signal.SIGHUP, lambda *_: service.reread())
     service.start()
+    # What start-up loaded (modules, the config, the day in memory) lives as
+    # long as the process: frozen, a full collection walks only what came
+    # since.  Under bench/bus.py's 2,400 tickets one took 29-35 ms, and the
+    # command that met it waited that long; frozen, 4-14 ms.
+    gc.collect()
+    gc.freeze()
     try:
         service.run()
     finally:
