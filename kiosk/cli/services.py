@@ -58,7 +58,7 @@ def core(cfg, db_path: str, mqtt: dict, printer_conn: str | None, log_level: str
     # What start-up loaded (modules, the config, the day in memory) lives as
     # long as the process: frozen, a full collection walks only what came
     # since.  Under bench/bus.py's 2,400 tickets one took 29-35 ms, and the
-    # command that met it waited that long; frozen, 4-14 ms.
+    # command that met it waited that long; frozen, 3-14 ms.
     gc.collect()
     gc.freeze()
     try:
