@@ -11,6 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+def short_side(width: float, height: float) -> float:
+    """The short side of the largest 16:9 (or 9:16) picture the screen holds:
+    what the wall's sizes are fractions of (``u`` is 1 % of it, the text's
+    floor 1/30).  On a 16:9 TV it is the short side itself.  A squarer
+    screen (4:3, 5:4) is as wide as a 16:9 TV of that width and taller: its
+    letters are sized as on that TV, and the extra height holds more rows.
+    Sized from its own short side instead, a 1024x768 monitor's letters were
+    a third larger against its width than a TV's, and the three columns'
+    names ran into one another."""
+    short, long = min(width, height), max(width, height)
+    return min(short, long * 9 / 16)
+
+
 # Long enough to find one's counter on a page of a dozen rows, short enough
 # that a full turn of five pages comes round within a minute.
 PAGE_S = 8.0

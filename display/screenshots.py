@@ -20,13 +20,14 @@ DEMO = ROOT / "deploy" / "demo-site.toml"
 # (name, width, height): the demo centre at every supported size, the
 # "Mất kết nối" mark with a notice long enough to scroll, a busy centre (12
 # counters, the longest field names), the public board in rotation, and a
-# large centre (60 counters, 15 fields) on its first page, and a TV hung in
-# portrait (the demo and the busy centre).
+# large centre (60 counters, 15 fields) on its first page, a TV hung in
+# portrait, and a 4:3 monitor (the demo and the busy centre both).
 SHOTS = (("display", 1280, 720), ("display", 1366, 768), ("display", 1920, 1080), ("display", 3840, 2160),
          ("display-stale", 1280, 720), ("display-busy", 1280, 720), ("display-busy", 1920, 1080),
          ("display-board", 1920, 1080), ("display-60-counters", 1280, 720),
          ("display-60-counters", 1920, 1080), ("display-60-counters", 3840, 2160),
-         ("display", 1080, 1920), ("display-busy", 1080, 1920))
+         ("display", 1080, 1920), ("display-busy", 1080, 1920),
+         ("display", 1024, 768), ("display-busy", 1024, 768))
 LONG_NOTICE = ("Trung tâm nghỉ trưa từ 11:30 đến 13:30, buổi chiều làm việc từ 13:30 đến 17:00. "
                "Công dân vui lòng giữ phiếu và chú ý nghe gọi số. Xin cảm ơn!")
 
@@ -73,6 +74,19 @@ def demo_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
     return {"snapshot": snapshot, "call": calls[0],
             "notice": {"text": "Trung tâm nghỉ trưa từ 11:30 đến 13:30. Công dân vui lòng giữ phiếu "
                                "và chú ý nghe gọi số. Xin cảm ơn!"}}
+
+
+def morning_messages(cfg: Any, now: float | None = None) -> dict[str, Any]:
+    """The demo centre as it opens: one or two people waiting or none, each
+    wait a short one.  Few rows, so each is tall, and every wait fits beside
+    the next numbers: two lines a field, its count drawn at its largest,
+    beside the field's whole name."""
+    msgs = demo_messages(cfg, now)
+    for row, w in zip(msgs["snapshot"]["waiting"], (1, 0, 2, 0, 1)):
+        row["waiting"] = w
+        row.update(zip(WAIT_KEYS, (0.5, 0.0, 1.5) if w else (None, None, None)))
+        row["next"] = [f"{row['prefix']}{k + 1:03d}" for k in range(w)]
+    return msgs
 
 
 # Real lĩnh vực names of a large centre, none longer on the wall than

@@ -51,7 +51,8 @@ class DisplayApp(App):
     font_name = StringProperty("Roboto")
     # The smallest text on the wall: 1/30 of the screen's short side (its
     # height on a landscape TV, its width on one hung in portrait: the same
-    # letters for the same TV, see docs/display.md).
+    # letters for the same TV; on a squarer screen, of the widest 16:9
+    # picture in it: pages.short_side, docs/display.md).
     floor = NumericProperty(24)
 
     def __init__(self, cfg: Any, *, connect: Callable[["DisplayApp"], Any] | None = None,
@@ -93,7 +94,7 @@ class DisplayApp(App):
 
         # The floor from the window's own height before any label is made:
         # fitting first at the 24 px default opened one more font for nothing.
-        self.floor = min(Window.size) / 30
+        self.floor = pages.short_side(*Window.size) / 30
         Builder.load_file(str(KV))
         root = DisplayRoot(portrait=Window.height > Window.width)
         # Row heights follow the boxes they sit in, which settle only
@@ -103,7 +104,7 @@ class DisplayApp(App):
         def resized(*_: Any) -> None:
             # The orientation is decided here, on resize only: the kv places
             # the parts from root.portrait, no frame computes it again.
-            self.floor = min(root.size) / 30
+            self.floor = pages.short_side(*root.size) / 30
             root.portrait = root.height > root.width
             relayout()
 

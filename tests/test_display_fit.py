@@ -8,7 +8,8 @@ the label's font, unshortened: a text wider or taller than its widget is
 cut on screen (Kivy's ``shorten`` puts "…" in it), and a font under 1/30 of
 the screen's short side cannot be read at 8 m on a 43-inch TV (its height on
 a landscape TV; its width on a TV hung in portrait, which is the same
-physical size of letter).  Only the clock's date line may be smaller.
+physical size of letter; on a screen squarer than 16:9, the short side of the
+widest 16:9 picture in it).  Only the clock's date line may be smaller.
 """
 import json
 import os
@@ -33,7 +34,10 @@ DRIVER = textwrap.dedent(r'''
     cfg_path, width, height, board, counters, fields, names = sys.argv[1:8]
     data = config.load(cfg_path).model_dump()
     data["display"]["public_board"] = board.split("-")[0]
-    cfg = screenshots.busy_config(config.parse(data), int(counters), int(fields))
+    # counters 0: the demo site as it is, early in the day (morning_messages).
+    morning = counters == "0"
+    cfg = config.parse(data) if morning else \
+        screenshots.busy_config(config.parse(data), int(counters), int(fields))
     if names != "-":
         data = cfg.model_dump()
         for c in data["counters"]:
@@ -44,7 +48,7 @@ DRIVER = textwrap.dedent(r'''
     if board == "rotate-board":
         # Started one turn ago: the board has taken the calls' place.
         app.state.started -= wall.ROTATE_S
-    msgs = screenshots.busy_messages(cfg)
+    msgs = screenshots.morning_messages(cfg) if morning else screenshots.busy_messages(cfg)
     from kivy.clock import Clock
     from kivy.core.text import Label as CoreLabel
     from kivy.core.window import Window
@@ -140,7 +144,10 @@ LONGEST_WAITS = (f"1{NB}giờ{NB}50{NB}phút – 3{NB}giờ{NB}5{NB}phút", f"1{
 
 
 def problems(frame: dict) -> list[str]:
-    floor = min(frame["window"]) / 30
+    # 1/30 of the short side of the widest 16:9 (9:16) picture the screen
+    # holds: a 4:3 monitor's letters as on a 16:9 TV of its width.
+    w, h = frame["window"]
+    floor = min(min(w, h), max(w, h) * 9 / 16) / 30
     bad = []
     for lb in frame["labels"]:
         what = f"{lb['text'][:40]!r} (font {lb['font']:.1f}px, box {lb['w']:.0f}x{lb['h']:.0f}, text {lb['tw']}x{lb['th']})"
@@ -312,3 +319,19 @@ def test_small_centre_in_portrait_pages_nothing(tmp_path):
     assert all(f in texts for f in ("Tư pháp – Hộ tịch", "Chứng thực", "Đất đai – Xây dựng",
                                     "Văn hóa – Xã hội", "Kinh tế"))
     assert not any("/" in t and t.replace("/", "").isdigit() for t in texts)
+
+
+# A centre's first minutes: few rows, each tall, every wait short.  The
+# demo's own window (1024x768), a 4:3 monitor, a Pi's 800x480 screen.
+QUIET = ((800, 480), (1024, 768), (1280, 1024), (1280, 720), (1920, 1080))
+
+
+@pytest.mark.parametrize("size", QUIET, ids=[f"{w}x{h}" for w, h in QUIET])
+def test_the_demo_centre_early_in_the_day_fits(tmp_path, size):
+    """Each field's count ("1 người") drawn large beside its whole name:
+    the live demo at 1024x768 once drew "0 người" over "Tư pháp – Hộ tịch"."""
+    frame = render(tmp_path, size, counters=0)
+    texts = [lb["text"] for lb in frame["labels"]]
+    assert "Tư pháp – Hộ tịch" in texts and "Đất đai – Xây dựng" in texts and "0 người" in texts
+    bad = problems(frame)
+    assert not bad, "\n".join(bad)

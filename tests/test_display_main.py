@@ -66,7 +66,8 @@ def test_screenshots_command_renders_the_pictures_it_is_asked_for(tmp_path):
         "display-1280x720.png", "display-1366x768.png", "display-1920x1080.png", "display-3840x2160.png",
         "display-stale-1280x720.png", "display-busy-1280x720.png", "display-busy-1920x1080.png",
         "display-board-1920x1080.png", "display-60-counters-1280x720.png", "display-60-counters-1920x1080.png",
-        "display-60-counters-3840x2160.png", "display-1080x1920.png", "display-busy-1080x1920.png"}
+        "display-60-counters-3840x2160.png", "display-1080x1920.png", "display-busy-1080x1920.png",
+        "display-1024x768.png", "display-busy-1024x768.png"}
     shots = ["display-1366x768.png", "display-busy-1080x1920.png", "display-stale-1280x720.png"]
     r = subprocess.run([sys.executable, "-m", "display.screenshots", "--out-dir", str(tmp_path),
                         *[a for s in shots for a in ("--only", s)]], cwd=ROOT,

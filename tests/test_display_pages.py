@@ -25,3 +25,13 @@ def test_nothing_to_show_and_no_room_yet():
     # Before layout a column may have no height: one row a page, not a crash.
     p = pages.page(5, 0, 40, 2, elapsed=0)
     assert (p.per_page, p.count) == (1, 5)
+
+
+def test_sizes_come_from_the_widest_16_9_picture_the_screen_holds():
+    """16:9 either way up: its short side; squarer: the 16:9 picture as wide
+    (a 4:3 monitor's letters as on a TV of its width); wider: its height."""
+    from display.pages import short_side
+    assert short_side(1920, 1080) == short_side(1080, 1920) == 1080
+    assert short_side(1366, 768) == 768 and short_side(2560, 1080) == 1080
+    assert short_side(1024, 768) == 576 and short_side(768, 1024) == 576
+    assert short_side(1280, 1024) == 720 and short_side(800, 480) == 450
