@@ -322,8 +322,9 @@ def test_small_centre_in_portrait_pages_nothing(tmp_path):
 
 
 # A centre's first minutes: few rows, each tall, every wait short.  The
-# demo's own window (1024x768), a 4:3 monitor, a Pi's 800x480 screen.
-QUIET = ((800, 480), (1024, 768), (1280, 1024), (1280, 720), (1920, 1080))
+# demo's own window (1024x768), a 5:4 monitor, a Pi's 800x480 screen, and
+# a TV and a 4:3 monitor hung in portrait.
+QUIET = ((800, 480), (1024, 768), (1280, 1024), (1280, 720), (1920, 1080), (1080, 1920), (768, 1024))
 
 
 @pytest.mark.parametrize("size", QUIET, ids=[f"{w}x{h}" for w, h in QUIET])
