@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZES = ((1280, 720), (1366, 768), (1920, 1080), (3840, 2160))
+# 16:9 TVs, and the 4:3 and 5:4 monitors a centre may reuse.
+SIZES = ((1280, 720), (1366, 768), (1920, 1080), (3840, 2160), (1024, 768), (1280, 1024))
 # TVs hung in portrait (a corridor, a narrow wall).
 PORTRAIT = ((720, 1280), (1080, 1920), (2160, 3840))
 
