@@ -1,15 +1,16 @@
 """Paging a long list on the wall: as many rows as fit, the rest in turn.
 
 A centre with 30 or 60 counters cannot show them all at the readable size
-(text at least 1/30 of the screen height: ``short_side``), and shrinking them would make
-them unreadable from the back of the room.  So the column shows as many
-rows as its height holds at that size, and the pages take turns every
-``PAGE_S`` seconds.  Pure arithmetic, no Kivy: the app (wall.py) feeds it
-the heights its layout settled on.
+(text at least 1/30 of the screen height: ``short_side``), and shrinking
+them would make them unreadable from the back of the room.  So the column
+shows as many rows as its height holds at that size, and the pages take
+turns every ``PAGE_S`` seconds.  Pure arithmetic, no Kivy: the app
+(wall.py) feeds it the heights its layout settled on.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 
 def short_side(width: float, height: float) -> float:
     """The short side of the largest 16:9 (or 9:16) picture the screen holds:
