@@ -236,9 +236,7 @@ class DisplayState:
         row = dict(raw)
         minutes, low, high, problems = waitwords.checked(*(row.get(k) for k in WAIT_KEYS))
         for problem in problems:
-            said = (row.get("field"), problem)
-            if said not in self._bad_waits:
-                self._bad_waits.add(said)
+            if waitwords.first_time(self._bad_waits, (row.get("field"), problem), limit=None):
                 log.warning("display/snapshot: field %s: %s; not shown", row.get("field"), problem)
         if WAIT_KEYS[0] in row:
             if minutes is None and row[WAIT_KEYS[0]] is not None:

@@ -71,6 +71,16 @@ def checked(wait: object, low: object, high: object, names: tuple[str, str, str]
     return minutes, lo, hi, problems
 
 
+def first_time(seen: set, key: tuple, limit: int | None = 100) -> bool:
+    """Whether ``key`` (where, problem) is new to ``seen``, which then keeps
+    it: each reader logs a malformed wait once per place and value, not at
+    every message.  ``limit`` bounds the keys kept (None: no bound)."""
+    if key in seen or (limit is not None and len(seen) >= limit):
+        return False
+    seen.add(key)
+    return True
+
+
 def rounded(minutes: float) -> int:
     """Whole minutes below ten, fives above (an estimate, not a promise)."""
     if minutes < 10:

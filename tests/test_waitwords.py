@@ -80,3 +80,14 @@ def test_no_line_ends_on_a_number():
 def test_under_a_minute_keeps_its_number_with_its_unit():
     assert ww.phrase(0.4, lang="vi") == "dưới\u00a01\u00a0phút"
     assert ww.phrase(0.4, lang="en") == "under\u00a01\u00a0min"
+
+
+def test_first_time_says_each_problem_once_up_to_its_bound():
+    seen: set = set()
+    assert ww.first_time(seen, ("A", "x")) and not ww.first_time(seen, ("A", "x"))
+    assert ww.first_time(seen, ("B", "x"))
+    for i in range(200):
+        ww.first_time(seen, ("C", str(i)))
+    assert len(seen) == 100 and not ww.first_time(seen, ("D", "y"))
+    unbounded: set = set()
+    assert all(ww.first_time(unbounded, (i,), limit=None) for i in range(150))

@@ -61,10 +61,8 @@ def wait_minutes(mine: dict[str, Any], ticket_id: str = "?") -> dict[str, float 
     raw = (mine.get("wait_min"), mine.get("wait_low_min"), mine.get("wait_high_min"))
     m, low, high, problems = waitwords.checked(*raw, names=("wait_min", "wait_low_min", "wait_high_min"))
     for problem in problems:
-        said = (ticket_id, problem)
-        if said not in _bad_logged and len(_bad_logged) < 100:
-            _bad_logged.add(said)
-            log.warning("queue/tickets: ticket %s: %s; not shown", said[0], problem)
+        if waitwords.first_time(_bad_logged, (ticket_id, problem)):
+            log.warning("queue/tickets: ticket %s: %s; not shown", ticket_id, problem)
     if m is None and raw[0] is not None:
         return {}
     return {"wait_min": m, "wait_low_min": low, "wait_high_min": high}

@@ -165,8 +165,7 @@ def wait_figures(d: dict[str, Any], what: str) -> dict[str, Any]:
     a wrong one or a crash, and not "paused" either."""
     minutes, low, high, problems = waitwords.checked(*(d.get(k) for k in WAIT_KEYS))
     for problem in problems:
-        if (what, problem) not in _bad_logged and len(_bad_logged) < 100:
-            _bad_logged.add((what, problem))
+        if waitwords.first_time(_bad_logged, (what, problem)):
             log.warning("%s: %s; not shown", what, problem)
     return {"paused": WAIT_KEYS[0] in d and d[WAIT_KEYS[0]] is None,
             "minutes": minutes, "low": low, "high": high}
