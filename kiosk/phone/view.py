@@ -17,6 +17,8 @@ from kiosk.config import SiteConfig
 # 20261202-B001: the service day and the label (kiosk/core/domain/days.ticket_id).
 TICKET_ID = re.compile(r"(\d{4})(\d{2})(\d{2})-([A-Z]\d{1,4})")
 STATES = ("waiting", "called", "finished", "no_show")
+# queue/tickets' names for waitwords.WAIT_KEYS (docs/mqtt.md).
+WAIT_KEYS = ("wait_min", "wait_low_min", "wait_high_min")
 log = logging.getLogger("phucvu.phone")
 
 
@@ -58,14 +60,14 @@ def wait_minutes(mine: dict[str, Any], ticket_id: str = "?") -> dict[str, float 
     the page says "chờ quầy mở lại".  A
     malformed wait is logged (once per ticket and value) and left out, all
     three keys absent: the page then says no wait at all, not "paused"."""
-    raw = (mine.get("wait_min"), mine.get("wait_low_min"), mine.get("wait_high_min"))
-    m, low, high, problems = waitwords.checked(*raw, names=("wait_min", "wait_low_min", "wait_high_min"))
+    raw = tuple(mine.get(k) for k in WAIT_KEYS)
+    m, low, high, problems = waitwords.checked(*raw, names=WAIT_KEYS)
     for problem in problems:
         if waitwords.first_time(_bad_logged, (ticket_id, problem)):
             log.warning("queue/tickets: ticket %s: %s; not shown", ticket_id, problem)
     if m is None and raw[0] is not None:
         return {}
-    return {"wait_min": m, "wait_low_min": low, "wait_high_min": high}
+    return dict(zip(WAIT_KEYS, (m, low, high)))
 
 
 def choices(config: SiteConfig) -> dict[str, Any]:
@@ -116,7 +118,7 @@ def ticket_view(config: SiteConfig, tickets: dict[str, Any] | None, ticket_id: s
         out["ahead"] = mine.get("ahead") if isinstance(mine.get("ahead"), int) else None
         told = wait_minutes(mine, ticket_id)
         if not told:                        # malformed: said nowhere, not even as paused
-            for key in ("wait_min", "wait_low_min", "wait_high_min"):
+            for key in WAIT_KEYS:
                 del out[key]
         out.update(told)
     rated = mine.get("rated")
