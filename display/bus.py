@@ -54,8 +54,8 @@ class DisplayLink:
         # The client id is the login, as the broker enforces: one connection
         # per login (a display and a speaker on the same bus need two).
         self.client = mqtt_client(user, username=user,
-                                           password=password, prefix=self.prefix, device=self.device,
-                                           keepalive=cfg.mqtt.keepalive)
+                                  password=password, prefix=self.prefix, device=self.device,
+                                  keepalive=cfg.mqtt.keepalive)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
