@@ -23,7 +23,7 @@ from pathlib import Path
 # The panels centres buy: 7" and 10" tablets, old 4:3 and 5:4 monitors, 15.6" laptops
 # and kiosks, full HD, and a full-HD panel standing upright.
 RESOLUTIONS = ((800, 480), (1024, 768), (1280, 800), (1366, 768), (1280, 1024), (1920, 1080),
-               (1080, 1920))
+               (1080, 1920), (480, 800))
 # The wizard and settings pictures in docs/images (every size is checked by tests/test_wizard.py).
 WIZARD_RESOLUTIONS = ((1280, 800), (800, 480))
 SCREENS = ("home", "home-en", "priority", "home-priority", "printing", "printed", "printed-paused",
