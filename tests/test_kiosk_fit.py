@@ -117,6 +117,22 @@ def test_the_check_catches_text_that_does_not_fit(window):
         window.remove_widget(box)
 
 
+def test_every_date_fits_the_clock_box_at_the_floor(window):
+    """The header shows the date only in a box of theme.DATE_BOX_PX or more;
+    the screens are drawn on one Friday in November, so every day of a year,
+    in both languages, is measured here with the header's font at the floor."""
+    import datetime as dt
+
+    from kivy.core.text import Label as CoreLabel
+
+    from kiosk.ui import i18n, theme
+
+    widest = max(((CoreLabel(text=text, font_size=theme.TEXT_FLOOR_PX).get_extents(text)[0], text)
+                  for day in (dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(365))
+                  for text in (i18n.date_text(day, "vi"), i18n.date_text(day, "en"))))
+    assert widest[0] <= theme.DATE_BOX_PX, widest
+
+
 def test_fitted_sizes_are_whole_pixels_from_the_ladder(window):
     """Kivy opens a font for every distinct size it is given and keeps it: a
     fitted size is the nominal in whole pixels or a step of the shared ladder."""

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 # The panels centres buy: 7" and 10" tablets, old 4:3 and 5:4 monitors, 15.6" laptops
-# and kiosks, full HD, and a full-HD panel standing upright.
+# and kiosks, full HD, and a full-HD panel and the 7" one standing upright.
 RESOLUTIONS = ((800, 480), (1024, 768), (1280, 800), (1366, 768), (1280, 1024), (1920, 1080),
                (1080, 1920), (480, 800))
 # The wizard and settings pictures in docs/images (every size is checked by tests/test_wizard.py).

@@ -48,6 +48,10 @@ BODY_MIN_PX = 28
 TILE_NAME_PX = 42
 TITLE_PX = 48
 HEADER_PX = 142
+# The header's clock box: wide enough for the longest date at the text floor
+# ("Wednesday 30 September 2026", 335 px; tests/test_kiosk_fit.py measures
+# every day of a year in both languages).  A narrower box shows the time only.
+DATE_BOX_PX = 340
 NUMBER_PX = 300        # the ticket number on the result screens (scaled down to fit)
 
 
