@@ -388,6 +388,24 @@ def test_screenshots(tmp_path):
             assert shades > 50, f"{path} is nearly blank ({shades} shades of grey)"
 
 
+def test_every_page_fits_a_phones_width(tmp_path):
+    """The head may read the dashboard on a phone away from the centre, and
+    an official may open the console on a tablet held upright: at 360 px no
+    page scrolls sideways (a full-page shot wider than the viewport), a wide
+    table scrolls inside its card instead (app.css, under 700 px)."""
+    from PIL import Image
+
+    from kiosk.web import screenshots
+    made = screenshots.main(str(ROOT / "deploy" / "demo-site.toml"), tmp_path, [(360, 740)])
+    assert len(made) == len(screenshots.NAMES)
+    wide = []
+    for path in made:
+        with Image.open(path) as im:
+            if im.width != 360:
+                wide.append(f"{path.name}: {im.width} px")
+    assert not wide, "pages wider than a 360 px phone:\n" + "\n".join(wide)
+
+
 def test_a_retried_console_press_calls_one_citizen(web, browser):
     """The browser retries a press with the same request_id; the core acts on it once."""
     page = browser.new_page()
