@@ -370,40 +370,30 @@ def test_the_waiting_list_is_in_the_order_next_calls(web, browser):
 def test_screenshots(tmp_path):
     """``phucvu screenshots``' browser part: its own centre, every page.
 
-    A test run takes the narrowest size only (each size is a full round of
-    some 15 pages); PHUCVU_UPDATE_IMAGES=1 makes every size, as the command does."""
+    A test run takes the narrowest pictured size only (each size is a full
+    round of some 15 pages) and a phone's 360x740, which is not pictured: the
+    head may read the dashboard on a phone away from the centre, so no page
+    may scroll sideways there (app.css, under 700 px).  PHUCVU_UPDATE_IMAGES=1
+    makes every pictured size, as the command does."""
     from PIL import Image
 
     from kiosk.web import screenshots
     IMAGES.mkdir(parents=True, exist_ok=True)
-    sizes = screenshots.SIZES if os.environ.get("PHUCVU_UPDATE_IMAGES") else [(1024, 768)]
+    sizes = screenshots.SIZES if os.environ.get("PHUCVU_UPDATE_IMAGES") else [(1024, 768), (360, 740)]
     made = screenshots.main(str(ROOT / "deploy" / "demo-site.toml"), IMAGES, sizes)
     assert len(made) == len(screenshots.NAMES) * len(sizes)
+    wide = []
     for path in made:
         w, h = (int(v) for v in path.stem.rsplit("-", 1)[1].split("x"))
         with Image.open(path) as im:
-            # Full-page shots: the viewport's width, at least its height.
-            assert im.width == w and im.height >= h, path
+            # Full-page shots: the viewport's width (wider: the page scrolls
+            # sideways), at least its height.
+            if im.width != w:
+                wide.append(f"{path.name}: {im.width} px")
+            assert im.height >= h, path
             shades = sum(1 for n in im.convert("L").histogram() if n)
             assert shades > 50, f"{path} is nearly blank ({shades} shades of grey)"
-
-
-def test_every_page_fits_a_phones_width(tmp_path):
-    """The head may read the dashboard on a phone away from the centre, and
-    an official may open the console on a tablet held upright: at 360 px no
-    page scrolls sideways (a full-page shot wider than the viewport), a wide
-    table scrolls inside its card instead (app.css, under 700 px)."""
-    from PIL import Image
-
-    from kiosk.web import screenshots
-    made = screenshots.main(str(ROOT / "deploy" / "demo-site.toml"), tmp_path, [(360, 740)])
-    assert len(made) == len(screenshots.NAMES)
-    wide = []
-    for path in made:
-        with Image.open(path) as im:
-            if im.width != 360:
-                wide.append(f"{path.name}: {im.width} px")
-    assert not wide, "pages wider than a 360 px phone:\n" + "\n".join(wide)
+    assert not wide, "pages wider than their window:\n" + "\n".join(wide)
 
 
 def test_a_retried_console_press_calls_one_citizen(web, browser):
