@@ -22,10 +22,11 @@ from kiosk.ui.screenshots import RESOLUTIONS, SCREENS
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _check(size: tuple[int, int], tmp_path: Path) -> dict[str, list[str]]:
+def _check(size: tuple[int, int], tmp_path: Path, config: Path = ROOT / "deploy" / "demo-site.toml"
+           ) -> dict[str, list[str]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KIVY_HOME": str(tmp_path / "kivy")}
     done = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", "--check", "--out", str(tmp_path),
-                           "--size", f"{size[0]}x{size[1]}"], cwd=ROOT, env=env,
+                           "--config", str(config), "--size", f"{size[0]}x{size[1]}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     line = [l for l in done.stdout.splitlines() if l.startswith("FIT ")]
@@ -55,6 +56,23 @@ def test_every_screen_fits(size, tmp_path):
         assert img.getpixel((w // 2, 10)) == (0x0B, 0x3D, 0x6B), (name, w, h)
         colours = img.resize((64, 64)).getcolors(64 * 64)
         assert colours is not None and len(colours) > 8, (name, w, h)
+
+
+@pytest.mark.parametrize("size", ((800, 480), (480, 800)), ids=["800x480", "480x800"])
+def test_a_long_ward_name_fits_the_header(size, tmp_path):
+    """After the 2025 merger many centres are a ward's with a long name: the
+    centre's name takes three lines beside the clock of a 7-inch 800x480
+    (and two on it upright), none clipped."""
+    site = (ROOT / "deploy" / "demo-site.toml").read_text(encoding="utf-8")
+    site = site.replace('commune = "Xã Thắng Lộc"', 'commune = "Phường Nguyễn Trung Trực"').replace(
+        'centre = "Trung tâm Phục vụ hành chính công xã Thắng Lộc"',
+        'centre = "Trung tâm Phục vụ hành chính công phường Nguyễn Trung Trực"')
+    assert "Nguyễn Trung Trực" in site
+    config = tmp_path / "ward.toml"
+    config.write_text(site, encoding="utf-8")
+    found = _check(size, tmp_path, config)
+    bad = [f"{screen}: {p}" for screen, ps in found.items() for p in ps]
+    assert not bad, f"{size[0]}x{size[1]}:\n" + "\n".join(bad)
 
 
 def test_the_sizes_are_the_ones_centres_buy():
