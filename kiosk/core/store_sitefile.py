@@ -87,6 +87,10 @@ def write(path: str | Path, text: str) -> Path:
             except OSError:
                 keep.write_bytes(real.read_bytes())
             os.replace(keep, prev_path(real))
+            # A save cut off between its two renames left .prev a second name
+            # of the real file; rename(2) between two names of one file does
+            # nothing and leaves ``keep`` behind, so drop that name here.
+            keep.unlink(missing_ok=True)
         os.replace(tmp, real)
     except BaseException:
         tmp.unlink(missing_ok=True)
