@@ -50,7 +50,7 @@ TREE = ("kiosk", "display", "firmware_bridge")
 # and ``kiosk.core.store.x``); the longest matching pattern wins.
 FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("ground", ("kiosk.config", "kiosk.contract", "kiosk.topics", "kiosk.sdnotify",
-                "kiosk.waitwords")),
+                "kiosk.waitwords", "kiosk.durable")),
     # The domain and the store, and the parts that talk to a device, a
     # person or a file without the core's engine.
     ("domain, store and devices", (

@@ -22,6 +22,7 @@ from typing import Any
 
 import tomli_w
 
+from kiosk import durable
 from kiosk.config import SiteConfig, live
 from kiosk.config.checked import without_none
 
@@ -60,14 +61,6 @@ def parse_text(text: str) -> dict:
     return tomllib.loads(text)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write(path: str | Path, text: str) -> Path:
     """Replace the file at ``path`` with ``text`` atomically; returns the real path."""
     real = real_path(path)
@@ -96,7 +89,7 @@ def write(path: str | Path, text: str) -> Path:
         tmp.unlink(missing_ok=True)
         keep.unlink(missing_ok=True)
         raise
-    _fsync_dir(directory)
+    durable.fsync_dir(directory)
     return real
 
 
@@ -104,7 +97,7 @@ def undo(path: str | Path) -> None:
     """Put ``<name>.prev`` back in place of the file (a save whose version was not recorded)."""
     real = real_path(path)
     os.replace(prev_path(real), real)
-    _fsync_dir(real.parent)
+    durable.fsync_dir(real.parent)
 
 
 def clean(path: str | Path) -> None:

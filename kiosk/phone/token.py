@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from pathlib import Path
+
+from kiosk import durable
 
 # 96 bits, in 16 URL-safe characters: short enough for a small QR, far out
 # of reach of guessing through a rate-limited page.
@@ -56,31 +57,14 @@ def load_or_create(path: str | Path) -> bytes:
     path = Path(path)
     if path.exists():
         return _read(path)
-    # Written whole to a private file, made durable, then linked into place:
-    # link() fails when the name exists, so of two processes starting
-    # together one secret wins, and a power cut never leaves an empty file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    # Made durable before it takes its name, and only if the name is free:
+    # of two processes starting together one secret wins, and a power cut
+    # never leaves an empty file.
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_hex(SECRET_BYTES).encode("ascii") + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        durable.create(path, secrets.token_hex(SECRET_BYTES).encode("ascii") + b"\n")
     except OSError as e:
         raise SecretError(f"{path}: cannot create the phone secret: {e.strerror}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return _read(path)
 
 

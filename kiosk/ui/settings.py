@@ -20,11 +20,11 @@ from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 
+from kiosk import durable
 from kiosk.ui import flow, theme
 from kiosk.ui.admin import PIN_ENV, PIN_FILE_ENV, AdminPad, pin_hash_file
 from kiosk.ui.i18n import t
 from kiosk.ui.widgets import SCREENS_DIR, AdminScreen, KButton, _Screen
-from kiosk.ui.wizard_model import write_atomic
 
 log = logging.getLogger("phucvu.kiosk")
 LOCAL_NAME = "kiosk-local.json"
@@ -154,8 +154,8 @@ class Settings:
 
     def save(self, **changes: Any) -> None:
         self.local.update(changes)
-        write_atomic(local_file(self.config_path),
-                     (json.dumps(self.local, ensure_ascii=False) + "\n").encode(), 0o644)
+        durable.replace(local_file(self.config_path),
+                        (json.dumps(self.local, ensure_ascii=False) + "\n").encode(), 0o644)
         log.warning("kiosk settings changed: %s", changes)
         self.apply()
 
@@ -208,7 +208,7 @@ class Settings:
 
     def set_pin(self, pin: str) -> None:
         new_hash = flow.hash_pin(pin)
-        write_atomic(pin_hash_file(self.config_path), (new_hash + "\n").encode(), 0o600)
+        durable.replace(pin_hash_file(self.config_path), (new_hash + "\n").encode(), 0o600)
         if os.environ.get(PIN_ENV) or os.environ.get(PIN_FILE_ENV):
             log.warning("new kiosk PIN written to %s, but %s/%s is set and wins at the next start",
                         pin_hash_file(self.config_path), PIN_ENV, PIN_FILE_ENV)

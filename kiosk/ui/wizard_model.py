@@ -25,6 +25,7 @@ from typing import Any
 import tomli_w
 
 from kiosk import config as site_config
+from kiosk import durable
 from kiosk.ui.i18n import t
 
 USUAL_FIELDS = Path(__file__).with_name("wizard_fields.toml")
@@ -159,24 +160,6 @@ def real_path(path: str | Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """tmp in the same directory, fsync, rename over ``path``, fsync the directory."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)         # the umask must not widen nor narrow it
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 class AlreadyConfigured(Exception):
     """Someone wrote the site file while the wizard ran; it is not overwritten."""
 
@@ -193,12 +176,14 @@ def save(draft: Draft, config_path: str | Path) -> dict[str, Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     paths = {"config": target, "pin_hash": target.with_name(PIN_HASH_NAME),
              "first_admin": target.with_name(FIRST_ADMIN_NAME)}
-    write_atomic(paths["pin_hash"], (kiosk_hash_pin(draft.pin) + "\n").encode(), 0o600)
+    durable.replace(paths["pin_hash"], (kiosk_hash_pin(draft.pin) + "\n").encode(), 0o600)
     first = {"official": "admin", "name": t("wz_admin_name"), "pin_hash": core_hash_pin(draft.pin)}
-    write_atomic(paths["first_admin"], json.dumps(first, ensure_ascii=False).encode(), 0o600)
+    durable.replace(paths["first_admin"], json.dumps(first, ensure_ascii=False).encode(), 0o600)
     text = ("# Written by the kiosk's first-run wizard; every key is described in docs/config.md.\n"
             + tomli_w.dumps(draft.config()))
-    write_atomic(target, text.encode("utf-8"), 0o640)
+    # Only if the name is still free: the check above leaves a moment.
+    if not durable.create(target, text.encode("utf-8"), 0o640):
+        raise AlreadyConfigured(f"{target} appeared while the wizard ran; it was not overwritten")
     return paths
 
 
