@@ -10,6 +10,7 @@ the same ACL shape from deploy/mosquitto/.
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -19,7 +20,10 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from kiosk import durable
 from kiosk.config import SiteConfig
+
+log = logging.getLogger(__name__)
 
 
 class BrokerError(Exception):
@@ -229,14 +233,37 @@ class Broker:
         passwd.write_text("")
         passwd.chmod(0o600)
         tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        for leftover in self.secrets_dir.glob(".*.password.*"):
+            leftover.unlink(missing_ok=True)    # a write cut off before its link
         for u in [*self.users, *self.superusers, *self.observers]:
-            pw_file = self.password_file(u)
-            if not pw_file.exists():
-                pw_file.write_text(secrets.token_urlsafe(18) + "\n")
-                pw_file.chmod(0o600)
+            self._keep_or_make_password(u)
             subprocess.run([tool, "-b", str(passwd), u, self.password(u)], check=True,
                            capture_output=True)
         return passwd
+
+    def _keep_or_make_password(self, user: str) -> None:
+        """A login's password: the one already in its file, else a new one.
+
+        A file left empty (or holding NULs) by a power cut while it was
+        first written is made again, never kept: every client refuses an
+        empty password file, so that login would stay locked out (the
+        core never starting, on the core's box) until someone deleted the
+        file by hand, and NULs cannot even be passed to mosquitto_passwd
+        (tests/test_power_cut_files.py)."""
+        pw_file = self.password_file(user)
+        made = secrets.token_urlsafe(18).encode("ascii") + b"\n"
+        try:
+            if durable.create(pw_file, made):
+                return
+            kept = pw_file.read_text(encoding="utf-8", errors="replace").strip()
+            if kept and kept.isprintable():
+                return
+            durable.replace(pw_file, made)
+        except OSError as e:
+            raise BrokerError(f"cannot write the password file {pw_file}: {e.strerror}") from None
+        log.warning("%s held no usable password (a write cut off by a power cut?): "
+                    "a new one was made; copy it again to the boxes that log in as %s",
+                    pw_file, user)
 
     def _base_conf(self, header: str, passwd: Path) -> list[str]:
         """What every broker phucvu starts has: logins, ACL, loopback, persistence."""

@@ -5,16 +5,22 @@ call to link, rename, unlink or fsync, for every k up to the write's last
 one, so no moment is left to a timer's luck (CI found the moment between
 the site file's two renames only once in many runs).  Checked here: the
 site file's save (kiosk/core/store_sitefile.py), the files made once and
-kept (kiosk/durable.py: the phone secret, the wizard's site file).
+kept (kiosk/durable.py: the broker's passwords, the phone secret, the
+wizard's site file), and what the broker does with a password file a cut
+left empty.
 """
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import time
 import tomllib
 
+import paho.mqtt.client as mqtt
 
-from kiosk import durable
+from kiosk import config, durable
+from kiosk.broker import Broker
 from kiosk.core import store_sitefile as sitefile
 from tests.conftest import DEMO_SITE, ROOT
 
@@ -127,3 +133,53 @@ def test_replace_keeps_its_mode_whatever_the_umask(tmp_path):
     durable.replace(path, b'{"language": "vi"}\n', 0o644)
     assert path.read_bytes() == b'{"language": "vi"}\n' and path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["kiosk.json"]
+
+
+# --------------------------------------- a password file a cut left empty
+def connack(broker, user: str, password: str):
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{user}",
+                    protocol=mqtt.MQTTv311)
+    c.username_pw_set(user, password)
+    codes = []
+    c.on_connect = lambda cl, u, f, rc, p=None: codes.append(rc)
+    c.connect(broker.host, broker.port)
+    deadline = time.monotonic() + 5
+    while not codes and time.monotonic() < deadline:
+        c.loop(0.1)
+    c.disconnect()
+    assert codes, f"no CONNACK for {user}"
+    return codes[0]
+
+
+def test_an_empty_password_file_is_made_again_never_let_in_empty(tmp_path):
+    """A power cut while ``counter-1.password`` was first written left it
+    empty (a plain write does that on ext4).  Kept, every client refuses
+    it and the login stays locked out until someone deletes the file (on
+    the core's box, the core never starts); NULs made ``phucvu broker``
+    itself fail with a traceback.  The broker makes a new one, says so,
+    and keeps the others."""
+    cfg = config.load(DEMO_SITE)
+    first = Broker(tmp_path / "b", cfg)
+    kept = first.password("core")
+    broken = first.password_file("counter-1")
+    broken.write_text("")
+    nul = first.password_file("counter-2")
+    nul.write_bytes(b"\0" * 8)
+    litter = first.secrets_dir / ".kiosk-1.password.4242.0badf00d"
+    litter.write_text("left by a cut\n")
+    out = subprocess.run([sys.executable, "-m", "kiosk.cli", "broker", "--config", str(DEMO_SITE),
+                          "--dir", str(tmp_path / "b"), "--no-run"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and not out.stderr, out.stderr
+    for f in (broken, nul):
+        assert f"{f} held no usable password" in out.stdout
+        assert len(f.read_text().strip()) == 24 and f.stat().st_mode & 0o777 == 0o600
+    assert "counter-3.password" not in out.stdout and not litter.exists()
+    broker = Broker(tmp_path / "b", cfg).start()
+    try:
+        assert broker.password("core") == kept           # the others are kept
+        assert not connack(broker, "counter-1", broker.password("counter-1")).is_failure
+        assert not connack(broker, "core", kept).is_failure
+    finally:
+        broker.stop()
+    shutil.rmtree(tmp_path / "b")

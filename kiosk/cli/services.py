@@ -82,6 +82,7 @@ def broker(directory: str, port: int | None, kiosks: int, displays: int, run: bo
     """Write a broker config with one login per role and device, and run it."""
     from kiosk.broker import Broker, BrokerError, users_for
     cfg = load_site(config_path)
+    log_to_stdout("warning")            # a password file made again says so (the journal keeps it)
     try:
         b = Broker(directory, cfg, port=port or cfg.mqtt.port,
                    users=users_for(cfg, kiosks=kiosks, displays=displays))
