@@ -170,6 +170,10 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
 class CoreProcess:
     """``phucvu core`` in a subprocess against the test broker."""
 
+    # How Python runs it: a test may run the same command through a wrapper
+    # that cuts it off at a chosen moment (tests/test_core_cut.py).
+    entry = ["-m", "kiosk.cli"]
+
     def __init__(self, broker, db: Path, extra: list[str] | None = None):
         self.broker = broker
         self.db = db
@@ -189,7 +193,7 @@ class CoreProcess:
             shutil.copyfile(DEMO_SITE, self.site)
 
     def start(self, ready_timeout: float = 15.0) -> "CoreProcess":
-        cmd = [sys.executable, "-m", "kiosk.cli", "core", "--config", str(self.site),
+        cmd = [sys.executable, *self.entry, "core", "--config", str(self.site),
                "--db", str(self.db), "--mqtt-port", str(self.broker.port),
                "--mqtt-password-file", str(self.broker.password_file("core")), *self.extra]
         self.logf = open(self.log, "ab")

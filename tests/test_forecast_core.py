@@ -124,7 +124,7 @@ def test_a_schema_9_file_upgrades_and_its_old_tickets_were_told_nothing(tmp_path
     conn.close()
     store = Store(db)
     try:
-        assert store.schema_version == len(MIGRATIONS) == 10
+        assert store.schema_version == len(MIGRATIONS) >= 10
         clock = Clock(at(27, 8))
         engine = Engine(site({1: ["a"]}, fields=("a",)), store, clock=clock, monotonic=clock,
                         boot=lambda: "b")

@@ -233,6 +233,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tickets ADD COLUMN est_low_s REAL;
     ALTER TABLE tickets ADD COLUMN est_high_s REAL;
     """,
+    # 11: how far the broker has taken the core's events.  ``through`` is
+    # the journal id up to which every ticket and rating event and day's
+    # close was published and acknowledged by the broker (PUBACK); a core
+    # cut off between a commit and its publications sends the rest at its
+    # next start (kiosk/core/service_outbox.py).  A file migrated here
+    # starts at its last journal id: what an older core did is not known.
+    """
+    CREATE TABLE published (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        through INTEGER NOT NULL
+    );
+    INSERT INTO published (id, through) SELECT 1, coalesce(max(id), 0) FROM journal;
+    """,
 ]
 
 # The columns that are a Ticket's and a Counter's attributes of the same

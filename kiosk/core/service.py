@@ -38,14 +38,14 @@ from typing import Any, Callable
 from kiosk import contract
 from kiosk.config import SiteConfig
 from kiosk.contract import Topics
-from kiosk.core import commands_cases, printq, refusals, service_config, views
+from kiosk.core import printq, refusals, service_config, views
 from kiosk.core.commands import Commands, Outcome
-from kiosk.core.domain import public_event
 from kiosk.core.engine import Engine
 from kiosk.core.commands_config import LiveConfig, take_first_admin
 from kiosk.core.printq import Printed, PrinterReport, PrintJob, PrintWorker
 from kiosk.core.service_board import DayRatings, recent_calls
 from kiosk.core.service_inbox import Connected, Inbound, Reread, Stop
+from kiosk.core.service_outbox import EventsOutbox
 from kiosk.core.service_tickets import TicketsFeed
 from kiosk.core.service_waits import WaitsPacer
 
@@ -104,6 +104,7 @@ class CoreService:
         self.day_ratings = DayRatings(engine)
         self.tickets = TicketsFeed(self)      # queue/tickets, for the phone page
         self.waits = WaitsPacer(self)         # the wait forecast, played off the hot path
+        self.outbox = EventsOutbox(self)      # events sent again if a cut kept them from the broker
         # The site file and its history: live changes, config/site, SIGHUP.
         self.live: LiveConfig | None = None
         if config_path is not None:
@@ -181,7 +182,7 @@ class CoreService:
                 notify.ready(f"serving {self.config.site.id} on {self.host}:{self.port}")
                 announced = True
             timeout = min(wake, max(0.0, next_refresh - self.monotonic()))
-            for due in (self._views_due, self.tickets.due, self.waits.due):
+            for due in (self._views_due, self.tickets.due, self.waits.due, self.outbox.due):
                 if due is not None:
                     timeout = min(timeout, max(0.0, due - self.monotonic()))
             try:
@@ -190,6 +191,7 @@ class CoreService:
                 item = None
             if isinstance(item, Stop):
                 notify.stopping("stopping")
+                self.outbox.flush()
                 notify.close()
                 return
             if isinstance(item, Inbound):
@@ -204,6 +206,7 @@ class CoreService:
                 self._publish_state(counters=set())
             self.tickets.poll()
             self.waits.poll()
+            self.outbox.poll()
 
     def _batch(self, first: Inbound) -> list[Inbound]:
         """``first`` and the messages already waiting behind it (never waits
@@ -318,9 +321,9 @@ class CoreService:
             self.client.ack(msg.mid, msg.qos)
 
     # ------------------------------------------------------------- publishing
-    def _publish(self, topic: str, body: dict | bytes, retain: bool = False) -> None:
+    def _publish(self, topic: str, body: dict | bytes, retain: bool = False) -> Any:
         payload = body if isinstance(body, bytes) else contract.encode(body)
-        self.client.publish(topic, payload, qos=1, retain=retain)
+        return self.client.publish(topic, payload, qos=1, retain=retain)
 
     def _connected(self) -> None:
         if self.ready.is_set():
@@ -336,6 +339,8 @@ class CoreService:
             self._publish(self.topics.config_site, self.live.payload(), retain=True)
         if self.printer_status is not None:
             self._publish(self.topics.printer_status, self.printer_status, retain=True)
+        if not self.ready.is_set():
+            self.outbox.catch_up()
         while self.interrupted:
             self._publish(self.topics.alert_event,
                           printq.alert(self.interrupted.pop(0), "interrupted", self.engine.clock()))
@@ -396,16 +401,10 @@ class CoreService:
                 self.last_calls.appendleft(calls[e["call_id"]])
         self._publish_state(counters, urgent=bool(calls))
         self.tickets.changed()      # after a commit only: no heartbeat rebuilds the day's list
-        site = self.config.site.id
         for e in events:
             if e["kind"] in _CALLS:
                 self._publish(self.topics.call_event, calls[e["call_id"]])
-            if e["kind"].startswith("ticket_") or e["kind"] == "day_closed":
-                self._publish(self.topics.ticket_event, {"site": site, **public_event(e)})
-            elif e["kind"] == "rating_pressed":
-                self._publish(self.topics.rating_event, {"site": site, **public_event(e)})
-        for body in commands_cases.case_events(self.engine.store, events):
-            self._publish(self.topics.case_event, body)
+        self.outbox.publish(events)     # followed until the broker has them
 
     def _publish_state(self, counters: set[int] | None, urgent: bool = False) -> None:
         """The retained state: the snapshot, the counters named (None: all, and

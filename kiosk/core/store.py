@@ -266,6 +266,18 @@ class Store:
     def journal(self) -> Iterator[dict]:
         return queries.journal(self.conn)
 
+    def published_through(self) -> int:
+        return queries.published_through(self.conn)
+
+    def unpublished_events(self, after: int) -> list[tuple[int, str, dict]]:
+        """(journal id, kind, event) of what the core publishes, after journal id ``after``."""
+        return queries.published_kinds_after(self.conn, after)
+
+    def set_published_through(self, event_id: int) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE published SET through = ? WHERE id = 1 AND through < ?",
+                      (event_id, event_id))
+
     def load_state(self, counters: list[int]) -> QueueState:
         """The current state from the projections, on the engine's clock."""
         return queries.load_state(self.conn, counters, self.clock_ref())
