@@ -93,3 +93,34 @@ def test_a_press_cut_off_after_its_commit_reaches_the_province_once_stored(
         assert b"published again" not in core.log.read_bytes()[offset:]
     finally:
         core.stop()
+
+
+def test_the_mark_rides_on_the_next_commit_and_only_the_rest_is_sent_again(broker, bus, tmp_path):
+    """While busy, the mark is written with the next commit of events (no
+    sync of its own): after a kill -9, only what came after it is sent again."""
+    core = CoreProcess(broker, tmp_path / "phucvu.db").start()
+    watch = bus("tester")
+    watch.subscribe("event/rating")
+    box = bus("counter-1")
+    try:
+        box.publish("counter/1/rating", {"rating_id": "early", "level": 1})
+        early = watch.wait_for(lambda t, b: t == "event/rating" and b["rating_id"] == "early")
+        time.sleep(1.5)             # the outbox notes that the broker has it
+        box.publish("counter/1/rating", {"rating_id": "late", "level": 1})
+        late = watch.wait_for(lambda t, b: t == "event/rating" and b["rating_id"] == "late")
+        conn = sqlite3.connect(f"file:{core.db}?mode=ro", uri=True)
+        mark = conn.execute("SELECT through FROM published").fetchone()[0]
+        conn.close()
+        assert early["event_id"] <= mark < late["event_id"]
+        core.proc.kill()
+        core.proc.wait()
+        core.stop()
+        watch.messages.clear()
+        core.start()
+        again = watch.wait_for(lambda t, b: t == "event/rating" and b["rating_id"] == "late")
+        assert again["event_id"] == late["event_id"]
+        time.sleep(0.3)
+        assert [json.loads(p)["rating_id"] for t, p, _ in watch.messages
+                if t.endswith("/event/rating")] == ["late"]
+    finally:
+        core.stop()

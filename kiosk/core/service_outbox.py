@@ -11,12 +11,15 @@ core publishes what comes after it again, before it serves.  The province's
 ``(site, event_id)`` key makes one sent twice a no-op.
 
 Acknowledgements are followed per batch (``committed``: the infos of one
-``_after`` and its last journal id), and the mark is saved at most every
-``SAVE_EVERY_S`` (each save is a synced commit; a busy centre's batches
-come many times a second) and at a clean stop, so a cut sends at most
-that long of events again.  Calls (``event/call``) are not sent again: the
-wall shows the number from the retained snapshot, and a call spoken again
-minutes later, after a restart, would send the wrong citizen to a counter.
+``_after`` and its last journal id), looked at every ``EVERY_S``.  The
+mark rides on the next commit of events (``Store.note_published``): a
+sync of its own would hold up the call behind it, and the busy centre
+this is for commits many times a second.  Only after ``IDLE_SAVE_S``
+with no such commit, and at a clean stop, is it written on its own.  A
+cut sends at most the last few seconds of events again.  Calls
+(``event/call``) are not sent again: the wall shows the number from the
+retained snapshot, and a call spoken again minutes later, after a
+restart, would send the wrong citizen to a counter.
 """
 from __future__ import annotations
 
@@ -30,22 +33,23 @@ from kiosk.core.domain import public_event
 
 log = logging.getLogger("phucvu.core")
 
-SAVE_EVERY_S = 1.0
+EVERY_S = 1.0
+IDLE_SAVE_S = 3.0
 
 
 class EventsOutbox:
     """``committed()`` after each batch's publications, ``poll()`` in the service loop."""
 
-    def __init__(self, service: Any, every_s: float = SAVE_EVERY_S):
+    def __init__(self, service: Any, every_s: float = EVERY_S):
         self.service = service
         self.store = service.engine.store
         self.every_s = every_s
-        self.saved = self.store.published_through()
-        self._through = self.saved
+        self._noted = self._through = self.store.published_through()
+        self._noted_at = 0.0
         # Read before anything is committed; the mark never passes it
         # until it is sent again (``catch_up``, once connected).
         self._backlog = [{**e, "event_id": event_id}
-                         for event_id, _, e in self.store.unpublished_events(self.saved)]
+                         for event_id, _, e in self.store.unpublished_events(self._noted)]
         self._batches: deque[tuple[int, list]] = deque()    # (last journal id, infos)
         self.due: float | None = None
 
@@ -62,22 +66,26 @@ class EventsOutbox:
         return self._through
 
     def poll(self) -> None:
-        if self.due is not None and self.service.monotonic() >= self.due:
-            self.due = None
+        mono = self.service.monotonic()
+        if self.due is None or mono < self.due:
+            return
+        self.due = None
+        self._note(mono)
+        if self.store.mark_unsaved() and mono - self._noted_at >= IDLE_SAVE_S:
             try:
-                self.save()
+                self.store.save_published()
             except Exception:
                 # A full disk: the mark stays behind, so more is sent again
                 # after a cut; nothing is lost.  Tried again next time.
                 log.exception("could not save how far the broker has the core's events")
-            if self._batches:       # still waiting for the broker: look again
-                self.due = self.service.monotonic() + self.every_s
+        if self._batches or self.store.mark_unsaved():
+            self.due = mono + self.every_s       # still waiting: look again
 
-    def save(self) -> None:
+    def _note(self, mono: float) -> None:
         through = self.through()
-        if through > self.saved and not self._backlog:
-            self.store.set_published_through(through)
-            self.saved = through
+        if through > self._noted and not self._backlog:
+            self.store.note_published(through)
+            self._noted, self._noted_at = through, mono
 
     def flush(self, timeout: float = 2.0) -> None:
         """At a clean stop: wait a little for the broker's acknowledgements, then save."""
@@ -85,7 +93,8 @@ class EventsOutbox:
         for _, infos in list(self._batches):
             for info in infos:
                 info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-        self.save()
+        self._note(self.service.monotonic())
+        self.store.save_published()
 
     def publish(self, events: list[dict]) -> int:
         """What committed events say on ``event/ticket``, ``event/rating`` and

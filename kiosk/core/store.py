@@ -83,6 +83,10 @@ def _put_print(c: sqlite3.Connection, ticket_id: str, at: float, reprint: bool) 
                      "VALUES (?, ?, ?, 0, 'pending')", (ticket_id, at, int(reprint))).lastrowid
 
 
+def _put_mark(c: sqlite3.Connection, event_id: int) -> None:
+    c.execute("UPDATE published SET through = ? WHERE id = 1 AND through < ?", (event_id, event_id))
+
+
 # What a job the core did not see finish says (``interrupt_prints``).
 INTERRUPTED = "the core stopped before the printer confirmed this ticket; it is not printed again by itself"
 
@@ -115,6 +119,9 @@ class Store:
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.migrate()
+        # How far the broker has the core's events (service_outbox.py): the
+        # mark noted, and the last one written.
+        self._mark = self._mark_saved = queries.published_through(self.conn)
 
     # ----------------------------------------------------------- lifecycle
     def _take_lock(self) -> None:
@@ -251,6 +258,7 @@ class Store:
         tickets to print: their pending jobs are committed with them, so no
         ticket is ever committed with its printing unrecorded.
         """
+        mark = self._mark if self._mark > self._mark_saved else None
         with self.transaction() as c:
             for e in events:
                 journal(c, e)
@@ -259,6 +267,12 @@ class Store:
                 _put_reply(c, key, at, reply)
             for ticket_id, at in prints:
                 _put_print(c, ticket_id, at, False)
+            if mark is not None:
+                _put_mark(c, mark)
+        if mark is not None:
+            # Inside a group whose commit then fails, the file keeps an
+            # older mark: more is sent again after a cut, nothing is lost.
+            self._mark_saved = max(self._mark_saved, mark)
 
     # ---------------------------------------------------------------- reads
     # The core's reads are the read side's queries (kiosk/core/read/queries.py)
@@ -273,10 +287,21 @@ class Store:
         """(journal id, kind, event) of what the core publishes, after journal id ``after``."""
         return queries.published_kinds_after(self.conn, after)
 
-    def set_published_through(self, event_id: int) -> None:
-        with self.transaction() as c:
-            c.execute("UPDATE published SET through = ? WHERE id = 1 AND through < ?",
-                      (event_id, event_id))
+    def note_published(self, event_id: int) -> None:
+        """The broker has every event up to ``event_id``: written with the
+        next commit of events, so it costs no sync of its own while busy."""
+        self._mark = max(self._mark, event_id)
+
+    def mark_unsaved(self) -> bool:
+        return self._mark > self._mark_saved
+
+    def save_published(self) -> None:
+        """The noted mark written now (an idle moment, a clean stop)."""
+        if self._mark > self._mark_saved:
+            mark = self._mark
+            with self.transaction() as c:
+                _put_mark(c, mark)
+            self._mark_saved = mark
 
     def load_state(self, counters: list[int]) -> QueueState:
         """The current state from the projections, on the engine's clock."""
