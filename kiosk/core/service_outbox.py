@@ -92,9 +92,15 @@ class EventsOutbox:
         deadline = time.monotonic() + timeout
         for _, infos in list(self._batches):
             for info in infos:
-                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+                try:
+                    info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+                except (ValueError, RuntimeError):
+                    pass        # published while the broker was away: not taken, sent again next start
         self._note(self.service.monotonic())
-        self.store.save_published()
+        try:
+            self.store.save_published()
+        except Exception:
+            log.exception("could not save how far the broker has the core's events")
 
     def publish(self, events: list[dict]) -> int:
         """What committed events say on ``event/ticket``, ``event/rating`` and
