@@ -124,3 +124,33 @@ def test_the_mark_rides_on_the_next_commit_and_only_the_rest_is_sent_again(broke
                 if t.endswith("/event/rating")] == ["late"]
     finally:
         core.stop()
+
+
+def test_a_publication_made_while_disconnected_counts_once_the_broker_has_it(broker, site):
+    """paho keeps a QoS 1 message published while it is not connected and
+    sends it on the next connection, but its ``is_published()`` raises for
+    it for ever; that stopped the core under tests/test_bridge_faults.py.
+    The outbox reads such a message's own flag instead."""
+    import threading
+
+    from kiosk import contract
+    from kiosk.core.service_outbox import taken
+    client = contract.mqtt_client("tester-6", username="tester-6",
+                                  password=broker.password("tester-6"), prefix=site.topic_prefix)
+    info = client.publish(f"{site.topic_prefix}/event/rating", b"{}", qos=1)
+    assert info.rc != 0 and taken(info) is False
+    with pytest.raises(RuntimeError):
+        info.is_published()         # what the core called before
+    up = threading.Event()
+    client.on_connect = lambda c, u, f, rc, p=None: up.set()
+    client.connect_async(broker.host, broker.port, 10)
+    client.loop_start()
+    try:
+        assert up.wait(5)
+        deadline = time.monotonic() + 5
+        while not taken(info) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert taken(info)
+    finally:
+        client.loop_stop()
+        client.disconnect()
