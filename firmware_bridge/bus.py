@@ -79,8 +79,9 @@ class CounterBus:
             # A clean stop says offline itself: the broker sends the will only on a lost connection.
             info = self.client.publish(self.topics.presence(self.user),
                                        contract.presence(self.user, "offline", time.time()), qos=1, retain=True)
-            self._pump_until(info.is_published, 1.0)
-            if not info.is_published():
+            if info.rc == 0:        # else the connection went just now: the will says offline
+                self._pump_until(info.is_published, 1.0)
+            if info.rc != 0 or not info.is_published():
                 log.warning("counter %d: offline presence not confirmed", self.counter)
         self.client.disconnect()
         self._pump_until(lambda: self.client.socket() is None, 0.5)

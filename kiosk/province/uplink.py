@@ -103,8 +103,12 @@ def replay(config: SiteConfig, db_path: str | Path, *, host: str, port: int, use
             raise ReplayError(f"cannot connect to the broker at {host}:{port} as {username}")
         infos = [client.publish(topic, contract.encode(body), qos=1) for topic, body in events + cases]
         for info in infos:
-            info.wait_for_publish(timeout)
-            if not info.is_published():
+            try:
+                info.wait_for_publish(timeout)
+                published = info.is_published()
+            except (RuntimeError, ValueError):
+                published = False       # the connection went while publishing
+            if not published:
                 raise ReplayError(f"the broker did not take event {info.mid} within {timeout} s")
     finally:
         client.loop_stop()

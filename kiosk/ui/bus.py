@@ -66,7 +66,10 @@ class KioskBus:
             info = self.client.publish(self.topics.presence(self.client_id),
                                        contract.presence(self.client_id, "offline", time.time()),
                                        qos=1, retain=True)
-            info.wait_for_publish(timeout=2)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                pass        # the connection went just now: the will says offline
         self.client.disconnect()
         self.client.loop_stop()
 
