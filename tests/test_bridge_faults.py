@@ -126,12 +126,17 @@ def run_storm(tmp_path, broker, site, total: int, seed: int, faults: tuple[str, 
     bridge.start()
     done = {"unplug": 0, "reboot": 0, "garbage": 0, "bridge_kill": 0, "broker_restart": 0}
     try:
-        made = 0
+        made, moved = 0, time.monotonic()
         while made < total:
             box = rng.choice(boxes)
             if box.backlog() >= 24:          # a ring nearly full: this box waits, like a human would
+                # A deadline, so a receiver that died fails the test instead
+                # of hanging the suite (a dead core once hung it for 10 min).
+                assert time.monotonic() - moved < 60, \
+                    f"no ring moved for 60 s after {made} presses: is the receiver alive?"
                 time.sleep(0.001)
                 continue
+            moved = time.monotonic()
             if rng.random() < 0.5:
                 box.press(rng.choice(KEYS))
             else:
