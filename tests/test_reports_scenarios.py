@@ -282,12 +282,17 @@ def test_schema_5_and_6_upgrade_an_older_database(site, tmp_path):
     conn.execute("DROP TABLE case_log")
     for c in ("est_wait_s", "est_low_s", "est_high_s"):        # schema 10
         conn.execute(f"ALTER TABLE tickets DROP COLUMN {c}")
+    conn.execute("DROP TABLE published")                         # schema 11
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
     Store(db).close()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 10
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 11
+    # Schema 11: what an older core published is not known; the mark starts
+    # at the last journal id, so its next start sends nothing again.
+    assert conn.execute("SELECT through FROM published").fetchone()[0] == \
+        conn.execute("SELECT max(id) FROM journal").fetchone()[0] > 0
     # Schema 8: every counted rating so far came from a box.
     rated = conn.execute("SELECT COUNT(*) FROM tickets WHERE rated = 'box'").fetchone()[0]
     assert rated == conn.execute("SELECT COUNT(*) FROM ratings WHERE counted = 1").fetchone()[0] > 0
