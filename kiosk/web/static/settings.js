@@ -335,8 +335,10 @@ async function saveNow() {
   const r = await post("/api/config/apply", {base: LOADED.hash, edits: ED});
   $("save-msg").className = "msg" + (r.ok ? "" : " bad");
   if (r.ok) {
-    $("save-msg").textContent = r.changes.length ? `Đã lưu phiên bản ${r.version}` : "Không có gì thay đổi";
+    // The saved config first, then the message with its lines at once: a
+    // reader (or a test) that sees "Đã lưu" also sees what was saved.
     await reloadConfig();
+    $("save-msg").textContent = r.changes.length ? `Đã lưu phiên bản ${r.version}` : "Không có gì thay đổi";
     sayLines("change", r.changes); sayLines("effect", r.effects || []);
     return;
   }
