@@ -226,3 +226,22 @@ def core(broker, tmp_path):
     c = CoreProcess(broker, tmp_path / "phucvu.db").start()
     yield c
     c.stop()
+
+
+# The files that take longest, first.  pytest-xdist's ``--dist loadfile``
+# hands files out in collection order, and the alphabet put the browser and
+# wizard files (80 s each) last, so one worker ran on alone at the end while
+# the others waited.  Per-file seconds of `pytest --durations=0`, 2026-12-03;
+# a file not named keeps its place after these.
+LONGEST_FIRST = (
+    "test_display_fit.py", "test_kiosk_fit.py", "test_web.py", "test_phone_page.py",
+    "test_wizard.py", "test_web_admin.py", "test_bridge_faults.py", "test_config_live.py",
+    "test_day.py", "test_phone_core.py", "test_kiosk_ui.py", "test_install_debootstrap.py",
+    "test_web_screens.py", "test_bridge.py", "test_bus.py", "test_web_cases.py",
+    "test_cli.py", "test_yardstick.py", "test_store_crash.py", "test_db_files.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # stable: a file's order kept
