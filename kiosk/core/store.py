@@ -285,7 +285,7 @@ class Store:
 
     def unpublished_events(self, after: int) -> list[tuple[int, str, dict]]:
         """(journal id, kind, event) of what the core publishes, after journal id ``after``."""
-        return queries.published_kinds_after(self.conn, after)
+        return queries.ticket_and_rating_events(self.conn, after + 1, cases=True)
 
     def note_published(self, event_id: int) -> None:
         """The broker has every event up to ``event_id``: written with the

@@ -232,25 +232,16 @@ def published_through(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT through FROM published WHERE id = 1").fetchone()[0]
 
 
-def published_kinds_after(conn: sqlite3.Connection, after: int) -> list[tuple[int, str, dict]]:
-    """(journal id, kind, event) after journal id ``after`` of every kind the
-    core publishes on the bus once committed: the ticket and rating events,
-    the days' closes and the follow-up cases' changes."""
-    rows = conn.execute(
-        "SELECT id, kind, payload FROM journal WHERE id > ? AND (kind LIKE 'ticket%' "
-        "OR kind IN ('rating_pressed', 'day_closed', 'case_updated')) ORDER BY id",
-        (after,)).fetchall()
-    return [(event_id, kind, json.loads(payload)) for event_id, kind, payload in rows]
-
-
-def ticket_and_rating_events(conn: sqlite3.Connection, from_id: int = 1,
-                             after: float = 0.0) -> list[tuple[int, str, dict]]:
+def ticket_and_rating_events(conn: sqlite3.Connection, from_id: int = 1, after: float = 0.0,
+                             cases: bool = False) -> list[tuple[int, str, dict]]:
     """(journal id, kind, event) of the ticket and rating events and the
     days' closes from journal id ``from_id`` made at or after ``after``: what
-    the uplink republishes."""
+    the uplink republishes.  With ``cases``, the follow-up cases' changes
+    too: every kind the core publishes once committed (its outbox)."""
+    kinds = "'rating_pressed', 'day_closed'" + (", 'case_updated'" if cases else "")
     rows = conn.execute(
         "SELECT id, kind, payload FROM journal WHERE id >= ? AND at >= ? "
-        "AND (kind LIKE 'ticket%' OR kind IN ('rating_pressed', 'day_closed')) ORDER BY id",
+        f"AND (kind LIKE 'ticket%' OR kind IN ({kinds})) ORDER BY id",
         (from_id, after)).fetchall()
     return [(event_id, kind, json.loads(payload)) for event_id, kind, payload in rows]
 
