@@ -156,6 +156,25 @@ def bus(broker, site):
         b.close()
 
 
+def connack(broker, user: str | None = None, password: str | None = None, timeout: float = 5.0):
+    """The broker's answer (paho's reason code) to one connection attempt:
+    anonymous without ``user``; fails the test when none comes."""
+    import paho.mqtt.client as mqtt
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{user or 'anon'}",
+                    protocol=mqtt.MQTTv311)
+    if user is not None:
+        c.username_pw_set(user, password)
+    codes = []
+    c.on_connect = lambda cl, u, f, rc, p=None: codes.append(rc)
+    c.connect(broker.host, broker.port)
+    deadline = time.monotonic() + timeout
+    while not codes and time.monotonic() < deadline:
+        c.loop(0.1)
+    c.disconnect()
+    assert codes, f"no CONNACK for {user or 'an anonymous client'}"
+    return codes[0]
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
     """SIGTERM (a clean stop says offline), then SIGKILL if it hangs."""
     if proc.poll() is None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kiosk import contract
-from tests.conftest import ROOT
+from tests.conftest import ROOT, connack
 
 
 def snapshot_where(pred):
@@ -158,15 +158,7 @@ def test_broker_restart_subscriber_sees_correct_state_within_1s(core, bus, broke
 
 
 def test_anonymous_client_refused(broker):
-    import paho.mqtt.client as mqtt
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    codes = []
-    c.on_connect = lambda cl, u, f, rc, p=None: codes.append(rc)
-    c.connect(broker.host, broker.port)
-    deadline = time.monotonic() + 3
-    while not codes and time.monotonic() < deadline:
-        c.loop(0.1)
-    assert codes and codes[0].is_failure
+    assert connack(broker, timeout=3).is_failure
 
 
 def test_counter_device_cannot_command_another_counter(core, bus):

@@ -14,15 +14,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
-
-import paho.mqtt.client as mqtt
 
 from kiosk import config, durable
 from kiosk.broker import Broker
 from kiosk.core import store_sitefile as sitefile
-from tests.conftest import DEMO_SITE, ROOT
+from tests.conftest import DEMO_SITE, ROOT, connack
 
 # The child: counts the calls that change a directory or make it durable,
 # and dies at the k-th one as a power cut would, with no cleanup.
@@ -136,21 +133,6 @@ def test_replace_keeps_its_mode_whatever_the_umask(tmp_path):
 
 
 # --------------------------------------- a password file a cut left empty
-def connack(broker, user: str, password: str):
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{user}",
-                    protocol=mqtt.MQTTv311)
-    c.username_pw_set(user, password)
-    codes = []
-    c.on_connect = lambda cl, u, f, rc, p=None: codes.append(rc)
-    c.connect(broker.host, broker.port)
-    deadline = time.monotonic() + 5
-    while not codes and time.monotonic() < deadline:
-        c.loop(0.1)
-    c.disconnect()
-    assert codes, f"no CONNACK for {user}"
-    return codes[0]
-
-
 def test_an_empty_password_file_is_made_again_never_let_in_empty(tmp_path):
     """A power cut while ``counter-1.password`` was first written left it
     empty (a plain write does that on ext4).  Kept, every client refuses
